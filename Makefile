@@ -1,0 +1,40 @@
+# msw — build, test, run, install.
+CMDS    := msw-switch msw-send msw-recv msw-call msw-serve msw-ls
+PREFIX  ?= /usr/local
+DESTDIR ?=
+GO      ?= go
+
+.PHONY: all build test vet fmt-check run install bench clean man-check
+
+all: build
+
+build:
+	@mkdir -p bin
+	$(GO) build -o bin/ $(addprefix ./cmd/,$(CMDS))
+
+# The one command that checks everything: formatting, vet, every test
+# with the race detector, and every tool builds.
+test: fmt-check vet build
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# Start the switch in memory on its default address (127.0.0.1:8080).
+run: build
+	./bin/msw-switch
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(addprefix bin/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+bench:
+	cd bench && $(GO) run . -out results.json
+
+clean:
+	rm -rf bin

@@ -1,0 +1,529 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"msw/internal/wire"
+)
+
+// Options configure a Broker. Zero fields take the defaults below.
+type Options struct {
+	MaxPayload       int           // bytes per payload; default 16 MiB
+	Grace            time.Duration // unconnected session lifetime; default 3s
+	AliveWindow      time.Duration // a queue polled this recently is alive; default 30s
+	MaxWait          time.Duration // longest transfer or trace wait; default 60s
+	MaxTransfer      int           // messages per transfer; default 1000
+	MaxTransferBytes int           // payload bytes per transfer (at least one message); default 4 MiB
+	TraceSize        int           // trace ring entries; default 4096; negative disables
+	// OnReply, if set, is called with the processing time of each reply:
+	// from the request's enqueue to the reply's send by its holder.
+	OnReply func(time.Duration)
+}
+
+// Defaults for Options.
+const (
+	DefaultMaxPayload       = 16 << 20
+	DefaultGrace            = 3 * time.Second
+	DefaultAliveWindow      = 30 * time.Second
+	DefaultMaxWait          = 60 * time.Second
+	DefaultMaxTransfer      = 1000
+	DefaultMaxTransferBytes = 4 << 20
+	DefaultTraceSize        = 4096
+	// MaxFieldLen bounds correlation ids and client ids.
+	MaxFieldLen = 1024
+)
+
+func (o *Options) fill() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defDur := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.MaxPayload, DefaultMaxPayload)
+	def(&o.MaxTransfer, DefaultMaxTransfer)
+	def(&o.MaxTransferBytes, DefaultMaxTransferBytes)
+	defDur(&o.Grace, DefaultGrace)
+	defDur(&o.AliveWindow, DefaultAliveWindow)
+	defDur(&o.MaxWait, DefaultMaxWait)
+	if o.TraceSize == 0 {
+		o.TraceSize = DefaultTraceSize
+	}
+}
+
+// Broker holds the switch's queues and sessions.
+type Broker struct {
+	opts    Options
+	started time.Time
+	trace   *traceRing // nil when tracing is off
+	closed  atomic.Bool
+
+	queuesMu sync.RWMutex
+	queues   map[string]*Queue
+
+	sessionsMu sync.RWMutex
+	sessions   map[string]*Session
+
+	// Counters, for metrics.
+	Counters Counters
+}
+
+// Counters are running totals since the broker started.
+type Counters struct {
+	Sent, Delivered, Acked, Redelivered, Withdrawn atomic.Uint64
+	SessionsStarted, SessionsEnded                 atomic.Uint64
+}
+
+// New returns an empty broker.
+func New(opts Options) *Broker {
+	opts.fill()
+	b := &Broker{
+		opts:     opts,
+		started:  time.Now(),
+		queues:   make(map[string]*Queue),
+		sessions: make(map[string]*Session),
+	}
+	if opts.TraceSize > 0 {
+		b.trace = newTraceRing(opts.TraceSize)
+	}
+	return b
+}
+
+// Options returns the broker's options with defaults filled in.
+func (b *Broker) Options() Options { return b.opts }
+
+// Started returns when the broker was made.
+func (b *Broker) Started() time.Time { return b.started }
+
+// Close ends every wait and refuses further work.
+func (b *Broker) Close() {
+	b.closed.Store(true)
+	b.queuesMu.RLock()
+	defer b.queuesMu.RUnlock()
+	for _, q := range b.queues {
+		q.mu.Lock()
+		q.wakeLocked(len(q.waiters))
+		q.mu.Unlock()
+	}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Login starts a session for the named client. The session ends after the
+// grace period unless a connection is added.
+func (b *Broker) Login(clientID string) (*Session, error) {
+	if b.closed.Load() {
+		return nil, ErrClosed
+	}
+	if len(clientID) > MaxFieldLen {
+		return nil, fmt.Errorf("client id: %w: %d bytes, limit %d", ErrTooLarge, len(clientID), MaxFieldLen)
+	}
+	s := &Session{
+		id:         randomHex(12),
+		clientID:   clientID,
+		started:    time.Now(),
+		b:          b,
+		touched:    make(map[*Queue]struct{}),
+		transients: make(map[string]*Queue),
+	}
+	s.mu.Lock()
+	s.armGraceLocked()
+	s.mu.Unlock()
+	b.sessionsMu.Lock()
+	b.sessions[s.id] = s
+	b.sessionsMu.Unlock()
+	b.Counters.SessionsStarted.Add(1)
+	b.traceEvent(traceRecord{kind: wire.EventSessionStart, from: clientID})
+	return s, nil
+}
+
+// Session finds a live session by its token.
+func (b *Broker) Session(id string) (*Session, error) {
+	b.sessionsMu.RLock()
+	s := b.sessions[id]
+	b.sessionsMu.RUnlock()
+	if s == nil || s.ended.Load() {
+		return nil, ErrSessionEnded
+	}
+	return s, nil
+}
+
+// EndSession ends s: its subscriptions go, the messages it holds are given
+// back for redelivery and its transient queues are destroyed.
+func (b *Broker) EndSession(s *Session) {
+	s.mu.Lock()
+	if s.ended.Load() {
+		s.mu.Unlock()
+		return
+	}
+	s.ended.Store(true)
+	if s.grace != nil {
+		s.grace.Stop()
+		s.grace = nil
+	}
+	touched := s.touched
+	transients := s.transients
+	s.touched, s.transients, s.pending = nil, nil, nil
+	s.mu.Unlock()
+
+	b.sessionsMu.Lock()
+	delete(b.sessions, s.id)
+	b.sessionsMu.Unlock()
+
+	for _, q := range s.subscriptions() {
+		q.mu.Lock()
+		q.subscribers--
+		q.mu.Unlock()
+	}
+	s.subs.Store(nil)
+	for q := range touched {
+		b.giveBackHeld(q, s)
+	}
+	for name, q := range transients {
+		b.destroy(s, q, name)
+	}
+	b.Counters.SessionsEnded.Add(1)
+	b.traceEvent(traceRecord{kind: wire.EventSessionEnd, from: s.clientID})
+}
+
+// giveBackHeld returns every message of q that s holds.
+func (b *Broker) giveBackHeld(q *Queue, s *Session) {
+	q.mu.Lock()
+	var back []message
+	for id, h := range q.inflight {
+		if h.holder == s {
+			back = append(back, h.msg)
+			delete(q.inflight, id)
+		}
+	}
+	if !q.destroyed {
+		q.giveBackLocked(back)
+	}
+	q.mu.Unlock()
+	b.Counters.Redelivered.Add(uint64(len(back)))
+	for i := range back {
+		b.traceMessage(wire.EventRedeliver, q.name, &back[i], s.clientID, "")
+	}
+}
+
+// lookup finds a queue by name.
+func (b *Broker) lookup(name string) (*Queue, error) {
+	b.queuesMu.RLock()
+	q := b.queues[name]
+	b.queuesMu.RUnlock()
+	if q == nil {
+		if err := ValidateName(name); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %s", ErrNoSuchQueue, name)
+	}
+	return q, nil
+}
+
+func clientOf(s *Session) string {
+	if s == nil {
+		return ""
+	}
+	return s.clientID
+}
+
+// CreateQueue creates a persistent queue; it is not an error if one
+// exists. s, which may be nil, is recorded in the trace.
+func (b *Broker) CreateQueue(s *Session, name string) error {
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	b.queuesMu.Lock()
+	if q := b.queues[name]; q != nil {
+		b.queuesMu.Unlock()
+		if q.transient {
+			return fmt.Errorf("%w: %s is transient", ErrQueueExists, name)
+		}
+		return nil
+	}
+	b.queues[name] = newQueue(b, name, nil)
+	b.queuesMu.Unlock()
+	b.traceEvent(traceRecord{kind: wire.EventQueueCreate, queue: name, from: clientOf(s)})
+	return nil
+}
+
+// CreateTransient creates a queue owned by s and destroyed when s ends.
+// With an empty name the switch picks a fresh one. Asking again for a name
+// s already owns is not an error.
+func (b *Broker) CreateTransient(s *Session, name string) (string, error) {
+	if name == "" {
+		name = "tmp-" + randomHex(8)
+	} else if err := ValidateName(name); err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended.Load() {
+		return "", ErrSessionEnded
+	}
+	b.queuesMu.Lock()
+	if q := b.queues[name]; q != nil {
+		b.queuesMu.Unlock()
+		if q.owner == s {
+			return name, nil
+		}
+		return "", fmt.Errorf("%w: %s", ErrQueueExists, name)
+	}
+	q := newQueue(b, name, s)
+	b.queues[name] = q
+	b.queuesMu.Unlock()
+	s.transients[name] = q
+	b.traceEvent(traceRecord{kind: wire.EventQueueCreate, queue: name, from: s.clientID})
+	return name, nil
+}
+
+// DestroyQueue deletes a queue and its messages. With ifEmpty it refuses
+// a queue that holds messages, ready or in flight.
+func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
+	q, err := b.lookup(name)
+	if err != nil {
+		return err
+	}
+	if ifEmpty {
+		q.mu.Lock()
+		n := q.ready() + len(q.inflight)
+		q.mu.Unlock()
+		if n > 0 {
+			return fmt.Errorf("%w: %s holds %d messages", ErrQueueNotEmpty, name, n)
+		}
+	}
+	if q.owner != nil {
+		q.owner.mu.Lock()
+		delete(q.owner.transients, name)
+		q.owner.mu.Unlock()
+	}
+	b.destroy(s, q, name)
+	return nil
+}
+
+func (b *Broker) destroy(s *Session, q *Queue, name string) {
+	b.queuesMu.Lock()
+	if b.queues[name] == q {
+		delete(b.queues, name)
+	}
+	b.queuesMu.Unlock()
+	q.mu.Lock()
+	if q.destroyed {
+		q.mu.Unlock()
+		return
+	}
+	q.destroyed = true
+	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, map[uint64]held{}, 0
+	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
+	q.mu.Unlock()
+	b.traceEvent(traceRecord{kind: wire.EventQueueDestroy, queue: name, from: clientOf(s)})
+}
+
+// Send enqueues messages into a queue, in order, with consecutive ids; it
+// returns the first id. s may be nil for an anonymous sender. Either every
+// message is enqueued or none is.
+func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, error) {
+	if b.closed.Load() {
+		return 0, ErrClosed
+	}
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	q, err := b.lookup(queue)
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now().UnixNano()
+	stored := make([]message, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		if len(m.Payload) > b.opts.MaxPayload {
+			return 0, fmt.Errorf("payload: %w: %d bytes, limit %d", ErrTooLarge, len(m.Payload), b.opts.MaxPayload)
+		}
+		if len(m.CorrelationID) > MaxFieldLen {
+			return 0, fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
+		}
+		if m.ReplyTo != "" {
+			if err := ValidateName(m.ReplyTo); err != nil {
+				return 0, fmt.Errorf("reply-to: %w", err)
+			}
+		}
+		stored[i] = newMessage(m)
+		stored[i].enqueued = now
+		stored[i].origin = s
+	}
+	q.mu.Lock()
+	if q.destroyed {
+		q.mu.Unlock()
+		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
+	}
+	first := q.enqueueLocked(stored)
+	q.mu.Unlock()
+	b.Counters.Sent.Add(uint64(len(ms)))
+	if s != nil {
+		for i := range stored {
+			t, ok := s.takeRequest(queue, stored[i].corr())
+			if !ok {
+				if b.trace != nil {
+					b.traceMessage(wire.EventSend, queue, &stored[i], s.clientID, "")
+				}
+				continue
+			}
+			d := time.Duration(now - t)
+			if b.opts.OnReply != nil {
+				b.opts.OnReply(d)
+			}
+			if b.trace != nil {
+				r := messageRecord(wire.EventSend, queue, &stored[i], s.clientID, "")
+				r.reply, r.processing = true, d
+				b.traceEvent(r)
+			}
+		}
+	} else if b.trace != nil {
+		for i := range stored {
+			b.traceMessage(wire.EventSend, queue, &stored[i], "", "")
+		}
+	}
+	return first, nil
+}
+
+// Ack deletes messages, in flight or ready, whoever holds them. It applies
+// every ack it can and returns ErrNoSuchMessage naming the first it could
+// not.
+func (b *Broker) Ack(s *Session, acks wire.Acks) error {
+	var firstErr error
+	for name, ids := range acks {
+		q, err := b.lookup(name)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		var done []message
+		q.mu.Lock()
+		for _, id := range ids {
+			h, ok := q.inflight[id]
+			if ok {
+				delete(q.inflight, id)
+			} else if h.msg, ok = q.removeReadyLocked(id); !ok {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, name, id)
+				}
+				continue
+			}
+			q.bytes -= int64(len(h.msg.data))
+			done = append(done, h.msg)
+		}
+		q.mu.Unlock()
+		b.Counters.Acked.Add(uint64(len(done)))
+		for i := range done {
+			if s != nil && done[i].replyLen > 0 {
+				s.takeRequest(done[i].replyTo(), done[i].corr())
+			}
+			b.traceMessage(wire.EventAck, name, &done[i], clientOf(s), "")
+		}
+	}
+	return firstErr
+}
+
+// Release gives messages that s holds back to their queues for
+// redelivery, ahead of first deliveries. Messages s does not hold are
+// skipped.
+func (b *Broker) Release(s *Session, acks wire.Acks) error {
+	for name, ids := range acks {
+		q, err := b.lookup(name)
+		if err != nil {
+			continue
+		}
+		var back []message
+		q.mu.Lock()
+		for _, id := range ids {
+			if h, ok := q.inflight[id]; ok && h.holder == s {
+				delete(q.inflight, id)
+				back = append(back, h.msg)
+			}
+		}
+		q.giveBackLocked(back)
+		q.mu.Unlock()
+		b.Counters.Redelivered.Add(uint64(len(back)))
+		for i := range back {
+			if back[i].replyLen > 0 {
+				s.takeRequest(back[i].replyTo(), back[i].corr())
+			}
+			b.traceMessage(wire.EventRedeliver, name, &back[i], s.clientID, "")
+		}
+	}
+	return nil
+}
+
+// Withdraw deletes a message that no receiver has taken yet. It fails with
+// ErrInFlight if a receiver holds it and ErrNoSuchMessage if it is gone.
+func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
+	q, err := b.lookup(queue)
+	if err != nil {
+		return err
+	}
+	q.mu.Lock()
+	if _, ok := q.inflight[id]; ok {
+		q.mu.Unlock()
+		return fmt.Errorf("%w: %s/%d", ErrInFlight, queue, id)
+	}
+	m, ok := q.removeReadyLocked(id)
+	if ok {
+		q.bytes -= int64(len(m.data))
+	}
+	q.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, queue, id)
+	}
+	b.Counters.Withdrawn.Add(1)
+	b.traceMessage(wire.EventWithdraw, queue, &m, clientOf(s), "")
+	return nil
+}
+
+// Peek returns up to max ready messages of a queue, in delivery order,
+// leaving them queued.
+func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
+	q, err := b.lookup(queue)
+	if err != nil {
+		return nil, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := min(max, q.ready())
+	out := make([]wire.Delivery, n)
+	for i := 0; i < n; i++ {
+		out[i] = q.readyAt(i).delivery(q.name)
+	}
+	return out, nil
+}
+
+// queueList returns the queues whose names start with prefix, sorted.
+func (b *Broker) queueList(prefix string) []*Queue {
+	b.queuesMu.RLock()
+	qs := make([]*Queue, 0, len(b.queues))
+	for name, q := range b.queues {
+		if strings.HasPrefix(name, prefix) {
+			qs = append(qs, q)
+		}
+	}
+	b.queuesMu.RUnlock()
+	sort.Slice(qs, func(i, j int) bool { return qs[i].name < qs[j].name })
+	return qs
+}

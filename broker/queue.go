@@ -1,0 +1,183 @@
+package broker
+
+import (
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Queue is a named message queue. All fields below mu are guarded by it.
+type Queue struct {
+	name      string
+	transient bool
+	owner     *Session // transient queues only
+	created   time.Time
+	b         *Broker
+
+	lastTransfer atomic.Int64 // Unix nanoseconds of the last transfer that polled it
+
+	mu             sync.Mutex
+	destroyed      bool
+	redeliver      []message // given back, ordered by id, served before fresh
+	fresh          deque     // never delivered, FIFO
+	inflight       map[uint64]held
+	nextID         uint64
+	bytes          int64 // payload bytes held, ready and in flight
+	waiters        []*waiter
+	subscribers    int
+	everSubscribed bool
+}
+
+// held is a message in flight and the session holding it.
+type held struct {
+	msg    message
+	holder *Session
+}
+
+func newQueue(b *Broker, name string, owner *Session) *Queue {
+	return &Queue{
+		name:      name,
+		transient: owner != nil,
+		owner:     owner,
+		created:   time.Now(),
+		b:         b,
+		inflight:  make(map[uint64]held),
+	}
+}
+
+// Name returns the queue's name.
+func (q *Queue) Name() string { return q.name }
+
+// Transient reports whether the queue belongs to a session.
+func (q *Queue) Transient() bool { return q.transient }
+
+// ready returns the number of messages waiting for delivery. q.mu held.
+func (q *Queue) ready() int { return len(q.redeliver) + q.fresh.len() }
+
+// enqueueLocked appends messages, assigning ids. q.mu held.
+func (q *Queue) enqueueLocked(ms []message) uint64 {
+	first := q.nextID + 1
+	for i := range ms {
+		q.nextID++
+		ms[i].id = q.nextID
+		q.bytes += int64(len(ms[i].data))
+		q.fresh.pushBack(ms[i])
+	}
+	q.wakeLocked(len(ms))
+	return first
+}
+
+// wakeLocked wakes up to n waiters that are still waiting. q.mu held.
+func (q *Queue) wakeLocked(n int) {
+	for n > 0 && len(q.waiters) > 0 {
+		w := q.waiters[0]
+		copy(q.waiters, q.waiters[1:])
+		q.waiters[len(q.waiters)-1] = nil
+		q.waiters = q.waiters[:len(q.waiters)-1]
+		if w.wake() {
+			n--
+		}
+	}
+}
+
+// takeLocked moves up to max ready messages in flight, held by s, and
+// appends them to out. q.mu held.
+func (q *Queue) takeLocked(s *Session, max int, out []message) []message {
+	for max > 0 && len(q.redeliver) > 0 {
+		m := q.redeliver[0]
+		q.redeliver[0] = message{}
+		q.redeliver = q.redeliver[1:]
+		out = q.holdLocked(s, m, out)
+		max--
+	}
+	if len(q.redeliver) == 0 {
+		q.redeliver = nil
+	}
+	for max > 0 && q.fresh.len() > 0 {
+		out = q.holdLocked(s, q.fresh.popFront(), out)
+		max--
+	}
+	return out
+}
+
+func (q *Queue) holdLocked(s *Session, m message, out []message) []message {
+	m.deliveries++
+	q.inflight[m.id] = held{msg: m, holder: s}
+	return append(out, m)
+}
+
+// giveBackLocked returns in-flight messages to the redelivery list, keeping
+// it ordered by id, and wakes waiters for them. q.mu held.
+func (q *Queue) giveBackLocked(ms []message) {
+	if len(ms) == 0 {
+		return
+	}
+	q.redeliver = append(q.redeliver, ms...)
+	sort.Slice(q.redeliver, func(i, j int) bool { return q.redeliver[i].id < q.redeliver[j].id })
+	q.wakeLocked(len(ms))
+}
+
+// removeReadyLocked deletes a ready message by id. q.mu held.
+func (q *Queue) removeReadyLocked(id uint64) (message, bool) {
+	for i := range q.redeliver {
+		if q.redeliver[i].id == id {
+			m := q.redeliver[i]
+			q.redeliver = append(q.redeliver[:i], q.redeliver[i+1:]...)
+			return m, true
+		}
+	}
+	if i := q.fresh.find(id); i >= 0 {
+		return q.fresh.remove(i), true
+	}
+	return message{}, false
+}
+
+// readyAt returns the i'th ready message in delivery order. q.mu held.
+func (q *Queue) readyAt(i int) *message {
+	if i < len(q.redeliver) {
+		return &q.redeliver[i]
+	}
+	return q.fresh.at(i - len(q.redeliver))
+}
+
+// removeWaiterLocked forgets w. q.mu held.
+func (q *Queue) removeWaiterLocked(w *waiter) {
+	for i, x := range q.waiters {
+		if x == w {
+			copy(q.waiters[i:], q.waiters[i+1:])
+			q.waiters[len(q.waiters)-1] = nil
+			q.waiters = q.waiters[:len(q.waiters)-1]
+			return
+		}
+	}
+}
+
+// waiter is one waiting transfer, registered on each queue it polls.
+type waiter struct {
+	state atomic.Int32 // waiting, woken or done
+	ch    chan struct{}
+}
+
+const (
+	waiterWaiting = iota
+	waiterWoken
+	waiterDone
+)
+
+func newWaiter() *waiter { return &waiter{ch: make(chan struct{}, 1)} }
+
+// wake reports whether it woke a waiter that was still waiting.
+func (w *waiter) wake() bool {
+	if w.state.CompareAndSwap(waiterWaiting, waiterWoken) {
+		w.ch <- struct{}{}
+		return true
+	}
+	return false
+}
+
+// giveUp marks w as no longer waiting; it reports false if w had been woken
+// first (and so owes the wake to someone else if it takes nothing).
+func (w *waiter) giveUp() bool {
+	return w.state.CompareAndSwap(waiterWaiting, waiterDone)
+}

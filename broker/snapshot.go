@@ -1,0 +1,178 @@
+package broker
+
+import (
+	"slices"
+	"time"
+
+	"msw/internal/wire"
+)
+
+// info describes q; q.mu held.
+func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueInfo {
+	qi := wire.QueueInfo{
+		Name:        q.name,
+		Kind:        "persistent",
+		Depth:       q.ready(),
+		InFlight:    len(q.inflight),
+		Subscribers: q.subscribers,
+		Created:     q.created,
+		Bytes:       q.bytes,
+	}
+	if q.transient {
+		qi.Kind = "transient"
+		qi.Owner = q.owner.clientID
+	}
+	if lt := q.lastTransfer.Load(); lt != 0 {
+		qi.LastTransfer = time.Unix(0, lt)
+	}
+	qi.Alive = q.subscribers > 0 || (!qi.LastTransfer.IsZero() && now.Sub(qi.LastTransfer) < aliveWindow)
+	oldest := int64(0)
+	if q.ready() > 0 {
+		oldest = q.readyAt(0).enqueued
+		if q.fresh.len() > 0 && len(q.redeliver) > 0 {
+			oldest = min(oldest, q.fresh.at(0).enqueued)
+		}
+	}
+	for _, h := range q.inflight {
+		if oldest == 0 || h.msg.enqueued < oldest {
+			oldest = h.msg.enqueued
+		}
+	}
+	if oldest != 0 {
+		qi.OldestMessage = time.Unix(0, oldest)
+	}
+	return qi
+}
+
+// List describes the queues whose names start with prefix, sorted by
+// name; without all, only the alive ones (subscribed, or polled within the
+// alive window).
+func (b *Broker) List(prefix string, all bool) []wire.QueueInfo {
+	now := time.Now()
+	out := []wire.QueueInfo{}
+	for _, q := range b.queueList(prefix) {
+		q.mu.Lock()
+		qi := q.infoLocked(now, b.opts.AliveWindow)
+		q.mu.Unlock()
+		if all || qi.Alive {
+			out = append(out, qi)
+		}
+	}
+	return out
+}
+
+// Info describes one queue.
+func (b *Broker) Info(name string) (wire.QueueInfo, error) {
+	q, err := b.lookup(name)
+	if err != nil {
+		return wire.QueueInfo{}, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.infoLocked(time.Now(), b.opts.AliveWindow), nil
+}
+
+// Snapshot describes every queue, with up to maxMessages of its messages
+// (ready first, in delivery order, then in flight by id), and every
+// session.
+func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
+	now := time.Now()
+	snap := wire.Snapshot{Started: b.started, Now: now, Queues: []wire.QueueSnapshot{}, Sessions: []wire.SessionInfo{}}
+	for _, q := range b.queueList("") {
+		q.mu.Lock()
+		qs := wire.QueueSnapshot{QueueInfo: q.infoLocked(now, b.opts.AliveWindow), EverSubscribed: q.everSubscribed, Messages: []wire.MessageInfo{}}
+		for i := 0; i < q.ready() && len(qs.Messages) < maxMessages; i++ {
+			qs.Messages = append(qs.Messages, messageInfo(q.readyAt(i), nil))
+		}
+		ids := make([]uint64, 0, len(q.inflight))
+		for id := range q.inflight {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			if len(qs.Messages) >= maxMessages {
+				break
+			}
+			h := q.inflight[id]
+			qs.Messages = append(qs.Messages, messageInfo(&h.msg, h.holder))
+		}
+		qs.Truncated = len(qs.Messages) < q.ready()+len(q.inflight)
+		q.mu.Unlock()
+		snap.Queues = append(snap.Queues, qs)
+	}
+	b.sessionsMu.RLock()
+	sessions := make([]*Session, 0, len(b.sessions))
+	for _, s := range b.sessions {
+		sessions = append(sessions, s)
+	}
+	b.sessionsMu.RUnlock()
+	slices.SortFunc(sessions, func(a, c *Session) int { return a.started.Compare(c.started) })
+	for _, s := range sessions {
+		si := wire.SessionInfo{ID: s.id, ClientID: s.clientID, Started: s.started}
+		s.mu.Lock()
+		si.Connections = s.conns
+		s.mu.Unlock()
+		for _, q := range s.subscriptions() {
+			si.Subscribed = append(si.Subscribed, q.name)
+		}
+		if lp := s.lastPoll.Load(); lp != 0 {
+			si.LastPoll = time.Unix(0, lp)
+		}
+		snap.Sessions = append(snap.Sessions, si)
+	}
+	return snap
+}
+
+func messageInfo(m *message, holder *Session) wire.MessageInfo {
+	p := m.payload()
+	mi := wire.MessageInfo{
+		ID:            m.id,
+		Origin:        m.originID(),
+		EnqueuedAt:    time.Unix(0, m.enqueued),
+		CorrelationID: m.corr(),
+		ReplyTo:       m.replyTo(),
+		Size:          len(p),
+		Preview:       previewString(p[:min(len(p), PreviewLen)]),
+		DeliveryCount: m.deliveries,
+	}
+	if holder != nil {
+		mi.InFlight = true
+		mi.Holder = holder.clientID
+	}
+	return mi
+}
+
+// Stats are the gauges of a broker at one moment.
+type Stats struct {
+	Queues, Sessions, Connections int
+	Ready, InFlight               int
+	Bytes                         int64
+}
+
+// Gauges counts what the broker holds now, per queue and in total. The
+// per-queue callback, if not nil, is called for each queue.
+func (b *Broker) Gauges(perQueue func(wire.QueueInfo)) Stats {
+	var st Stats
+	now := time.Now()
+	for _, q := range b.queueList("") {
+		q.mu.Lock()
+		qi := q.infoLocked(now, b.opts.AliveWindow)
+		q.mu.Unlock()
+		st.Queues++
+		st.Ready += qi.Depth
+		st.InFlight += qi.InFlight
+		st.Bytes += qi.Bytes
+		if perQueue != nil {
+			perQueue(qi)
+		}
+	}
+	b.sessionsMu.RLock()
+	st.Sessions = len(b.sessions)
+	for _, s := range b.sessions {
+		s.mu.Lock()
+		st.Connections += s.conns
+		s.mu.Unlock()
+	}
+	b.sessionsMu.RUnlock()
+	return st
+}

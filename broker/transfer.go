@@ -1,0 +1,240 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"msw/internal/wire"
+)
+
+// Subscribe adds queues to those s polls. Every queue must exist.
+func (b *Broker) Subscribe(s *Session, names []string) error {
+	qs := make([]*Queue, 0, len(names))
+	for _, name := range names {
+		q, err := b.lookup(name)
+		if err != nil {
+			return err
+		}
+		qs = append(qs, q)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended.Load() {
+		return ErrSessionEnded
+	}
+	subs := slices.Clone(s.subscriptions())
+	for _, q := range qs {
+		if slices.Contains(subs, q) {
+			continue
+		}
+		q.mu.Lock()
+		destroyed := q.destroyed
+		if !destroyed {
+			q.subscribers++
+			q.everSubscribed = true
+		}
+		q.mu.Unlock()
+		if destroyed {
+			return fmt.Errorf("%w: %s", ErrNoSuchQueue, q.name)
+		}
+		subs = append(subs, q)
+		s.touched[q] = struct{}{}
+	}
+	s.subs.Store(&subs)
+	return nil
+}
+
+// Unsubscribe stops s polling the named queues. Messages it holds from them
+// stay held until acked, released or the session ends.
+func (b *Broker) Unsubscribe(s *Session, names []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	subs := slices.Clone(s.subscriptions())
+	subs = slices.DeleteFunc(subs, func(q *Queue) bool {
+		if !slices.Contains(names, q.name) {
+			return false
+		}
+		q.mu.Lock()
+		q.subscribers--
+		q.mu.Unlock()
+		return true
+	})
+	s.subs.Store(&subs)
+}
+
+// resubscribe swaps a destroyed queue in s's subscriptions for the queue
+// now holding its name, if there is one.
+func (b *Broker) resubscribe(s *Session, old *Queue) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	subs := slices.Clone(s.subscriptions())
+	i := slices.Index(subs, old)
+	if i < 0 || s.ended.Load() {
+		return
+	}
+	b.queuesMu.RLock()
+	q := b.queues[old.name]
+	b.queuesMu.RUnlock()
+	if q == nil {
+		return // keep the old one: a later transfer looks again
+	}
+	q.mu.Lock()
+	q.subscribers++
+	q.everSubscribed = true
+	q.mu.Unlock()
+	subs[i] = q
+	s.touched[q] = struct{}{}
+	s.subs.Store(&subs)
+}
+
+// Transfer waits up to timeout for messages on the queues s subscribes to
+// and returns up to max of them (the broker's MaxTransfer when max <= 0),
+// in flight and held by s. It returns as soon as any message is available,
+// with as many as are ready; an empty result means the timeout passed.
+func (b *Broker) Transfer(ctx context.Context, s *Session, max int, timeout time.Duration) ([]wire.Delivery, error) {
+	if max <= 0 || max > b.opts.MaxTransfer {
+		max = b.opts.MaxTransfer
+	}
+	timeout = min(timeout, b.opts.MaxWait)
+	var deadline time.Time
+	var timer *time.Timer
+	for {
+		if s.ended.Load() {
+			return nil, ErrSessionEnded
+		}
+		if b.closed.Load() {
+			return nil, ErrClosed
+		}
+		s.lastPoll.Store(time.Now().UnixNano())
+		if out := b.take(s, max, nil); len(out) > 0 {
+			return out, nil
+		}
+		if timeout <= 0 {
+			return nil, nil
+		}
+		if timer == nil {
+			deadline = time.Now().Add(timeout)
+			timer = time.NewTimer(timeout)
+			defer timer.Stop()
+		} else if !time.Now().Before(deadline) {
+			return nil, nil
+		}
+		w := newWaiter()
+		if out := b.take(s, max, w); len(out) > 0 {
+			return out, nil
+		}
+		select {
+		case <-w.ch:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		woken := !w.giveUp()
+		b.forget(s, w)
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			if woken {
+				// Another waiter may get what we were woken for.
+				out := b.take(s, max, nil)
+				if len(out) > 0 && ctx.Err() == nil {
+					return out, nil
+				}
+				b.releaseTaken(s, out)
+				b.passWake(s)
+			}
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// take moves ready messages of s's subscribed queues in flight. With a
+// non-nil waiter and nothing to take, it leaves w registered on every
+// queue it checked; with something taken it removes w again.
+func (b *Broker) take(s *Session, max int, w *waiter) []wire.Delivery {
+	var out []wire.Delivery
+	var buf []message
+	budget := b.opts.MaxTransferBytes
+	now := time.Now().UnixNano()
+	for _, q := range s.subscriptions() {
+		if len(out) >= max {
+			break
+		}
+		q.mu.Lock()
+		if q.destroyed {
+			q.mu.Unlock()
+			b.resubscribe(s, q)
+			continue
+		}
+		if s.ended.Load() {
+			q.mu.Unlock()
+			break
+		}
+		buf = q.takeBudgetLocked(s, max-len(out), &budget, len(out) == 0, buf[:0])
+		if len(buf) == 0 && w != nil {
+			q.waiters = append(q.waiters, w)
+		}
+		q.mu.Unlock()
+		q.lastTransfer.Store(now)
+		if len(buf) == 0 {
+			continue
+		}
+		b.Counters.Delivered.Add(uint64(len(buf)))
+		s.noteRequests(buf)
+		for i := range buf {
+			out = append(out, buf[i].delivery(q.name))
+			b.traceMessage(wire.EventDeliver, q.name, &buf[i], buf[i].originID(), s.clientID)
+		}
+	}
+	if len(out) > 0 && w != nil {
+		w.giveUp()
+		b.forget(s, w)
+	}
+	return out
+}
+
+// takeBudgetLocked is takeLocked bounded by payload bytes: it stops once
+// *budget is spent, but takes at least one message when first is set.
+func (q *Queue) takeBudgetLocked(s *Session, max int, budget *int, first bool, out []message) []message {
+	for max > 0 && q.ready() > 0 {
+		m := q.readyAt(0)
+		if len(m.data) > *budget && !(first && len(out) == 0) {
+			break
+		}
+		*budget -= len(m.data)
+		out = q.takeLocked(s, 1, out)
+		max--
+	}
+	return out
+}
+
+// forget removes w from every queue s polls.
+func (b *Broker) forget(s *Session, w *waiter) {
+	for _, q := range s.subscriptions() {
+		q.mu.Lock()
+		q.removeWaiterLocked(w)
+		q.mu.Unlock()
+	}
+}
+
+// passWake wakes one waiter on each of s's queues that has ready messages.
+func (b *Broker) passWake(s *Session) {
+	for _, q := range s.subscriptions() {
+		q.mu.Lock()
+		if q.ready() > 0 {
+			q.wakeLocked(1)
+		}
+		q.mu.Unlock()
+	}
+}
+
+// releaseTaken gives back deliveries a transfer took but cannot hand out.
+func (b *Broker) releaseTaken(s *Session, ds []wire.Delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	acks := wire.Acks{}
+	for _, d := range ds {
+		acks[d.Queue] = append(acks[d.Queue], d.ID)
+	}
+	b.Release(s, acks)
+}

@@ -1,0 +1,216 @@
+// Package cli holds the body of every msw command. Each command is a
+// function taking its arguments and streams and returning an exit code;
+// its main package only calls it, and the end-to-end tests run it through
+// testscript.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"msw/lib"
+)
+
+// Exit codes shared by every msw command.
+const (
+	ExitOK          = 0   // success
+	ExitFailure     = 1   // the operation failed (the message says why)
+	ExitUsage       = 2   // bad flags or arguments
+	ExitUnreachable = 69  // the switch could not be reached (EX_UNAVAILABLE)
+	ExitTimeout     = 124 // a --timeout passed, as timeout(1) does
+)
+
+// DefaultWait is how long one-shot commands wait for an unreachable switch.
+const DefaultWait = 5 * time.Second
+
+// command is what every command body shares: its name and streams.
+type command struct {
+	name   string
+	stdout io.Writer
+	stderr io.Writer
+	flags  *flag.FlagSet
+
+	usageText string
+}
+
+// newCommand builds a command with a flag set whose -h prints the given
+// usage text (synopsis, description, then the options).
+func newCommand(name, usage string, stdout, stderr io.Writer) *command {
+	c := &command{name: name, stdout: stdout, stderr: stderr}
+	c.flags = flag.NewFlagSet(name, flag.ContinueOnError)
+	c.flags.SetOutput(io.Discard)
+	c.flags.Usage = func() {}
+	c.usageText = usage
+	return c
+}
+
+// parse parses args; it returns ok=false with the exit code to return when
+// the command should stop (after -h, or a usage error).
+func (c *command) parse(args []string) (ok bool, code int) {
+	err := c.flags.Parse(args)
+	if err == nil {
+		return true, 0
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		c.printUsage(c.stdout)
+		return false, ExitOK
+	}
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		msg = "unknown option " + rest
+	}
+	return false, c.usageError("%s", msg)
+}
+
+func (c *command) printUsage(w io.Writer) {
+	fmt.Fprint(w, strings.TrimLeft(c.usageText, "\n"))
+	fmt.Fprintln(w, "\nOptions:")
+	c.flags.SetOutput(w)
+	c.flags.PrintDefaults()
+	c.flags.SetOutput(io.Discard)
+	fmt.Fprintf(w, "\nExit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout.\nSee %s(1).\n", c.name)
+}
+
+// usageError reports a usage mistake in one line, with a pointer to -h.
+func (c *command) usageError(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "%s: %s\n", c.name, fmt.Sprintf(format, args...))
+	fmt.Fprintf(c.stderr, "Try '%s -h' for help.\n", c.name)
+	return ExitUsage
+}
+
+// fail reports err in one line and returns the exit code it maps to.
+func (c *command) fail(err error) int {
+	fmt.Fprintf(c.stderr, "%s: %s\n", c.name, err)
+	return exitCode(err)
+}
+
+// failf reports a failure in one line and returns ExitFailure.
+func (c *command) failf(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "%s: %s\n", c.name, fmt.Sprintf(format, args...))
+	return ExitFailure
+}
+
+// exitCode maps an error to the documented exit code.
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, lib.ErrUnreachable):
+		return ExitUnreachable
+	case errors.Is(err, context.DeadlineExceeded):
+		return ExitTimeout
+	}
+	return ExitFailure
+}
+
+// switchFlags are the flags that say how to reach the switch.
+type switchFlags struct {
+	addr     string
+	wait     waitValue
+	clientID string
+}
+
+// register adds -s/--switch, --wait and --client-id. defaultWait is the
+// command's own: short for one-shot commands, forever for services.
+func (sf *switchFlags) register(fs *flag.FlagSet, defaultWait time.Duration) {
+	def := os.Getenv(lib.EnvSwitch)
+	if def == "" {
+		def = lib.DefaultAddr
+	}
+	fs.StringVar(&sf.addr, "s", def, "switch `address`: host:port, http://host:port or unix:/path (env "+lib.EnvSwitch+")")
+	fs.StringVar(&sf.addr, "switch", def, "same as -s")
+	sf.wait = waitValue(defaultWait)
+	fs.Var(&sf.wait, "wait", "how long to wait for an unreachable switch: a `duration` or 'forever'")
+	fs.StringVar(&sf.clientID, "client-id", "", "name shown for this client in diagnostics (default program[pid]@host)")
+}
+
+// client returns a library client for the flags.
+func (sf *switchFlags) client(name string) (*lib.Client, error) {
+	id := sf.clientID
+	if id == "" {
+		host, _ := os.Hostname()
+		id = fmt.Sprintf("%s[%d]@%s", name, os.Getpid(), host)
+	}
+	return lib.New(lib.Options{Addr: sf.addr, ClientID: id, Wait: time.Duration(sf.wait)})
+}
+
+// waitValue is a duration flag that also accepts "forever".
+type waitValue time.Duration
+
+func (w *waitValue) String() string {
+	if time.Duration(*w) == lib.WaitForever {
+		return "forever"
+	}
+	return time.Duration(*w).String()
+}
+
+func (w *waitValue) Set(s string) error {
+	if s == "forever" {
+		*w = waitValue(lib.WaitForever)
+		return nil
+	}
+	d, err := parseDuration(s)
+	if err != nil {
+		return err
+	}
+	*w = waitValue(d)
+	return nil
+}
+
+// durationValue is a duration flag that also accepts a bare number of
+// seconds.
+type durationValue time.Duration
+
+func (d *durationValue) String() string { return time.Duration(*d).String() }
+
+func (d *durationValue) Set(s string) error {
+	v, err := parseDuration(s)
+	*d = durationValue(v)
+	return err
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("want a duration such as 5s, 1m30s or 0.5")
+	}
+	return d, nil
+}
+
+// parseSize reads a byte count with an optional K, M or G suffix (powers
+// of 1024; "KiB", "MB" and the like are accepted too).
+func parseSize(s string) (int, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := 1
+	for _, suf := range []struct {
+		s string
+		m int
+	}{{"KIB", 1 << 10}, {"MIB", 1 << 20}, {"GIB", 1 << 30}, {"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(t, suf.s) {
+			t, mult = strings.TrimSuffix(t, suf.s), suf.m
+			break
+		}
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(t))
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("size %q: want a positive number of bytes, optionally with K, M or G", s)
+	}
+	return n * mult, nil
+}
+
+// signalContext is cancelled on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}

@@ -1,0 +1,156 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// A frames body (Content-Type application/x-msw-frames) is a sequence of
+// message records, back to back, ending at the end of the body. Each record
+// is, in order:
+//
+//	uvarint  id               (0 when sending)
+//	uvarint  delivery count   (0 when sending)
+//	string   queue            (empty when sending)
+//	string   correlation id
+//	string   reply-to
+//	string   origin           (empty when sending)
+//	varint   enqueue time, Unix nanoseconds (0 when sending)
+//	bytes    payload
+//
+// where a string or bytes field is a uvarint length followed by that many
+// bytes, and varints are those of encoding/binary.
+
+// maxFieldLen bounds the string fields of a frame.
+const maxFieldLen = 4096
+
+// ErrFrameTooLarge is returned by a FrameReader for a payload over its limit.
+var ErrFrameTooLarge = errors.New("payload too large")
+
+// AppendFrame appends the record for d to b.
+func AppendFrame(b []byte, d *Delivery) []byte {
+	b = binary.AppendUvarint(b, d.ID)
+	b = binary.AppendUvarint(b, uint64(d.DeliveryCount))
+	b = appendString(b, d.Queue)
+	b = appendString(b, d.CorrelationID)
+	b = appendString(b, d.ReplyTo)
+	b = appendString(b, d.Origin)
+	var ns int64
+	if !d.EnqueuedAt.IsZero() {
+		ns = d.EnqueuedAt.UnixNano()
+	}
+	b = binary.AppendVarint(b, ns)
+	b = binary.AppendUvarint(b, uint64(len(d.Payload)))
+	return append(b, d.Payload...)
+}
+
+// AppendSendFrame appends the record for a message being sent.
+func AppendSendFrame(b []byte, m *Message) []byte {
+	b = append(b, 0, 0, 0) // id, delivery count, queue
+	b = appendString(b, m.CorrelationID)
+	b = appendString(b, m.ReplyTo)
+	b = append(b, 0, 0) // origin, enqueue time
+	b = binary.AppendUvarint(b, uint64(len(m.Payload)))
+	return append(b, m.Payload...)
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// FrameReader decodes records from a frames body.
+type FrameReader struct {
+	r          *bufio.Reader
+	maxPayload int
+	n          int
+}
+
+// NewFrameReader reads frames from r, refusing payloads over maxPayload
+// bytes with ErrFrameTooLarge.
+func NewFrameReader(r io.Reader, maxPayload int) *FrameReader {
+	br, ok := r.(*bufio.Reader)
+	if !ok {
+		br = bufio.NewReaderSize(r, 64<<10)
+	}
+	return &FrameReader{r: br, maxPayload: maxPayload}
+}
+
+// Next decodes the next record into d. It returns io.EOF at a clean end of
+// the body and a descriptive error for a malformed or truncated record.
+func (fr *FrameReader) Next(d *Delivery) error {
+	if _, err := fr.r.Peek(1); err == io.EOF {
+		return io.EOF
+	}
+	fr.n++
+	id, err := binary.ReadUvarint(fr.r)
+	if err != nil {
+		return fr.bad("id", err)
+	}
+	dc, err := binary.ReadUvarint(fr.r)
+	if err != nil || dc > 1<<32-1 {
+		return fr.bad("delivery count", err)
+	}
+	d.ID, d.DeliveryCount = id, uint32(dc)
+	if d.Queue, err = fr.string("queue"); err != nil {
+		return err
+	}
+	if d.CorrelationID, err = fr.string("correlation id"); err != nil {
+		return err
+	}
+	if d.ReplyTo, err = fr.string("reply-to"); err != nil {
+		return err
+	}
+	if d.Origin, err = fr.string("origin"); err != nil {
+		return err
+	}
+	ns, err := binary.ReadVarint(fr.r)
+	if err != nil {
+		return fr.bad("enqueue time", err)
+	}
+	d.EnqueuedAt = time.Time{}
+	if ns != 0 {
+		d.EnqueuedAt = time.Unix(0, ns)
+	}
+	n, err := binary.ReadUvarint(fr.r)
+	if err != nil {
+		return fr.bad("payload length", err)
+	}
+	if n > uint64(fr.maxPayload) {
+		return fmt.Errorf("frame %d: %w: %d bytes, limit %d", fr.n, ErrFrameTooLarge, n, fr.maxPayload)
+	}
+	d.Payload = make([]byte, n)
+	if _, err := io.ReadFull(fr.r, d.Payload); err != nil {
+		return fr.bad("payload", err)
+	}
+	return nil
+}
+
+func (fr *FrameReader) string(field string) (string, error) {
+	n, err := binary.ReadUvarint(fr.r)
+	if err != nil {
+		return "", fr.bad(field, err)
+	}
+	if n > maxFieldLen {
+		return "", fmt.Errorf("frame %d: %s is %d bytes, limit %d", fr.n, field, n, maxFieldLen)
+	}
+	if n == 0 {
+		return "", nil
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(fr.r, b); err != nil {
+		return "", fr.bad(field, err)
+	}
+	return string(b), nil
+}
+
+func (fr *FrameReader) bad(field string, err error) error {
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("frame %d: bad %s: %w", fr.n, field, err)
+}

@@ -1,0 +1,218 @@
+// Package wire is the one place where the switch's HTTP protocol is
+// defined: paths, headers, JSON shapes, error codes and the binary message
+// frame. The server and the client library both use it, and
+// docs/protocol.md describes the same things for people writing clients in
+// other languages.
+package wire
+
+import "time"
+
+// API paths. Every state change is a POST, PUT or DELETE.
+const (
+	PathSession     = "/v1/session"           // POST login, DELETE logout
+	PathKeepalive   = "/v1/session/keepalive" // POST
+	PathQueues      = "/v1/queues"            // GET list
+	PathQueuePrefix = "/v1/queues/"           // PUT create, DELETE destroy, GET info
+	PathTransient   = "/v1/transient"         // POST create transient queue
+	PathSubscribe   = "/v1/subscribe"         // POST
+	PathUnsubscribe = "/v1/unsubscribe"       // POST
+	PathTransfer    = "/v1/transfer"          // POST long-poll
+	PathAck         = "/v1/ack"               // POST
+	PathRelease     = "/v1/release"           // POST
+	PathDiagnostics = "/v1/diagnostics"       // GET
+	PathTrace       = "/v1/trace"             // GET long-poll
+	PathShutdown    = "/v1/shutdown"          // POST
+	PathHealth      = "/v1/health"            // GET
+	PathMetrics     = "/metrics"              // GET, Prometheus text format
+)
+
+// Headers.
+const (
+	HeaderSession       = "Msw-Session"
+	HeaderCorrelationID = "Msw-Correlation-Id"
+	HeaderReplyTo       = "Msw-Reply-To"
+	// ContentTypeFrames marks a body made of message frames (see frame.go).
+	ContentTypeFrames = "application/x-msw-frames"
+	ContentTypeJSON   = "application/json"
+)
+
+// Message is what a sender gives the switch.
+type Message struct {
+	Payload       []byte `json:"-"`
+	CorrelationID string `json:"correlation_id,omitempty"`
+	ReplyTo       string `json:"reply_to,omitempty"`
+}
+
+// Delivery is a message as the switch hands it out: by transfer (in flight
+// until acked) or by peek (left in place).
+type Delivery struct {
+	Queue         string
+	ID            uint64
+	DeliveryCount uint32 // 1 on first delivery; 0 for a peek of a message never delivered
+	Origin        string // client id of the sending session
+	EnqueuedAt    time.Time
+	Message
+}
+
+// Redelivered reports whether the message was handed out before.
+func (d Delivery) Redelivered() bool { return d.DeliveryCount > 1 }
+
+// LoginRequest is the body of POST /v1/session.
+type LoginRequest struct {
+	ClientID string `json:"client_id"`
+}
+
+// LoginResponse answers a login.
+type LoginResponse struct {
+	Session       string    `json:"session"`
+	SwitchStarted time.Time `json:"switch_started"`
+	GraceMillis   int64     `json:"grace_ms"`
+}
+
+// TransientRequest is the body of POST /v1/transient.
+type TransientRequest struct {
+	Name string `json:"name,omitempty"` // empty: the switch picks a fresh name
+}
+
+// TransientResponse names the transient queue created.
+type TransientResponse struct {
+	Name string `json:"name"`
+}
+
+// QueuesRequest names queues, for subscribe and unsubscribe.
+type QueuesRequest struct {
+	Queues []string `json:"queues"`
+}
+
+// Acks lists message ids by queue name; used by ack, release and the acks
+// piggy-backed on a transfer.
+type Acks map[string][]uint64
+
+// AckRequest is the body of POST /v1/ack and POST /v1/release.
+type AckRequest struct {
+	Acks Acks `json:"acks"`
+}
+
+// TransferRequest is the body of POST /v1/transfer.
+type TransferRequest struct {
+	// Acks are applied before waiting for messages.
+	Acks Acks `json:"acks,omitempty"`
+	// Max is the largest number of messages to return; 0 means the
+	// switch's default.
+	Max int `json:"max,omitempty"`
+	// TimeoutMillis is how long to wait for a first message; the switch
+	// clamps it to its maximum. 0 returns at once.
+	TimeoutMillis int64 `json:"timeout_ms"`
+}
+
+// SendResponse answers a send: the id of the first message and how many
+// messages were enqueued (ids are consecutive).
+type SendResponse struct {
+	ID    uint64 `json:"id"`
+	Count int    `json:"count"`
+}
+
+// JSONDelivery is the JSON form of a delivery, as the transfer and peek
+// endpoints return it when frames are not asked for and as msw-recv --json
+// prints it. Exactly one of Payload and PayloadBase64 is set: Payload when
+// the bytes are valid UTF-8.
+type JSONDelivery struct {
+	Queue         string    `json:"queue,omitempty"`
+	ID            uint64    `json:"id,omitempty"`
+	CorrelationID string    `json:"correlation_id"`
+	ReplyTo       string    `json:"reply_to,omitempty"`
+	Redelivered   bool      `json:"redelivered"`
+	DeliveryCount uint32    `json:"delivery_count"`
+	Origin        string    `json:"origin,omitempty"`
+	EnqueuedAt    time.Time `json:"enqueued_at,omitzero"`
+	Payload       *string   `json:"payload,omitempty"`
+	PayloadBase64 []byte    `json:"payload_base64,omitempty"`
+}
+
+// DeliveriesResponse is the JSON body of a transfer or peek answer.
+type DeliveriesResponse struct {
+	Messages []JSONDelivery `json:"messages"`
+}
+
+// QueueInfo describes one queue in a listing.
+type QueueInfo struct {
+	Name          string    `json:"name"`
+	Kind          string    `json:"kind"` // "persistent" or "transient"
+	Owner         string    `json:"owner,omitempty"`
+	Depth         int       `json:"depth"`     // ready messages
+	InFlight      int       `json:"in_flight"` // delivered, not yet acked
+	Subscribers   int       `json:"subscribers"`
+	Alive         bool      `json:"alive"`
+	Created       time.Time `json:"created"`
+	OldestMessage time.Time `json:"oldest_message,omitzero"`
+	LastTransfer  time.Time `json:"last_transfer,omitzero"`
+	Bytes         int64     `json:"bytes"`
+}
+
+// QueuesResponse is the body of GET /v1/queues.
+type QueuesResponse struct {
+	Queues []QueueInfo `json:"queues"`
+}
+
+// MessageInfo describes a message in the diagnostics snapshot.
+type MessageInfo struct {
+	ID            uint64    `json:"id"`
+	Origin        string    `json:"origin"`
+	EnqueuedAt    time.Time `json:"enqueued_at"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	ReplyTo       string    `json:"reply_to,omitempty"`
+	Size          int       `json:"size"`
+	Preview       string    `json:"preview"`
+	InFlight      bool      `json:"in_flight"`
+	DeliveryCount uint32    `json:"delivery_count"`
+	Holder        string    `json:"holder,omitempty"` // client id holding it in flight
+}
+
+// QueueSnapshot is one queue in the diagnostics snapshot.
+type QueueSnapshot struct {
+	QueueInfo
+	EverSubscribed bool          `json:"ever_subscribed"`
+	Messages       []MessageInfo `json:"messages"`
+	Truncated      bool          `json:"truncated,omitempty"` // more messages than listed
+}
+
+// SessionInfo describes a live session.
+type SessionInfo struct {
+	ID          string    `json:"id"`
+	ClientID    string    `json:"client_id"`
+	Started     time.Time `json:"started"`
+	Connections int       `json:"connections"`
+	Subscribed  []string  `json:"subscribed,omitempty"`
+	LastPoll    time.Time `json:"last_poll,omitzero"`
+}
+
+// Snapshot is the diagnostics view of the whole switch.
+type Snapshot struct {
+	Started  time.Time       `json:"started"`
+	Now      time.Time       `json:"now"`
+	Queues   []QueueSnapshot `json:"queues"`
+	Sessions []SessionInfo   `json:"sessions"`
+}
+
+// Error is the JSON body of every 4xx and 5xx answer.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"error"`
+}
+
+// Error codes carried in Error.Code.
+const (
+	CodeBadRequest     = "bad_request"
+	CodeBadQueueName   = "bad_queue_name"
+	CodeNoSuchQueue    = "no_such_queue"
+	CodeQueueExists    = "queue_exists" // exists with another kind
+	CodeQueueNotEmpty  = "queue_not_empty"
+	CodeNoSuchMessage  = "no_such_message"
+	CodeInFlight       = "in_flight"
+	CodeTooLarge       = "payload_too_large"
+	CodeNoSession      = "no_session"      // the request needs Msw-Session
+	CodeUnknownSession = "unknown_session" // ended, or the switch restarted
+	CodeForbidden      = "forbidden"
+	CodeShuttingDown   = "shutting_down"
+	CodeInternal       = "internal"
+)

@@ -1,0 +1,164 @@
+package msw_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"msw/internal/cli"
+	"msw/lib"
+)
+
+// TestMain lets the test binary act as every msw command, so scripts run
+// the real command bodies as real processes.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"msw-switch": run(cli.Switch),
+		"msw-send":   run(cli.Send),
+		"msw-recv":   run(cli.Recv),
+		"msw-call":   run(cli.Call),
+		"msw-serve":  run(cli.Serve),
+		"msw-ls":     run(cli.Ls),
+	})
+}
+
+func run(body func([]string, io.Reader, io.Writer, io.Writer) int) func() {
+	return func() { os.Exit(body(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+}
+
+// TestScripts runs testdata/script/*.txtar. Each script starts its own
+// switch on a free port:
+//
+//	exec msw-switch --listen 127.0.0.1:0 --ready-file $WORK/addr &switch&
+//	switch-env $WORK/addr
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv(lib.EnvSwitch, "127.0.0.1:1") // never a real switch by accident
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"switch-env": cmdSwitchEnv,
+			"waitq":      cmdWaitQueue,
+			"exits":      cmdExits,
+		},
+	})
+}
+
+// waitLimit bounds every wait in the scripts.
+const waitLimit = 20 * time.Second
+
+// switch-env FILE waits for a switch's --ready-file and points MSW_SWITCH
+// at the address in it.
+func cmdSwitchEnv(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: switch-env FILE")
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(waitLimit)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil && strings.HasSuffix(string(b), "\n") {
+			ts.Setenv(lib.EnvSwitch, strings.TrimSpace(string(b)))
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("switch did not write %s within %s", args[0], waitLimit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// exits CODE PROG [ARGS...] runs a program like exec and checks its exact
+// exit status; stdout and stderr are kept for the assertions after it.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROG [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited %d; want %d", args[1], got, want)
+	}
+}
+
+// waitq QUEUE COND... polls the switch until every condition holds for
+// the queue: depth=N, inflight=N, subscribers=N, exists, absent.
+func cmdWaitQueue(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: waitq QUEUE depth=N|inflight=N|subscribers=N|exists|absent ...")
+	}
+	c, err := lib.New(lib.Options{Addr: ts.Getenv(lib.EnvSwitch), ClientID: "waitq"})
+	ts.Check(err)
+	deadline := time.Now().Add(waitLimit)
+	var last string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		qi, err := c.Info(ctx, args[0])
+		cancel()
+		ok, state := true, ""
+		absent := lib.IsCode(err, lib.CodeNoSuchQueue)
+		if err != nil && !absent {
+			ok, state = false, err.Error()
+		}
+		if err == nil || absent {
+			state = fmt.Sprintf("exists=%v depth=%d inflight=%d subscribers=%d", !absent, qi.Depth, qi.InFlight, qi.Subscribers)
+			for _, cond := range args[1:] {
+				ok = ok && holds(ts, cond, absent, qi)
+			}
+		}
+		if ok {
+			return
+		}
+		last = state
+		if time.Now().After(deadline) {
+			ts.Fatalf("queue %s: %s not reached within %s; last seen %s", args[0], strings.Join(args[1:], " "), waitLimit, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func holds(ts *testscript.TestScript, cond string, absent bool, qi lib.QueueInfo) bool {
+	switch cond {
+	case "exists":
+		return !absent
+	case "absent":
+		return absent
+	}
+	k, v, ok := strings.Cut(cond, "=")
+	n, err := strconv.Atoi(v)
+	if !ok || err != nil {
+		ts.Fatalf("waitq: bad condition %q", cond)
+	}
+	if absent {
+		return false
+	}
+	switch k {
+	case "depth":
+		return qi.Depth == n
+	case "inflight":
+		return qi.InFlight == n
+	case "subscribers":
+		return qi.Subscribers == n
+	}
+	ts.Fatalf("waitq: unknown condition %q", cond)
+	return false
+}

@@ -1,0 +1,192 @@
+// Package server puts a broker on HTTP: the routes of docs/protocol.md,
+// the binding of connections to sessions, and the browser guard.
+package server
+
+import (
+	"context"
+	"log"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"msw/broker"
+	"msw/internal/wire"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Log receives lifecycle lines; nil discards them.
+	Log *log.Logger
+	// Verbose logs one line per request.
+	Verbose bool
+	// AllowHosts lists extra Host header names (besides IP literals and
+	// localhost) that browsers may use to reach the switch.
+	AllowHosts []string
+	// OnShutdown is called once when a client asks the switch to stop.
+	OnShutdown func()
+}
+
+// Server serves one broker over HTTP on any number of listeners.
+type Server struct {
+	b     *broker.Broker
+	opts  Options
+	http  *http.Server
+	conns sync.Map // net.Conn -> *connInfo
+	stop  sync.Once
+}
+
+// connInfo is what the server knows of one client connection: the
+// sessions whose requests it has carried.
+type connInfo struct {
+	mu       sync.Mutex
+	sessions []*broker.Session
+}
+
+type connKey struct{}
+
+// New returns a server for b.
+func New(b *broker.Broker, opts Options) *Server {
+	if opts.Log == nil {
+		opts.Log = log.New(discard{}, "", 0)
+	}
+	s := &Server{b: b, opts: opts}
+	maxWait := b.Options().MaxWait
+	s.http = &http.Server{
+		Handler:           s.guard(s.routes()),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      maxWait + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          opts.Log,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			ci := &connInfo{}
+			s.conns.Store(c, ci)
+			return context.WithValue(ctx, connKey{}, ci)
+		},
+		ConnState: s.connState,
+	}
+	return s
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// Serve accepts connections on l until Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	err := s.http.Serve(l)
+	if err == http.ErrServerClosed {
+		return nil
+	}
+	return err
+}
+
+// Handler returns the server's HTTP handler, for tests that serve it
+// themselves (connections then carry no sessions until bound).
+func (s *Server) Handler() http.Handler { return s.http.Handler }
+
+// Shutdown stops accepting, ends every long-poll and waits (up to ctx) for
+// requests in progress.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.b.Close()
+	return s.http.Shutdown(ctx)
+}
+
+func (s *Server) connState(c net.Conn, st http.ConnState) {
+	if st != http.StateClosed && st != http.StateHijacked {
+		return
+	}
+	v, ok := s.conns.LoadAndDelete(c)
+	if !ok {
+		return
+	}
+	ci := v.(*connInfo)
+	ci.mu.Lock()
+	sessions := ci.sessions
+	ci.sessions = nil
+	ci.mu.Unlock()
+	for _, sess := range sessions {
+		sess.DropConn()
+	}
+}
+
+// bind records that the request's connection carries sess.
+func bind(r *http.Request, sess *broker.Session) {
+	ci, ok := r.Context().Value(connKey{}).(*connInfo)
+	if !ok {
+		return
+	}
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	for _, x := range ci.sessions {
+		if x == sess {
+			return
+		}
+	}
+	ci.sessions = append(ci.sessions, sess)
+	sess.AddConn()
+}
+
+// guard refuses requests a web page could have made: a Host that is not
+// an IP address, localhost or an allowed name (DNS rebinding), and an
+// Origin that is not the switch's own (cross-site requests). Clients that
+// are not browsers send no Origin and are not affected.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.hostAllowed(r) {
+			writeError(w, &httpError{http.StatusForbidden, wire.CodeForbidden, "host " + r.Host + " not allowed (DNS rebinding guard; see --allow-host)"})
+			return
+		}
+		if o := r.Header.Get("Origin"); o != "" {
+			u, err := url.Parse(o)
+			if err != nil || u.Host != r.Host {
+				writeError(w, &httpError{http.StatusForbidden, wire.CodeForbidden, "cross-origin request from " + o + " refused"})
+				return
+			}
+		}
+		if s.opts.Verbose {
+			start := time.Now()
+			rec := &statusRecorder{ResponseWriter: w, status: 200}
+			next.ServeHTTP(rec, r)
+			s.opts.Log.Printf("%s %s %d %s", r.Method, r.URL.RequestURI(), rec.status, time.Since(start).Round(time.Microsecond))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) hostAllowed(r *http.Request) bool {
+	if _, unix := r.Context().Value(http.LocalAddrContextKey).(*net.UnixAddr); unix {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "" || net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") {
+		return true
+	}
+	for _, a := range s.opts.AllowHosts {
+		if strings.EqualFold(a, host) {
+			return true
+		}
+	}
+	return false
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
