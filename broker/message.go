@@ -14,7 +14,8 @@ type message struct {
 	data       []byte
 	origin     *Session
 	corrLen    uint16
-	replyLen   uint16
+	replyLen   uint8 // queue names are at most MaxNameLen (200) bytes
+	status     uint8
 	deliveries uint32
 }
 
@@ -27,7 +28,8 @@ func newMessage(m *wire.Message) message {
 	return message{
 		data:     data,
 		corrLen:  uint16(len(m.CorrelationID)),
-		replyLen: uint16(len(m.ReplyTo)),
+		replyLen: uint8(len(m.ReplyTo)),
+		status:   m.Status,
 	}
 }
 
@@ -36,7 +38,7 @@ func (m *message) corr() string {
 }
 
 func (m *message) replyTo() string {
-	return string(m.data[m.corrLen : m.corrLen+m.replyLen])
+	return string(m.data[m.corrLen : m.corrLen+uint16(m.replyLen)])
 }
 
 func (m *message) payload() []byte {
@@ -64,6 +66,7 @@ func (m *message) delivery(q string) wire.Delivery {
 			Payload:       m.payload(),
 			CorrelationID: m.corr(),
 			ReplyTo:       m.replyTo(),
+			Status:        m.status,
 		},
 	}
 }

@@ -131,6 +131,7 @@ func messageInfo(m *message, holder *Session) wire.MessageInfo {
 		EnqueuedAt:    time.Unix(0, m.enqueued),
 		CorrelationID: m.corr(),
 		ReplyTo:       m.replyTo(),
+		Status:        m.status,
 		Size:          len(p),
 		Preview:       previewString(p[:min(len(p), PreviewLen)]),
 		DeliveryCount: m.deliveries,

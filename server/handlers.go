@@ -239,6 +239,14 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 			CorrelationID: r.Header.Get(wire.HeaderCorrelationID),
 			ReplyTo:       r.Header.Get(wire.HeaderReplyTo),
 		}}
+		if v := r.Header.Get(wire.HeaderStatus); v != "" {
+			st, err := strconv.ParseUint(v, 10, 8)
+			if err != nil {
+				writeError(w, badRequest(fmt.Sprintf("%s %q: want 0 to 255", wire.HeaderStatus, v)))
+				return
+			}
+			msgs[0].Status = uint8(st)
+		}
 	}
 	id, err := s.b.Send(sess, name, msgs)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 //	string   queue            (empty when sending)
 //	string   correlation id
 //	string   reply-to
+//	uvarint  status           (0 for an ordinary message, 1-255)
 //	string   origin           (empty when sending)
 //	varint   enqueue time, Unix nanoseconds (0 when sending)
 //	bytes    payload
@@ -38,6 +39,7 @@ func AppendFrame(b []byte, d *Delivery) []byte {
 	b = appendString(b, d.Queue)
 	b = appendString(b, d.CorrelationID)
 	b = appendString(b, d.ReplyTo)
+	b = binary.AppendUvarint(b, uint64(d.Status))
 	b = appendString(b, d.Origin)
 	var ns int64
 	if !d.EnqueuedAt.IsZero() {
@@ -53,6 +55,7 @@ func AppendSendFrame(b []byte, m *Message) []byte {
 	b = append(b, 0, 0, 0) // id, delivery count, queue
 	b = appendString(b, m.CorrelationID)
 	b = appendString(b, m.ReplyTo)
+	b = binary.AppendUvarint(b, uint64(m.Status))
 	b = append(b, 0, 0) // origin, enqueue time
 	b = binary.AppendUvarint(b, uint64(len(m.Payload)))
 	return append(b, m.Payload...)
@@ -105,6 +108,11 @@ func (fr *FrameReader) Next(d *Delivery) error {
 	if d.ReplyTo, err = fr.string("reply-to"); err != nil {
 		return err
 	}
+	st, err := binary.ReadUvarint(fr.r)
+	if err != nil || st > 255 {
+		return fr.bad("status", err)
+	}
+	d.Status = uint8(st)
 	if d.Origin, err = fr.string("origin"); err != nil {
 		return err
 	}

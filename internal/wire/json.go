@@ -9,6 +9,7 @@ func ToJSON(d *Delivery) JSONDelivery {
 		ID:            d.ID,
 		CorrelationID: d.CorrelationID,
 		ReplyTo:       d.ReplyTo,
+		Status:        d.Status,
 		Redelivered:   d.Redelivered(),
 		DeliveryCount: d.DeliveryCount,
 		Origin:        d.Origin,
@@ -37,6 +38,7 @@ func FromJSON(j *JSONDelivery) Delivery {
 		Message: Message{
 			CorrelationID: j.CorrelationID,
 			ReplyTo:       j.ReplyTo,
+			Status:        j.Status,
 		},
 	}
 	if j.Payload != nil {

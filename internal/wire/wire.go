@@ -31,6 +31,7 @@ const (
 	HeaderSession       = "Msw-Session"
 	HeaderCorrelationID = "Msw-Correlation-Id"
 	HeaderReplyTo       = "Msw-Reply-To"
+	HeaderStatus        = "Msw-Status"
 	// ContentTypeFrames marks a body made of message frames (see frame.go).
 	ContentTypeFrames = "application/x-msw-frames"
 	ContentTypeJSON   = "application/json"
@@ -41,6 +42,10 @@ type Message struct {
 	Payload       []byte `json:"-"`
 	CorrelationID string `json:"correlation_id,omitempty"`
 	ReplyTo       string `json:"reply_to,omitempty"`
+	// Status is 0 for an ordinary message. A non-zero status marks a
+	// failure reply: msw-serve puts the failed program's exit status here
+	// (1 when it has none) and its error text in the payload.
+	Status uint8 `json:"status,omitempty"`
 }
 
 // Delivery is a message as the switch hands it out: by transfer (in flight
@@ -121,6 +126,7 @@ type JSONDelivery struct {
 	ID            uint64    `json:"id,omitempty"`
 	CorrelationID string    `json:"correlation_id"`
 	ReplyTo       string    `json:"reply_to,omitempty"`
+	Status        uint8     `json:"status,omitempty"`
 	Redelivered   bool      `json:"redelivered"`
 	DeliveryCount uint32    `json:"delivery_count"`
 	Origin        string    `json:"origin,omitempty"`
@@ -161,6 +167,7 @@ type MessageInfo struct {
 	EnqueuedAt    time.Time `json:"enqueued_at"`
 	CorrelationID string    `json:"correlation_id,omitempty"`
 	ReplyTo       string    `json:"reply_to,omitempty"`
+	Status        uint8     `json:"status,omitempty"`
 	Size          int       `json:"size"`
 	Preview       string    `json:"preview"`
 	InFlight      bool      `json:"in_flight"`
