@@ -42,6 +42,19 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+wire.PathHealth, s.health)
 	mux.Handle("GET "+wire.PathMetrics, s.metricsHandler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		var allow []string
+		for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
+			alt := r.Clone(r.Context())
+			alt.Method = m
+			if _, pattern := mux.Handler(alt); pattern != "/" {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, &httpError{http.StatusMethodNotAllowed, wire.CodeBadRequest, r.Method + " not allowed on " + r.URL.Path + "; use " + strings.Join(allow, " or ")})
+			return
+		}
 		writeError(w, &httpError{http.StatusNotFound, wire.CodeBadRequest, "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return mux
