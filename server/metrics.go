@@ -1,8 +1,179 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+	"time"
 
-// metricsHandler serves GET /metrics.
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"msw/broker"
+	"msw/internal/wire"
+)
+
+// TransientLabel is the queue label under which every transient queue is
+// counted: reply queues come and go with each caller, and one series each
+// would grow without bound.
+const TransientLabel = "(transient)"
+
+// rpcBuckets are the RPC processing time buckets, in seconds: from a
+// tenth of a millisecond (a reply from a server already polling) to a
+// minute (a server that was not running when the call was made).
+var rpcBuckets = []float64{
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+	0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+}
+
+// Metrics are the measurements the switch takes as it runs, besides what
+// it reads from the broker when scraped. Make one before the broker so its
+// ObserveReply can be the broker's OnReply, and pass it in Options.
+type Metrics struct {
+	rpc prometheus.Histogram
+}
+
+// NewMetrics returns an empty set of metrics.
+func NewMetrics() *Metrics {
+	return &Metrics{rpc: prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "msw_rpc_processing_seconds",
+		Help:    "Time from a request's enqueue to the reply sent by the server holding it.",
+		Buckets: rpcBuckets,
+	})}
+}
+
+// ObserveReply records one RPC's processing time; it is meant as
+// broker.Options.OnReply.
+func (m *Metrics) ObserveReply(d time.Duration) {
+	m.rpc.Observe(d.Seconds())
+}
+
+// metricsHandler serves GET /metrics in the Prometheus text format. The
+// broker's figures are read when scraped, so counting costs the message
+// path nothing beyond the atomic counters it keeps anyway.
 func (s *Server) metricsHandler() http.Handler {
-	return http.NotFoundHandler()
+	m := s.opts.Metrics
+	if m == nil {
+		m = NewMetrics()
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		m.rpc,
+		newBrokerCollector(s.b),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: s.opts.Log})
+}
+
+// brokerCollector reads the broker's counters and gauges at scrape time.
+type brokerCollector struct {
+	b *broker.Broker
+
+	start                                       *prometheus.Desc
+	sent, delivered, acked, redelivered, withdr *prometheus.Desc
+	sessStarted, sessEnded                      *prometheus.Desc
+	queues, sessions, conns                     *prometheus.Desc
+	ready, inflight, bytes                      *prometheus.Desc
+	qDepth, qInflight, qBytes, qSubs            *prometheus.Desc
+}
+
+func newBrokerCollector(b *broker.Broker) *brokerCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("msw_"+name, help, labels, nil)
+	}
+	return &brokerCollector{
+		b:           b,
+		start:       d("start_time_seconds", "When the switch started, in seconds since the Unix epoch."),
+		sent:        d("messages_sent_total", "Messages enqueued since the switch started."),
+		delivered:   d("messages_delivered_total", "Messages handed to receivers (redeliveries included)."),
+		acked:       d("messages_acked_total", "Messages acknowledged and deleted."),
+		redelivered: d("messages_redelivered_total", "Messages given back to their queue for another delivery."),
+		withdr:      d("messages_withdrawn_total", "Messages withdrawn by their sender before delivery."),
+		sessStarted: d("sessions_started_total", "Client sessions started."),
+		sessEnded:   d("sessions_ended_total", "Client sessions ended."),
+		queues:      d("queues", "Queues that exist, by kind.", "kind"),
+		sessions:    d("sessions", "Live client sessions."),
+		conns:       d("connections", "Client connections carrying a session."),
+		ready:       d("messages_ready", "Messages waiting for delivery, in all queues."),
+		inflight:    d("messages_in_flight", "Messages delivered and not yet acknowledged, in all queues."),
+		bytes:       d("bytes_held", "Payload bytes held, in all queues."),
+		qDepth:      d("queue_depth", "Messages waiting for delivery, per queue; transient queues are summed under queue=\""+TransientLabel+"\".", "queue"),
+		qInflight:   d("queue_in_flight", "Messages delivered and not yet acknowledged, per queue; transient queues summed.", "queue"),
+		qBytes:      d("queue_bytes", "Payload bytes held, per queue; transient queues summed.", "queue"),
+		qSubs:       d("queue_subscribers", "Sessions subscribed, per queue; transient queues summed.", "queue"),
+	}
+}
+
+func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{
+		c.start, c.sent, c.delivered, c.acked, c.redelivered, c.withdr,
+		c.sessStarted, c.sessEnded, c.queues, c.sessions, c.conns,
+		c.ready, c.inflight, c.bytes, c.qDepth, c.qInflight, c.qBytes, c.qSubs,
+	} {
+		ch <- d
+	}
+}
+
+// queueFigures are one series' worth of per-queue gauges.
+type queueFigures struct {
+	depth, inflight, subs int
+	bytes                 int64
+}
+
+func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	ct := &c.b.Counters
+	counter(c.sent, ct.Sent.Load())
+	counter(c.delivered, ct.Delivered.Load())
+	counter(c.acked, ct.Acked.Load())
+	counter(c.redelivered, ct.Redelivered.Load())
+	counter(c.withdr, ct.Withdrawn.Load())
+	counter(c.sessStarted, ct.SessionsStarted.Load())
+	counter(c.sessEnded, ct.SessionsEnded.Load())
+	gauge(c.start, float64(c.b.Started().UnixNano())/1e9)
+
+	perQueue := map[string]*queueFigures{}
+	var persistent, transient int
+	st := c.b.Gauges(func(qi wire.QueueInfo) {
+		name := qi.Name
+		if qi.Kind == "transient" {
+			name = TransientLabel
+			transient++
+		} else {
+			persistent++
+		}
+		f := perQueue[name]
+		if f == nil {
+			f = &queueFigures{}
+			perQueue[name] = f
+		}
+		f.depth += qi.Depth
+		f.inflight += qi.InFlight
+		f.subs += qi.Subscribers
+		f.bytes += qi.Bytes
+	})
+	gauge(c.queues, float64(persistent), "persistent")
+	gauge(c.queues, float64(transient), "transient")
+	gauge(c.sessions, float64(st.Sessions))
+	gauge(c.conns, float64(st.Connections))
+	gauge(c.ready, float64(st.Ready))
+	gauge(c.inflight, float64(st.InFlight))
+	gauge(c.bytes, float64(st.Bytes))
+
+	// The transient series is always there, so dashboards need no special
+	// case for a switch without callers.
+	if perQueue[TransientLabel] == nil {
+		perQueue[TransientLabel] = &queueFigures{}
+	}
+	for name, f := range perQueue {
+		gauge(c.qDepth, float64(f.depth), name)
+		gauge(c.qInflight, float64(f.inflight), name)
+		gauge(c.qBytes, float64(f.bytes), name)
+		gauge(c.qSubs, float64(f.subs), name)
+	}
 }

@@ -27,6 +27,10 @@ type Options struct {
 	AllowHosts []string
 	// OnShutdown is called once when a client asks the switch to stop.
 	OnShutdown func()
+	// Metrics, if set, are served on /metrics with the broker's figures;
+	// give its ObserveReply to the broker as OnReply to fill the RPC
+	// histogram.
+	Metrics *Metrics
 }
 
 // Server serves one broker over HTTP on any number of listeners.

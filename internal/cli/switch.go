@@ -90,13 +90,15 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	logger := log.New(stderr, "msw-switch: ", 0)
 	ctx, stop := signalContext()
 	defer stop()
+	metrics := server.NewMetrics()
 	b := broker.New(broker.Options{
 		MaxPayload: mp,
 		Grace:      time.Duration(grace),
 		MaxWait:    time.Duration(maxWait),
 		TraceSize:  traceSize,
+		OnReply:    metrics.ObserveReply,
 	})
-	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop})
+	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics})
 
 	var listeners []net.Listener
 	for _, addr := range listens {
