@@ -88,6 +88,8 @@ type Client struct {
 	stopKeep   chan struct{}
 
 	loginMu sync.Mutex // one login at a time
+
+	rpc rpcState // Call and Serve (rpc.go)
 }
 
 // New returns a client for the switch at opts.Addr. It does not connect.
@@ -140,6 +142,7 @@ type request struct {
 	header       http.Header
 	session      bool // carry Msw-Session, logging in first if need be
 	idempotent   bool // safe to resend after a transport error
+	once         bool // never retry, whatever Options.Wait says
 }
 
 // do sends r and returns the response for a 2xx status; any other status
@@ -211,7 +214,7 @@ func (c *Client) roundTrip(ctx context.Context, r *request, sess string) (*http.
 		if start.IsZero() {
 			start = time.Now()
 		}
-		if c.opts.Wait != WaitForever && time.Since(start)+backoff > c.opts.Wait {
+		if r.once || c.opts.Wait != WaitForever && time.Since(start)+backoff > c.opts.Wait {
 			return nil, uerr
 		}
 		t := time.NewTimer(backoff)
@@ -386,6 +389,7 @@ func (c *Client) Login(ctx context.Context) error {
 // Close ends the client's session at once: the messages it holds go back
 // to their queues and its transient queues are destroyed.
 func (c *Client) Close() error {
+	c.rpc.close()
 	c.mu.Lock()
 	sess := c.session
 	c.session = ""
@@ -399,10 +403,10 @@ func (c *Client) Close() error {
 	if sess != "" {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		err = c.call(ctx, &request{method: "DELETE", path: wire.PathSession,
+		err = c.call(ctx, &request{method: "DELETE", path: wire.PathSession, once: true,
 			header: http.Header{wire.HeaderSession: {sess}}}, nil)
-		if IsCode(err, CodeUnknownSession) {
-			err = nil
+		if IsCode(err, CodeUnknownSession) || errors.Is(err, ErrUnreachable) {
+			err = nil // the session is gone with the switch, or will end with our connections
 		}
 	}
 	c.hc.CloseIdleConnections()

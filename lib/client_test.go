@@ -1,0 +1,241 @@
+package lib_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"msw/broker"
+	"msw/lib"
+	"msw/server"
+)
+
+// runSwitch serves a fresh broker on addr (a unix: path or 127.0.0.1:0)
+// and returns the address clients use and a function that stops it.
+func runSwitch(t *testing.T, addr string, opts broker.Options) (string, func()) {
+	t.Helper()
+	b := broker.New(opts)
+	s := server.New(b, server.Options{})
+	l, err := server.Listen(addr, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { s.Serve(l); close(done) }()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s.Shutdown(ctx)
+		<-done
+	}
+	t.Cleanup(stop)
+	if ua, ok := l.Addr().(*net.UnixAddr); ok {
+		return "unix:" + ua.Name, stop
+	}
+	return l.Addr().String(), stop
+}
+
+func newClient(t *testing.T, addr string, wait time.Duration) *lib.Client {
+	t.Helper()
+	c, err := lib.New(lib.Options{Addr: addr, ClientID: t.Name(), Wait: wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestSendTransferAck(t *testing.T) {
+	addr, _ := runSwitch(t, "127.0.0.1:0", broker.Options{})
+	ctx := context.Background()
+	c := newClient(t, addr, 0)
+	if err := c.CreateQueue(ctx, "q"); err != nil {
+		t.Fatal(err)
+	}
+	first, err := c.SendBatch(ctx, "q", []lib.Message{{Payload: []byte("a")}, {Payload: []byte{0}, CorrelationID: "c", ReplyTo: "q", Status: 2}})
+	if err != nil || first != 1 {
+		t.Fatalf("SendBatch = %d, %v", first, err)
+	}
+	if err := c.Subscribe(ctx, "q"); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := c.Transfer(ctx, lib.TransferOptions{Timeout: time.Second})
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("Transfer = %d messages, %v", len(ds), err)
+	}
+	if d := ds[1]; string(d.Payload) != "\x00" || d.CorrelationID != "c" || d.ReplyTo != "q" || d.Status != 2 || d.Origin != t.Name() || d.ID != 2 {
+		t.Errorf("second delivery = %+v", d)
+	}
+	ds, err = c.Transfer(ctx, lib.TransferOptions{Acks: lib.Acks{"q": {1, 2}}})
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("Transfer with acks = %v, %v", ds, err)
+	}
+	qi, err := c.Info(ctx, "q")
+	if err != nil || qi.Depth != 0 || qi.InFlight != 0 {
+		t.Errorf("after acks: %+v, %v", qi, err)
+	}
+}
+
+func TestBigBatchIsSplitAndOrdered(t *testing.T) {
+	addr, _ := runSwitch(t, "127.0.0.1:0", broker.Options{})
+	ctx := context.Background()
+	c := newClient(t, addr, 0)
+	c.CreateQueue(ctx, "q")
+	payload := strings.Repeat("x", 100<<10)
+	ms := make([]lib.Message, 100) // 10 MiB: more than one request
+	for i := range ms {
+		ms[i] = lib.Message{Payload: []byte(payload), CorrelationID: string(rune('A' + i%26))}
+	}
+	if _, err := c.SendBatch(ctx, "q", ms); err != nil {
+		t.Fatal(err)
+	}
+	c.Subscribe(ctx, "q")
+	var got []lib.Delivery
+	for len(got) < len(ms) {
+		ds, err := c.Transfer(ctx, lib.TransferOptions{Timeout: time.Second})
+		if err != nil || len(ds) == 0 {
+			t.Fatalf("Transfer after %d: %v", len(got), err)
+		}
+		got = append(got, ds...)
+	}
+	for i, d := range got {
+		if d.ID != uint64(i+1) || d.CorrelationID != ms[i].CorrelationID {
+			t.Fatalf("message %d: id %d corr %q; want %d %q", i, d.ID, d.CorrelationID, i+1, ms[i].CorrelationID)
+		}
+	}
+}
+
+func TestUnreachableNamesTheAddress(t *testing.T) {
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	c := newClient(t, addr, 0)
+	_, err := c.List(context.Background(), "", true)
+	if !errors.Is(err, lib.ErrUnreachable) {
+		t.Fatalf("List = %v; want ErrUnreachable", err)
+	}
+	if want := "switch at " + addr + " not reachable: connection refused"; err.Error() != want {
+		t.Errorf("error = %q; want %q", err, want)
+	}
+	c2 := newClient(t, "unix:"+t.TempDir()+"/none", 0)
+	if err := c2.Ping(context.Background()); err == nil || !strings.Contains(err.Error(), "no such file or directory") {
+		t.Errorf("unix Ping = %v; want no such file", err)
+	}
+}
+
+func TestWaitRetriesUntilTheSwitchIsUp(t *testing.T) {
+	sock := "unix:" + t.TempDir() + "/sock"
+	c := newClient(t, sock, 20*time.Second)
+	errc := make(chan error, 1)
+	go func() { errc <- c.CreateQueue(context.Background(), "late") }()
+	select {
+	case err := <-errc:
+		t.Fatalf("CreateQueue returned %v before the switch existed", err)
+	case <-time.After(100 * time.Millisecond): // it must still be retrying
+	}
+	runSwitch(t, sock, broker.Options{})
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("CreateQueue after the switch came up = %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("client never reached the switch")
+	}
+}
+
+func TestBadAddress(t *testing.T) {
+	for _, a := range []string{"nohost", "https://x:1", "unix:"} {
+		if _, err := lib.New(lib.Options{Addr: a}); err == nil {
+			t.Errorf("lib.New(%q) = nil error", a)
+		}
+	}
+	for _, a := range []string{"", "127.0.0.1:1", ":1", "http://localhost:1/", "unix:/tmp/x"} {
+		if _, err := lib.New(lib.Options{Addr: a}); err != nil {
+			t.Errorf("lib.New(%q) = %v", a, err)
+		}
+	}
+}
+
+// TestRestartRestoresSession: after the switch restarts (losing every
+// queue), the client's next request logs in again and restores its
+// queues, transient queue and subscriptions by itself.
+func TestRestartRestoresSession(t *testing.T) {
+	sock := "unix:" + t.TempDir() + "/sock"
+	_, stop := runSwitch(t, sock, broker.Options{})
+	ctx := context.Background()
+	c := newClient(t, sock, 10*time.Second)
+	c.CreateQueue(ctx, "work")
+	tmp, err := c.CreateTransient(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Subscribe(ctx, "work", tmp); err != nil {
+		t.Fatal(err)
+	}
+	epoch := c.Epoch()
+	stop()
+	runSwitch(t, sock, broker.Options{})
+
+	other := newClient(t, sock, 0)
+	// The restored client must be listening again before the send: poll
+	// with a short transfer (which triggers the re-login).
+	ds, err := c.Transfer(ctx, lib.TransferOptions{Timeout: 10 * time.Millisecond})
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("first transfer after restart = %v, %v", ds, err)
+	}
+	if c.Epoch() == epoch {
+		t.Errorf("Epoch unchanged after the switch restarted")
+	}
+	if _, err := other.Send(ctx, "work", lib.Message{Payload: []byte("w")}); err != nil {
+		t.Fatalf("send to restored queue: %v", err)
+	}
+	if _, err := other.Send(ctx, tmp, lib.Message{Payload: []byte("t")}); err != nil {
+		t.Fatalf("send to restored transient queue: %v", err)
+	}
+	var got []string
+	for len(got) < 2 {
+		ds, err := c.Transfer(ctx, lib.TransferOptions{Timeout: 5 * time.Second})
+		if err != nil || len(ds) == 0 {
+			t.Fatalf("transfer = %v, %v (got %v)", ds, err, got)
+		}
+		for _, d := range ds {
+			got = append(got, d.Queue+":"+string(d.Payload))
+		}
+	}
+	if strings.Join(got, " ") != "work:w "+tmp+":t" && strings.Join(got, " ") != tmp+":t work:w" {
+		t.Errorf("got %v", got)
+	}
+}
+
+func TestCloseGivesBackAndRemovesTransient(t *testing.T) {
+	addr, _ := runSwitch(t, "127.0.0.1:0", broker.Options{})
+	ctx := context.Background()
+	c := newClient(t, addr, 0)
+	c.CreateQueue(ctx, "q")
+	c.Send(ctx, "q", lib.Message{Payload: []byte("m")})
+	tmp, _ := c.CreateTransient(ctx, "")
+	c.Subscribe(ctx, "q")
+	if ds, _ := c.Transfer(ctx, lib.TransferOptions{}); len(ds) != 1 {
+		t.Fatalf("took %d; want 1", len(ds))
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o := newClient(t, addr, 0)
+	qi, _ := o.Info(ctx, "q")
+	if qi.Depth != 1 || qi.InFlight != 0 {
+		t.Errorf("after Close: depth %d in flight %d; want 1, 0", qi.Depth, qi.InFlight)
+	}
+	if _, err := o.Info(ctx, tmp); !lib.IsCode(err, lib.CodeNoSuchQueue) {
+		t.Errorf("transient after Close: %v; want no_such_queue", err)
+	}
+}
