@@ -33,8 +33,11 @@ install: build
 	install -m 0755 $(addprefix bin/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
+# Benchmarks against NATS (a module of its own under bench/, so the NATS
+# dependencies stay out of msw's). BENCHFLAGS=-quick for a smoke run,
+# BENCHFLAGS='-run 1|7' to pick scenarios. Not a test: nothing asserts a time.
 bench:
-	cd bench && $(GO) run . -out results.json
+	cd bench && $(GO) run . -out results.json $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

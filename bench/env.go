@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"msw/broker"
+	"msw/lib"
+	"msw/server"
+)
+
+// mswSwitch is an in-process switch listening on loopback TCP and on a
+// Unix socket.
+type mswSwitch struct {
+	b         *broker.Broker
+	srv       *server.Server
+	listeners []net.Listener
+	tcp, unix string
+}
+
+var switchSeq atomic.Int64
+
+func startMsw(opts broker.Options) (*mswSwitch, error) {
+	m := &mswSwitch{b: broker.New(opts)}
+	m.srv = server.New(m.b, server.Options{})
+	sock := filepath.Join(cfg.work, fmt.Sprintf("msw-%d.sock", switchSeq.Add(1)))
+	for _, addr := range []string{"127.0.0.1:0", "unix:" + sock} {
+		l, err := server.Listen(addr, 0o600)
+		if err != nil {
+			m.close()
+			return nil, err
+		}
+		m.listeners = append(m.listeners, l)
+		go m.srv.Serve(l)
+	}
+	m.tcp = m.listeners[0].Addr().String()
+	m.unix = "unix:" + sock
+	return m, nil
+}
+
+// addr returns the address clients use over the given transport.
+func (m *mswSwitch) addr(transport string) string {
+	if transport == "unix" {
+		return m.unix
+	}
+	return m.tcp
+}
+
+func (m *mswSwitch) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m.srv.Shutdown(ctx)
+	for _, l := range m.listeners {
+		l.Close()
+	}
+}
+
+var clientSeq atomic.Int64
+
+// client returns a new library client for the switch.
+func (m *mswSwitch) client(transport string) *lib.Client {
+	c, err := lib.New(lib.Options{Addr: m.addr(transport), ClientID: fmt.Sprintf("bench-%d", clientSeq.Add(1)), Wait: 5 * time.Second})
+	if err != nil {
+		panic(err) // addresses are our own
+	}
+	return c
+}
+
+// natsServer is an in-process NATS server with JetStream on a temporary
+// store directory.
+type natsServer struct {
+	s   *natsserver.Server
+	url string
+}
+
+func startNATS(storeDir string) (*natsServer, error) {
+	opts := &natsserver.Options{
+		Host:      "127.0.0.1",
+		Port:      -1,
+		JetStream: true,
+		StoreDir:  storeDir,
+		NoLog:     true,
+		NoSigs:    true,
+	}
+	s, err := natsserver.NewServer(opts)
+	if err != nil {
+		return nil, err
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("nats server not ready")
+	}
+	return &natsServer{s: s, url: s.ClientURL()}, nil
+}
+
+func (n *natsServer) connect() (*nats.Conn, error) {
+	return nats.Connect(n.url, nats.MaxReconnects(0))
+}
+
+func (n *natsServer) close() {
+	n.s.Shutdown()
+	n.s.WaitForShutdown()
+}
+
+var sharedNATS *natsServer
+
+// theNATS returns the run's NATS server, started on first use.
+func theNATS() (*natsServer, error) {
+	if sharedNATS != nil {
+		return sharedNATS, nil
+	}
+	dir, err := os.MkdirTemp(cfg.work, "nats-")
+	if err != nil {
+		return nil, err
+	}
+	n, err := startNATS(dir)
+	if err != nil {
+		return nil, err
+	}
+	sharedNATS = n
+	return n, nil
+}
+
+// order returns the systems to measure this round, rotated by round so
+// that none always goes first.
+func order(round int, systems ...string) []string {
+	var on []string
+	for _, s := range systems {
+		if cfg.on(s) || (s != "tcp" && s != "unix" && s != "nats") {
+			on = append(on, s)
+		}
+	}
+	if len(on) == 0 {
+		return nil
+	}
+	k := round % len(on)
+	return append(on[k:len(on):len(on)], on[:k]...)
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"msw/broker"
+)
+
+// scenarioExec is msw-serve -j 2 QUEUE -- /bin/cat answering library calls
+// against a bare loop that runs /bin/cat the same number of times, two at
+// a time.
+func scenarioExec() ([]Row, error) {
+	const workers, callers = 2, 4
+	calls := 2000
+	if cfg.quick {
+		calls = 200
+	}
+	row := newRow("6 exec serving", fmt.Sprintf("msw-serve -j %d /bin/cat, %d calls", workers, calls), unitCalls, "bare fork loop")
+	row.Target, row.check = "msw/bare ≥ 0.83 (overhead < 20%)", ratioAtLeast(1/1.2)
+	row.Note = fmt.Sprintf("%d library callers; the bare loop runs /bin/cat with the payload on stdin, %d at a time", callers, workers)
+	bin, err := buildCommands()
+	if err != nil {
+		return nil, err
+	}
+	sw, err := startMsw(broker.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer sw.close()
+	for round := range cfg.rounds {
+		for _, sys := range order(round, "tcp", "unix", "bare") {
+			var d time.Duration
+			rec := sys
+			if sys == "bare" {
+				rec = "ref"
+				d, err = bareForks(workers, calls)
+			} else {
+				d, err = mswExec(sw, sys, bin, workers, callers, calls)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", sys, err)
+			}
+			row.add(rec, float64(calls)/d.Seconds())
+		}
+	}
+	return []Row{row}, nil
+}
+
+func bareForks(workers, calls int) (time.Duration, error) {
+	var next atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(calls) {
+				cmd := exec.Command("/bin/cat")
+				cmd.Stdin = bytes.NewReader(payload100)
+				out, err := cmd.Output()
+				if err == nil && !bytes.Equal(out, payload100) {
+					err = fmt.Errorf("cat answered %d bytes", len(out))
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if p := firstErr.Load(); p != nil {
+		return 0, *p
+	}
+	return time.Since(t0), nil
+}
+
+func mswExec(sw *mswSwitch, transport, bin string, workers, callers, calls int) (time.Duration, error) {
+	q := fmt.Sprintf("exec-%d", queueSeq.Add(1))
+	defer sw.b.DestroyQueue(nil, q, false)
+	cmd := exec.Command(filepath.Join(bin, "msw-serve"), "-j", fmt.Sprint(workers), q, "--", "/bin/cat")
+	cmd.Env = append(os.Environ(), "MSW_SWITCH="+sw.addr(transport))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	c := sw.client(transport)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	call := func() error {
+		reply, err := mswCall(ctx, c, q, payload100)
+		if err == nil && !bytes.Equal(reply, payload100) {
+			err = fmt.Errorf("reply of %d bytes, want the payload back", len(reply))
+		}
+		return err
+	}
+	// The first call waits for msw-serve to come up.
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	_, err := mswCall(wctx, c, q, payload100)
+	wcancel()
+	if err != nil {
+		select {
+		case <-exited:
+			return 0, fmt.Errorf("msw-serve exited: %s", bytes.TrimSpace(stderr.Bytes()))
+		default:
+		}
+		return 0, fmt.Errorf("first call: %w", err)
+	}
+	var next atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(calls) {
+				if err := call(); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	d := time.Since(t0)
+	if p := firstErr.Load(); p != nil {
+		return 0, *p
+	}
+	return d, nil
+}

@@ -1,0 +1,200 @@
+// Command bench measures msw against NATS on this machine, in one run:
+// each scenario alternates msw (loopback TCP and Unix socket) and NATS
+// rounds in the same process and reports the median of the rounds and the
+// ratio msw/NATS (or msw against the scenario's own baseline). See
+// NOTES.md for what each scenario does and what the numbers showed.
+//
+//	go run . [-quick] [-run REGEX] [-out results.json]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+)
+
+// config is what the flags chose.
+type config struct {
+	quick   bool
+	rounds  int // rounds of the cheap scenarios
+	heavy   int // rounds of the 1,000,000-message scenarios
+	rpcTime time.Duration
+	systems map[string]bool // "tcp", "unix", "nats"
+	work    string          // temporary directory of this run
+	bin     string          // where the msw binaries were built
+	root    string          // the msw module's directory
+}
+
+func (c *config) on(system string) bool { return c.systems[system] }
+
+var cfg config
+
+func main() {
+	var (
+		quick      = flag.Bool("quick", false, "smoke run: fewer messages, fewer rounds")
+		runRE      = flag.String("run", "", "run only scenarios whose id or name matches this `regexp`")
+		out        = flag.String("out", "", "write the results as JSON to this `file`")
+		rounds     = flag.Int("rounds", 0, "rounds per scenario (default 5, heavy scenarios 3; -quick 2)")
+		rpcTime    = flag.Duration("rpc-time", 0, "length of one RPC measurement (default 1s; -quick 300ms)")
+		systems    = flag.String("systems", "tcp,unix,nats", "comma-separated `list` of tcp, unix, nats to measure")
+		cpuprofile = flag.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
+		memprofile = flag.String("memprofile", "", "write an allocation profile at the end of the run to `file`")
+		root       = flag.String("root", "..", "`directory` of the msw module (for building its commands)")
+		natsPend   = flag.Int("nats-pending", 4000, "asynchronous JetStream publishes in flight")
+		natsChild  = flag.String("nats-child", "", "internal: run an embedded NATS server with its store in `dir`")
+	)
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("bench: ")
+	if *natsChild != "" {
+		runNATSChild(*natsChild)
+		return
+	}
+	natsPublishPending = *natsPend
+	cfg.quick = *quick
+	cfg.rounds, cfg.heavy = 5, 3
+	cfg.rpcTime = time.Second
+	if *quick {
+		cfg.rounds, cfg.heavy = 2, 1
+		cfg.rpcTime = 300 * time.Millisecond
+	}
+	if *rounds > 0 {
+		cfg.rounds, cfg.heavy = *rounds, *rounds
+	}
+	if *rpcTime > 0 {
+		cfg.rpcTime = *rpcTime
+	}
+	cfg.systems = map[string]bool{}
+	for _, s := range strings.Split(*systems, ",") {
+		cfg.systems[strings.TrimSpace(s)] = true
+	}
+	var re *regexp.Regexp
+	if *runRE != "" {
+		var err error
+		if re, err = regexp.Compile(*runRE); err != nil {
+			log.Fatalf("-run: %v", err)
+		}
+	}
+	var err error
+	if cfg.root, err = filepath.Abs(*root); err != nil {
+		log.Fatal(err)
+	}
+	if cfg.work, err = os.MkdirTemp("", "msw-bench-"); err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(cfg.work)
+
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+
+	start := time.Now()
+	res := &Results{
+		Date:    start.UTC().Format(time.RFC3339),
+		Machine: machine(),
+		Quick:   cfg.quick,
+		Rounds:  cfg.rounds,
+		Heavy:   cfg.heavy,
+	}
+	fmt.Fprintf(os.Stderr, "bench: %s, %d cores, %s, %s\n", res.Machine.CPU, res.Machine.NProc, res.Machine.Go, map[bool]string{true: "quick", false: "full"}[cfg.quick])
+	for _, sc := range scenarios {
+		if re != nil && !re.MatchString(sc.id) && !re.MatchString(sc.name) {
+			continue
+		}
+		t0 := time.Now()
+		fmt.Fprintf(os.Stderr, "bench: scenario %s: %s\n", sc.id, sc.name)
+		rows, err := sc.run()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: scenario %s: %v\n", sc.id, err)
+			rows = append(rows, Row{Scenario: sc.id + " " + sc.name, Note: "not run: " + err.Error()})
+		}
+		for i := range rows {
+			rows[i].finish()
+		}
+		res.Rows = append(res.Rows, rows...)
+		fmt.Fprintf(os.Stderr, "bench: scenario %s done in %s\n", sc.id, time.Since(t0).Round(time.Millisecond))
+	}
+	res.Seconds = time.Since(start).Seconds()
+	printTable(os.Stdout, res)
+	if *out != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+}
+
+// scenario is one numbered scenario of the issue.
+type scenario struct {
+	id, name string
+	run      func() ([]Row, error)
+}
+
+var scenarios = []scenario{
+	{"1", "rpc round trip", scenarioRPC},
+	{"2", "ingest", scenarioIngest},
+	{"3", "drain", scenarioDrain},
+	{"4", "fan-in", scenarioFanIn},
+	{"5", "memory", scenarioMemory},
+	{"6", "exec serving", scenarioExec},
+	{"7", "trace cost", scenarioTrace},
+	{"8", "idle pollers", scenarioIdle},
+}
+
+// Machine says where the numbers came from.
+type Machine struct {
+	NProc int    `json:"nproc"`
+	CPU   string `json:"cpu"`
+	Go    string `json:"go"`
+}
+
+func machine() Machine {
+	m := Machine{NProc: runtime.NumCPU(), Go: runtime.Version(), CPU: "unknown"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// buildCommands builds the msw commands once per run, into the work
+// directory, from the msw module at cfg.root.
+func buildCommands() (string, error) {
+	if cfg.bin != "" {
+		return cfg.bin, nil
+	}
+	dir := filepath.Join(cfg.work, "bin")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/msw-switch", "./cmd/msw-send", "./cmd/msw-serve", "./cmd/msw-call")
+	cmd.Dir = cfg.root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building msw commands: %v\n%s", err, out)
+	}
+	cfg.bin = dir
+	return dir, nil
+}

@@ -1,0 +1,37 @@
+//go:build !norpclib
+
+package main
+
+import (
+	"context"
+
+	"msw/lib"
+)
+
+// mswCall is one library call.
+func mswCall(ctx context.Context, c *lib.Client, queue string, payload []byte) ([]byte, error) {
+	return c.Call(ctx, queue, payload)
+}
+
+// startMswServer serves queue with an echo handler at the given
+// concurrency, from a client of its own, until stop is called.
+func startMswServer(sw *mswSwitch, transport, queue string, n int) (stop func(), err error) {
+	c := sw.client(transport)
+	if err := c.CreateQueue(context.Background(), queue); err != nil {
+		c.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Serve(ctx, queue, lib.ServeOptions{Concurrency: n}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+			return req.Payload, nil
+		})
+	}()
+	return func() {
+		cancel()
+		<-done
+		c.Close()
+	}, nil
+}

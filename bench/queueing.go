@@ -1,0 +1,668 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"msw/broker"
+	"msw/lib"
+)
+
+// ingestCount is how many messages scenarios 2, 3 and 5 move.
+func ingestCount() int {
+	if cfg.quick {
+		return 100_000
+	}
+	return 1_000_000
+}
+
+var (
+	msgsOnce sync.Once
+	msgs     []lib.Message // ingestCount messages sharing payload100
+)
+
+func theMessages() []lib.Message {
+	msgsOnce.Do(func() {
+		msgs = make([]lib.Message, ingestCount())
+		for i := range msgs {
+			msgs[i].Payload = payload100
+		}
+	})
+	return msgs
+}
+
+var queueSeq atomic.Int64
+
+// mswIngest sends the messages into a new queue with one SendBatch call
+// (the library splits it into requests of a few MiB) and checks they all
+// arrived.
+func mswIngest(sw *mswSwitch, transport, queue string) (time.Duration, error) {
+	ms := theMessages()
+	c := sw.client(transport)
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.CreateQueue(ctx, queue); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if _, err := c.SendBatch(ctx, queue, ms); err != nil {
+		return 0, err
+	}
+	d := time.Since(t0)
+	if qi, err := sw.b.Info(queue); err != nil || qi.Depth != len(ms) {
+		return 0, fmt.Errorf("after ingest: depth %d, want %d (%v)", qi.Depth, len(ms), err)
+	}
+	return d, nil
+}
+
+// mswDrain takes and acks every message of queue with k competing
+// consumers, each a client of its own that acks a batch with its next
+// transfer; it returns when the last ack has been applied.
+func mswDrain(sw *mswSwitch, transport, queue string, k int) (time.Duration, error) {
+	qi, err := sw.b.Info(queue)
+	if err != nil {
+		return 0, err
+	}
+	n := int64(qi.Depth)
+	clients := make([]*lib.Client, k)
+	for i := range clients {
+		clients[i] = sw.client(transport)
+		defer clients[i].Close()
+		if err := clients[i].Subscribe(context.Background(), queue); err != nil {
+			return 0, err
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var total atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var pending lib.Acks
+			for total.Load() < n && ctx.Err() == nil {
+				ds, err := c.Transfer(ctx, lib.TransferOptions{Acks: pending, Timeout: time.Second})
+				if err != nil {
+					if ctx.Err() == nil {
+						firstErr.CompareAndSwap(nil, &err)
+						cancel()
+					}
+					break // pending is acked below, in case it did not arrive
+				}
+				pending = nil
+				if len(ds) == 0 {
+					continue
+				}
+				ids := make([]uint64, len(ds))
+				for i := range ds {
+					ids[i] = ds[i].ID
+				}
+				pending = lib.Acks{queue: ids}
+				if total.Add(int64(len(ds))) >= n {
+					cancel() // wake the others out of their long polls
+				}
+			}
+			if len(pending) > 0 {
+				actx, acancel := context.WithTimeout(context.Background(), time.Minute)
+				err := c.Ack(actx, pending)
+				acancel()
+				if err != nil && !lib.IsCode(err, lib.CodeNoSuchMessage) {
+					firstErr.CompareAndSwap(nil, &err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	d := time.Since(t0)
+	if p := firstErr.Load(); p != nil {
+		return 0, *p
+	}
+	if qi, err := sw.b.Info(queue); err != nil || qi.Depth != 0 || qi.InFlight != 0 || total.Load() != n {
+		return 0, fmt.Errorf("after drain: took %d of %d, depth %d, in flight %d (%v)", total.Load(), n, qi.Depth, qi.InFlight, err)
+	}
+	return d, nil
+}
+
+// natsStream is the memory-stored JetStream stream of the queueing
+// scenarios, with work-queue retention: like an msw queue it deletes a
+// message once it is acked.
+const natsStream = "BENCH"
+
+func natsSetupStream(ns *natsServer) error {
+	nc, err := ns.connect()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	js.DeleteStream(ctx, natsStream)
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:      natsStream,
+		Subjects:  []string{"bench.>"},
+		Storage:   jetstream.MemoryStorage,
+		Retention: jetstream.WorkQueuePolicy,
+	})
+	return err
+}
+
+func natsStreamMsgs(js jetstream.JetStream) (uint64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, natsStream)
+	if err != nil {
+		return 0, err
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
+}
+
+// natsPublishPending bounds asynchronous publishes awaiting their ack.
+var natsPublishPending = 4000
+
+// natsIngest publishes the messages asynchronously into the stream and
+// waits for every publish ack.
+func natsIngest(ns *natsServer) (time.Duration, error) {
+	ms := theMessages()
+	nc, err := ns.connect()
+	if err != nil {
+		return 0, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(natsPublishPending))
+	if err != nil {
+		return 0, err
+	}
+	before, err := natsStreamMsgs(js)
+	if err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	for i := range ms {
+		if _, err := js.PublishAsync("bench.q", ms[i].Payload); err != nil {
+			return 0, err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(5 * time.Minute):
+		return 0, errors.New("publish acks did not all arrive")
+	}
+	d := time.Since(t0)
+	if after, err := natsStreamMsgs(js); err != nil || after-before != uint64(len(ms)) {
+		return 0, fmt.Errorf("after ingest: stream holds %d more, want %d (%v)", after-before, len(ms), err)
+	}
+	return d, nil
+}
+
+// natsDrain consumes and acks every message of the stream with k
+// connections sharing one durable pull consumer with explicit acks; it
+// returns when the stream is empty, i.e. when the last ack was applied.
+func natsDrain(ns *natsServer, k int) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	setup, err := ns.connect()
+	if err != nil {
+		return 0, err
+	}
+	defer setup.Close()
+	sjs, err := jetstream.New(setup)
+	if err != nil {
+		return 0, err
+	}
+	n, err := natsStreamMsgs(sjs)
+	if err != nil {
+		return 0, err
+	}
+	_, err = sjs.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
+		Durable:       "drain",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		MaxAckPending: -1,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer sjs.DeleteConsumer(context.Background(), natsStream, "drain")
+	var got atomic.Uint64
+	done := make(chan struct{})
+	var consumers []jetstream.ConsumeContext
+	defer func() {
+		for _, cc := range consumers {
+			cc.Stop()
+		}
+	}()
+	var conns []jetstream.Consumer
+	for range k {
+		nc, err := ns.connect()
+		if err != nil {
+			return 0, err
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return 0, err
+		}
+		cons, err := js.Consumer(ctx, natsStream, "drain")
+		if err != nil {
+			return 0, err
+		}
+		conns = append(conns, cons)
+	}
+	t0 := time.Now()
+	for _, cons := range conns {
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			m.Ack()
+			if got.Add(1) == n {
+				close(done)
+			}
+		}, jetstream.PullMaxMessages(1000))
+		if err != nil {
+			return 0, err
+		}
+		consumers = append(consumers, cc)
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("drain: got %d of %d", got.Load(), n)
+	}
+	for {
+		left, err := natsStreamMsgs(sjs)
+		if err != nil {
+			return 0, err
+		}
+		if left == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("drain: %d messages still unacked", left)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return time.Since(t0), nil
+}
+
+// queueing holds the rows of scenarios 2 and 3, measured together: each
+// round ingests, drains with one consumer, ingests again and drains with
+// four, for msw on each transport and for NATS.
+var queueing struct {
+	done                    bool
+	ingest, ingestMB        Row
+	drain1, drain4          Row
+	sendLines, sendLinesRef Row
+}
+
+func measureQueueing() error {
+	if queueing.done {
+		return nil
+	}
+	n := ingestCount()
+	scen2 := fmt.Sprintf("2 ingest %s × 100 B", count(n))
+	scen3 := fmt.Sprintf("3 drain %s", count(n))
+	ingest := newRow(scen2, "library batch", unitRate, "NATS")
+	ingestMB := newRow(scen2, "library batch", unitMBs, "NATS")
+	drain1 := newRow(scen3, "1 consumer, acks", unitRate, "NATS")
+	drain4 := newRow(scen3, "4 consumers, acks", unitRate, "NATS")
+	var sw *mswSwitch
+	var err error
+	if cfg.on("tcp") || cfg.on("unix") {
+		if sw, err = startMsw(broker.Options{}); err != nil {
+			return err
+		}
+		defer sw.close()
+	}
+	var ns *natsServer
+	if cfg.on("nats") {
+		if ns, err = theNATS(); err != nil {
+			return err
+		}
+		if err := natsSetupStream(ns); err != nil {
+			return err
+		}
+	}
+	for round := range cfg.heavy {
+		for _, sys := range order(round, "tcp", "unix", "nats") {
+			rec := sys
+			if sys == "nats" {
+				rec = "ref"
+			}
+			for _, k := range []int{1, 4} {
+				var d time.Duration
+				q := fmt.Sprintf("ingest-%d", queueSeq.Add(1))
+				if sys == "nats" {
+					d, err = natsIngest(ns)
+				} else {
+					d, err = mswIngest(sw, sys, q)
+				}
+				if err != nil {
+					return fmt.Errorf("ingest, %s: %w", sys, err)
+				}
+				ingest.add(rec, float64(n)/d.Seconds())
+				ingestMB.add(rec, float64(n*len(payload100))/d.Seconds()/1e6)
+				if sys == "nats" {
+					d, err = natsDrain(ns, k)
+				} else {
+					d, err = mswDrain(sw, sys, q, k)
+					sw.b.DestroyQueue(nil, q, false)
+				}
+				if err != nil {
+					return fmt.Errorf("drain with %d, %s: %w", k, sys, err)
+				}
+				map[int]*Row{1: &drain1, 4: &drain4}[k].add(rec, float64(n)/d.Seconds())
+				settle()
+			}
+		}
+	}
+	ingest.Target, ingest.check = "msw/NATS ≥ 1", ratioAtLeast(1)
+	drain1.Target, drain1.check = "msw/NATS ≥ 1", ratioAtLeast(1)
+	drain4.Target, drain4.check = "msw/NATS ≥ 1", ratioAtLeast(1)
+	queueing.ingest, queueing.ingestMB = ingest, ingestMB
+	queueing.drain1, queueing.drain4 = drain1, drain4
+	queueing.done = true
+	return nil
+}
+
+// settle collects the garbage a round left, so that the next round does
+// not pay for it.
+func settle() {
+	runtimeGC()
+}
+
+func count(n int) string {
+	if n%1_000_000 == 0 {
+		return fmt.Sprintf("%dM", n/1_000_000)
+	}
+	return fmt.Sprintf("%dk", n/1000)
+}
+
+func scenarioIngest() ([]Row, error) {
+	if err := measureQueueing(); err != nil {
+		return nil, err
+	}
+	rows := []Row{queueing.ingest, queueing.ingestMB}
+	lines, err := measureSendLines()
+	if err != nil {
+		lines.Note = "not run: " + err.Error()
+	}
+	return append(rows, lines), nil
+}
+
+func scenarioDrain() ([]Row, error) {
+	if err := measureQueueing(); err != nil {
+		return nil, err
+	}
+	return []Row{queueing.drain1, queueing.drain4}, nil
+}
+
+// measureSendLines feeds ingestCount lines of 100 bytes through a pipe
+// into msw-send -l, against the library's own ingest rate on the same
+// transport.
+func measureSendLines() (Row, error) {
+	n := ingestCount()
+	row := newRow(fmt.Sprintf("2 ingest %s × 100 B", count(n)), "msw-send -l, pipe", unitRate, "library")
+	row.Target, row.check = "msw-send/library ≥ 0.5", ratioAtLeast(0.5)
+	row.Ref, row.RefUnix = queueing.ingest.TCP, queueing.ingest.Unix
+	bin, err := buildCommands()
+	if err != nil {
+		return row, err
+	}
+	input := bytes.Repeat(append(payload100[:len(payload100):len(payload100)], '\n'), n)
+	sw, err := startMsw(broker.Options{})
+	if err != nil {
+		return row, err
+	}
+	defer sw.close()
+	for round := range cfg.heavy {
+		for _, sys := range order(round, "tcp", "unix") {
+			q := fmt.Sprintf("lines-%d", queueSeq.Add(1))
+			cmd := exec.Command(filepath.Join(bin, "msw-send"), "-l", q)
+			cmd.Env = append(os.Environ(), "MSW_SWITCH="+sw.addr(sys))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			w, err := cmd.StdinPipe()
+			if err != nil {
+				return row, err
+			}
+			t0 := time.Now()
+			if err := cmd.Start(); err != nil {
+				return row, err
+			}
+			go func() {
+				w.Write(input)
+				w.Close()
+			}()
+			err = cmd.Wait()
+			d := time.Since(t0)
+			if err != nil {
+				return row, fmt.Errorf("msw-send: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+			}
+			if qi, err := sw.b.Info(q); err != nil || qi.Depth != n {
+				return row, fmt.Errorf("after msw-send: depth %d, want %d (%v)", qi.Depth, n, err)
+			}
+			sw.b.DestroyQueue(nil, q, false)
+			row.add(sys, float64(n)/d.Seconds())
+			settle()
+		}
+	}
+	return row, nil
+}
+
+// scenarioFanIn is 64 producers, each a client of its own sending one
+// message per request, into one queue drained by one consumer with acks.
+func scenarioFanIn() ([]Row, error) {
+	const producers = 64
+	per := 500
+	if cfg.quick {
+		per = 100
+	}
+	row := newRow(fmt.Sprintf("4 fan-in %d×%d", producers, per), "64 producers → 1 consumer", unitRate, "NATS")
+	var sw *mswSwitch
+	var err error
+	if cfg.on("tcp") || cfg.on("unix") {
+		if sw, err = startMsw(broker.Options{}); err != nil {
+			return nil, err
+		}
+		defer sw.close()
+	}
+	var ns *natsServer
+	if cfg.on("nats") {
+		if ns, err = theNATS(); err != nil {
+			return nil, err
+		}
+		if err := natsSetupStream(ns); err != nil {
+			return nil, err
+		}
+	}
+	for round := range cfg.rounds {
+		for _, sys := range order(round, "tcp", "unix", "nats") {
+			var d time.Duration
+			rec := sys
+			if sys == "nats" {
+				rec = "ref"
+				d, err = natsFanIn(ns, producers, per)
+			} else {
+				d, err = mswFanIn(sw, sys, producers, per)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", sys, err)
+			}
+			row.add(rec, float64(producers*per)/d.Seconds())
+		}
+	}
+	return []Row{row}, nil
+}
+
+func mswFanIn(sw *mswSwitch, transport string, producers, per int) (time.Duration, error) {
+	q := fmt.Sprintf("fanin-%d", queueSeq.Add(1))
+	ctx := context.Background()
+	cons := sw.client(transport)
+	defer cons.Close()
+	if err := cons.CreateQueue(ctx, q); err != nil {
+		return 0, err
+	}
+	if err := cons.Subscribe(ctx, q); err != nil {
+		return 0, err
+	}
+	defer sw.b.DestroyQueue(nil, q, false)
+	ps := make([]*lib.Client, producers)
+	for i := range ps {
+		ps[i] = sw.client(transport)
+		defer ps[i].Close()
+		if err := ps[i].Login(ctx); err != nil {
+			return 0, err
+		}
+	}
+	total := producers * per
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for _, p := range ps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				if _, err := p.Send(ctx, q, lib.Message{Payload: payload100}); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					return
+				}
+			}
+		}()
+	}
+	var got int
+	var pending lib.Acks
+	deadline := time.Now().Add(5 * time.Minute)
+	for got < total && time.Now().Before(deadline) && firstErr.Load() == nil {
+		ds, err := cons.Transfer(ctx, lib.TransferOptions{Acks: pending, Timeout: time.Second})
+		if err != nil {
+			return 0, err
+		}
+		pending = nil
+		if len(ds) > 0 {
+			ids := make([]uint64, len(ds))
+			for i := range ds {
+				ids[i] = ds[i].ID
+			}
+			pending = lib.Acks{q: ids}
+			got += len(ds)
+		}
+	}
+	if len(pending) > 0 {
+		if err := cons.Ack(ctx, pending); err != nil {
+			return 0, err
+		}
+	}
+	d := time.Since(t0)
+	wg.Wait()
+	if p := firstErr.Load(); p != nil {
+		return 0, *p
+	}
+	if got != total {
+		return 0, fmt.Errorf("consumer got %d of %d", got, total)
+	}
+	return d, nil
+}
+
+func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	setup, err := ns.connect()
+	if err != nil {
+		return 0, err
+	}
+	defer setup.Close()
+	sjs, err := jetstream.New(setup)
+	if err != nil {
+		return 0, err
+	}
+	cons, err := sjs.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
+		Durable:       "fanin",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		MaxAckPending: -1,
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer sjs.DeleteConsumer(context.Background(), natsStream, "fanin")
+	jss := make([]jetstream.JetStream, producers)
+	for i := range jss {
+		nc, err := ns.connect()
+		if err != nil {
+			return 0, err
+		}
+		defer nc.Close()
+		if jss[i], err = jetstream.New(nc); err != nil {
+			return 0, err
+		}
+	}
+	total := uint64(producers * per)
+	var got atomic.Uint64
+	done := make(chan struct{})
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		if got.Add(1) == total {
+			close(done)
+		}
+	}, jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Stop()
+	for _, js := range jss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range per {
+				if _, err := js.Publish(ctx, "bench.fanin", payload100); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					cancel()
+					return
+				}
+			}
+		}()
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	wg.Wait()
+	if p := firstErr.Load(); p != nil {
+		return 0, *p
+	}
+	for {
+		left, err := natsStreamMsgs(sjs)
+		if err != nil {
+			return 0, err
+		}
+		if left == 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("fan-in: %d messages still unacked", left)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return time.Since(t0), nil
+}

@@ -1,0 +1,315 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"msw/broker"
+	"msw/lib"
+)
+
+// payload100 is the 100-byte payload of every scenario.
+var payload100 = []byte("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghijklmnopqrstuvwxyz..")
+
+// rpcResult is one RPC measurement.
+type rpcResult struct {
+	rate     float64 // calls/s
+	p50, p99 time.Duration
+	calls    int
+}
+
+// runCallers runs n goroutines calling call back to back for cfg.rpcTime
+// after a short warm-up, and measures the calls that started and ended in
+// the measured window.
+func runCallers(n int, call func(ctx context.Context) error) (rpcResult, error) {
+	warm := max(cfg.rpcTime/5, 50*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.rpcTime+warm+30*time.Second)
+	defer cancel()
+	start := time.Now()
+	from, to := start.Add(warm), start.Add(warm+cfg.rpcTime)
+	lats := make([][]time.Duration, n)
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				t0 := time.Now()
+				if !t0.Before(to) {
+					return
+				}
+				if err := call(ctx); err != nil {
+					firstErr.CompareAndSwap(nil, &err)
+					cancel()
+					return
+				}
+				t1 := time.Now()
+				if !t0.Before(from) && !t1.After(to) {
+					lats[i] = append(lats[i], t1.Sub(t0))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if p := firstErr.Load(); p != nil {
+		return rpcResult{}, *p
+	}
+	all := slices.Concat(lats...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return rpcResult{}, errors.New("no call completed in the measured window")
+	}
+	return rpcResult{
+		rate:  float64(len(all)) / cfg.rpcTime.Seconds(),
+		p50:   percentile(all, 0.50),
+		p99:   percentile(all, 0.99),
+		calls: len(all),
+	}, nil
+}
+
+var rpcSeq atomic.Int64
+
+// mswRPC measures calls from one client, with n callers, to one serving
+// client with concurrency n.
+func mswRPC(sw *mswSwitch, transport string, n int) (rpcResult, error) {
+	queue := fmt.Sprintf("rpc-%d", rpcSeq.Add(1))
+	stop, err := startMswServer(sw, transport, queue, n)
+	if err != nil {
+		return rpcResult{}, err
+	}
+	defer stop()
+	cc := sw.client(transport)
+	defer cc.Close()
+	call := func(ctx context.Context) error {
+		reply, err := mswCall(ctx, cc, queue, payload100)
+		if err == nil && len(reply) != len(payload100) {
+			err = fmt.Errorf("reply of %d bytes, want %d", len(reply), len(payload100))
+		}
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := call(wctx); err != nil {
+		return rpcResult{}, fmt.Errorf("first call: %w", err)
+	}
+	res, err := runCallers(n, call)
+	sw.b.DestroyQueue(nil, queue, false)
+	return res, err
+}
+
+// natsRPC measures NATS core request/reply: n callers on one connection,
+// n queue subscribers (each its own goroutine) on another.
+func natsRPC(ns *natsServer, n int) (rpcResult, error) {
+	subject := fmt.Sprintf("rpc.%d", rpcSeq.Add(1))
+	sc, err := ns.connect()
+	if err != nil {
+		return rpcResult{}, err
+	}
+	defer sc.Close()
+	for range n {
+		if _, err := sc.QueueSubscribe(subject, "svc", func(m *nats.Msg) { m.Respond(m.Data) }); err != nil {
+			return rpcResult{}, err
+		}
+	}
+	if err := sc.Flush(); err != nil {
+		return rpcResult{}, err
+	}
+	cc, err := ns.connect()
+	if err != nil {
+		return rpcResult{}, err
+	}
+	defer cc.Close()
+	return runCallers(n, func(ctx context.Context) error {
+		m, err := cc.RequestWithContext(ctx, subject, payload100)
+		if err == nil && len(m.Data) != len(payload100) {
+			err = fmt.Errorf("reply of %d bytes, want %d", len(m.Data), len(payload100))
+		}
+		return err
+	})
+}
+
+// rpcRows are the three rows of one RPC measurement series.
+type rpcRows struct{ rate, p50, p99 Row }
+
+func newRPCRows(scenario, what, refName string) *rpcRows {
+	return &rpcRows{
+		rate: newRow(scenario, what+" calls/s", unitCalls, refName),
+		p50:  newRow(scenario, what+" p50", unitLatency, refName),
+		p99:  newRow(scenario, what+" p99", unitLatency, refName),
+	}
+}
+
+func (r *rpcRows) add(system string, res rpcResult) {
+	r.rate.add(system, res.rate)
+	r.p50.add(system, res.p50.Seconds())
+	r.p99.add(system, res.p99.Seconds())
+}
+
+func scenarioRPC() ([]Row, error) {
+	sw, err := startMsw(broker.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer sw.close()
+	var ns *natsServer
+	if cfg.on("nats") {
+		if ns, err = theNATS(); err != nil {
+			return nil, err
+		}
+	}
+	var rows []Row
+	for _, n := range []int{1, 16, 64} {
+		rr := newRPCRows("1 rpc", fmt.Sprintf("%d caller(s)", n), "NATS")
+		for round := range cfg.rounds {
+			for _, sys := range order(round, "tcp", "unix", "nats") {
+				var res rpcResult
+				if sys == "nats" {
+					res, err = natsRPC(ns, n)
+				} else {
+					res, err = mswRPC(sw, sys, n)
+				}
+				if err != nil {
+					return rows, fmt.Errorf("%s, %d callers: %w", sys, n, err)
+				}
+				if sys == "nats" {
+					sys = "ref"
+				}
+				rr.add(sys, res)
+			}
+		}
+		switch n {
+		case 1:
+			rr.p50.Target, rr.p50.check = "msw/NATS ≤ 2", ratioAtMost(2)
+		case 64:
+			rr.rate.Target, rr.rate.check = "msw/NATS ≥ 0.5", ratioAtLeast(0.5)
+			rr.p99.Target, rr.p99.check = "msw/NATS ≤ 2", ratioAtMost(2)
+		}
+		rows = append(rows, rr.rate, rr.p50, rr.p99)
+	}
+	return rows, nil
+}
+
+// scenarioTrace is scenario 1 at 64 callers with the trace ring on
+// (the default size) and off, on each transport.
+func scenarioTrace() ([]Row, error) {
+	on, err := startMsw(broker.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer on.close()
+	off, err := startMsw(broker.Options{TraceSize: -1})
+	if err != nil {
+		return nil, err
+	}
+	defer off.close()
+	row := newRow("7 trace cost", "64 callers calls/s, trace on", unitCalls, "trace off")
+	for round := range cfg.rounds {
+		for _, sys := range order(round, "tcp", "unix") {
+			for _, which := range order(round, "on", "off") {
+				sw, rec := on, sys
+				if which == "off" {
+					sw, rec = off, map[string]string{"tcp": "ref", "unix": "refunix"}[sys]
+				}
+				res, err := mswRPC(sw, sys, 64)
+				if err != nil {
+					return nil, fmt.Errorf("%s, trace %s: %w", sys, which, err)
+				}
+				row.add(rec, res.rate)
+			}
+		}
+	}
+	row.Target, row.check = "on/off ≥ 0.95", ratioAtLeast(0.95)
+	return []Row{row}, nil
+}
+
+// scenarioIdle is scenario 1 at 16 callers with and without 1,000 idle
+// subscribers long-polling queues of their own.
+func scenarioIdle() ([]Row, error) {
+	sw, err := startMsw(broker.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer sw.close()
+	const pollers = 1000
+	rr := newRPCRows("8 idle pollers", fmt.Sprintf("16 callers + %d pollers", pollers), "no pollers")
+	for round := range cfg.rounds {
+		for _, sys := range order(round, "tcp", "unix") {
+			for _, which := range order(round, "with", "without") {
+				rec := sys
+				var stop func()
+				if which == "with" {
+					if stop, err = startPollers(sw, sys, pollers); err != nil {
+						return nil, err
+					}
+				} else {
+					rec = map[string]string{"tcp": "ref", "unix": "refunix"}[sys]
+				}
+				res, err := mswRPC(sw, sys, 16)
+				if stop != nil {
+					stop()
+				}
+				if err != nil {
+					return nil, fmt.Errorf("%s, %s pollers: %w", sys, which, err)
+				}
+				rr.add(rec, res)
+			}
+		}
+	}
+	rr.p99.Target, rr.p99.check = "with/without ≤ 1.2", ratioAtMost(1.2)
+	return []Row{rr.rate, rr.p99}, nil
+}
+
+// startPollers logs n clients in, each subscribed to a queue of its own
+// that nobody sends to, long-polling it until stopped.
+func startPollers(sw *mswSwitch, transport string, n int) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var ready sync.WaitGroup
+	var firstErr atomic.Pointer[error]
+	sem := make(chan struct{}, 32) // logins at once
+	base := rpcSeq.Add(1)
+	for i := range n {
+		wg.Add(1)
+		ready.Add(1)
+		go func() {
+			defer wg.Done()
+			c := sw.client(transport)
+			defer c.Close()
+			q := fmt.Sprintf("idle-%d-%d", base, i)
+			sem <- struct{}{}
+			err := c.CreateQueue(ctx, q)
+			if err == nil {
+				err = c.Subscribe(ctx, q)
+			}
+			<-sem
+			ready.Done()
+			if err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+				return
+			}
+			for ctx.Err() == nil {
+				c.Transfer(ctx, lib.TransferOptions{Timeout: 30 * time.Second})
+			}
+			sw.b.DestroyQueue(nil, q, false)
+		}()
+	}
+	ready.Wait()
+	time.Sleep(200 * time.Millisecond) // let the first polls arrive and wait
+	stop = func() {
+		cancel()
+		wg.Wait()
+	}
+	if p := firstErr.Load(); p != nil {
+		stop()
+		return nil, fmt.Errorf("starting idle pollers: %w", *p)
+	}
+	return stop, nil
+}
