@@ -1,0 +1,502 @@
+package lib_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"msw/broker"
+	"msw/lib"
+	"msw/server"
+)
+
+// rpcTestSwitch is a switch running in the test process.
+type rpcTestSwitch struct {
+	addr string
+	b    *broker.Broker
+	srv  *server.Server
+}
+
+// startSwitch serves a fresh broker on addr ("127.0.0.1:0" or
+// "unix:/path") until the test ends or stop is called.
+func rpcSwitch(t *testing.T, addr string) *rpcTestSwitch {
+	t.Helper()
+	b := broker.New(broker.Options{Grace: 300 * time.Millisecond})
+	srv := server.New(b, server.Options{})
+	l, err := server.Listen(addr, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	sw := &rpcTestSwitch{addr: addr, b: b, srv: srv}
+	if ta, ok := l.Addr().(*net.TCPAddr); ok {
+		sw.addr = ta.String()
+	}
+	t.Cleanup(sw.stop)
+	return sw
+}
+
+func (sw *rpcTestSwitch) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	sw.srv.Shutdown(ctx)
+}
+
+func rpcClient(t *testing.T, addr string) *lib.Client {
+	t.Helper()
+	c, err := lib.New(lib.Options{Addr: addr, ClientID: t.Name(), Wait: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// waitFor polls cond for up to 10s.
+func rpcWaitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// queueIs reports whether queue has the given ready and in-flight counts.
+func (sw *rpcTestSwitch) queueIs(name string, depth, inflight int) func() bool {
+	return func() bool {
+		qi, err := sw.b.Info(name)
+		return err == nil && qi.Depth == depth && qi.InFlight == inflight
+	}
+}
+
+// serve runs c.Serve in the background; the returned stop cancels it and
+// returns Serve's result.
+func rpcServe(t *testing.T, c *lib.Client, queue string, opts lib.ServeOptions, h lib.Handler) (stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- c.Serve(ctx, queue, opts, h) }()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case err = <-errc:
+			case <-time.After(10 * time.Second):
+				err = errors.New("Serve did not return")
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { stop() })
+	return stop
+}
+
+func rpcEcho(ctx context.Context, req *lib.Request) ([]byte, error) { return req.Payload, nil }
+
+func TestCallManyConcurrent(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	srvc := rpcClient(t, sw.addr)
+	var maxRunning, running atomic.Int32
+	rpcServe(t, srvc, "svc", lib.ServeOptions{Concurrency: 8}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := maxRunning.Load()
+			if n <= m || maxRunning.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		return append([]byte("re:"), req.Payload...), nil
+	})
+
+	c := rpcClient(t, sw.addr)
+	const callers, per = 64, 20
+	var wg sync.WaitGroup
+	errc := make(chan error, callers*per)
+	for g := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				body := fmt.Sprintf("%d/%d", g, i)
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				got, err := c.Call(ctx, "svc", []byte(body))
+				cancel()
+				if err != nil {
+					errc <- err
+					return
+				}
+				if string(got) != "re:"+body {
+					errc <- fmt.Errorf("call %q got reply %q", body, got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	if m := maxRunning.Load(); m > 8 {
+		t.Errorf("%d handlers ran at once; concurrency is 8", m)
+	}
+	rpcWaitFor(t, "svc drained", sw.queueIs("svc", 0, 0))
+}
+
+func TestCallBeforeServe(t *testing.T) {
+	// The quick start: the call is made first and blocks until a server
+	// comes.
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c := rpcClient(t, sw.addr)
+	res := make(chan string, 1)
+	go func() {
+		got, err := c.Call(context.Background(), "late", []byte("hello"))
+		if err != nil {
+			res <- "error: " + err.Error()
+			return
+		}
+		res <- string(got)
+	}()
+	rpcWaitFor(t, "request queued", sw.queueIs("late", 1, 0))
+	rpcServe(t, rpcClient(t, sw.addr), "late", lib.ServeOptions{}, rpcEcho)
+	if got := <-res; got != "hello" {
+		t.Fatalf("got %q", got)
+	}
+	rpcWaitFor(t, "request acked", sw.queueIs("late", 0, 0))
+}
+
+func TestCallBinaryPayload(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c := rpcClient(t, sw.addr)
+	rpcServe(t, c, "bin", lib.ServeOptions{}, rpcEcho)
+	payload := make([]byte, 256*3)
+	for i := range payload {
+		payload[i] = byte(i)
+	}
+	for _, p := range [][]byte{payload, {}, {0}, []byte("\r\n\x00\xff")} {
+		got, err := c.Call(context.Background(), "bin", p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, p) {
+			t.Fatalf("sent %q, got %q", p, got)
+		}
+	}
+}
+
+func TestHandlerErrors(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c := rpcClient(t, sw.addr)
+	rpcServe(t, c, "fail", lib.ServeOptions{Concurrency: 2}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		switch string(req.Payload) {
+		case "remote":
+			return nil, &lib.RemoteError{Status: 3, Message: "disk full\n"}
+		case "plain":
+			return nil, errors.New("plain failure")
+		case "zero":
+			return nil, &lib.RemoteError{Status: 0, Message: "status zero"}
+		}
+		return []byte("ok"), nil
+	})
+	for _, tc := range []struct {
+		body, msg string
+		status    int
+	}{
+		{"remote", "disk full\n", 3},
+		{"plain", "plain failure", 1},
+		{"zero", "status zero", 1},
+	} {
+		_, err := c.Call(context.Background(), "fail", []byte(tc.body))
+		var re *lib.RemoteError
+		if !errors.As(err, &re) {
+			t.Fatalf("%s: got %v, want a RemoteError", tc.body, err)
+		}
+		if re.Status != tc.status || re.Message != tc.msg {
+			t.Errorf("%s: got status %d message %q; want %d %q", tc.body, re.Status, re.Message, tc.status, tc.msg)
+		}
+	}
+	if got, err := c.Call(context.Background(), "fail", []byte("fine")); err != nil || string(got) != "ok" {
+		t.Fatalf("after failures: got %q, %v", got, err)
+	}
+	rpcWaitFor(t, "failures acked", sw.queueIs("fail", 0, 0))
+}
+
+func TestCallCancelWithdraws(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c := rpcClient(t, sw.addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Call(ctx, "nobody", []byte("anyone?"))
+		errc <- err
+	}()
+	rpcWaitFor(t, "request queued", sw.queueIs("nobody", 1, 0))
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	// Withdrawn before Call returned.
+	if !sw.queueIs("nobody", 0, 0)() {
+		qi, _ := sw.b.Info("nobody")
+		t.Fatalf("request not withdrawn: depth %d, in flight %d", qi.Depth, qi.InFlight)
+	}
+
+	// A deadline does the same.
+	dctx, dcancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer dcancel()
+	if _, err := c.Call(dctx, "nobody", []byte("still?")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want context.DeadlineExceeded", err)
+	}
+	if !sw.queueIs("nobody", 0, 0)() {
+		t.Fatal("request not withdrawn after deadline")
+	}
+}
+
+func TestCallCancelTakenLateReplyDiscarded(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c := rpcClient(t, sw.addr)
+	release := make(chan struct{})
+	rpcServe(t, rpcClient(t, sw.addr), "slow", lib.ServeOptions{Concurrency: 2}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		if string(req.Payload) == "slow" {
+			<-release
+		}
+		return append([]byte("re:"), req.Payload...), nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Call(ctx, "slow", []byte("slow"))
+		errc <- err
+	}()
+	rpcWaitFor(t, "request taken", sw.queueIs("slow", 0, 1))
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+	if !sw.queueIs("slow", 0, 1)() {
+		t.Fatal("a taken request must be left to finish")
+	}
+	close(release)
+	rpcWaitFor(t, "late request acked", sw.queueIs("slow", 0, 0))
+	// The late reply is dropped; the next call gets its own.
+	got, err := c.Call(context.Background(), "slow", []byte("next"))
+	if err != nil || string(got) != "re:next" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+func TestServeGivesBackOnStop(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	started := make(chan struct{}, 1)
+	var cancelled atomic.Bool
+	stop := rpcServe(t, rpcClient(t, sw.addr), "work", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		cancelled.Store(true)
+		return nil, ctx.Err()
+	})
+	c := rpcClient(t, sw.addr)
+	res := make(chan string, 1)
+	go func() {
+		got, err := c.Call(context.Background(), "work", []byte("job"))
+		res <- fmt.Sprintf("%s %v", got, err)
+	}()
+	<-started
+	if err := stop(); err != nil {
+		t.Fatalf("Serve returned %v", err)
+	}
+	if !cancelled.Load() {
+		t.Error("the running handler's context was not cancelled")
+	}
+	rpcWaitFor(t, "request given back", sw.queueIs("work", 1, 0))
+
+	// A second server gets it, marked redelivered.
+	var redelivered atomic.Bool
+	rpcServe(t, rpcClient(t, sw.addr), "work", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		redelivered.Store(req.Redelivered && req.DeliveryCount == 2)
+		return []byte("done"), nil
+	})
+	if got := <-res; got != "done <nil>" {
+		t.Fatalf("got %q", got)
+	}
+	if !redelivered.Load() {
+		t.Error("second delivery not marked redelivered with count 2")
+	}
+}
+
+func TestServeGraceLetsRunningFinish(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	started := make(chan struct{}, 1)
+	finish := make(chan struct{})
+	stop := rpcServe(t, rpcClient(t, sw.addr), "work", lib.ServeOptions{Grace: 10 * time.Second}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		started <- struct{}{}
+		<-finish
+		return []byte("finished"), nil
+	})
+	c := rpcClient(t, sw.addr)
+	res := make(chan string, 1)
+	go func() {
+		got, err := c.Call(context.Background(), "work", []byte("job"))
+		res <- fmt.Sprintf("%s %v", got, err)
+	}()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
+	// Stopped servers take nothing new.
+	_, err := c.Send(context.Background(), "work", lib.Message{Payload: []byte("not taken")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(finish)
+	if err := <-stopped; err != nil {
+		t.Fatalf("Serve returned %v", err)
+	}
+	if got := <-res; got != "finished <nil>" {
+		t.Fatalf("got %q", got)
+	}
+	rpcWaitFor(t, "only the new request left", sw.queueIs("work", 1, 0))
+}
+
+func TestServeTimeout(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c := rpcClient(t, sw.addr)
+	rpcServe(t, c, "t", lib.ServeOptions{Timeout: 50 * time.Millisecond}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		if string(req.Payload) == "ignore" {
+			time.Sleep(200 * time.Millisecond) // ignores its context
+			return []byte("too late"), nil
+		}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	for _, body := range []string{"honour", "ignore"} {
+		_, err := c.Call(context.Background(), "t", []byte(body))
+		var re *lib.RemoteError
+		if !errors.As(err, &re) || re.Status != lib.StatusTimeout {
+			t.Fatalf("%s: got %v, want a timeout failure", body, err)
+		}
+	}
+}
+
+func TestServeNoReplyTo(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c := rpcClient(t, sw.addr)
+	got := make(chan string, 1)
+	rpcServe(t, c, "oneway", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		got <- string(req.Payload)
+		return []byte("nobody reads this"), nil
+	})
+	rpcWaitFor(t, "server subscribed", func() bool {
+		qi, err := sw.b.Info("oneway")
+		return err == nil && qi.Subscribers == 1
+	})
+	if _, err := c.Send(context.Background(), "oneway", lib.Message{Payload: []byte("fire and forget")}); err != nil {
+		t.Fatal(err)
+	}
+	if g := <-got; g != "fire and forget" {
+		t.Fatalf("handler got %q", g)
+	}
+	rpcWaitFor(t, "acked", sw.queueIs("oneway", 0, 0))
+}
+
+func TestCallSurvivesSwitchRestart(t *testing.T) {
+	sock := "unix:" + filepath.Join(t.TempDir(), "sock")
+	sw := rpcSwitch(t, sock)
+	c := rpcClient(t, sock)
+	res := make(chan string, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		got, err := c.Call(ctx, "svc", []byte("survive"))
+		res <- fmt.Sprintf("%s %v", got, err)
+	}()
+	rpcWaitFor(t, "request queued", sw.queueIs("svc", 1, 0))
+	sw.stop() // everything it held is lost
+
+	sw2 := rpcSwitch(t, sock)
+	rpcWaitFor(t, "request sent again", sw2.queueIs("svc", 1, 0))
+	rpcServe(t, rpcClient(t, sock), "svc", lib.ServeOptions{}, rpcEcho)
+	if got := <-res; got != "survive <nil>" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestServeSurvivesSwitchRestart(t *testing.T) {
+	sock := "unix:" + filepath.Join(t.TempDir(), "sock")
+	sw := rpcSwitch(t, sock)
+	rpcServe(t, rpcClient(t, sock), "svc", lib.ServeOptions{Concurrency: 2}, rpcEcho)
+	c := rpcClient(t, sock)
+	if got, err := c.Call(context.Background(), "svc", []byte("one")); err != nil || string(got) != "one" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	sw.stop()
+	sw2 := rpcSwitch(t, sock)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if got, err := c.Call(ctx, "svc", []byte("two")); err != nil || string(got) != "two" {
+		t.Fatalf("after restart: got %q, %v", got, err)
+	}
+	rpcWaitFor(t, "acked", sw2.queueIs("svc", 0, 0))
+}
+
+func TestCallUnreachable(t *testing.T) {
+	c, err := lib.New(lib.Options{Addr: "unix:" + filepath.Join(t.TempDir(), "none")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Call(context.Background(), "q", []byte("x")); !errors.Is(err, lib.ErrUnreachable) {
+		t.Fatalf("got %v, want ErrUnreachable", err)
+	}
+	if err := c.Serve(context.Background(), "q", lib.ServeOptions{}, rpcEcho); !errors.Is(err, lib.ErrUnreachable) {
+		t.Fatalf("Serve: got %v, want ErrUnreachable", err)
+	}
+}
+
+func TestCloseEndsCallsAndServe(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c, err := lib.New(lib.Options{Addr: sw.addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- c.Serve(context.Background(), "other", lib.ServeOptions{}, rpcEcho) }()
+	called := make(chan error, 1)
+	go func() {
+		_, err := c.Call(context.Background(), "q", []byte("x"))
+		called <- err
+	}()
+	rpcWaitFor(t, "request queued", sw.queueIs("q", 1, 0))
+	rpcWaitFor(t, "server subscribed", func() bool {
+		qi, err := sw.b.Info("other")
+		return err == nil && qi.Subscribers == 1
+	})
+	c.Close()
+	if err := <-called; err == nil {
+		t.Fatal("Call returned no error after Close")
+	}
+	if err := <-served; err == nil {
+		t.Fatal("Serve returned no error after Close")
+	}
+	// The caller's reply queue went with its session.
+	rpcWaitFor(t, "no transient queues", func() bool {
+		for _, qi := range sw.b.List("", true) {
+			if qi.Kind == "transient" {
+				return false
+			}
+		}
+		return true
+	})
+}
