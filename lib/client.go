@@ -569,6 +569,7 @@ func (c *Client) Transfer(ctx context.Context, o TransferOptions) ([]Delivery, e
 func (c *Client) readDeliveries(resp *http.Response) ([]Delivery, error) {
 	defer resp.Body.Close()
 	fr := wire.NewFrameReader(resp.Body, 1<<62)
+	defer fr.Close()
 	var out []Delivery
 	for {
 		var d Delivery

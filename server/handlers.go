@@ -218,6 +218,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 	if isFrames(r.Header.Get("Content-Type")) {
 		body := http.MaxBytesReader(w, r.Body, int64(max(64<<20, maxPayload+1<<20)))
 		fr := wire.NewFrameReader(body, maxPayload)
+		defer fr.Close()
 		var d wire.Delivery
 		for {
 			err := fr.Next(&d)
