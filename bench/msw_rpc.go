@@ -1,4 +1,3 @@
-//go:build !norpclib
 
 package main
 
