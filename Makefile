@@ -1,5 +1,5 @@
 # msw — build, test, run, install.
-CMDS    := msw-switch msw-send msw-recv msw-call msw-serve msw-ls
+CMDS    := msw-switch msw-send msw-recv msw-call msw-serve msw-ls msw-diag msw-tail msw-rm msw-ack
 PREFIX  ?= /usr/local
 DESTDIR ?=
 GO      ?= go

@@ -28,6 +28,10 @@ func TestMain(m *testing.M) {
 		"msw-call":   run(cli.Call),
 		"msw-serve":  run(cli.Serve),
 		"msw-ls":     run(cli.Ls),
+		"msw-diag":   run(cli.Diag),
+		"msw-tail":   run(cli.Tail),
+		"msw-rm":     run(cli.Rm),
+		"msw-ack":    run(cli.Ack),
 	})
 }
 
