@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,7 +41,7 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newCommand("msw-tail", tailUsage, stdout, stderr)
 	var (
 		follow, asJSON, mscgen, mermaid, verbose bool
-		last                                     = -1
+		last                                     lastN
 		after                                    uint64
 		count                                    int
 		sf                                       switchFlags
@@ -48,7 +49,7 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := c.flags
 	fs.BoolVar(&follow, "f", false, "keep waiting for new events (until interrupted)")
 	fs.BoolVar(&follow, "follow", false, "same as -f")
-	fs.IntVar(&last, "n", last, "print only the last `N` events already recorded (default: all the switch keeps)")
+	fs.Var(&last, "n", "print only the last `N` events already recorded (default: all the switch keeps)")
 	fs.Uint64Var(&after, "after", 0, "start after the event with this sequence `number` (as --json shows it)")
 	fs.IntVar(&count, "count", 0, "stop after printing `N` events (0: no limit)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per event")
@@ -92,8 +93,8 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return c.fail(err)
 	}
-	if last >= 0 && len(events) > last {
-		events = events[len(events)-last:]
+	if last.set && len(events) > last.n {
+		events = events[len(events)-last.n:]
 	}
 	if count > 0 && len(events) > count {
 		events = events[:count]
@@ -155,6 +156,28 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		next = tr.Next
 	}
 	return ExitOK
+}
+
+// lastN is -n: a count of events, or unset for all of them.
+type lastN struct {
+	n   int
+	set bool
+}
+
+func (l *lastN) String() string {
+	if l == nil || !l.set {
+		return ""
+	}
+	return strconv.Itoa(l.n)
+}
+
+func (l *lastN) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return errors.New("want a whole number of events")
+	}
+	l.n, l.set = n, true
+	return nil
 }
 
 // readTrace reads the events the switch holds after `after`, page by
