@@ -258,7 +258,7 @@ func (r *diagReport) write(w io.Writer) {
 	}{
 		{stateRunning, "Running services:"},
 		{stateNeverStarted, "Called but never started (requests queued; no server has ever subscribed):"},
-		{stateStuck, fmt.Sprintf("Crashed or deadlocked (nobody has polled for more than %s):", ageWords(r.stale))},
+		{stateStuck, fmt.Sprintf("Crashed or deadlocked (nobody has polled for more than %s):", staleWords(r.stale))},
 	}
 	for _, sec := range sections {
 		qs := groups[sec.st]
@@ -278,7 +278,7 @@ func (r *diagReport) write(w io.Writer) {
 			if !q.OldestMessage.IsZero() {
 				oldest = ", oldest " + r.ago(q.OldestMessage)
 			}
-			fmt.Fprintf(w, "  %s (reply queue of %s): %s%s\n", q.Name, q.Owner, plural(int64(q.Depth), "reply", "replies"), oldest)
+			fmt.Fprintf(w, "  %s (reply queue of %s): %s%s\n", q.Name, q.Owner, countOf(int64(q.Depth), "reply", "replies"), oldest)
 			for _, m := range q.Messages {
 				if !m.InFlight {
 					r.writeMessage(w, q, m, false)
@@ -306,7 +306,7 @@ func (r *diagReport) write(w io.Writer) {
 			if !ss.LastPoll.IsZero() {
 				poll = "last poll " + r.ago(ss.LastPoll)
 			}
-			fmt.Fprintf(w, "  %s: started %s, %s, %s", ss.ClientID, r.ago(ss.Started), plural(int64(ss.Connections), "connection", "connections"), poll)
+			fmt.Fprintf(w, "  %s: started %s, %s, %s", ss.ClientID, r.ago(ss.Started), countOf(int64(ss.Connections), "connection", "connections"), poll)
 			if len(ss.Subscribed) > 0 {
 				fmt.Fprintf(w, ", subscribed to %s", strings.Join(ss.Subscribed, ", "))
 			}
@@ -325,7 +325,7 @@ func (r *diagReport) writeService(w io.Writer, q *wire.QueueSnapshot, why string
 		if len(names) > 4 {
 			names = append(names[:4], fmt.Sprintf("and %d more", len(srv)-4))
 		}
-		head = append(head, fmt.Sprintf("%s (%s)", plural(int64(len(srv)), "server", "servers"), strings.Join(names, ", ")))
+		head = append(head, fmt.Sprintf("%s (%s)", countOf(int64(len(srv)), "server", "servers"), strings.Join(names, ", ")))
 	}
 	if q.Depth > 0 {
 		head = append(head, fmt.Sprintf("%d queued", q.Depth))
@@ -363,7 +363,7 @@ func (r *diagReport) writeMessage(w io.Writer, q *wire.QueueSnapshot, m wire.Mes
 			state += fmt.Sprintf(" (delivery %d)", m.DeliveryCount)
 		}
 	} else if m.DeliveryCount > 0 {
-		state = fmt.Sprintf("queued again after %s", plural(int64(m.DeliveryCount), "delivery", "deliveries"))
+		state = fmt.Sprintf("queued again after %s", countOf(int64(m.DeliveryCount), "delivery", "deliveries"))
 	}
 	fmt.Fprintf(w, "    #%d from %s, %s, %s\n", m.ID, origin, r.ago(m.EnqueuedAt), state)
 	if m.Status != 0 {
@@ -378,13 +378,13 @@ func (r *diagReport) writeMessage(w io.Writer, q *wire.QueueSnapshot, m wire.Mes
 // payload renders a message's payload for the report.
 func (r *diagReport) payload(queue string, m wire.MessageInfo) string {
 	if full, ok := r.full[queue][m.ID]; ok {
-		return summarize(escapeBytes(full), len(full), false, -1)
+		return summarizePayload(escapeBytes(full), len(full), false, -1)
 	}
 	width := 60
 	if r.verbose {
 		width = -1
 	}
-	s := summarize(m.Preview, m.Size, m.Size > broker.PreviewLen, width)
+	s := summarizePayload(m.Preview, m.Size, m.Size > broker.PreviewLen, width)
 	if r.verbose && m.Size > broker.PreviewLen {
 		s += fmt.Sprintf(" (the first %d of %d bytes; the rest is not readable while in flight)", broker.PreviewLen, m.Size)
 	}
@@ -431,28 +431,37 @@ func ageWords(d time.Duration) string {
 	s := int64(d / time.Second)
 	switch {
 	case s < 60:
-		return plural(s, "second", "seconds")
+		return countOf(s, "second", "seconds")
 	case s < 3600:
 		if s%60 == 0 {
 			return fmt.Sprintf("%d min", s/60)
 		}
-		return fmt.Sprintf("%d min and %s", s/60, plural(s%60, "second", "seconds"))
+		return fmt.Sprintf("%d min and %s", s/60, countOf(s%60, "second", "seconds"))
 	case s < 86400:
 		h, m := s/3600, s%3600/60
 		if m == 0 {
-			return plural(h, "hour", "hours")
+			return countOf(h, "hour", "hours")
 		}
-		return fmt.Sprintf("%s and %d min", plural(h, "hour", "hours"), m)
+		return fmt.Sprintf("%s and %d min", countOf(h, "hour", "hours"), m)
 	default:
 		days, h := s/86400, s%86400/3600
 		if h == 0 {
-			return plural(days, "day", "days")
+			return countOf(days, "day", "days")
 		}
-		return plural(days, "day", "days") + " and " + plural(h, "hour", "hours")
+		return countOf(days, "day", "days") + " and " + countOf(h, "hour", "hours")
 	}
 }
 
-func plural(n int64, one, many string) string {
+// staleWords says the threshold in words when it is whole seconds, else
+// as given.
+func staleWords(d time.Duration) string {
+	if d%time.Second != 0 {
+		return d.String()
+	}
+	return ageWords(d)
+}
+
+func countOf(n int64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
@@ -464,12 +473,12 @@ var (
 	rpcParamsRe = regexp.MustCompile(`"params"\s*:\s*(.*)$`)
 )
 
-// summarize renders a payload on one line. text is the payload as escaped
+// summarizePayload renders a payload on one line. text is the payload as escaped
 // text (a preview, or all of it); size is its length in bytes and cut says
 // that text is only its start. A JSON-RPC request shows as
 // method(params), a JSON-RPC response as result or error. Anything longer
 // than width characters is cut with "…" (width < 0: never).
-func summarize(text string, size int, cut bool, width int) string {
+func summarizePayload(text string, size int, cut bool, width int) string {
 	if size == 0 {
 		return "(empty)"
 	}

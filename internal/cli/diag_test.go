@@ -15,9 +15,9 @@ import (
 	"msw/server"
 )
 
-// testSwitch runs a switch in the test process on a free loopback port
+// obsSwitch runs a switch in the test process on a free loopback port
 // and returns its address.
-func testSwitch(t *testing.T, opts broker.Options) string {
+func obsSwitch(t *testing.T, opts broker.Options) string {
 	t.Helper()
 	b := broker.New(opts)
 	srv := server.New(b, server.Options{})
@@ -34,7 +34,7 @@ func testSwitch(t *testing.T, opts broker.Options) string {
 	return l.Addr().String()
 }
 
-func testClient(t *testing.T, addr, id string) *lib.Client {
+func obsClient(t *testing.T, addr, id string) *lib.Client {
 	t.Helper()
 	c, err := lib.New(lib.Options{Addr: addr, ClientID: id})
 	if err != nil {
@@ -44,8 +44,8 @@ func testClient(t *testing.T, addr, id string) *lib.Client {
 	return c
 }
 
-// runCmd runs a command body and returns its exit code, stdout and stderr.
-func runCmd(body func([]string, io.Reader, io.Writer, io.Writer) int, args ...string) (int, string, string) {
+// runBody runs a command body and returns its exit code, stdout and stderr.
+func runBody(body func([]string, io.Reader, io.Writer, io.Writer) int, args ...string) (int, string, string) {
 	var out, errb bytes.Buffer
 	code := body(args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
@@ -95,8 +95,8 @@ func TestSummarize(t *testing.T) {
 		{`{"jsonrpc":"2.0","method":"VM.migrate","params":{"vm":"a","dest`, 300, true, 60, `VM.migrate({"vm":"a","dest… (300 bytes)`},
 		{`{"not":"rpc"}`, 13, false, 60, `{"not":"rpc"}`},
 	} {
-		if got := summarize(c.text, c.size, c.cut, c.width); got != c.want {
-			t.Errorf("summarize(%q, %d, %v, %d) = %q; want %q", c.text, c.size, c.cut, c.width, got, c.want)
+		if got := summarizePayload(c.text, c.size, c.cut, c.width); got != c.want {
+			t.Errorf("summarizePayload(%q, %d, %v, %d) = %q; want %q", c.text, c.size, c.cut, c.width, got, c.want)
 		}
 	}
 }
@@ -155,8 +155,8 @@ func TestDiagClassify(t *testing.T) {
 }
 
 func TestDiagNoServices(t *testing.T) {
-	addr := testSwitch(t, broker.Options{})
-	code, out, errs := runCmd(Diag, "-s", addr)
+	addr := obsSwitch(t, broker.Options{})
+	code, out, errs := runBody(Diag, "-s", addr)
 	if code != 0 || errs != "" {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
@@ -168,10 +168,10 @@ func TestDiagNoServices(t *testing.T) {
 // TestDiagLive drives an RPC-shaped exchange through a switch and checks
 // what msw-diag says at each step.
 func TestDiagLive(t *testing.T) {
-	addr := testSwitch(t, broker.Options{})
+	addr := obsSwitch(t, broker.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	caller := testClient(t, addr, "caller-1")
+	caller := obsClient(t, addr, "caller-1")
 	replyTo, err := caller.CreateTransient(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +187,7 @@ func TestDiagLive(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, out, _ := runCmd(Diag, "-s", addr)
+	code, out, _ := runBody(Diag, "-s", addr)
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -204,7 +204,7 @@ func TestDiagLive(t *testing.T) {
 	}
 
 	// A server takes the request and holds it.
-	srv := testClient(t, addr, "server-1")
+	srv := obsClient(t, addr, "server-1")
 	if err := srv.Subscribe(ctx, "svc"); err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +212,7 @@ func TestDiagLive(t *testing.T) {
 	if err != nil || len(reqs) != 1 {
 		t.Fatalf("transfer: %v, %d", err, len(reqs))
 	}
-	_, out, _ = runCmd(Diag, "-s", addr)
+	_, out, _ = runBody(Diag, "-s", addr)
 	for _, want := range []string{"Running services:", "svc: 1 server (server-1); 1 in flight", "in flight at server-1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -225,7 +225,7 @@ func TestDiagLive(t *testing.T) {
 	if err := srv.Ack(ctx, lib.Acks{"svc": {reqs[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
-	_, out, _ = runCmd(Diag, "-s", addr, "-v")
+	_, out, _ = runBody(Diag, "-s", addr, "-v")
 	for _, want := range []string{"svc: 1 server (server-1); waiting for requests", "Replies nobody collected:", replyTo + " (reply queue of caller-1): 1 reply", `payload: result "ok"`, "Client sessions:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -235,17 +235,17 @@ func TestDiagLive(t *testing.T) {
 		t.Errorf("the answered request is still listed:\n%s", out)
 	}
 
-	code, out, _ = runCmd(Diag, "-s", addr, "--json")
+	code, out, _ = runBody(Diag, "-s", addr, "--json")
 	if code != 0 || !strings.Contains(out, `"ever_subscribed": true`) {
 		t.Errorf("--json: exit %d:\n%s", code, out)
 	}
 }
 
 func TestDiagVerboseFullPayload(t *testing.T) {
-	addr := testSwitch(t, broker.Options{})
+	addr := obsSwitch(t, broker.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c := testClient(t, addr, "sender")
+	c := obsClient(t, addr, "sender")
 	if err := c.CreateQueue(ctx, "q"); err != nil {
 		t.Fatal(err)
 	}
@@ -253,11 +253,11 @@ func TestDiagVerboseFullPayload(t *testing.T) {
 	if _, err := c.Send(ctx, "q", lib.Message{Payload: []byte(long), ReplyTo: "q"}); err != nil {
 		t.Fatal(err)
 	}
-	_, out, _ := runCmd(Diag, "-s", addr)
+	_, out, _ := runBody(Diag, "-s", addr)
 	if strings.Contains(out, "END") || !strings.Contains(out, "… (203 bytes)") {
 		t.Errorf("without -v the payload should be cut:\n%s", out)
 	}
-	_, out, _ = runCmd(Diag, "-s", addr, "-v")
+	_, out, _ = runBody(Diag, "-s", addr, "-v")
 	if !strings.Contains(out, "payload: "+long+"\n") {
 		t.Errorf("with -v the payload should be whole:\n%s", out)
 	}
@@ -270,7 +270,7 @@ func TestDiagUnreachable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	code, out, errs := runCmd(Diag, "-s", addr, "--wait", "0")
+	code, out, errs := runBody(Diag, "-s", addr, "--wait", "0")
 	if code != ExitUnreachable || out != "" || !strings.Contains(errs, "msw-diag: switch at "+addr+" not reachable") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
@@ -278,7 +278,7 @@ func TestDiagUnreachable(t *testing.T) {
 
 func TestDiagUsage(t *testing.T) {
 	for _, args := range [][]string{{"extra"}, {"--stale", "soon"}, {"--stale", "0"}, {"--max-messages", "-1"}} {
-		if code, _, errs := runCmd(Diag, args...); code != ExitUsage || !strings.Contains(errs, "Try 'msw-diag -h'") {
+		if code, _, errs := runBody(Diag, args...); code != ExitUsage || !strings.Contains(errs, "Try 'msw-diag -h'") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 		}
 	}

@@ -284,7 +284,7 @@ func (o *eventWriter) cells(ev wire.TraceEvent) []string {
 	return []string{
 		fmt.Sprintf("+%.3fs", rel.Seconds()),
 		eventName(ev),
-		route(ev),
+		eventRoute(ev),
 		id,
 		took,
 		o.summary(ev),
@@ -299,7 +299,7 @@ func (o *eventWriter) summary(ev wire.TraceEvent) string {
 	if o.verbose {
 		width = -1
 	}
-	s := summarize(ev.Preview, ev.Size, ev.Size > broker.PreviewLen, width)
+	s := summarizePayload(ev.Preview, ev.Size, ev.Size > broker.PreviewLen, width)
 	if o.verbose {
 		if ev.CorrelationID != "" {
 			s += "  corr=" + ev.CorrelationID
@@ -328,10 +328,10 @@ func eventName(ev wire.TraceEvent) string {
 	return ev.Kind
 }
 
-// route says who did what to which queue: "from → queue" for most events,
+// eventRoute says who did what to which queue: "from → queue" for most events,
 // "from → queue → to" for a delivery (from being the message's sender),
 // just the client for a session event.
-func route(ev wire.TraceEvent) string {
+func eventRoute(ev wire.TraceEvent) string {
 	from := ev.From
 	if from == "" {
 		from = "(anonymous)"
@@ -399,7 +399,7 @@ func chartArrows(events []wire.TraceEvent, verbose bool) ([]chartArrow, []string
 		}
 		payload := ""
 		if ev.Size > 0 || ev.Kind == wire.EventSend {
-			payload = ": " + summarize(ev.Preview, ev.Size, ev.Size > broker.PreviewLen, width)
+			payload = ": " + summarizePayload(ev.Preview, ev.Size, ev.Size > broker.PreviewLen, width)
 		}
 		a := chartArrow{style: "send"}
 		switch ev.Kind {
@@ -499,7 +499,7 @@ func writeMermaid(w io.Writer, events []wire.TraceEvent, verbose bool) {
 }
 
 // mermaidEscape replaces the characters Mermaid gives a meaning in text
-// with its entity codes.
+// with its mermaidEntity codes.
 func mermaidEscape(s string) string {
 	return strings.NewReplacer(
 		"#", "#35;",

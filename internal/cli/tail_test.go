@@ -41,8 +41,8 @@ func everyKind() []wire.TraceEvent {
 }
 
 var (
-	mermaidArrow = regexp.MustCompile(`^    p[0-9]+(->>|-->>|-\)|-x)p[0-9]+: `)
-	entity       = regexp.MustCompile(`#[a-z0-9]+;`)
+	mermaidArrow  = regexp.MustCompile(`^    p[0-9]+(->>|-->>|-\)|-x)p[0-9]+: `)
+	mermaidEntity = regexp.MustCompile(`#[a-z0-9]+;`)
 )
 
 func TestMermaidOneArrowPerEvent(t *testing.T) {
@@ -58,7 +58,7 @@ func TestMermaidOneArrowPerEvent(t *testing.T) {
 		switch {
 		case mermaidArrow.MatchString(l):
 			arrows++
-			if text := entity.ReplaceAllString(strings.SplitN(l, ": ", 2)[1], ""); strings.ContainsAny(text, "#;<>\"%") {
+			if text := mermaidEntity.ReplaceAllString(strings.SplitN(l, ": ", 2)[1], ""); strings.ContainsAny(text, "#;<>\"%") {
 				t.Errorf("unescaped text in %q", l)
 			}
 		case strings.HasPrefix(l, "    participant p"):
@@ -132,10 +132,10 @@ func TestTailRows(t *testing.T) {
 }
 
 func TestTailJSONAndCount(t *testing.T) {
-	addr := testSwitch(t, broker.Options{})
+	addr := obsSwitch(t, broker.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c := testClient(t, addr, "sender")
+	c := obsClient(t, addr, "sender")
 	if err := c.CreateQueue(ctx, "q"); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func TestTailJSONAndCount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, out, errs := runCmd(Tail, "-s", addr, "--json")
+	code, out, errs := runBody(Tail, "-s", addr, "--json")
 	if code != 0 || errs != "" {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
@@ -161,11 +161,11 @@ func TestTailJSONAndCount(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != "session_start queue_create send send send" {
 		t.Errorf("kinds %q", got)
 	}
-	_, out, _ = runCmd(Tail, "-s", addr, "--json", "-n", "2")
+	_, out, _ = runBody(Tail, "-s", addr, "--json", "-n", "2")
 	if n := strings.Count(out, "\n"); n != 2 || !strings.Contains(out, `"preview":"c"`) {
 		t.Errorf("-n 2:\n%s", out)
 	}
-	_, out, _ = runCmd(Tail, "-s", addr, "--json", "--after", "3", "--count", "1")
+	_, out, _ = runBody(Tail, "-s", addr, "--json", "--after", "3", "--count", "1")
 	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, `"seq":4`) {
 		t.Errorf("--after 3 --count 1:\n%s", out)
 	}
@@ -174,10 +174,10 @@ func TestTailJSONAndCount(t *testing.T) {
 // TestTailFollow checks that -f prints an event that happens after it has
 // printed what was already there.
 func TestTailFollow(t *testing.T) {
-	addr := testSwitch(t, broker.Options{})
+	addr := obsSwitch(t, broker.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c := testClient(t, addr, "sender")
+	c := obsClient(t, addr, "sender")
 	if err := c.CreateQueue(ctx, "q"); err != nil { // session_start, queue_create
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestTailUsage(t *testing.T) {
 		{"--count", "-1"},
 		{"extra"},
 	} {
-		if code, _, errs := runCmd(Tail, args...); code != ExitUsage || !strings.Contains(errs, "Try 'msw-tail -h'") {
+		if code, _, errs := runBody(Tail, args...); code != ExitUsage || !strings.Contains(errs, "Try 'msw-tail -h'") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 		}
 	}
