@@ -214,3 +214,111 @@ func parseSize(s string) (int, error) {
 func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
+
+// optionGroup is a titled group of options in a command's -h text. Each
+// entry of flags names one option, its aliases separated by spaces ("s
+// switch").
+type optionGroup struct {
+	title string
+	flags []string
+}
+
+// parseGrouped is parse for a command whose -h text lists its options in
+// groups rather than in one alphabetical list.
+func (c *command) parseGrouped(args []string, groups []optionGroup) (ok bool, code int) {
+	err := c.flags.Parse(args)
+	if err == nil {
+		return true, ExitOK
+	}
+	if !errors.Is(err, flag.ErrHelp) {
+		msg := err.Error()
+		if rest, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+			msg = "unknown option " + rest
+		}
+		return false, c.usageError("%s", msg)
+	}
+	fmt.Fprint(c.stdout, strings.TrimLeft(c.usageText, "\n"))
+	writeOptionGroups(c.stdout, c.flags, groups)
+	fmt.Fprintf(c.stdout, "\nExit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout.\nSee %s(1).\n", c.name)
+	return false, ExitOK
+}
+
+// writeOptionGroups prints the options of fs group by group, as
+// "  -s, --switch ADDRESS   usage (default ...)".
+// Options left out of every group are listed last, under "Other".
+func writeOptionGroups(w io.Writer, fs *flag.FlagSet, groups []optionGroup) {
+	listed := map[string]bool{}
+	for _, g := range groups {
+		for _, entry := range g.flags {
+			for _, n := range strings.Fields(entry) {
+				listed[n] = true
+			}
+		}
+	}
+	var other []string
+	fs.VisitAll(func(f *flag.Flag) {
+		if !listed[f.Name] {
+			other = append(other, f.Name)
+		}
+	})
+	if len(other) > 0 {
+		groups = append(groups[:len(groups):len(groups)], optionGroup{"Other", other})
+	}
+	for _, g := range groups {
+		fmt.Fprintf(w, "\n%s:\n", g.title)
+		for _, entry := range g.flags {
+			names := strings.Fields(entry)
+			f := fs.Lookup(names[0])
+			if f == nil {
+				continue
+			}
+			arg, usage := flag.UnquoteUsage(f)
+			var left strings.Builder
+			for i, n := range names {
+				if i > 0 {
+					left.WriteString(", ")
+				}
+				if len(n) == 1 {
+					left.WriteString("-" + n)
+				} else {
+					left.WriteString("--" + n)
+				}
+			}
+			if arg != "" {
+				left.WriteString(" " + strings.ToUpper(arg))
+			}
+			if def := f.DefValue; def != "" && def != "false" && def != "0" && def != "0s" {
+				usage += " (default " + def + ")"
+			}
+			// Option names in a column of 22, usage wrapped to 79 columns.
+			const indent = "                          "
+			lines := wrapWords(usage, 79-len(indent))
+			if left.Len() <= 22 {
+				fmt.Fprintf(w, "  %-22s  %s\n", left.String(), lines[0])
+			} else {
+				fmt.Fprintf(w, "  %s\n%s%s\n", left.String(), indent, lines[0])
+			}
+			for _, l := range lines[1:] {
+				fmt.Fprintf(w, "%s%s\n", indent, l)
+			}
+		}
+	}
+}
+
+// wrapWords splits text into lines of at most width bytes where it can,
+// breaking at spaces.
+func wrapWords(text string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	return append(lines, line)
+}
