@@ -193,13 +193,16 @@ type receiver struct {
 	ackEvery time.Duration // while writing a batch, acknowledge at least this often
 	pending  lib.Acks      // written and flushed, not yet acknowledged
 	npending int
+	queues   []string // subscribed to
+	epoch    uint64   // the client's login count when pending messages came
+	suspect  bool     // the switch went away since: check the session before acking
 }
 
 // follow takes messages until limit (if > 0) have been written, nothing
 // arrived for timeout (if > 0), ctx ends or something fails.
 func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeout, wait time.Duration) int {
 	for _, q := range queues {
-		if err := r.cl.CreateQueue(ctx, q); err != nil && !lib.IsCode(err, lib.CodeQueueExists) {
+		if err := createQueue(ctx, r.cl, q); err != nil {
 			return r.stop(ctx, err)
 		}
 	}
@@ -209,6 +212,15 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 	got := 0
 	idleUntil := time.Now().Add(timeout)
 	backoff := time.Duration(0)
+	// Message ids are only good in the session (and the life of the
+	// switch) that handed the messages out: a restarted switch numbers
+	// its messages from 1 again. After the switch went away, a request
+	// that is safe to repeat finds out whether the session is still the
+	// same before any acknowledgement is sent; if it is not, the pending
+	// acknowledgements are dropped (their messages, if they still exist,
+	// are delivered again: duplicates, never a loss).
+	r.queues = queues
+	r.epoch = r.cl.Epoch()
 	for limit == 0 || got < limit {
 		poll := recvPoll
 		if timeout > 0 {
@@ -225,7 +237,11 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		if limit > 0 {
 			want = min(want, limit-got)
 		}
-		ds, err := r.cl.Transfer(ctx, lib.TransferOptions{Max: want, Timeout: poll, Acks: r.pending})
+		var ds []lib.Delivery
+		var err error
+		if err = r.checkSession(ctx); err == nil {
+			ds, err = r.cl.Transfer(ctx, lib.TransferOptions{Max: want, Timeout: poll, Acks: r.pending})
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -235,6 +251,7 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 			// switch as --wait says; following forever, it gets as many
 			// as it takes.
 			gone := errors.Is(err, lib.ErrUnreachable) || lib.IsCode(err, lib.CodeShuttingDown)
+			r.suspect = r.suspect || gone
 			if gone && (backoff == 0 || wait == lib.WaitForever) {
 				backoff = min(max(2*backoff, 100*time.Millisecond), 2*time.Second)
 				if recvSleep(ctx, backoff) != nil {
@@ -249,6 +266,7 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		if len(ds) == 0 {
 			continue
 		}
+		r.epoch = r.cl.Epoch()
 		idleUntil = time.Now().Add(timeout)
 		n, werr := r.writeBatch(ctx, ds)
 		got += n
@@ -260,6 +278,25 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		}
 	}
 	return r.finish(ExitOK)
+}
+
+// checkSession makes sure, after the switch went away, that the pending
+// acknowledgements still belong to the client's session before they are
+// sent: a request that is safe to repeat logs in again if the session is
+// gone, and then they are dropped.
+func (r *receiver) checkSession(ctx context.Context) error {
+	if !r.suspect || r.npending == 0 {
+		r.suspect = false
+		return nil
+	}
+	if err := r.cl.Subscribe(ctx, r.queues...); err != nil {
+		return err
+	}
+	if r.cl.Epoch() != r.epoch {
+		r.clearPending()
+	}
+	r.suspect = false
+	return nil
 }
 
 // peek writes up to limit (else peekDefault per queue) ready messages
@@ -305,7 +342,11 @@ func (r *receiver) stop(ctx context.Context, err error) int {
 func (r *receiver) finish(code int) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := r.ackPending(ctx); err != nil {
+	err := r.checkSession(ctx)
+	if err == nil {
+		err = r.ackPending(ctx)
+	}
+	if err != nil {
 		fmt.Fprintf(r.c.stderr, "%s: acknowledging %d messages already written (they will be delivered again): %v\n", r.c.name, r.npending, err)
 		if code == ExitOK {
 			code = exitCode(err)

@@ -125,13 +125,13 @@ func Send(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if mode == splitWhole {
 		// Fail fast, before reading what may be a long input, if the
 		// switch is not there.
-		if err := cl.CreateQueue(ctx, queue); err != nil {
+		if err := createQueue(ctx, cl, queue); err != nil {
 			return c.fail(err)
 		}
 		go sp.readWhole(ctx, stdin, batches)
 	} else {
 		go sp.read(ctx, stdin, batches)
-		if err := cl.CreateQueue(ctx, queue); err != nil {
+		if err := createQueue(ctx, cl, queue); err != nil {
 			return c.fail(err)
 		}
 	}
@@ -146,6 +146,16 @@ func Send(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	return ExitOK
+}
+
+// createQueue makes sure queue exists. A transient queue of that name
+// (someone's reply queue, say) is as good as a persistent one.
+func createQueue(ctx context.Context, cl *lib.Client, queue string) error {
+	err := cl.CreateQueue(ctx, queue)
+	if lib.IsCode(err, lib.CodeQueueExists) {
+		return nil
+	}
+	return err
 }
 
 // framePrefix is how the switch names the message of a batch it refused.

@@ -266,3 +266,40 @@ func TestSendHelpListsEveryOption(t *testing.T) {
 		t.Errorf("an option is in no group:\n%s", help)
 	}
 }
+
+func TestSendToSomeonesTransientQueue(t *testing.T) {
+	addr, owner := recvTestSwitch(t)
+	ctx := context.Background()
+	name, err := owner.CreateTransient(ctx, "reply-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := Send([]string{"-s", addr, name}, strings.NewReader("answer"), &stdout, &stderr); code != ExitOK {
+		t.Fatalf("exit %d, stderr %q", code, stderr.String())
+	}
+	ds, err := owner.Peek(ctx, name, 10)
+	if err != nil || len(ds) != 1 || string(ds[0].Payload) != "answer" {
+		t.Fatalf("queue holds %+v, %v", ds, err)
+	}
+	if qi, _ := owner.Info(ctx, name); qi.Kind != "transient" {
+		t.Errorf("queue is %s now", qi.Kind)
+	}
+}
+
+func TestSendOversizedNamesTheLineAndSendsWhatCameBefore(t *testing.T) {
+	addr, cl := recvTestSwitch(t)
+	ctx := context.Background()
+	big := strings.Repeat("x", broker.DefaultMaxPayload+1)
+	in := "a\nb\n" + big + "\nc\n"
+	var stdout, stderr bytes.Buffer
+	code := Send([]string{"-s", addr, "-l", "q"}, strings.NewReader(in), &stdout, &stderr)
+	want := fmt.Sprintf("msw-send: line 3: payload too large: %d bytes, limit %d\n", len(big), broker.DefaultMaxPayload)
+	if code != ExitFailure || stderr.String() != want {
+		t.Fatalf("exit %d, stderr %q; want 1, %q", code, stderr.String(), want)
+	}
+	ds, _ := cl.Peek(ctx, "q", 10)
+	if len(ds) != 2 || string(ds[0].Payload) != "a" || string(ds[1].Payload) != "b" {
+		t.Errorf("queue holds %d messages", len(ds))
+	}
+}
