@@ -153,7 +153,11 @@ func Recv(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if peek {
 		code = r.peek(ctx, queues, limit)
 	} else {
-		code = r.follow(ctx, queues, limit, time.Duration(timeout), time.Duration(sf.wait))
+		idle := time.Duration(-1) // no -t: wait for messages forever
+		if given["t"] || given["timeout"] {
+			idle = time.Duration(timeout)
+		}
+		code = r.follow(ctx, queues, limit, idle, time.Duration(sf.wait))
 	}
 	cl.Close()
 	return code
@@ -199,7 +203,8 @@ type receiver struct {
 }
 
 // follow takes messages until limit (if > 0) have been written, nothing
-// arrived for timeout (if > 0), ctx ends or something fails.
+// arrived for timeout (if >= 0; 0 takes what is ready and stops), ctx
+// ends or something fails.
 func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeout, wait time.Duration) int {
 	for _, q := range queues {
 		if err := createQueue(ctx, r.cl, q); err != nil {
@@ -223,15 +228,8 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 	r.epoch = r.cl.Epoch()
 	for limit == 0 || got < limit {
 		poll := recvPoll
-		if timeout > 0 {
-			left := time.Until(idleUntil)
-			if left <= 0 {
-				if got == 0 {
-					return r.finish(r.c.failf("no message within %s", timeout))
-				}
-				break
-			}
-			poll = min(poll, left)
+		if timeout >= 0 {
+			poll = min(poll, max(time.Until(idleUntil), 0))
 		}
 		want := r.take
 		if limit > 0 {
@@ -264,6 +262,12 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		backoff = 0
 		r.clearPending()
 		if len(ds) == 0 {
+			if timeout >= 0 && !time.Now().Before(idleUntil) {
+				if got == 0 {
+					return r.finish(r.c.failf("no message within %s", timeout))
+				}
+				break
+			}
 			continue
 		}
 		r.epoch = r.cl.Epoch()
