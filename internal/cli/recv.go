@@ -241,6 +241,9 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 			ds, err = r.cl.Transfer(ctx, lib.TransferOptions{Max: want, Timeout: poll, Acks: r.pending})
 		}
 		if err != nil {
+			// Messages decoded before the answer broke off are held by
+			// this session: give them back, they were not written.
+			r.release(ds)
 			if ctx.Err() != nil {
 				break
 			}
