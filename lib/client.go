@@ -90,6 +90,8 @@ type Client struct {
 	loginMu sync.Mutex // one login at a time
 
 	rpc rpcState // Call and Serve (rpc.go)
+
+	sendLines sendLines // concurrent sends, coalesced per queue (coalesce.go)
 }
 
 // New returns a client for the switch at opts.Addr. It does not connect.
@@ -476,8 +478,13 @@ func (c *Client) DestroyQueue(ctx context.Context, name string, ifEmpty bool) er
 }
 
 // Send enqueues one message and returns its id.
+//
+// Sends to the same queue made at once from many goroutines share HTTP
+// requests: while one is on the wire, the others wait for it and then go
+// together in the next (each still gets its own id).
 func (c *Client) Send(ctx context.Context, queue string, m Message) (uint64, error) {
-	return c.SendBatch(ctx, queue, []Message{m})
+	id, _, err := c.sendCoalesced(ctx, queue, &m)
+	return id, err
 }
 
 // maxBatchBytes bounds one batch request's body.

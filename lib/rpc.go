@@ -29,7 +29,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -286,20 +285,11 @@ func (c *Client) acksIn(ctx context.Context, path string, acks Acks, epoch uint6
 
 // sendOne enqueues one message, framed so that any correlation id and
 // payload bytes go through unchanged. It returns the message's id and the
-// epoch of the session that carried it.
+// epoch of the session that carried it. Concurrent sends to one queue
+// (many callers' requests, a server's replies) share requests: see
+// coalesce.go.
 func (c *Client) sendOne(ctx context.Context, queue string, m *Message) (uint64, uint64, error) {
-	buf := wire.AppendSendFrame(make([]byte, 0, len(m.Payload)+len(m.CorrelationID)+len(m.ReplyTo)+24), m)
-	resp, epoch, err := c.doIn(ctx, &request{method: "POST", path: queuePath(queue) + "/messages",
-		contentType: wire.ContentTypeFrames, body: buf}, 0, false)
-	if err != nil {
-		return 0, epoch, err
-	}
-	defer resp.Body.Close()
-	var sr wire.SendResponse
-	if err := json.NewDecoder(resp.Body).Decode(&sr); err != nil {
-		return 0, epoch, fmt.Errorf("switch at %s: bad answer to a send: %w", c.ep.display, err)
-	}
-	return sr.ID, epoch, nil
+	return c.sendCoalesced(ctx, queue, m)
 }
 
 // closeChild ends a child client's session, trying only briefly: a
