@@ -40,6 +40,7 @@ type Server struct {
 	http  *http.Server
 	conns sync.Map // net.Conn -> *connInfo
 	stop  sync.Once
+	trim  trimmer // returns memory to the system when idle (trim.go)
 }
 
 // connInfo is what the server knows of one client connection: the
@@ -82,6 +83,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
+	s.trim.run()
 	err := s.http.Serve(l)
 	if err == http.ErrServerClosed {
 		return nil
@@ -96,6 +98,7 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 // Shutdown stops accepting, ends every long-poll and waits (up to ctx) for
 // requests in progress.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.trim.halt()
 	s.b.Close()
 	return s.http.Shutdown(ctx)
 }
@@ -141,6 +144,7 @@ func bind(r *http.Request, sess *broker.Session) {
 // are not browsers send no Origin and are not affected.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.trim.requests.Add(1)
 		if !s.hostAllowed(r) {
 			writeError(w, &httpError{http.StatusForbidden, wire.CodeForbidden, "host " + r.Host + " not allowed (DNS rebinding guard; see --allow-host)"})
 			return
