@@ -216,8 +216,9 @@ func (b *Broker) giveBackHeld(q *Queue, s *Session) {
 	}
 	q.mu.Unlock()
 	b.Counters.Redelivered.Add(uint64(len(back)))
+	now := b.traceNow()
 	for i := range back {
-		b.traceMessage(wire.EventRedeliver, q.name, &back[i], s.clientID, "")
+		b.traceMessageAt(now, wire.EventRedeliver, q.name, &back[i], s.clientID, "")
 	}
 }
 
@@ -380,7 +381,7 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 			t, ok := s.takeRequest(queue, stored[i].corr())
 			if !ok {
 				if b.trace != nil {
-					b.traceMessage(wire.EventSend, queue, &stored[i], s.clientID, "")
+					b.traceMessageAt(now, wire.EventSend, queue, &stored[i], s.clientID, "")
 				}
 				continue
 			}
@@ -390,13 +391,13 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 			}
 			if b.trace != nil {
 				r := messageRecord(wire.EventSend, queue, &stored[i], s.clientID, "")
-				r.reply, r.processing = true, d
+				r.reply, r.processing, r.time = true, d, now
 				b.traceEvent(r)
 			}
 		}
 	} else if b.trace != nil {
 		for i := range stored {
-			b.traceMessage(wire.EventSend, queue, &stored[i], "", "")
+			b.traceMessageAt(now, wire.EventSend, queue, &stored[i], "", "")
 		}
 	}
 	return first, nil
@@ -432,11 +433,12 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 		}
 		q.mu.Unlock()
 		b.Counters.Acked.Add(uint64(len(done)))
+		now := b.traceNow()
 		for i := range done {
 			if s != nil && done[i].replyLen > 0 {
 				s.takeRequest(done[i].replyTo(), done[i].corr())
 			}
-			b.traceMessage(wire.EventAck, name, &done[i], clientOf(s), "")
+			b.traceMessageAt(now, wire.EventAck, name, &done[i], clientOf(s), "")
 		}
 	}
 	return firstErr
@@ -462,11 +464,12 @@ func (b *Broker) Release(s *Session, acks wire.Acks) error {
 		q.giveBackLocked(back)
 		q.mu.Unlock()
 		b.Counters.Redelivered.Add(uint64(len(back)))
+		now := b.traceNow()
 		for i := range back {
 			if back[i].replyLen > 0 {
 				s.takeRequest(back[i].replyTo(), back[i].corr())
 			}
-			b.traceMessage(wire.EventRedeliver, name, &back[i], s.clientID, "")
+			b.traceMessageAt(now, wire.EventRedeliver, name, &back[i], s.clientID, "")
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"msw/internal/wire"
 )
@@ -16,18 +17,26 @@ const PreviewLen = 64
 // traceRecord is a trace event as stored: fixed size, with a bounded
 // preview, so the ring never grows with the payloads passing through.
 type traceRecord struct {
-	kind          string
-	queue         string
-	from, to      string
-	id            uint64
-	corr, replyTo string
-	size          int
-	preview       [PreviewLen]byte
-	previewLen    uint8
-	reply         bool
-	processing    time.Duration
-	time          int64
+	kind     string
+	queue    string
+	from, to string
+	id       uint64
+	// text is the message's correlation id, reply-to and payload preview
+	// (at most PreviewLen bytes), back to back. For a small message it
+	// aliases the stored bytes (recording costs no allocation, and keeps
+	// at most traceAliasMax bytes alive per slot); otherwise it is a copy.
+	text       string
+	corrLen    uint16
+	replyLen   uint8
+	size       int
+	reply      bool
+	processing time.Duration
+	time       int64
 }
+
+// traceAliasMax is the largest message whose bytes a trace record may
+// keep alive instead of copying its text.
+const traceAliasMax = 512
 
 // traceRing is a fixed ring of trace records. Writers claim a sequence
 // number atomically and fill its slot under the slot's own lock, so
@@ -125,10 +134,10 @@ func (rec *traceRecord) event(seq uint64) wire.TraceEvent {
 		From:             rec.from,
 		To:               rec.to,
 		MessageID:        rec.id,
-		CorrelationID:    rec.corr,
-		ReplyTo:          rec.replyTo,
+		CorrelationID:    rec.text[:rec.corrLen],
+		ReplyTo:          rec.text[rec.corrLen : int(rec.corrLen)+int(rec.replyLen)],
 		Size:             rec.size,
-		Preview:          previewString(rec.preview[:rec.previewLen]),
+		Preview:          previewString([]byte(rec.text[int(rec.corrLen)+int(rec.replyLen):])),
 		Reply:            rec.reply,
 		ProcessingMicros: rec.processing.Microseconds(),
 	}
@@ -161,36 +170,62 @@ func previewString(b []byte) string {
 }
 
 func messageRecord(kind, queue string, m *message, from, to string) traceRecord {
-	rec := traceRecord{
-		kind:    kind,
-		queue:   queue,
-		from:    from,
-		to:      to,
-		id:      m.id,
-		corr:    m.corr(),
-		replyTo: m.replyTo(),
-	}
 	p := m.payload()
-	rec.size = len(p)
-	rec.previewLen = uint8(copy(rec.preview[:], p))
-	return rec
+	n := int(m.corrLen) + int(m.replyLen) + min(len(p), PreviewLen)
+	var text string
+	if len(m.data) <= traceAliasMax {
+		text = unsafe.String(unsafe.SliceData(m.data), n)
+	} else {
+		text = string(m.data[:n])
+	}
+	return traceRecord{
+		kind:     kind,
+		queue:    queue,
+		from:     from,
+		to:       to,
+		id:       m.id,
+		text:     text,
+		corrLen:  m.corrLen,
+		replyLen: m.replyLen,
+		size:     len(p),
+	}
 }
 
 // traceMessage records an event about a message, if tracing is on.
 func (b *Broker) traceMessage(kind, queue string, m *message, from, to string) {
+	b.traceMessageAt(0, kind, queue, m, from, to)
+}
+
+// traceMessageAt is traceMessage with the event's time (Unix nanoseconds;
+// 0 for now). Loops over a batch read the clock once for all of it: a
+// clock read per event was a fifth of a traced transfer's CPU.
+func (b *Broker) traceMessageAt(now int64, kind, queue string, m *message, from, to string) {
 	if b.trace == nil {
 		return
 	}
 	rec := messageRecord(kind, queue, m, from, to)
+	rec.time = now
 	b.traceEvent(rec)
 }
 
-// traceEvent stamps and records an event, if tracing is on.
+// traceNow returns the time to stamp a batch of events with, or 0 (and
+// reads no clock) when tracing is off.
+func (b *Broker) traceNow() int64 {
+	if b.trace == nil {
+		return 0
+	}
+	return time.Now().UnixNano()
+}
+
+// traceEvent stamps (unless rec has a time) and records an event, if
+// tracing is on.
 func (b *Broker) traceEvent(rec traceRecord) {
 	if b.trace == nil {
 		return
 	}
-	rec.time = time.Now().UnixNano()
+	if rec.time == 0 {
+		rec.time = time.Now().UnixNano()
+	}
 	b.trace.add(&rec)
 }
 

@@ -182,7 +182,7 @@ func (b *Broker) take(s *Session, max int, w *waiter) []wire.Delivery {
 		s.noteRequests(buf)
 		for i := range buf {
 			out = append(out, buf[i].delivery(q.name))
-			b.traceMessage(wire.EventDeliver, q.name, &buf[i], buf[i].originID(), s.clientID)
+			b.traceMessageAt(now, wire.EventDeliver, q.name, &buf[i], buf[i].originID(), s.clientID)
 		}
 	}
 	if len(out) > 0 && w != nil {
