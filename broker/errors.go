@@ -1,11 +1,15 @@
 package broker
 
-import "errors"
+import (
+	"errors"
+
+	"msw/internal/wire"
+)
 
 // Errors returned by the broker. The server maps each to a wire error code.
 var (
 	// ErrBadQueueName: the name breaks the rules in ValidateName.
-	ErrBadQueueName = errors.New("bad queue name")
+	ErrBadQueueName = wire.ErrBadQueueName
 	// ErrNoSuchQueue: no queue has that name.
 	ErrNoSuchQueue = errors.New("no such queue")
 	// ErrQueueExists: a queue of the other kind already has that name.

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -145,6 +146,25 @@ type request struct {
 	session      bool // carry Msw-Session, logging in first if need be
 	idempotent   bool // safe to resend after a transport error
 	once         bool // never retry, whatever Options.Wait says
+	// namesMessages marks a body that names messages by id. Ids are only
+	// good for the life of the switch that gave them out, so such a body
+	// is never replayed to a restarted switch: it is replaced by
+	// withoutMessages, or, if that is nil, the request fails with
+	// ErrSwitchRestarted.
+	namesMessages   bool
+	withoutMessages []byte
+}
+
+// ErrSwitchRestarted is returned by a request naming messages (ack,
+// release, withdraw) when the switch restarted since they were taken:
+// they were lost with it, and their ids now mean other messages.
+var ErrSwitchRestarted = errors.New("the switch restarted: the messages taken before are gone")
+
+// sessionRef is the session a request was sent in.
+type sessionRef struct {
+	id      string
+	epoch   uint64
+	started time.Time // when the switch that gave the session started
 }
 
 // do sends r and returns the response for a 2xx status; any other status
@@ -153,15 +173,14 @@ type request struct {
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 	relogged := false
 	for {
-		var sess string
-		var epoch uint64
+		var ref sessionRef
 		if r.session {
 			var err error
-			if sess, epoch, err = c.ensureSession(ctx); err != nil {
+			if ref, err = c.ensureRef(ctx); err != nil {
 				return nil, err
 			}
 		}
-		resp, err := c.roundTrip(ctx, r, sess)
+		resp, err := c.roundTrip(ctx, r, ref.id)
 		if err != nil {
 			return nil, err
 		}
@@ -171,7 +190,19 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 		e := readError(resp)
 		if r.session && e.Code == wire.CodeUnknownSession && !relogged {
 			relogged = true
-			c.dropSession(epoch)
+			c.dropSession(ref.epoch)
+			if r.namesMessages {
+				now, err := c.ensureRef(ctx)
+				if err != nil {
+					return nil, err
+				}
+				if !now.started.Equal(ref.started) {
+					if r.withoutMessages == nil {
+						return nil, ErrSwitchRestarted
+					}
+					r.body = r.withoutMessages
+				}
+			}
 			continue
 		}
 		return nil, e
@@ -180,6 +211,9 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 
 // roundTrip sends one request, retrying transport failures while allowed.
 func (c *Client) roundTrip(ctx context.Context, r *request, sess string) (*http.Response, error) {
+	if err := checkQueuePath(r.path); err != nil {
+		return nil, err
+	}
 	var start time.Time
 	backoff := 20 * time.Millisecond
 	for {
@@ -271,38 +305,50 @@ func jsonBody(v any) []byte {
 	return b
 }
 
-// ensureSession returns the current session, logging in (and restoring
-// queues and subscriptions) if there is none.
+// ensureSession returns the current session's token and epoch, logging in
+// if there is none.
 func (c *Client) ensureSession(ctx context.Context) (string, uint64, error) {
+	ref, err := c.ensureRef(ctx)
+	return ref.id, ref.epoch, err
+}
+
+// ensureRef returns the current session, logging in (and restoring
+// queues and subscriptions) if there is none.
+func (c *Client) ensureRef(ctx context.Context) (sessionRef, error) {
 	c.mu.Lock()
-	sess, epoch, closed := c.session, c.epoch, c.closed
+	ref, closed := c.ref(), c.closed
 	c.mu.Unlock()
 	if closed {
-		return "", 0, errors.New("client closed")
+		return sessionRef{}, errors.New("client closed")
 	}
-	if sess != "" {
-		return sess, epoch, nil
+	if ref.id != "" {
+		return ref, nil
 	}
 	c.loginMu.Lock()
 	defer c.loginMu.Unlock()
 	c.mu.Lock()
-	sess, epoch = c.session, c.epoch
+	ref = c.ref()
 	c.mu.Unlock()
-	if sess != "" {
-		return sess, epoch, nil
+	if ref.id != "" {
+		return ref, nil
 	}
 	return c.login(ctx)
 }
 
+// ref describes the current session; c.mu held.
+func (c *Client) ref() sessionRef {
+	return sessionRef{id: c.session, epoch: c.epoch, started: c.started}
+}
+
 // login starts a session and restores the client's state in it. loginMu held.
-func (c *Client) login(ctx context.Context) (string, uint64, error) {
+func (c *Client) login(ctx context.Context) (sessionRef, error) {
 	var lr wire.LoginResponse
 	err := c.call(ctx, &request{
 		method: "POST", path: wire.PathSession, contentType: wire.ContentTypeJSON,
 		body: jsonBody(wire.LoginRequest{ClientID: c.opts.ClientID}),
 	}, &lr)
 	if err != nil {
-		return "", 0, err
+		return sessionRef{}, err
 	}
 	c.mu.Lock()
 	created := slices.Clone(c.created)
@@ -316,21 +362,21 @@ func (c *Client) login(ctx context.Context) (string, uint64, error) {
 	}
 	for _, q := range created {
 		if err := c.call(ctx, hdr(&request{method: "PUT", path: queuePath(q)}), nil); err != nil {
-			return "", 0, fmt.Errorf("restoring queue %s: %w", q, err)
+			return sessionRef{}, fmt.Errorf("restoring queue %s: %w", q, err)
 		}
 	}
 	for _, q := range transients {
 		err := c.call(ctx, hdr(&request{method: "POST", path: wire.PathTransient, contentType: wire.ContentTypeJSON,
 			body: jsonBody(wire.TransientRequest{Name: q})}), nil)
 		if err != nil {
-			return "", 0, fmt.Errorf("restoring transient queue %s: %w", q, err)
+			return sessionRef{}, fmt.Errorf("restoring transient queue %s: %w", q, err)
 		}
 	}
 	if len(subs) > 0 {
 		err := c.call(ctx, hdr(&request{method: "POST", path: wire.PathSubscribe, contentType: wire.ContentTypeJSON,
 			body: jsonBody(wire.QueuesRequest{Queues: subs})}), nil)
 		if err != nil {
-			return "", 0, fmt.Errorf("restoring subscriptions: %w", err)
+			return sessionRef{}, fmt.Errorf("restoring subscriptions: %w", err)
 		}
 	}
 	c.mu.Lock()
@@ -338,13 +384,13 @@ func (c *Client) login(ctx context.Context) (string, uint64, error) {
 	c.epoch++
 	c.started = lr.SwitchStarted
 	c.grace = time.Duration(lr.GraceMillis) * time.Millisecond
-	epoch := c.epoch
+	ref := c.ref()
 	if c.stopKeep == nil {
 		c.stopKeep = make(chan struct{})
 		go c.keepalive(c.stopKeep)
 	}
 	c.mu.Unlock()
-	return lr.Session, epoch, nil
+	return ref, nil
 }
 
 // dropSession forgets the session of the given epoch, so that the next
@@ -417,6 +463,25 @@ func (c *Client) Close() error {
 
 func queuePath(name string) string {
 	return wire.PathQueuePrefix + url.PathEscape(name)
+}
+
+// checkQueuePath refuses a request for a queue whose name the switch would
+// refuse, before it is sent: names such as ".." would otherwise be folded
+// into another path on the way.
+func checkQueuePath(path string) error {
+	rest, ok := strings.CutPrefix(path, wire.PathQueuePrefix)
+	if !ok {
+		return nil
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	name, err := url.PathUnescape(seg)
+	if err == nil {
+		err = wire.ValidateName(name)
+	}
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeBadQueueName, Message: err.Error()}
+	}
+	return nil
 }
 
 func remember(list []string, name string) []string {
@@ -562,11 +627,20 @@ type TransferOptions struct {
 // Transfer waits for messages on the subscribed queues and takes them:
 // each stays in flight, held by this client, until acked (Ack, or the
 // Acks of a later Transfer) or released. An empty result means the
-// timeout passed.
+// timeout passed. If the switch restarted since the messages in Acks were
+// taken, those acks are dropped (the messages were lost with it).
+//
+// If ctx ends while the switch is answering, the messages it took stay
+// held by this client until released, or until Close gives them back.
 func (c *Client) Transfer(ctx context.Context, o TransferOptions) ([]Delivery, error) {
-	resp, err := c.do(ctx, &request{method: "POST", path: wire.PathTransfer, contentType: wire.ContentTypeJSON,
-		accept: wire.ContentTypeFrames, session: true,
-		body: jsonBody(wire.TransferRequest{Acks: o.Acks, Max: o.Max, TimeoutMillis: o.Timeout.Milliseconds()})})
+	tr := wire.TransferRequest{Acks: o.Acks, Max: o.Max, TimeoutMillis: o.Timeout.Milliseconds()}
+	r := &request{method: "POST", path: wire.PathTransfer, contentType: wire.ContentTypeJSON,
+		accept: wire.ContentTypeFrames, session: true, body: jsonBody(tr)}
+	if len(tr.Acks) > 0 {
+		tr.Acks = nil
+		r.namesMessages, r.withoutMessages = true, jsonBody(tr)
+	}
+	resp, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -592,24 +666,26 @@ func (c *Client) readDeliveries(resp *http.Response) ([]Delivery, error) {
 }
 
 // Ack deletes messages; it fails with CodeNoSuchMessage if one of them is
-// already gone (all others are still acked).
+// already gone (all others are still acked), and with ErrSwitchRestarted
+// if the switch restarted since they were taken.
 func (c *Client) Ack(ctx context.Context, acks Acks) error {
 	return c.call(ctx, &request{method: "POST", path: wire.PathAck, contentType: wire.ContentTypeJSON,
-		body: jsonBody(wire.AckRequest{Acks: acks}), session: true, idempotent: true}, nil)
+		body: jsonBody(wire.AckRequest{Acks: acks}), session: true, idempotent: true, namesMessages: true}, nil)
 }
 
 // Release gives messages the client holds back to their queues, to be
 // delivered again (to this client or another) ahead of new ones.
 func (c *Client) Release(ctx context.Context, acks Acks) error {
 	return c.call(ctx, &request{method: "POST", path: wire.PathRelease, contentType: wire.ContentTypeJSON,
-		body: jsonBody(wire.AckRequest{Acks: acks}), session: true, idempotent: true}, nil)
+		body: jsonBody(wire.AckRequest{Acks: acks}), session: true, idempotent: true, namesMessages: true}, nil)
 }
 
 // Withdraw deletes a message no receiver has taken yet; it fails with
-// CodeInFlight if one has.
+// CodeInFlight if one has, and with ErrSwitchRestarted if the switch
+// restarted since it was sent.
 func (c *Client) Withdraw(ctx context.Context, queue string, id uint64) error {
 	return c.call(ctx, &request{method: "DELETE", path: queuePath(queue) + "/messages/" + strconv.FormatUint(id, 10),
-		session: true, idempotent: true}, nil)
+		session: true, idempotent: true, namesMessages: true}, nil)
 }
 
 // Peek returns up to max ready messages of a queue without taking them.

@@ -239,3 +239,62 @@ func TestCloseGivesBackAndRemovesTransient(t *testing.T) {
 		t.Errorf("transient after Close: %v; want no_such_queue", err)
 	}
 }
+
+// TestAcksNeverCrossARestart: message ids are only good for the life of
+// the switch that gave them out. After a restart the new switch numbers
+// its messages from 1 again, so a request naming messages taken before
+// must not reach it as it was: it would delete messages nobody has seen.
+func TestAcksNeverCrossARestart(t *testing.T) {
+	sock := "unix:" + t.TempDir() + "/sock"
+	_, stop := runSwitch(t, sock, broker.Options{})
+	ctx := context.Background()
+	taker := newClient(t, sock, 10*time.Second)
+	acker := newClient(t, sock, 10*time.Second)
+	for _, c := range []*lib.Client{taker, acker} {
+		c.CreateQueue(ctx, "q")
+		c.Subscribe(ctx, "q")
+	}
+	taker.SendBatch(ctx, "q", []lib.Message{{Payload: []byte("old1")}, {Payload: []byte("old2")}})
+	old1, err1 := taker.Transfer(ctx, lib.TransferOptions{Max: 1})
+	old2, err2 := acker.Transfer(ctx, lib.TransferOptions{Max: 1})
+	if err1 != nil || err2 != nil || len(old1) != 1 || len(old2) != 1 {
+		t.Fatalf("Transfers = %v %v, %v %v", old1, err1, old2, err2)
+	}
+	stop()
+	runSwitch(t, sock, broker.Options{})
+	other := newClient(t, sock, 0)
+	other.CreateQueue(ctx, "q")
+	other.SendBatch(ctx, "q", []lib.Message{{Payload: []byte("new1")}, {Payload: []byte("new2")}, {Payload: []byte("new3")}})
+
+	// The first request after the restart carries acks of old messages:
+	// they are dropped, and the new messages all arrive.
+	ds, err := taker.Transfer(ctx, lib.TransferOptions{Acks: lib.Acks{"q": {old1[0].ID, old2[0].ID}}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, string(d.Payload))
+	}
+	if strings.Join(got, " ") != "new1 new2 new3" {
+		t.Errorf("after the restart got %v; want every new message (none deleted by a stale ack)", got)
+	}
+	// A plain Ack of an old message fails instead of deleting a new one.
+	if err := acker.Ack(ctx, lib.Acks{"q": {old2[0].ID}}); !errors.Is(err, lib.ErrSwitchRestarted) {
+		t.Errorf("Ack of a message from before the restart = %v; want ErrSwitchRestarted", err)
+	}
+	if qi, _ := other.Info(ctx, "q"); qi.InFlight != 3 {
+		t.Errorf("in flight = %d; want the 3 new messages, still held", qi.InFlight)
+	}
+}
+
+func TestBadQueueNamesRefusedBeforeSending(t *testing.T) {
+	addr, _ := runSwitch(t, "127.0.0.1:0", broker.Options{})
+	c := newClient(t, addr, 0)
+	for _, name := range []string{"", ".", "..", "a/b", "a b"} {
+		err := c.CreateQueue(context.Background(), name)
+		if !lib.IsCode(err, lib.CodeBadQueueName) {
+			t.Errorf("CreateQueue(%q) = %v; want a bad_queue_name error", name, err)
+		}
+	}
+}

@@ -7,4 +7,10 @@
 // up (queues it created, its transient queues, its subscriptions).
 // Messages taken with Transfer are held until acked; a client that dies
 // holding them loses nothing: the switch gives them to the next receiver.
+//
+// Message ids are only good for the life of the switch that gave them
+// out: a restarted switch numbers messages from 1 again. The client never
+// replays a request naming messages to a switch that restarted (Ack,
+// Release and Withdraw fail with ErrSwitchRestarted; Transfer drops its
+// Acks), and a caller holding ids should drop them once Epoch changes.
 package lib

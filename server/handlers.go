@@ -17,6 +17,9 @@ import (
 // maxJSONBody bounds control request bodies (ack lists, queue lists).
 const maxJSONBody = 16 << 20
 
+// maxPeek bounds the messages one peek returns; ask again for more.
+const maxPeek = 10000
+
 // routes is the route table of docs/protocol.md.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
@@ -307,6 +310,7 @@ func (s *Server) peek(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
+	max = min(max, maxPeek)
 	ds, err := s.b.Peek(r.PathValue("name"), max)
 	if err != nil {
 		writeError(w, err)
