@@ -18,12 +18,16 @@ processed it. Message ids are those msw-diag and msw-recv show. Use it to
 clear a request that makes its server crash every time it is delivered.
 `
 
+var ackGroups = []optionGroup{
+	{"Switch", []string{"s switch", "wait", "client-id"}},
+}
+
 // Ack is the body of msw-ack.
 func Ack(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newCommand("msw-ack", ackUsage, stdout, stderr)
 	var sf switchFlags
 	sf.register(c.flags, DefaultWait)
-	if ok, code := c.parse(args); !ok {
+	if ok, code := c.parseGrouped(args, ackGroups); !ok {
 		return code
 	}
 	if c.flags.NArg() < 2 {

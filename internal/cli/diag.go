@@ -31,6 +31,11 @@ diagnostics snapshot instead, for scripts.
 // msw-diag calls it crashed or deadlocked.
 const DefaultStale = 30 * time.Second
 
+var diagGroups = []optionGroup{
+	{"Report", []string{"stale", "v", "max-messages", "json"}},
+	{"Switch", []string{"s switch", "wait", "client-id"}},
+}
+
 // Diag is the body of msw-diag.
 func Diag(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newCommand("msw-diag", diagUsage, stdout, stderr)
@@ -46,7 +51,7 @@ func Diag(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c.flags.BoolVar(&asJSON, "json", false, "print the raw diagnostics snapshot as JSON")
 	c.flags.IntVar(&maxMsgs, "max-messages", maxMsgs, "list at most `N` messages per queue")
 	sf.register(c.flags, DefaultWait)
-	if ok, code := c.parse(args); !ok {
+	if ok, code := c.parseGrouped(args, diagGroups); !ok {
 		return code
 	}
 	if c.flags.NArg() > 0 {

@@ -18,6 +18,11 @@ Subscribers of a destroyed queue see it vanish; a transient queue's
 owner loses it.
 `
 
+var rmGroups = []optionGroup{
+	{"Removal", []string{"f force", "v"}},
+	{"Switch", []string{"s switch", "wait", "client-id"}},
+}
+
 // Rm is the body of msw-rm.
 func Rm(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newCommand("msw-rm", rmUsage, stdout, stderr)
@@ -29,7 +34,7 @@ func Rm(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c.flags.BoolVar(&force, "force", false, "same as -f")
 	c.flags.BoolVar(&verbose, "v", false, "print the name of each queue destroyed")
 	sf.register(c.flags, DefaultWait)
-	if ok, code := c.parse(args); !ok {
+	if ok, code := c.parseGrouped(args, rmGroups); !ok {
 		return code
 	}
 	if c.flags.NArg() == 0 {

@@ -36,6 +36,12 @@ const tailPage = 1000
 // tailPoll is how long one follow request waits for new events.
 const tailPoll = 30 * time.Second
 
+var tailGroups = []optionGroup{
+	{"Which events", []string{"f follow", "n", "after", "count"}},
+	{"Output", []string{"json", "mscgen", "mermaid", "v"}},
+	{"Switch", []string{"s switch", "wait", "client-id"}},
+}
+
 // Tail is the body of msw-tail.
 func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newCommand("msw-tail", tailUsage, stdout, stderr)
@@ -57,7 +63,7 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&mermaid, "mermaid", false, "print the events as a Mermaid sequence diagram")
 	fs.BoolVar(&verbose, "v", false, "show whole previews, correlation ids and reply queues")
 	sf.register(fs, DefaultWait)
-	if ok, code := c.parse(args); !ok {
+	if ok, code := c.parseGrouped(args, tailGroups); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
