@@ -67,6 +67,11 @@ const StatusTimeout = 124
 // errClientClosed is returned by calls on a closed client.
 var errClientClosed = errors.New("client closed")
 
+// ErrGiveBack, returned by a Handler (or wrapped in its error), gives the
+// request back to its queue, to be delivered again (to this server or
+// another), instead of sending a reply.
+var ErrGiveBack = errors.New("request given back")
+
 // errStaleSession means the session a message was seen in is gone.
 var errStaleSession = errors.New("session changed")
 
@@ -101,7 +106,7 @@ type Request struct {
 
 // Handler answers a request. A non-nil error sends a failure reply: the
 // Status and Message of a *RemoteError, else status 1 and the error's
-// text.
+// text; ErrGiveBack sends none and gives the request back instead.
 type Handler func(ctx context.Context, req *Request) ([]byte, error)
 
 // ServeOptions shape a Serve.
@@ -832,7 +837,11 @@ func (s *server) addAcksLocked(ids []uint64, epoch uint64) {
 func (s *server) handle(j *job) {
 	defer s.handlers.Done()
 	out, err, late := s.invoke(j)
-	if j.state.CompareAndSwap(jobRunning, jobAnswered) {
+	if errors.Is(err, ErrGiveBack) {
+		if j.state.CompareAndSwap(jobRunning, jobGivenBack) {
+			s.giveBack(j)
+		}
+	} else if j.state.CompareAndSwap(jobRunning, jobAnswered) {
 		s.answer(j, out, err)
 	}
 	if late != nil {
@@ -930,6 +939,20 @@ func (s *server) answer(j *job, out []byte, herr error) {
 		delete(s.running, j)
 		s.mu.Unlock()
 	}
+	select {
+	case s.finished <- struct{}{}:
+	default:
+	}
+}
+
+// giveBack releases a request its handler gave back.
+func (s *server) giveBack(j *job) {
+	ctx, cancel := context.WithTimeout(s.hard, 5*time.Second)
+	s.cl.acksIn(ctx, wire.PathRelease, Acks{s.queue: {j.req.ID}}, j.epoch, false)
+	cancel()
+	s.mu.Lock()
+	delete(s.running, j)
+	s.mu.Unlock()
 	select {
 	case s.finished <- struct{}{}:
 	default:

@@ -500,3 +500,19 @@ func TestCloseEndsCallsAndServe(t *testing.T) {
 		return true
 	})
 }
+
+func TestHandlerGivesBack(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	var first atomic.Bool
+	first.Store(true)
+	rpcServe(t, rpcClient(t, sw.addr), "gb", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		if first.CompareAndSwap(true, false) {
+			return nil, fmt.Errorf("not now: %w", lib.ErrGiveBack)
+		}
+		return []byte(fmt.Sprintf("delivery %d", req.DeliveryCount)), nil
+	})
+	got, err := rpcClient(t, sw.addr).Call(context.Background(), "gb", []byte("x"))
+	if err != nil || string(got) != "delivery 2" {
+		t.Fatalf("got %q, %v; want the request answered on its second delivery", got, err)
+	}
+}
