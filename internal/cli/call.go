@@ -1,9 +1,274 @@
 package cli
 
-import "io"
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"msw/lib"
+)
+
+const callUsage = `
+Usage: msw-call [options] QUEUE
+       msw-call -l [-P N] [options] QUEUE
+
+Send a request to the service on QUEUE and print its reply, byte for
+byte. The request body is standard input, or --body TEXT, or --file PATH.
+QUEUE is created if it does not exist, and the call waits until a server
+replies, however late it starts. If the server's program failed, its
+error text goes to standard error and msw-call exits with its status.
+
+With -l each line of standard input (its newline removed) is a request
+of its own; replies are printed one per line, in input order, with up to
+-P requests in flight at once.
+
+On --timeout or Ctrl-C, a request no server has taken yet is withdrawn.
+If the switch restarts during the call, the request is sent again.
+`
+
+// exitInterrupted is msw-call's status when stopped by SIGINT or SIGTERM.
+const exitInterrupted = 130
 
 // Call is the body of msw-call.
 func Call(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-call", "Usage: msw-call\n", stdout, stderr)
-	return c.failf("not yet implemented")
+	c := newCommand("msw-call", callUsage, stdout, stderr)
+	var (
+		body, file string
+		timeout    durationValue
+		lines      bool
+		parallel   = 1
+		sf         switchFlags
+		bodySet    bool
+		fileSet    bool
+	)
+	fs := c.flags
+	fs.Func("body", "request body `text` (instead of standard input)", func(s string) error {
+		body, bodySet = s, true
+		return nil
+	})
+	fs.Func("file", "read the request body from `path` ('-' is standard input)", func(s string) error {
+		file, fileSet = s, true
+		return nil
+	})
+	fs.Var(&timeout, "t", "give up after this `duration` (exit 124); 0 waits for ever")
+	fs.Var(&timeout, "timeout", "same as -t")
+	fs.BoolVar(&lines, "l", false, "each line of standard input is a request; print one reply per line")
+	fs.IntVar(&parallel, "P", parallel, "with -l, how many requests are in flight at once")
+	sf.register(fs, DefaultWait)
+	pos, _, _, ok, code := c.parseInterleaved(args)
+	if !ok {
+		return code
+	}
+	switch {
+	case len(pos) == 0:
+		return c.usageError("missing QUEUE")
+	case len(pos) > 1:
+		return c.usageError("unexpected argument %q", pos[1])
+	case bodySet && fileSet:
+		return c.usageError("give the request body once: --body or --file, not both")
+	case lines && (bodySet || fileSet):
+		return c.usageError("-l reads requests from standard input; it takes no --body or --file")
+	case parallel < 1:
+		return c.usageError("-P %d: want at least 1", parallel)
+	}
+	queue := pos[0]
+
+	var payload []byte
+	if !lines {
+		var err error
+		switch {
+		case bodySet:
+			payload = []byte(body)
+		case fileSet && file != "-":
+			if payload, err = os.ReadFile(file); err != nil {
+				return c.failf("--file: %v", errors.Unwrap(err))
+			}
+		default:
+			if payload, err = io.ReadAll(stdin); err != nil {
+				return c.failf("reading standard input: %v", err)
+			}
+		}
+	}
+
+	cl, err := sf.client(c.name)
+	if err != nil {
+		return c.usageError("%v", err)
+	}
+	defer cl.Close()
+	sigCtx, stopSignals := signalContext()
+	defer stopSignals()
+	ctx := sigCtx
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(sigCtx, time.Duration(timeout))
+		defer cancel()
+	}
+	k := &callRunner{c: c, cl: cl, queue: queue, timeout: time.Duration(timeout), sigCtx: sigCtx}
+	if lines {
+		return k.lines(ctx, stdin, parallel)
+	}
+	reply, err := cl.Call(ctx, queue, payload)
+	if err != nil {
+		return k.report(err, "")
+	}
+	if _, err := stdout.Write(reply); err != nil {
+		return c.failf("writing standard output: %v", err)
+	}
+	return ExitOK
+}
+
+// callRunner makes msw-call's requests.
+type callRunner struct {
+	c       *command
+	cl      *lib.Client
+	queue   string
+	timeout time.Duration
+	sigCtx  context.Context
+}
+
+// report explains a failed call in one line, after where ("line 3: ",
+// or empty), and returns the exit code. A failure reply's text is
+// written as it came (after the command's name and where, if any).
+func (k *callRunner) report(err error, where string) int {
+	var re *lib.RemoteError
+	switch {
+	case errors.As(err, &re):
+		msg := re.Message
+		if msg == "" {
+			msg = fmt.Sprintf("%s: remote failure with status %d", k.c.name, re.Status)
+		}
+		if where != "" {
+			msg = k.c.name + ": " + where + msg
+		}
+		if !strings.HasSuffix(msg, "\n") {
+			msg += "\n"
+		}
+		io.WriteString(k.c.stderr, msg)
+		return re.Status
+	case k.sigCtx.Err() != nil:
+		fmt.Fprintf(k.c.stderr, "%s: %sinterrupted\n", k.c.name, where)
+		return exitInterrupted
+	case errors.Is(err, context.DeadlineExceeded):
+		fmt.Fprintf(k.c.stderr, "%s: %sno reply on %s within %s\n", k.c.name, where, k.queue, k.timeout)
+		return ExitTimeout
+	}
+	fmt.Fprintf(k.c.stderr, "%s: %s%v\n", k.c.name, where, err)
+	return exitCode(err)
+}
+
+// lines runs one call per line of in, n at a time, and prints the
+// replies in input order. A failed call prints an empty line and its
+// error; the exit status is that of the first failure. An error that is
+// not a failure reply (the switch cannot be reached, the timeout) stops
+// the run.
+func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		reply []byte
+		err   error
+	}
+	// order holds one channel per request, in input order; its capacity
+	// bounds the requests in flight or waiting to be printed.
+	order := make(chan chan result, n)
+	var readErr error
+	go func() {
+		defer close(order)
+		br := bufio.NewReaderSize(in, 64<<10)
+		for ctx.Err() == nil {
+			line, err := br.ReadBytes('\n')
+			if len(line) > 0 {
+				line = bytes.TrimSuffix(line, []byte("\n"))
+				ch := make(chan result, 1)
+				select {
+				case order <- ch:
+				case <-ctx.Done():
+					return
+				}
+				go func() {
+					reply, err := k.cl.Call(ctx, k.queue, line)
+					ch <- result{reply, err}
+				}()
+			}
+			if err != nil {
+				if err != io.EOF {
+					readErr = err
+				}
+				return
+			}
+		}
+	}()
+
+	status, lineNo, stopped := ExitOK, 0, false
+	for ch := range order {
+		lineNo++
+		r := <-ch
+		if stopped {
+			continue // drain: the calls end at once, cancelled
+		}
+		if r.err != nil {
+			code := k.report(r.err, fmt.Sprintf("line %d: ", lineNo))
+			if status == ExitOK {
+				status = code
+			}
+			var re *lib.RemoteError
+			if !errors.As(r.err, &re) {
+				stopped = true
+				cancel()
+				continue
+			}
+			r.reply = nil // an empty line keeps the replies in step
+		}
+		if len(r.reply) == 0 || r.reply[len(r.reply)-1] != '\n' {
+			r.reply = append(r.reply, '\n')
+		}
+		if _, err := k.c.stdout.Write(r.reply); err != nil {
+			stopped = true
+			cancel()
+			status = k.c.failf("writing standard output: %v", err)
+		}
+	}
+	if readErr != nil && status == ExitOK {
+		return k.c.failf("reading standard input: %v", readErr)
+	}
+	return status
+}
+
+// parseInterleaved parses args whose options may come before, between
+// or after the positional arguments (msw-call foo --body hello). It stops
+// at "--" and returns the positional arguments and, if there was a "--",
+// what follows it.
+func (c *command) parseInterleaved(args []string) (pos, rest []string, dashdash, ok bool, code int) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			return pos, args[i+1:], true, true, ExitOK
+		}
+		if len(a) < 2 || a[0] != '-' {
+			pos = append(pos, a)
+			continue
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		n := 1
+		if f := c.flags.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
+			n = 2
+		}
+		if ok, code := c.parse(args[i : i+n]); !ok {
+			return nil, nil, false, false, code
+		}
+		i += n - 1
+	}
+	return pos, nil, false, true, ExitOK
+}
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }

@@ -1,9 +1,366 @@
 package cli
 
-import "io"
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/shlex"
+	"golang.org/x/sys/unix"
+
+	"msw/lib"
+)
+
+const serveUsage = `
+Usage: msw-serve [options] QUEUE -- PROG [ARGS...]
+       msw-serve [options] QUEUE --program 'PROG ARGS'
+       msw-serve [options] QUEUE
+
+Serve requests sent to QUEUE (msw-call QUEUE). For each request, PROG
+runs with the request payload on its standard input; its standard
+output, byte for byte, is the reply. Its standard error goes to
+msw-serve's, each line prefixed with the request's correlation id. If
+it exits non-zero, the reply is a failure carrying its exit status and
+the last lines of its standard error. --program is split into words as
+a shell would, but no shell runs.
+
+PROG's environment has MSW_QUEUE, MSW_CORRELATION_ID, MSW_REPLY_TO,
+MSW_MESSAGE_ID, MSW_REDELIVERED (1 or 0), MSW_DELIVERY_COUNT and
+MSW_SWITCH.
+
+Without PROG, msw-serve is interactive: it prints each request and
+reads the reply from standard input, up to a line holding only '.'.
+
+A request is acked only once its reply is sent: if msw-serve dies, the
+switch gives its requests to another server. msw-serve waits for the
+switch for ever by default and keeps serving across switch restarts. On
+SIGTERM or SIGINT it takes no new requests, lets running ones finish
+for up to --grace, gives the rest back to the queue, and exits 0.
+`
+
+// serveTailLines and serveTailBytes bound the standard error sent back
+// in a failure reply.
+const (
+	serveTailLines = 10
+	serveTailBytes = 4 << 10
+)
 
 // Serve is the body of msw-serve.
 func Serve(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-serve", "Usage: msw-serve\n", stdout, stderr)
-	return c.failf("not yet implemented")
+	c := newCommand("msw-serve", serveUsage, stdout, stderr)
+	var (
+		program string
+		jobs    = 1
+		timeout durationValue
+		grace   = durationValue(10 * time.Second)
+		sf      switchFlags
+	)
+	fs := c.flags
+	fs.StringVar(&program, "program", "", "`command` to run per request, split into words as a shell would (no shell runs)")
+	fs.IntVar(&jobs, "j", jobs, "how many requests to serve in parallel")
+	fs.Var(&timeout, "timeout", "per request: kill the program (its whole process group) after this `duration` and send a failure reply; 0 means none")
+	fs.Var(&grace, "grace", "on SIGTERM, how long running requests may finish before they are given back (`duration`)")
+	sf.register(fs, lib.WaitForever)
+	pos, argv, dashdash, ok, code := c.parseInterleaved(args)
+	if !ok {
+		return code
+	}
+	switch {
+	case len(pos) == 0:
+		return c.usageError("missing QUEUE")
+	case len(pos) > 1:
+		return c.usageError("unexpected argument %q (the program goes after --)", pos[1])
+	case dashdash && len(argv) == 0:
+		return c.usageError("missing PROG after --")
+	case dashdash && program != "":
+		return c.usageError("give the program once: after -- or with --program, not both")
+	case jobs < 1:
+		return c.usageError("-j %d: want at least 1", jobs)
+	}
+	if program != "" {
+		var err error
+		if argv, err = shlex.Split(program); err != nil {
+			return c.usageError("--program: %v", err)
+		}
+		if len(argv) == 0 {
+			return c.usageError("--program: empty command")
+		}
+	}
+	queue := pos[0]
+	interactive := len(argv) == 0
+	if interactive && jobs > 1 {
+		return c.usageError("-j %d: the interactive mode serves one request at a time", jobs)
+	}
+	if !interactive {
+		path, err := exec.LookPath(argv[0])
+		if err != nil {
+			return c.failf("%v", err)
+		}
+		argv[0] = path
+	}
+
+	cl, err := sf.client(c.name)
+	if err != nil {
+		return c.usageError("%v", err)
+	}
+	defer cl.Close()
+	ctx, stop := signalContext()
+	defer stop()
+	logger := log.New(stderr, c.name+": ", 0)
+	go func() {
+		<-ctx.Done()
+		logger.Printf("stopping")
+	}()
+
+	opts := lib.ServeOptions{
+		Concurrency: jobs,
+		Timeout:     time.Duration(timeout),
+		Grace:       time.Duration(grace),
+		Logf:        logger.Printf,
+	}
+	var h lib.Handler
+	if interactive {
+		h = newServeTerminal(stdin, stdout, stop).handle
+	} else {
+		p := &serveProgram{argv: argv, switchAddr: sf.addr, timeout: time.Duration(timeout), stderr: &lockedWriter{w: stderr}}
+		h = p.handle
+	}
+	if err := cl.Serve(ctx, queue, opts, h); err != nil {
+		return c.fail(err)
+	}
+	return ExitOK
+}
+
+// serveProgram runs a program per request.
+type serveProgram struct {
+	argv       []string
+	switchAddr string
+	timeout    time.Duration
+	stderr     *lockedWriter
+}
+
+func (p *serveProgram) handle(ctx context.Context, req *lib.Request) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, p.argv[0], p.argv[1:]...)
+	cmd.Stdin = bytes.NewReader(req.Payload)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	tail := &stderrLines{prefix: req.CorrelationID + ": ", w: p.stderr}
+	cmd.Stderr = tail
+	redelivered := "0"
+	if req.Redelivered {
+		redelivered = "1"
+	}
+	cmd.Env = append(os.Environ(),
+		"MSW_QUEUE="+req.Queue,
+		"MSW_CORRELATION_ID="+req.CorrelationID,
+		"MSW_REPLY_TO="+req.ReplyTo,
+		"MSW_MESSAGE_ID="+strconv.FormatUint(req.ID, 10),
+		"MSW_REDELIVERED="+redelivered,
+		"MSW_DELIVERY_COUNT="+strconv.FormatUint(uint64(req.DeliveryCount), 10),
+		lib.EnvSwitch+"="+p.switchAddr,
+	)
+	// The program and everything it starts form one process group, killed
+	// as one on timeout or when msw-serve gives up the request.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second // a grandchild holding a pipe open must not hang us
+	err := cmd.Run()
+	tail.flush()
+	name := p.argv[0]
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		msg := fmt.Sprintf("%s: timed out after %s, killed\n", name, p.timeout)
+		return nil, &lib.RemoteError{Status: lib.StatusTimeout, Message: msg + tail.text()}
+	}
+	if err == nil {
+		return out.Bytes(), nil
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		if errors.Is(err, exec.ErrWaitDelay) {
+			return out.Bytes(), nil // it exited 0; a process it left holds the pipe
+		}
+		fmt.Fprintf(p.stderr, "%s%v\n", tail.prefix, err)
+		return nil, &lib.RemoteError{Status: 127, Message: fmt.Sprintf("%s: %v\n", name, err)}
+	}
+	status, how := ee.ExitCode(), fmt.Sprintf("exit status %d", ee.ExitCode())
+	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		status, how = 128+int(ws.Signal()), "killed by "+unix.SignalName(ws.Signal())
+	}
+	msg := tail.text()
+	if msg == "" {
+		msg = fmt.Sprintf("%s: %s\n", name, how)
+	}
+	return nil, &lib.RemoteError{Status: status, Message: msg}
+}
+
+// lockedWriter serializes whole writes from parallel requests.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// stderrLines copies a program's standard error line by line, each with
+// a prefix, and keeps the last lines for a failure reply.
+type stderrLines struct {
+	prefix  string
+	w       io.Writer
+	partial []byte
+	last    []string
+}
+
+func (s *stderrLines) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.partial = append(s.partial, p...)
+			if len(s.partial) > serveTailBytes {
+				s.line(s.partial) // a very long line goes out in pieces
+				s.partial = s.partial[:0]
+			}
+			break
+		}
+		s.partial = append(s.partial, p[:i]...)
+		s.line(s.partial)
+		s.partial = s.partial[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+func (s *stderrLines) line(b []byte) {
+	io.WriteString(s.w, s.prefix+string(b)+"\n")
+	l := string(b)
+	if len(l) > serveTailBytes/serveTailLines*2 {
+		l = l[:serveTailBytes/serveTailLines*2] + "..."
+	}
+	s.last = append(s.last, l)
+	if len(s.last) > serveTailLines {
+		s.last = s.last[len(s.last)-serveTailLines:]
+	}
+}
+
+// flush writes out an unfinished last line.
+func (s *stderrLines) flush() {
+	if len(s.partial) > 0 {
+		s.line(s.partial)
+		s.partial = nil
+	}
+}
+
+// text returns the last lines kept, each ending in a newline.
+func (s *stderrLines) text() string {
+	if len(s.last) == 0 {
+		return ""
+	}
+	return strings.Join(s.last, "\n") + "\n"
+}
+
+// serveTerminal is the interactive mode: a person reads each request and
+// types the reply. A goroutine reads the input, so that its end is seen
+// between requests too: msw-serve then stops.
+type serveTerminal struct {
+	out   io.Writer
+	lines chan []byte // closed at the end of input
+	stop  context.CancelFunc
+
+	mu   sync.Mutex
+	busy bool // a request is being answered
+	eof  bool
+}
+
+func newServeTerminal(in io.Reader, out io.Writer, stop context.CancelFunc) *serveTerminal {
+	t := &serveTerminal{out: out, lines: make(chan []byte), stop: stop}
+	go func() {
+		br := bufio.NewReader(in)
+		for {
+			line, err := br.ReadBytes('\n')
+			if len(line) > 0 {
+				t.lines <- line
+			}
+			if err != nil {
+				t.mu.Lock()
+				t.eof = true
+				busy := t.busy
+				t.mu.Unlock()
+				close(t.lines)
+				if !busy {
+					t.stop()
+				}
+				return
+			}
+		}
+	}()
+	return t
+}
+
+func (t *serveTerminal) handle(ctx context.Context, req *lib.Request) ([]byte, error) {
+	t.mu.Lock()
+	t.busy = true
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.busy = false
+		eof := t.eof
+		t.mu.Unlock()
+		if eof {
+			t.stop()
+		}
+	}()
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "--- request %s on %s", req.CorrelationID, req.Queue)
+	if req.Redelivered {
+		fmt.Fprintf(&b, " (delivery %d)", req.DeliveryCount)
+	}
+	b.WriteString(" ---\n")
+	b.Write(req.Payload)
+	if len(req.Payload) > 0 && req.Payload[len(req.Payload)-1] != '\n' {
+		b.WriteString("\n")
+	}
+	if req.ReplyTo == "" {
+		b.WriteString("--- no reply wanted ---\n")
+		io.WriteString(t.out, b.String())
+		return nil, nil
+	}
+	b.WriteString("--- type the reply, then a line holding only '.' ---\n")
+	io.WriteString(t.out, b.String())
+
+	var reply []byte
+	for {
+		select {
+		case line, ok := <-t.lines:
+			if !ok {
+				// End of input: send what was typed; with nothing typed,
+				// give the request back (msw-serve is stopping).
+				if len(reply) > 0 {
+					return reply, nil
+				}
+				return nil, lib.ErrGiveBack
+			}
+			if string(line) == ".\n" || string(line) == "." {
+				return reply, nil
+			}
+			reply = append(reply, line...)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
