@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/mattn/go-isatty"
 
 	"msw/lib"
 )
@@ -124,21 +124,8 @@ func queueAge(now, t time.Time) string {
 	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
 }
 
-// writerIsTerminal reports whether w is a terminal: it answers the terminal
-// size request.
+// writerIsTerminal reports whether w is a terminal.
 func writerIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return false
-	}
-	tty := false
-	rc.Control(func(fd uintptr) {
-		_, err := unix.IoctlGetWinsize(int(fd), unix.TIOCGWINSZ)
-		tty = err == nil
-	})
-	return tty
+	return ok && isatty.IsTerminal(f.Fd())
 }
