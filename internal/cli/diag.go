@@ -390,8 +390,8 @@ func (r *diagReport) payload(queue string, m wire.MessageInfo) string {
 		width = -1
 	}
 	s := summarizePayload(m.Preview, m.Size, m.Size > broker.PreviewLen, width)
-	if r.verbose && m.Size > broker.PreviewLen {
-		s += fmt.Sprintf(" (the first %d of %d bytes; the rest is not readable while in flight)", broker.PreviewLen, m.Size)
+	if r.verbose && m.InFlight && m.Size > broker.PreviewLen {
+		s += fmt.Sprintf(": only the first %d bytes of a message in flight can be shown", broker.PreviewLen)
 	}
 	return s
 }
