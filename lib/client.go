@@ -560,7 +560,18 @@ const maxBatchBytes = 4 << 20
 // requests of at most a few MiB, each enqueued whole or not at all.
 func (c *Client) SendBatch(ctx context.Context, queue string, ms []Message) (uint64, error) {
 	var first uint64
-	buf := make([]byte, 0, 64<<10)
+	// Size the buffer for the first request up front: growing it from a
+	// small start copied each batch about twice over (a quarter of
+	// msw-send's CPU in its profile).
+	need := 0
+	for i := range ms {
+		need += len(ms[i].Payload) + len(ms[i].CorrelationID) + len(ms[i].ReplyTo) + 48
+		if need >= maxBatchBytes {
+			need = maxBatchBytes + 64
+			break
+		}
+	}
+	buf := make([]byte, 0, need)
 	flush := func() error {
 		var sr wire.SendResponse
 		err := c.call(ctx, &request{method: "POST", path: queuePath(queue) + "/messages",
