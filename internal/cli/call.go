@@ -29,9 +29,17 @@ With -l each line of standard input (its newline removed) is a request
 of its own; replies are printed one per line, in input order, with up to
 -P requests in flight at once.
 
-On --timeout or Ctrl-C, a request no server has taken yet is withdrawn.
-If the switch restarts during the call, the request is sent again.
+On --timeout (exit 124) or Ctrl-C (exit 130), a request no server has
+taken yet is withdrawn. If the switch restarts during the call, the
+request is sent again.
 `
+
+var callGroups = []optionGroup{
+	{"Request", []string{"body", "file"}},
+	{"Waiting", []string{"t timeout"}},
+	{"Many requests", []string{"l", "P"}},
+	{"Switch", []string{"s switch", "wait", "client-id"}},
+}
 
 // exitInterrupted is msw-call's status when stopped by SIGINT or SIGTERM.
 const exitInterrupted = 130
@@ -57,12 +65,12 @@ func Call(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		file, fileSet = s, true
 		return nil
 	})
-	fs.Var(&timeout, "t", "give up after this `duration` (exit 124); 0 waits for ever")
+	fs.Var(&timeout, "t", "give up after this `duration` (exit 124); 0 waits for ever, riding out switch restarts")
 	fs.Var(&timeout, "timeout", "same as -t")
 	fs.BoolVar(&lines, "l", false, "each line of standard input is a request; print one reply per line")
-	fs.IntVar(&parallel, "P", parallel, "with -l, how many requests are in flight at once")
+	fs.IntVar(&parallel, "P", parallel, "with -l, keep up to `N` requests in flight at once")
 	sf.register(fs, DefaultWait)
-	pos, _, _, ok, code := c.parseInterleaved(args)
+	pos, _, _, ok, code := c.parseInterleaved(args, callGroups)
 	if !ok {
 		return code
 	}
@@ -244,8 +252,8 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 // parseInterleaved parses args whose options may come before, between
 // or after the positional arguments (msw-call foo --body hello). It stops
 // at "--" and returns the positional arguments and, if there was a "--",
-// what follows it.
-func (c *command) parseInterleaved(args []string) (pos, rest []string, dashdash, ok bool, code int) {
+// what follows it. -h lists the options in groups.
+func (c *command) parseInterleaved(args []string, groups []optionGroup) (pos, rest []string, dashdash, ok bool, code int) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
@@ -260,7 +268,7 @@ func (c *command) parseInterleaved(args []string) (pos, rest []string, dashdash,
 		if f := c.flags.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
 			n = 2
 		}
-		if ok, code := c.parse(args[i : i+n]); !ok {
+		if ok, code := c.parseGrouped(args[i:i+n], groups); !ok {
 			return nil, nil, false, false, code
 		}
 		i += n - 1

@@ -49,6 +49,12 @@ SIGTERM or SIGINT it takes no new requests, lets running ones finish
 for up to --grace, gives the rest back to the queue, and exits 0.
 `
 
+var serveGroups = []optionGroup{
+	{"Program", []string{"program", "j", "timeout"}},
+	{"Stopping", []string{"grace"}},
+	{"Switch", []string{"s switch", "wait", "client-id"}},
+}
+
 // serveTailLines and serveTailBytes bound the standard error sent back
 // in a failure reply.
 const (
@@ -68,11 +74,11 @@ func Serve(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	)
 	fs := c.flags
 	fs.StringVar(&program, "program", "", "`command` to run per request, split into words as a shell would (no shell runs)")
-	fs.IntVar(&jobs, "j", jobs, "how many requests to serve in parallel")
+	fs.IntVar(&jobs, "j", jobs, "serve up to `N` requests in parallel")
 	fs.Var(&timeout, "timeout", "per request: kill the program (its whole process group) after this `duration` and send a failure reply; 0 means none")
-	fs.Var(&grace, "grace", "on SIGTERM, how long running requests may finish before they are given back (`duration`)")
+	fs.Var(&grace, "grace", "on SIGTERM, let running requests finish for this `duration`, then give them back")
 	sf.register(fs, lib.WaitForever)
-	pos, argv, dashdash, ok, code := c.parseInterleaved(args)
+	pos, argv, dashdash, ok, code := c.parseInterleaved(args, serveGroups)
 	if !ok {
 		return code
 	}
