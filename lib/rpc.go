@@ -964,6 +964,7 @@ func (s *server) giveBack(j *job) {
 // went out, or can never go: its queue is gone with its caller).
 func (s *server) reply(j *job, m *Message) bool {
 	backoff := minBackoff
+	shrunk := false
 	for {
 		_, _, err := s.cl.sendOne(s.hard, j.req.ReplyTo, m)
 		if err == nil {
@@ -971,6 +972,14 @@ func (s *server) reply(j *job, m *Message) bool {
 		}
 		if s.hard.Err() != nil {
 			return false
+		}
+		if IsCode(err, CodeTooLarge) && !shrunk {
+			// The caller must not wait for ever: tell it why instead.
+			shrunk = true
+			s.logf("reply to %s (correlation id %s): %v", j.req.ReplyTo, j.req.CorrelationID, err)
+			m = &Message{CorrelationID: m.CorrelationID, Status: max(m.Status, 1),
+				Payload: []byte(fmt.Sprintf("the reply (%d bytes) was refused by the switch: %v\n", len(m.Payload), err))}
+			continue
 		}
 		if !retryable(err) {
 			if IsCode(err, CodeNoSuchQueue) {

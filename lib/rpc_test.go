@@ -516,3 +516,76 @@ func TestHandlerGivesBack(t *testing.T) {
 		t.Fatalf("got %q, %v; want the request answered on its second delivery", got, err)
 	}
 }
+
+// BenchmarkCall measures round trips through an in-process switch over
+// loopback TCP, with 1, 16 and 64 callers sharing one Client and a
+// server handling 64 requests at a time.
+func BenchmarkCall(b *testing.B) {
+	for _, callers := range []int{1, 16, 64} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			brk := broker.New(broker.Options{})
+			srv := server.New(brk, server.Options{})
+			l, err := server.Listen("127.0.0.1:0", 0o600)
+			if err != nil {
+				b.Fatal(err)
+			}
+			go srv.Serve(l)
+			defer srv.Shutdown(context.Background())
+			addr := l.Addr().String()
+			sc, _ := lib.New(lib.Options{Addr: addr})
+			defer sc.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				sc.Serve(ctx, "bench", lib.ServeOptions{Concurrency: 64}, rpcEcho)
+			}()
+			defer func() { cancel(); <-done }()
+			c, _ := lib.New(lib.Options{Addr: addr})
+			defer c.Close()
+			payload := make([]byte, 100)
+			if _, err := c.Call(context.Background(), "bench", payload); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			var n atomic.Int64
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for n.Add(1) <= int64(b.N) {
+						if _, err := c.Call(context.Background(), "bench", payload); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+		})
+	}
+}
+
+func TestReplyTooLargeBecomesFailure(t *testing.T) {
+	b := broker.New(broker.Options{MaxPayload: 1000})
+	srv := server.New(b, server.Options{})
+	l, err := server.Listen("127.0.0.1:0", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
+	c := rpcClient(t, l.Addr().String())
+	rpcServe(t, c, "big", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		return make([]byte, 2000), nil
+	})
+	_, err = c.Call(context.Background(), "big", []byte("x"))
+	var re *lib.RemoteError
+	if !errors.As(err, &re) || re.Status != 1 {
+		t.Fatalf("got %v, want a failure reply", err)
+	}
+	t.Log(re.Message)
+}
