@@ -80,7 +80,13 @@ func BenchmarkTransferAck(b *testing.B) {
 // BenchmarkRoundTrip is one request and its reply through the broker, as
 // an RPC makes them, with many callers at once.
 func BenchmarkRoundTrip(b *testing.B) {
-	br := New(Options{})
+	for _, trace := range []int{-1, 0} {
+		b.Run(fmt.Sprintf("trace=%v", trace >= 0), func(b *testing.B) { benchRoundTrip(b, trace) })
+	}
+}
+
+func benchRoundTrip(b *testing.B, trace int) {
+	br := New(Options{TraceSize: trace})
 	br.CreateQueue(nil, "svc")
 	srv, _ := br.Login("server")
 	srv.AddConn()

@@ -216,10 +216,7 @@ func (b *Broker) giveBackHeld(q *Queue, s *Session) {
 	}
 	q.mu.Unlock()
 	b.Counters.Redelivered.Add(uint64(len(back)))
-	now := b.traceNow()
-	for i := range back {
-		b.traceMessageAt(now, wire.EventRedeliver, q.name, &back[i], s.clientID, "")
-	}
+	b.traceMessages(wire.EventRedeliver, q.name, back, s.clientID, "", false)
 }
 
 // lookup finds a queue by name.
@@ -396,9 +393,7 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 			}
 		}
 	} else if b.trace != nil {
-		for i := range stored {
-			b.traceMessageAt(now, wire.EventSend, queue, &stored[i], "", "")
-		}
+		b.trace.addMessages(now, wire.EventSend, queue, stored, "", "", false)
 	}
 	return first, nil
 }
@@ -433,13 +428,14 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 		}
 		q.mu.Unlock()
 		b.Counters.Acked.Add(uint64(len(done)))
-		now := b.traceNow()
-		for i := range done {
-			if s != nil && done[i].replyLen > 0 {
-				s.takeRequest(done[i].replyTo(), done[i].corr())
+		if s != nil {
+			for i := range done {
+				if done[i].replyLen > 0 {
+					s.takeRequest(done[i].replyTo(), done[i].corr())
+				}
 			}
-			b.traceMessageAt(now, wire.EventAck, name, &done[i], clientOf(s), "")
 		}
+		b.traceMessages(wire.EventAck, name, done, clientOf(s), "", false)
 	}
 	return firstErr
 }
@@ -464,13 +460,12 @@ func (b *Broker) Release(s *Session, acks wire.Acks) error {
 		q.giveBackLocked(back)
 		q.mu.Unlock()
 		b.Counters.Redelivered.Add(uint64(len(back)))
-		now := b.traceNow()
 		for i := range back {
 			if back[i].replyLen > 0 {
 				s.takeRequest(back[i].replyTo(), back[i].corr())
 			}
-			b.traceMessageAt(now, wire.EventRedeliver, name, &back[i], s.clientID, "")
 		}
+		b.traceMessages(wire.EventRedeliver, name, back, s.clientID, "", false)
 	}
 	return nil
 }

@@ -69,6 +69,37 @@ func (r *traceRing) add(rec *traceRecord) {
 		sl.rec = *rec
 	}
 	sl.mu.Unlock()
+	r.notify()
+}
+
+// addMessages records one event per message, claiming their sequence
+// numbers with one atomic add and filling each slot in place. from is
+// the acting client, or, with fromOrigin, each message's sender.
+func (r *traceRing) addMessages(now int64, kind, queue string, ms []message, from, to string, fromOrigin bool) {
+	n := uint64(len(ms))
+	if n == 0 {
+		return
+	}
+	seq := r.next.Add(n) - n
+	for i := range ms {
+		seq++
+		if fromOrigin {
+			from = ms[i].originID()
+		}
+		sl := &r.slots[seq%uint64(len(r.slots))]
+		sl.mu.Lock()
+		if sl.seq < seq {
+			sl.seq = seq
+			setMessageRecord(&sl.rec, kind, queue, &ms[i], from, to)
+			sl.rec.time = now
+		}
+		sl.mu.Unlock()
+	}
+	r.notify()
+}
+
+// notify wakes trace readers waiting for an event.
+func (r *traceRing) notify() {
 	if r.waiting.Load() > 0 {
 		r.mu.Lock()
 		close(r.wake)
@@ -170,6 +201,13 @@ func previewString(b []byte) string {
 }
 
 func messageRecord(kind, queue string, m *message, from, to string) traceRecord {
+	var rec traceRecord
+	setMessageRecord(&rec, kind, queue, m, from, to)
+	return rec
+}
+
+// setMessageRecord fills rec (all but its time) for an event about m.
+func setMessageRecord(rec *traceRecord, kind, queue string, m *message, from, to string) {
 	p := m.payload()
 	n := int(m.corrLen) + int(m.replyLen) + min(len(p), PreviewLen)
 	var text string
@@ -178,7 +216,7 @@ func messageRecord(kind, queue string, m *message, from, to string) traceRecord 
 	} else {
 		text = string(m.data[:n])
 	}
-	return traceRecord{
+	*rec = traceRecord{
 		kind:     kind,
 		queue:    queue,
 		from:     from,
@@ -208,13 +246,13 @@ func (b *Broker) traceMessageAt(now int64, kind, queue string, m *message, from,
 	b.traceEvent(rec)
 }
 
-// traceNow returns the time to stamp a batch of events with, or 0 (and
-// reads no clock) when tracing is off.
-func (b *Broker) traceNow() int64 {
-	if b.trace == nil {
-		return 0
+// traceMessages records an event per message of a batch, all stamped
+// with one clock read; see traceRing.addMessages.
+func (b *Broker) traceMessages(kind, queue string, ms []message, from, to string, fromOrigin bool) {
+	if b.trace == nil || len(ms) == 0 {
+		return
 	}
-	return time.Now().UnixNano()
+	b.trace.addMessages(time.Now().UnixNano(), kind, queue, ms, from, to, fromOrigin)
 }
 
 // traceEvent stamps (unless rec has a time) and records an event, if

@@ -182,7 +182,9 @@ func (b *Broker) take(s *Session, max int, w *waiter) []wire.Delivery {
 		s.noteRequests(buf)
 		for i := range buf {
 			out = append(out, buf[i].delivery(q.name))
-			b.traceMessageAt(now, wire.EventDeliver, q.name, &buf[i], buf[i].originID(), s.clientID)
+		}
+		if b.trace != nil {
+			b.trace.addMessages(now, wire.EventDeliver, q.name, buf, "", s.clientID, true)
 		}
 	}
 	if len(out) > 0 && w != nil {
