@@ -888,8 +888,10 @@ func (s *server) invoke(j *job) (out []byte, err error, late chan struct{}) {
 		return nil, s.timeoutError(), returned
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) && s.hard.Err() == nil {
+		// Its time was up, whatever it returned (a handler's own
+		// *RemoteError says more and is kept).
 		var re *RemoteError
-		if !errors.As(err, &re) {
+		if !errors.As(err, &re) && !errors.Is(err, ErrGiveBack) {
 			return nil, s.timeoutError(), nil
 		}
 	}
