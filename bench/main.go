@@ -29,9 +29,11 @@ type config struct {
 	heavy   int // rounds of the 1,000,000-message scenarios
 	rpcTime time.Duration
 	systems map[string]bool // "tcp", "unix", "nats"
-	work    string          // temporary directory of this run
-	bin     string          // where the msw binaries were built
-	root    string          // the msw module's directory
+	// pollersInProc runs scenario 8's idle pollers in this process.
+	pollersInProc bool
+	work          string // temporary directory of this run
+	bin           string // where the msw binaries were built
+	root          string // the msw module's directory
 }
 
 func (c *config) on(system string) bool { return c.systems[system] }
@@ -50,6 +52,8 @@ func main() {
 		memprofile = flag.String("memprofile", "", "write an allocation profile at the end of the run to `file`")
 		root       = flag.String("root", "..", "`directory` of the msw module (for building its commands)")
 		natsPend   = flag.Int("nats-pending", 4000, "asynchronous JetStream publishes in flight")
+		pollersIn  = flag.Bool("pollers-inproc", false, "run scenario 8's idle pollers in this process, not a child")
+		pollChild  = flag.String("pollers-child", "", "internal: run idle pollers `ADDR,PREFIX,N` until stdin closes")
 		natsChild  = flag.String("nats-child", "", "internal: run an embedded NATS server with its store in `dir`")
 	)
 	flag.Parse()
@@ -59,6 +63,11 @@ func main() {
 		runNATSChild(*natsChild)
 		return
 	}
+	if *pollChild != "" {
+		runPollersChild(*pollChild)
+		return
+	}
+	cfg.pollersInProc = *pollersIn
 	natsPublishPending = *natsPend
 	cfg.quick = *quick
 	cfg.rounds, cfg.heavy = 5, 3

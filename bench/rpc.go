@@ -1,10 +1,17 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -267,28 +274,105 @@ func scenarioIdle() ([]Row, error) {
 	return []Row{rr.rate, rr.p99}, nil
 }
 
-// startPollers logs n clients in, each subscribed to a queue of its own
-// that nobody sends to, long-polling it until stopped.
+// startPollers starts n idle pollers against the switch: clients, each
+// subscribed to a queue of its own that nobody sends to, long-polling it
+// until stopped. They run in a child process (this program with
+// -pollers-child), as the separate programs they stand for, so that what
+// the scenario measures is what they cost the switch, not what 1,000
+// clients' goroutines and garbage cost a process they would not share;
+// -pollers-inproc runs them in this process instead.
 func startPollers(sw *mswSwitch, transport string, n int) (stop func(), err error) {
+	prefix := fmt.Sprintf("idle-%d", rpcSeq.Add(1))
+	for i := range n {
+		if err := sw.b.CreateQueue(nil, fmt.Sprintf("%s-%d", prefix, i)); err != nil {
+			return nil, err
+		}
+	}
+	destroy := func() {
+		for i := range n {
+			sw.b.DestroyQueue(nil, fmt.Sprintf("%s-%d", prefix, i), false)
+		}
+	}
+	if cfg.pollersInProc {
+		stopFn, err := runPollers(sw.addr(transport), prefix, n)
+		if err != nil {
+			destroy()
+			return nil, err
+		}
+		return func() { stopFn(); destroy() }, nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-pollers-child", fmt.Sprintf("%s,%s,%d", sw.addr(transport), prefix, n))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop = func() {
+		in.Close()
+		cmd.Wait()
+		destroy()
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		stop()
+		return nil, fmt.Errorf("idle pollers did not start: %s", bytes.TrimSpace(stderr.Bytes()))
+	}
+	time.Sleep(200 * time.Millisecond) // let the first polls arrive and wait
+	return stop, nil
+}
+
+// runPollersChild is the -pollers-child mode: "ADDR,PREFIX,N".
+func runPollersChild(spec string) {
+	parts := strings.Split(spec, ",")
+	n, err := strconv.Atoi(parts[len(parts)-1])
+	if err != nil || len(parts) != 3 {
+		fmt.Fprintln(os.Stderr, "bad -pollers-child spec", spec)
+		os.Exit(2)
+	}
+	stop, err := runPollers(parts[0], parts[1], n)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	io.Copy(io.Discard, os.Stdin)
+	stop()
+}
+
+// runPollers logs n clients in, each subscribed to queue PREFIX-i, and
+// keeps each long-polling until stop is called.
+func runPollers(addr, prefix string, n int) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var ready sync.WaitGroup
 	var firstErr atomic.Pointer[error]
 	sem := make(chan struct{}, 32) // logins at once
-	base := rpcSeq.Add(1)
 	for i := range n {
 		wg.Add(1)
 		ready.Add(1)
 		go func() {
 			defer wg.Done()
-			c := sw.client(transport)
-			defer c.Close()
-			q := fmt.Sprintf("idle-%d-%d", base, i)
-			sem <- struct{}{}
-			err := c.CreateQueue(ctx, q)
-			if err == nil {
-				err = c.Subscribe(ctx, q)
+			c, err := lib.New(lib.Options{Addr: addr, ClientID: fmt.Sprintf("poller-%d", i), Wait: 5 * time.Second})
+			if err != nil {
+				firstErr.CompareAndSwap(nil, &err)
+				ready.Done()
+				return
 			}
+			defer c.Close()
+			sem <- struct{}{}
+			err = c.Subscribe(ctx, fmt.Sprintf("%s-%d", prefix, i))
 			<-sem
 			ready.Done()
 			if err != nil {
@@ -298,11 +382,9 @@ func startPollers(sw *mswSwitch, transport string, n int) (stop func(), err erro
 			for ctx.Err() == nil {
 				c.Transfer(ctx, lib.TransferOptions{Timeout: 30 * time.Second})
 			}
-			sw.b.DestroyQueue(nil, q, false)
 		}()
 	}
 	ready.Wait()
-	time.Sleep(200 * time.Millisecond) // let the first polls arrive and wait
 	stop = func() {
 		cancel()
 		wg.Wait()
