@@ -14,7 +14,7 @@ build:
 
 # The one command that checks everything: formatting, vet, every test
 # with the race detector, and every tool builds.
-test: fmt-check vet build
+test: fmt-check vet man-check build
 	$(GO) test -race -count=1 ./...
 
 vet:
@@ -27,6 +27,15 @@ fmt-check:
 # Start the switch in memory on its default address (127.0.0.1:8080).
 run: build
 	./bin/msw-switch
+
+# Every man page renders without a warning (skipped where groff is missing).
+man-check:
+	@if command -v groff >/dev/null; then \
+		for f in man/*.1; do \
+			out=$$(groff -man -ww -z $$f 2>&1); \
+			if [ -n "$$out" ]; then echo "$$f:"; echo "$$out"; exit 1; fi; \
+		done; \
+	else echo "man-check: groff not installed, skipped"; fi
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
