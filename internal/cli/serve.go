@@ -237,9 +237,9 @@ func (s *stderrLines) Write(p []byte) (int, error) {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			s.partial = append(s.partial, p...)
-			if len(s.partial) > serveTailBytes {
-				s.line(s.partial) // a very long line goes out in pieces
-				s.partial = s.partial[:0]
+			for len(s.partial) >= serveTailBytes { // a very long line goes out in pieces
+				s.line(s.partial[:serveTailBytes])
+				s.partial = append(s.partial[:0], s.partial[serveTailBytes:]...)
 			}
 			break
 		}
