@@ -42,20 +42,27 @@ func scenarioExec() ([]Row, error) {
 		for _, sys := range order(round, "tcp", "unix", "bare") {
 			var d time.Duration
 			rec := sys
+			self0, kids0 := rusage()
 			if sys == "bare" {
 				rec = "ref"
 				d, err = bareForks(workers, calls)
 			} else {
 				d, err = mswExec(sw, sys, bin, workers, callers, calls)
 			}
+			self1, kids1 := rusage()
+			execSelf[rec] = append(execSelf[rec], float64(self1-self0)/float64(calls))
+			execKids[rec] = append(execKids[rec], float64(kids1-kids0)/float64(calls))
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", sys, err)
 			}
 			row.add(rec, float64(calls)/d.Seconds())
 		}
 	}
-	if len(execServeCPU) > 0 {
-		row.Note += fmt.Sprintf("; msw-serve's own CPU %.0f µs per call (median; its children not counted)", median(execServeCPU)/1e3)
+	if len(execSelf["ref"]) > 0 && len(execSelf["tcp"]) > 0 && len(execServe) > 0 {
+		us := func(xs []float64) float64 { return median(xs) / 1e3 }
+		row.Note += fmt.Sprintf("; CPU per call (µs): bare loop: this process %.0f + cat %.0f; "+
+			"msw over TCP: this process (switch, callers) %.0f + msw-serve %.0f + cat %.0f",
+			us(execSelf["ref"]), us(execKids["ref"]), us(execSelf["tcp"]), us(execServe), us(execServeKids))
 	}
 	return []Row{row}, nil
 }
@@ -151,38 +158,55 @@ func mswExec(sw *mswSwitch, transport, bin string, workers, callers, calls int) 
 			}
 		}()
 	}
-	cpu0 := procCPU(cmd.Process.Pid)
+	self0, kids0 := procCPU(cmd.Process.Pid)
 	wg.Wait()
 	d := time.Since(t0)
 	if p := firstErr.Load(); p != nil {
 		return 0, *p
 	}
-	if cpu := procCPU(cmd.Process.Pid) - cpu0; cpu > 0 {
-		execServeCPU = append(execServeCPU, float64(cpu)/float64(calls))
+	if transport == "tcp" {
+		self1, kids1 := procCPU(cmd.Process.Pid)
+		execServe = append(execServe, float64(self1-self0)/float64(calls))
+		execServeKids = append(execServeKids, float64(kids1-kids0)/float64(calls))
 	}
 	return d, nil
 }
 
-// execServeCPU is msw-serve's own CPU time per call (user and system,
-// not counting its children), per measurement.
-var execServeCPU []float64
+// CPU time per call (ns), by system: of this process, of its children
+// (the bare loop's cat), of msw-serve and of msw-serve's children.
+var (
+	execSelf, execKids       = map[string][]float64{}, map[string][]float64{}
+	execServe, execServeKids []float64
+)
 
-// procCPU returns the user+system CPU time a process has used so far.
-func procCPU(pid int) time.Duration {
+// rusage returns the CPU time (user+system) of this process and of its
+// children that have been waited for.
+func rusage() (self, kids time.Duration) {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru)
+	kids = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return
+}
+
+// procCPU returns the user+system CPU time a process has used so far,
+// and that of its children it has waited for.
+func procCPU(pid int) (self, kids time.Duration) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	// Fields after the command name, which is in parentheses.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0
+		return 0, 0
 	}
 	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
+	if len(f) < 15 {
+		return 0, 0
 	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+	n := func(k int) int64 { v, _ := strconv.ParseInt(f[k], 10, 64); return v }
+	tick := time.Second / 100 // USER_HZ
+	return time.Duration(n(11)+n(12)) * tick, time.Duration(n(13)+n(14)) * tick
 }
