@@ -129,6 +129,16 @@ func Serve(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		logger.Printf("stopping")
 	}()
 
+	if sf.wait != 0 {
+		// Services may start before the switch: say so once, then wait.
+		if probe, err := lib.New(lib.Options{Addr: sf.addr}); err == nil {
+			if err := probe.Ping(ctx); errors.Is(err, lib.ErrUnreachable) {
+				logger.Printf("%v; waiting for it", err)
+			}
+			probe.Close()
+		}
+	}
+
 	opts := lib.ServeOptions{
 		Concurrency: jobs,
 		Timeout:     time.Duration(timeout),
