@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/internal/switchtest"
 	"msw/lib"
 	"msw/server"
 )
@@ -16,41 +17,12 @@ import (
 // runSwitch serves a fresh broker on addr (a unix: path or 127.0.0.1:0)
 // and returns the address clients use and a function that stops it.
 func runSwitch(t *testing.T, addr string, opts broker.Options) (string, func()) {
-	t.Helper()
-	b := broker.New(opts)
-	s := server.New(b, server.Options{})
-	l, err := server.Listen(addr, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { s.Serve(l); close(done) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s.Shutdown(ctx)
-		<-done
-	}
-	t.Cleanup(stop)
-	if ua, ok := l.Addr().(*net.UnixAddr); ok {
-		return "unix:" + ua.Name, stop
-	}
-	return l.Addr().String(), stop
+	sw := switchtest.Start(t, addr, opts, server.Options{})
+	return sw.Addr, sw.Stop
 }
 
 func newClient(t *testing.T, addr string, wait time.Duration) *lib.Client {
-	t.Helper()
-	c, err := lib.New(lib.Options{Addr: addr, ClientID: t.Name(), Wait: wait})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return switchtest.Client(t, addr, lib.Options{ClientID: t.Name(), Wait: wait})
 }
 
 func TestSendTransferAck(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -13,50 +12,19 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/internal/switchtest"
 	"msw/lib"
 	"msw/server"
 )
 
-// rpcTestSwitch is a switch running in the test process.
-type rpcTestSwitch struct {
-	addr string
-	b    *broker.Broker
-	srv  *server.Server
-}
-
-// startSwitch serves a fresh broker on addr ("127.0.0.1:0" or
-// "unix:/path") until the test ends or stop is called.
-func rpcSwitch(t *testing.T, addr string) *rpcTestSwitch {
-	t.Helper()
-	b := broker.New(broker.Options{Grace: 300 * time.Millisecond})
-	srv := server.New(b, server.Options{})
-	l, err := server.Listen(addr, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	sw := &rpcTestSwitch{addr: addr, b: b, srv: srv}
-	if ta, ok := l.Addr().(*net.TCPAddr); ok {
-		sw.addr = ta.String()
-	}
-	t.Cleanup(sw.stop)
-	return sw
-}
-
-func (sw *rpcTestSwitch) stop() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	sw.srv.Shutdown(ctx)
+// rpcSwitch serves a fresh broker on addr ("127.0.0.1:0" or
+// "unix:/path") until the test ends or Stop is called.
+func rpcSwitch(t *testing.T, addr string) *switchtest.Switch {
+	return switchtest.Start(t, addr, broker.Options{Grace: 300 * time.Millisecond}, server.Options{})
 }
 
 func rpcClient(t *testing.T, addr string) *lib.Client {
-	t.Helper()
-	c, err := lib.New(lib.Options{Addr: addr, ClientID: t.Name(), Wait: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return switchtest.Client(t, addr, lib.Options{ClientID: t.Name(), Wait: 5 * time.Second})
 }
 
 // waitFor polls cond for up to 10s.
@@ -72,9 +40,9 @@ func rpcWaitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // queueIs reports whether queue has the given ready and in-flight counts.
-func (sw *rpcTestSwitch) queueIs(name string, depth, inflight int) func() bool {
+func queueIs(sw *switchtest.Switch, name string, depth, inflight int) func() bool {
 	return func() bool {
-		qi, err := sw.b.Info(name)
+		qi, err := sw.Broker.Info(name)
 		return err == nil && qi.Depth == depth && qi.InFlight == inflight
 	}
 }
@@ -107,7 +75,7 @@ func rpcEcho(ctx context.Context, req *lib.Request) ([]byte, error) { return req
 
 func TestCallManyConcurrent(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
-	srvc := rpcClient(t, sw.addr)
+	srvc := rpcClient(t, sw.Addr)
 	var maxRunning, running atomic.Int32
 	rpcServe(t, srvc, "svc", lib.ServeOptions{Concurrency: 8}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		n := running.Add(1)
@@ -121,7 +89,7 @@ func TestCallManyConcurrent(t *testing.T) {
 		return append([]byte("re:"), req.Payload...), nil
 	})
 
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	const callers, per = 64, 20
 	var wg sync.WaitGroup
 	errc := make(chan error, callers*per)
@@ -153,14 +121,14 @@ func TestCallManyConcurrent(t *testing.T) {
 	if m := maxRunning.Load(); m > 8 {
 		t.Errorf("%d handlers ran at once; concurrency is 8", m)
 	}
-	rpcWaitFor(t, "svc drained", sw.queueIs("svc", 0, 0))
+	rpcWaitFor(t, "svc drained", queueIs(sw, "svc", 0, 0))
 }
 
 func TestCallBeforeServe(t *testing.T) {
 	// The quick start: the call is made first and blocks until a server
 	// comes.
 	sw := rpcSwitch(t, "127.0.0.1:0")
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	res := make(chan string, 1)
 	go func() {
 		got, err := c.Call(context.Background(), "late", []byte("hello"))
@@ -170,17 +138,17 @@ func TestCallBeforeServe(t *testing.T) {
 		}
 		res <- string(got)
 	}()
-	rpcWaitFor(t, "request queued", sw.queueIs("late", 1, 0))
-	rpcServe(t, rpcClient(t, sw.addr), "late", lib.ServeOptions{}, rpcEcho)
+	rpcWaitFor(t, "request queued", queueIs(sw, "late", 1, 0))
+	rpcServe(t, rpcClient(t, sw.Addr), "late", lib.ServeOptions{}, rpcEcho)
 	if got := <-res; got != "hello" {
 		t.Fatalf("got %q", got)
 	}
-	rpcWaitFor(t, "request acked", sw.queueIs("late", 0, 0))
+	rpcWaitFor(t, "request acked", queueIs(sw, "late", 0, 0))
 }
 
 func TestCallBinaryPayload(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	rpcServe(t, c, "bin", lib.ServeOptions{}, rpcEcho)
 	payload := make([]byte, 256*3)
 	for i := range payload {
@@ -199,7 +167,7 @@ func TestCallBinaryPayload(t *testing.T) {
 
 func TestHandlerErrors(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	rpcServe(t, c, "fail", lib.ServeOptions{Concurrency: 2}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		switch string(req.Payload) {
 		case "remote":
@@ -231,26 +199,26 @@ func TestHandlerErrors(t *testing.T) {
 	if got, err := c.Call(context.Background(), "fail", []byte("fine")); err != nil || string(got) != "ok" {
 		t.Fatalf("after failures: got %q, %v", got, err)
 	}
-	rpcWaitFor(t, "failures acked", sw.queueIs("fail", 0, 0))
+	rpcWaitFor(t, "failures acked", queueIs(sw, "fail", 0, 0))
 }
 
 func TestCallCancelWithdraws(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Call(ctx, "nobody", []byte("anyone?"))
 		errc <- err
 	}()
-	rpcWaitFor(t, "request queued", sw.queueIs("nobody", 1, 0))
+	rpcWaitFor(t, "request queued", queueIs(sw, "nobody", 1, 0))
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 	// Withdrawn before Call returned.
-	if !sw.queueIs("nobody", 0, 0)() {
-		qi, _ := sw.b.Info("nobody")
+	if !queueIs(sw, "nobody", 0, 0)() {
+		qi, _ := sw.Broker.Info("nobody")
 		t.Fatalf("request not withdrawn: depth %d, in flight %d", qi.Depth, qi.InFlight)
 	}
 
@@ -260,16 +228,16 @@ func TestCallCancelWithdraws(t *testing.T) {
 	if _, err := c.Call(dctx, "nobody", []byte("still?")); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want context.DeadlineExceeded", err)
 	}
-	if !sw.queueIs("nobody", 0, 0)() {
+	if !queueIs(sw, "nobody", 0, 0)() {
 		t.Fatal("request not withdrawn after deadline")
 	}
 }
 
 func TestCallCancelTakenLateReplyDiscarded(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	release := make(chan struct{})
-	rpcServe(t, rpcClient(t, sw.addr), "slow", lib.ServeOptions{Concurrency: 2}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+	rpcServe(t, rpcClient(t, sw.Addr), "slow", lib.ServeOptions{Concurrency: 2}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		if string(req.Payload) == "slow" {
 			<-release
 		}
@@ -281,16 +249,16 @@ func TestCallCancelTakenLateReplyDiscarded(t *testing.T) {
 		_, err := c.Call(ctx, "slow", []byte("slow"))
 		errc <- err
 	}()
-	rpcWaitFor(t, "request taken", sw.queueIs("slow", 0, 1))
+	rpcWaitFor(t, "request taken", queueIs(sw, "slow", 0, 1))
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
 	}
-	if !sw.queueIs("slow", 0, 1)() {
+	if !queueIs(sw, "slow", 0, 1)() {
 		t.Fatal("a taken request must be left to finish")
 	}
 	close(release)
-	rpcWaitFor(t, "late request acked", sw.queueIs("slow", 0, 0))
+	rpcWaitFor(t, "late request acked", queueIs(sw, "slow", 0, 0))
 	// The late reply is dropped; the next call gets its own.
 	got, err := c.Call(context.Background(), "slow", []byte("next"))
 	if err != nil || string(got) != "re:next" {
@@ -302,13 +270,13 @@ func TestServeGivesBackOnStop(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
 	started := make(chan struct{}, 1)
 	var cancelled atomic.Bool
-	stop := rpcServe(t, rpcClient(t, sw.addr), "work", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+	stop := rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		started <- struct{}{}
 		<-ctx.Done()
 		cancelled.Store(true)
 		return nil, ctx.Err()
 	})
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	res := make(chan string, 1)
 	go func() {
 		got, err := c.Call(context.Background(), "work", []byte("job"))
@@ -321,11 +289,11 @@ func TestServeGivesBackOnStop(t *testing.T) {
 	if !cancelled.Load() {
 		t.Error("the running handler's context was not cancelled")
 	}
-	rpcWaitFor(t, "request given back", sw.queueIs("work", 1, 0))
+	rpcWaitFor(t, "request given back", queueIs(sw, "work", 1, 0))
 
 	// A second server gets it, marked redelivered.
 	var redelivered atomic.Bool
-	rpcServe(t, rpcClient(t, sw.addr), "work", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+	rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		redelivered.Store(req.Redelivered && req.DeliveryCount == 2)
 		return []byte("done"), nil
 	})
@@ -341,12 +309,12 @@ func TestServeGraceLetsRunningFinish(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
 	started := make(chan struct{}, 1)
 	finish := make(chan struct{})
-	stop := rpcServe(t, rpcClient(t, sw.addr), "work", lib.ServeOptions{Grace: 10 * time.Second}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+	stop := rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{Grace: 10 * time.Second}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		started <- struct{}{}
 		<-finish
 		return []byte("finished"), nil
 	})
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	res := make(chan string, 1)
 	go func() {
 		got, err := c.Call(context.Background(), "work", []byte("job"))
@@ -367,12 +335,12 @@ func TestServeGraceLetsRunningFinish(t *testing.T) {
 	if got := <-res; got != "finished <nil>" {
 		t.Fatalf("got %q", got)
 	}
-	rpcWaitFor(t, "only the new request left", sw.queueIs("work", 1, 0))
+	rpcWaitFor(t, "only the new request left", queueIs(sw, "work", 1, 0))
 }
 
 func TestServeTimeout(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	rpcServe(t, c, "t", lib.ServeOptions{Timeout: 50 * time.Millisecond}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		if string(req.Payload) == "ignore" {
 			time.Sleep(200 * time.Millisecond) // ignores its context
@@ -392,14 +360,14 @@ func TestServeTimeout(t *testing.T) {
 
 func TestServeNoReplyTo(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
-	c := rpcClient(t, sw.addr)
+	c := rpcClient(t, sw.Addr)
 	got := make(chan string, 1)
 	rpcServe(t, c, "oneway", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		got <- string(req.Payload)
 		return []byte("nobody reads this"), nil
 	})
 	rpcWaitFor(t, "server subscribed", func() bool {
-		qi, err := sw.b.Info("oneway")
+		qi, err := sw.Broker.Info("oneway")
 		return err == nil && qi.Subscribers == 1
 	})
 	if _, err := c.Send(context.Background(), "oneway", lib.Message{Payload: []byte("fire and forget")}); err != nil {
@@ -408,7 +376,7 @@ func TestServeNoReplyTo(t *testing.T) {
 	if g := <-got; g != "fire and forget" {
 		t.Fatalf("handler got %q", g)
 	}
-	rpcWaitFor(t, "acked", sw.queueIs("oneway", 0, 0))
+	rpcWaitFor(t, "acked", queueIs(sw, "oneway", 0, 0))
 }
 
 func TestCallSurvivesSwitchRestart(t *testing.T) {
@@ -422,11 +390,11 @@ func TestCallSurvivesSwitchRestart(t *testing.T) {
 		got, err := c.Call(ctx, "svc", []byte("survive"))
 		res <- fmt.Sprintf("%s %v", got, err)
 	}()
-	rpcWaitFor(t, "request queued", sw.queueIs("svc", 1, 0))
-	sw.stop() // everything it held is lost
+	rpcWaitFor(t, "request queued", queueIs(sw, "svc", 1, 0))
+	sw.Stop() // everything it held is lost
 
 	sw2 := rpcSwitch(t, sock)
-	rpcWaitFor(t, "request sent again", sw2.queueIs("svc", 1, 0))
+	rpcWaitFor(t, "request sent again", queueIs(sw2, "svc", 1, 0))
 	rpcServe(t, rpcClient(t, sock), "svc", lib.ServeOptions{}, rpcEcho)
 	if got := <-res; got != "survive <nil>" {
 		t.Fatalf("got %q", got)
@@ -441,14 +409,14 @@ func TestServeSurvivesSwitchRestart(t *testing.T) {
 	if got, err := c.Call(context.Background(), "svc", []byte("one")); err != nil || string(got) != "one" {
 		t.Fatalf("got %q, %v", got, err)
 	}
-	sw.stop()
+	sw.Stop()
 	sw2 := rpcSwitch(t, sock)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if got, err := c.Call(ctx, "svc", []byte("two")); err != nil || string(got) != "two" {
 		t.Fatalf("after restart: got %q, %v", got, err)
 	}
-	rpcWaitFor(t, "acked", sw2.queueIs("svc", 0, 0))
+	rpcWaitFor(t, "acked", queueIs(sw2, "svc", 0, 0))
 }
 
 func TestCallUnreachable(t *testing.T) {
@@ -467,7 +435,7 @@ func TestCallUnreachable(t *testing.T) {
 
 func TestCloseEndsCallsAndServe(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
-	c, err := lib.New(lib.Options{Addr: sw.addr})
+	c, err := lib.New(lib.Options{Addr: sw.Addr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -478,9 +446,9 @@ func TestCloseEndsCallsAndServe(t *testing.T) {
 		_, err := c.Call(context.Background(), "q", []byte("x"))
 		called <- err
 	}()
-	rpcWaitFor(t, "request queued", sw.queueIs("q", 1, 0))
+	rpcWaitFor(t, "request queued", queueIs(sw, "q", 1, 0))
 	rpcWaitFor(t, "server subscribed", func() bool {
-		qi, err := sw.b.Info("other")
+		qi, err := sw.Broker.Info("other")
 		return err == nil && qi.Subscribers == 1
 	})
 	c.Close()
@@ -492,7 +460,7 @@ func TestCloseEndsCallsAndServe(t *testing.T) {
 	}
 	// The caller's reply queue went with its session.
 	rpcWaitFor(t, "no transient queues", func() bool {
-		for _, qi := range sw.b.List("", true) {
+		for _, qi := range sw.Broker.List("", true) {
 			if qi.Kind == "transient" {
 				return false
 			}
@@ -505,13 +473,13 @@ func TestHandlerGivesBack(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
 	var first atomic.Bool
 	first.Store(true)
-	rpcServe(t, rpcClient(t, sw.addr), "gb", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+	rpcServe(t, rpcClient(t, sw.Addr), "gb", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		if first.CompareAndSwap(true, false) {
 			return nil, fmt.Errorf("not now: %w", lib.ErrGiveBack)
 		}
 		return []byte(fmt.Sprintf("delivery %d", req.DeliveryCount)), nil
 	})
-	got, err := rpcClient(t, sw.addr).Call(context.Background(), "gb", []byte("x"))
+	got, err := rpcClient(t, sw.Addr).Call(context.Background(), "gb", []byte("x"))
 	if err != nil || string(got) != "delivery 2" {
 		t.Fatalf("got %q, %v; want the request answered on its second delivery", got, err)
 	}
@@ -570,19 +538,12 @@ func BenchmarkCall(b *testing.B) {
 }
 
 func TestReplyTooLargeBecomesFailure(t *testing.T) {
-	b := broker.New(broker.Options{MaxPayload: 1000})
-	srv := server.New(b, server.Options{})
-	l, err := server.Listen("127.0.0.1:0", 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	defer srv.Shutdown(context.Background())
-	c := rpcClient(t, l.Addr().String())
+	sw := switchtest.Start(t, "", broker.Options{MaxPayload: 1000}, server.Options{})
+	c := rpcClient(t, sw.Addr)
 	rpcServe(t, c, "big", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		return make([]byte, 2000), nil
 	})
-	_, err = c.Call(context.Background(), "big", []byte("x"))
+	_, err := c.Call(context.Background(), "big", []byte("x"))
 	var re *lib.RemoteError
 	if !errors.As(err, &re) || re.Status != 1 {
 		t.Fatalf("got %v, want a failure reply", err)

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"msw/broker"
+	"msw/internal/switchtest"
 	"msw/lib"
 	"msw/server"
 )
@@ -19,31 +19,12 @@ import (
 // startSwitch runs a broker and server on a free loopback port, wired as
 // msw-switch wires them, and returns its address.
 func startSwitch(t *testing.T) string {
-	t.Helper()
 	m := server.NewMetrics()
-	b := broker.New(broker.Options{OnReply: m.ObserveReply})
-	srv := server.New(b, server.Options{Metrics: m})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return l.Addr().String()
+	return switchtest.Start(t, "", broker.Options{OnReply: m.ObserveReply}, server.Options{Metrics: m}).Addr
 }
 
 func newClient(t *testing.T, addr, id string) *lib.Client {
-	t.Helper()
-	c, err := lib.New(lib.Options{Addr: addr, ClientID: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return switchtest.Client(t, addr, lib.Options{ClientID: id})
 }
 
 // scrape fetches /metrics and parses it with the Prometheus text parser.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/internal/switchtest"
 	"msw/internal/wire"
 	"msw/lib"
 	"msw/server"
@@ -18,30 +19,11 @@ import (
 // obsSwitch runs a switch in the test process on a free loopback port
 // and returns its address.
 func obsSwitch(t *testing.T, opts broker.Options) string {
-	t.Helper()
-	b := broker.New(opts)
-	srv := server.New(b, server.Options{})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return l.Addr().String()
+	return switchtest.Start(t, "", opts, server.Options{}).Addr
 }
 
 func obsClient(t *testing.T, addr, id string) *lib.Client {
-	t.Helper()
-	c, err := lib.New(lib.Options{Addr: addr, ClientID: id})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return switchtest.Client(t, addr, lib.Options{ClientID: id})
 }
 
 // runBody runs a command body and returns its exit code, stdout and stderr.

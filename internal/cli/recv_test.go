@@ -5,13 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"msw/broker"
+	"msw/internal/switchtest"
 	"msw/lib"
 	"msw/server"
 )
@@ -178,27 +178,11 @@ func TestRecvHelpListsEveryOption(t *testing.T) {
 	}
 }
 
-// recvTestSwitch runs a switch in the test process on a loopback port.
+// recvTestSwitch runs a switch in the test process on a loopback port
+// and returns its address and a client of it.
 func recvTestSwitch(t *testing.T) (string, *lib.Client) {
-	t.Helper()
-	b := broker.New(broker.Options{})
-	srv := server.New(b, server.Options{})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	cl, err := lib.New(lib.Options{Addr: l.Addr().String(), ClientID: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cl.Close() })
-	return l.Addr().String(), cl
+	sw := switchtest.Start(t, "", broker.Options{}, server.Options{})
+	return sw.Addr, switchtest.Client(t, sw.Addr, lib.Options{ClientID: "test"})
 }
 
 func TestRecvBrokenPipeGivesBackTheRest(t *testing.T) {
