@@ -129,7 +129,9 @@ func main() {
 		rows, err := sc.run()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "bench: scenario %s: %v\n", sc.id, err)
-			rows = append(rows, Row{Scenario: sc.id + " " + sc.name, Note: "not run: " + err.Error()})
+			r := newRow(sc.id+" "+sc.name, "", "", "")
+			r.Note = "not run: " + err.Error()
+			rows = append(rows, r)
 		}
 		for i := range rows {
 			rows[i].finish()

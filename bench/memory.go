@@ -197,7 +197,7 @@ func loadChild(ch *child, sys string) (base, loaded int64, err error) {
 			return 0, 0, err2
 		}
 		for i := range ms {
-			if _, err = js.PublishAsync("bench.q", ms[i].Payload); err != nil {
+			if _, err = js.PublishAsync("bench.q", ms[i].Payload, natsStall); err != nil {
 				return
 			}
 		}
