@@ -169,6 +169,11 @@ func (b *Broker) take(s *Session, max int, w *waiter) []wire.Delivery {
 			q.mu.Unlock()
 			break
 		}
+		// Size the batch once: growing it (and the deliveries) from nil
+		// by appends was the largest allocation of an RPC transfer.
+		if n := min(max-len(out), q.ready()); cap(buf) < n {
+			buf = make([]message, 0, n)
+		}
 		buf = q.takeBudgetLocked(s, max-len(out), &budget, len(out) == 0, buf[:0])
 		if len(buf) == 0 && w != nil {
 			q.waiters = append(q.waiters, w)
@@ -180,6 +185,7 @@ func (b *Broker) take(s *Session, max int, w *waiter) []wire.Delivery {
 		}
 		b.Counters.Delivered.Add(uint64(len(buf)))
 		s.noteRequests(buf)
+		out = slices.Grow(out, len(buf))
 		for i := range buf {
 			out = append(out, buf[i].delivery(q.name))
 		}
