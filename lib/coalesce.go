@@ -30,6 +30,16 @@ type sendLines struct {
 	lines map[string]*sendLine
 }
 
+// idleLocked retires a line with nothing on the wire and nothing
+// waiting: a server replies to every caller's own reply queue, so lines
+// kept forever would grow with every caller it ever served. sl.mu held.
+func (sl *sendLines) idleLocked(queue string, line *sendLine) {
+	line.busy = false
+	if sl.lines[queue] == line {
+		delete(sl.lines, queue)
+	}
+}
+
 // sendLine is one queue's: whether a request is on the wire and the sends
 // waiting for it to return.
 type sendLine struct {
@@ -113,7 +123,7 @@ func (c *Client) lineDone(queue string, line *sendLine) {
 	sl := &c.sendLines
 	sl.mu.Lock()
 	if len(line.waiting) == 0 {
-		line.busy = false
+		sl.idleLocked(queue, line)
 		sl.mu.Unlock()
 		return
 	}
@@ -127,7 +137,7 @@ func (c *Client) flushLine(queue string, line *sendLine) {
 	for {
 		sl.mu.Lock()
 		if len(line.waiting) == 0 {
-			line.busy = false
+			sl.idleLocked(queue, line)
 			sl.mu.Unlock()
 			return
 		}
