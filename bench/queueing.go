@@ -177,6 +177,22 @@ func natsStreamMsgs(js jetstream.JetStream) (uint64, error) {
 	return info.State.Msgs, nil
 }
 
+// natsWaitEmpty polls until the stream holds no message: the last ack
+// has been applied. what names the scenario in the error when ctx ends
+// first.
+func natsWaitEmpty(ctx context.Context, js jetstream.JetStream, what string) error {
+	for {
+		left, err := natsStreamMsgs(js)
+		if err != nil || left == 0 {
+			return err
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %d messages still unacked", what, left)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // natsStall is how long an asynchronous publish may wait for room among
 // those in flight. nats.go's default, 200 ms, failed a run on a busy
 // machine with "stalled with too many outstanding async published
@@ -293,18 +309,8 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	case <-ctx.Done():
 		return 0, fmt.Errorf("drain: got %d of %d", got.Load(), n)
 	}
-	for {
-		left, err := natsStreamMsgs(sjs)
-		if err != nil {
-			return 0, err
-		}
-		if left == 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			return 0, fmt.Errorf("drain: %d messages still unacked", left)
-		}
-		time.Sleep(time.Millisecond)
+	if err := natsWaitEmpty(ctx, sjs, "drain"); err != nil {
+		return 0, err
 	}
 	return time.Since(t0), nil
 }
@@ -663,18 +669,8 @@ func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 	if p := firstErr.Load(); p != nil {
 		return 0, *p
 	}
-	for {
-		left, err := natsStreamMsgs(sjs)
-		if err != nil {
-			return 0, err
-		}
-		if left == 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			return 0, fmt.Errorf("fan-in: %d messages still unacked", left)
-		}
-		time.Sleep(time.Millisecond)
+	if err := natsWaitEmpty(ctx, sjs, "fan-in"); err != nil {
+		return 0, err
 	}
 	return time.Since(t0), nil
 }
