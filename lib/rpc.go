@@ -937,14 +937,10 @@ func (s *server) answer(j *job, out []byte, herr error) {
 		ctx, cancel := context.WithTimeout(s.hard, 5*time.Second)
 		s.cl.acksIn(ctx, wire.PathAck, Acks{s.queue: {j.req.ID}}, j.epoch, true)
 		cancel()
-		s.mu.Lock()
-		delete(s.running, j)
-		s.mu.Unlock()
+		s.forget(j)
+		return
 	}
-	select {
-	case s.finished <- struct{}{}:
-	default:
-	}
+	s.signalFinished()
 }
 
 // giveBack releases a request its handler gave back.
@@ -952,9 +948,19 @@ func (s *server) giveBack(j *job) {
 	ctx, cancel := context.WithTimeout(s.hard, 5*time.Second)
 	s.cl.acksIn(ctx, wire.PathRelease, Acks{s.queue: {j.req.ID}}, j.epoch, false)
 	cancel()
+	s.forget(j)
+}
+
+// forget counts j as done with and tells the serve loop a slot is free.
+func (s *server) forget(j *job) {
 	s.mu.Lock()
 	delete(s.running, j)
 	s.mu.Unlock()
+	s.signalFinished()
+}
+
+// signalFinished wakes the serve loop if it waits for a free slot.
+func (s *server) signalFinished() {
 	select {
 	case s.finished <- struct{}{}:
 	default:
