@@ -42,13 +42,11 @@ func Ack(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		ids = append(ids, id)
 	}
-	cl, err := sf.client(c.name)
+	cl, ctx, done, err := sf.connect(c.name)
 	if err != nil {
 		return c.usageError("%v", err)
 	}
-	defer cl.Close()
-	ctx, stop := signalContext()
-	defer stop()
+	defer done()
 
 	// One request per id, so that each id that is gone is named: the
 	// switch reports only the first of a batch.

@@ -105,13 +105,11 @@ func Call(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 
-	cl, err := sf.client(c.name)
+	cl, sigCtx, done, err := sf.connect(c.name)
 	if err != nil {
 		return c.usageError("%v", err)
 	}
-	defer cl.Close()
-	sigCtx, stopSignals := signalContext()
-	defer stopSignals()
+	defer done()
 	ctx := sigCtx
 	if timeout > 0 {
 		var cancel context.CancelFunc

@@ -143,6 +143,18 @@ func (sf *switchFlags) client(name string) (*lib.Client, error) {
 	return lib.New(lib.Options{Addr: sf.addr, ClientID: id, Wait: time.Duration(sf.wait)})
 }
 
+// connect returns a client for the flags and a context that ends on
+// SIGINT or SIGTERM; done closes the client and stops watching signals.
+// The only error is a bad switch address, a usage error.
+func (sf *switchFlags) connect(name string) (cl *lib.Client, ctx context.Context, done func(), err error) {
+	cl, err = sf.client(name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, stop := signalContext()
+	return cl, ctx, func() { stop(); cl.Close() }, nil
+}
+
 // waitValue is a duration flag that also accepts "forever".
 type waitValue time.Duration
 

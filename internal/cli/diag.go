@@ -63,13 +63,11 @@ func Diag(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if stale <= 0 {
 		return c.usageError("--stale: want a duration above zero")
 	}
-	cl, err := sf.client(c.name)
+	cl, ctx, done, err := sf.connect(c.name)
 	if err != nil {
 		return c.usageError("%v", err)
 	}
-	defer cl.Close()
-	ctx, stop := signalContext()
-	defer stop()
+	defer done()
 
 	snap, err := cl.Diagnostics(ctx, maxMsgs)
 	if err != nil {

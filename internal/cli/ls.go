@@ -51,13 +51,11 @@ func Ls(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if long && asJSON {
 		return c.usageError("-l and --json exclude each other")
 	}
-	cl, err := sf.client(c.name)
+	cl, ctx, done, err := sf.connect(c.name)
 	if err != nil {
 		return c.usageError("%v", err)
 	}
-	defer cl.Close()
-	ctx, cancel := signalContext()
-	defer cancel()
+	defer done()
 	qs, err := cl.List(ctx, fs.Arg(0), all)
 	if err != nil {
 		return c.fail(err)

@@ -40,13 +40,11 @@ func Rm(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if c.flags.NArg() == 0 {
 		return c.usageError("no queue named")
 	}
-	cl, err := sf.client(c.name)
+	cl, ctx, done, err := sf.connect(c.name)
 	if err != nil {
 		return c.usageError("%v", err)
 	}
-	defer cl.Close()
-	ctx, stop := signalContext()
-	defer stop()
+	defer done()
 
 	code := ExitOK
 	for _, name := range c.flags.Args() {

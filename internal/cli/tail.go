@@ -84,13 +84,11 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if count < 0 {
 		return c.usageError("--count %d: want 0 or more", count)
 	}
-	cl, err := sf.client(c.name)
+	cl, ctx, done, err := sf.connect(c.name)
 	if err != nil {
 		return c.usageError("%v", err)
 	}
-	defer cl.Close()
-	ctx, stop := signalContext()
-	defer stop()
+	defer done()
 
 	events, next, err := readTrace(ctx, cl, after)
 	if err != nil {
