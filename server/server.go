@@ -7,6 +7,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -176,7 +177,7 @@ func (s *Server) hostAllowed(r *http.Request) bool {
 		host = h
 	}
 	host = strings.Trim(host, "[]")
-	if host == "" || net.ParseIP(host) != nil || strings.EqualFold(host, "localhost") {
+	if host == "" || isIP(host) || strings.EqualFold(host, "localhost") {
 		return true
 	}
 	for _, a := range s.opts.AllowHosts {
@@ -198,3 +199,9 @@ func (r *statusRecorder) WriteHeader(code int) {
 }
 
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// isIP reports whether host is an IP address literal.
+func isIP(host string) bool {
+	_, err := netip.ParseAddr(host)
+	return err == nil
+}
