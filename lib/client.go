@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"msw/internal/wire"
@@ -93,6 +94,10 @@ type Client struct {
 	rpc rpcState // Call and Serve (rpc.go)
 
 	sendLines sendLines // concurrent sends, coalesced per queue (coalesce.go)
+
+	streamMu sync.Mutex
+	stream   *streamConn // the session's stream (stream.go), or nil
+	noStream atomic.Bool // the switch has no stream: HTTP only
 }
 
 // New returns a client for the switch at opts.Addr. It does not connect.
@@ -153,6 +158,10 @@ type request struct {
 	// ErrSwitchRestarted.
 	namesMessages   bool
 	withoutMessages []byte
+	// stream, if set, is how the request goes on the session's stream
+	// (stream.go), with body as its body; path and method are then only
+	// for a switch without the stream.
+	stream *wire.StreamRequest
 }
 
 // ErrSwitchRestarted is returned by a request naming messages (ack,
@@ -217,26 +226,7 @@ func (c *Client) roundTrip(ctx context.Context, r *request, sess string) (*http.
 	var start time.Time
 	backoff := 20 * time.Millisecond
 	for {
-		req, err := http.NewRequestWithContext(ctx, r.method, c.ep.base+r.path, bytes.NewReader(r.body))
-		if err != nil {
-			return nil, err
-		}
-		if r.query != nil {
-			req.URL.RawQuery = r.query.Encode()
-		}
-		for k, v := range r.header {
-			req.Header[k] = v
-		}
-		if r.contentType != "" {
-			req.Header.Set("Content-Type", r.contentType)
-		}
-		if r.accept != "" {
-			req.Header.Set("Accept", r.accept)
-		}
-		if sess != "" {
-			req.Header.Set(wire.HeaderSession, sess)
-		}
-		resp, err := c.hc.Do(req)
+		resp, err := c.exchange(ctx, r, sess)
 		if err == nil {
 			return resp, nil
 		}
@@ -262,6 +252,42 @@ func (c *Client) roundTrip(ctx context.Context, r *request, sess string) (*http.
 		}
 		backoff = min(backoff*2, time.Second)
 	}
+}
+
+// exchange makes one attempt at r: on the session's stream if r can go
+// there, else as an HTTP request.
+func (c *Client) exchange(ctx context.Context, r *request, sess string) (*http.Response, error) {
+	if r.stream != nil && sess != "" && !c.noStream.Load() {
+		resp, err := c.streamRoundTrip(ctx, r, sess)
+		if err == errUnsent {
+			// The stream had broken (the switch restarted, say) before
+			// the request left: send it on a new one.
+			resp, err = c.streamRoundTrip(ctx, r, sess)
+		}
+		if err != errNoStream {
+			return resp, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, c.ep.base+r.path, bytes.NewReader(r.body))
+	if err != nil {
+		return nil, err
+	}
+	if r.query != nil {
+		req.URL.RawQuery = r.query.Encode()
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
+	}
+	if sess != "" {
+		req.Header.Set(wire.HeaderSession, sess)
+	}
+	return c.hc.Do(req)
 }
 
 // isDialError reports whether err happened before anything was sent.
@@ -421,7 +447,8 @@ func (c *Client) keepalive(stop chan struct{}) {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c.call(ctx, &request{method: "POST", path: wire.PathKeepalive, session: true}, nil)
+		c.call(ctx, &request{method: "POST", path: wire.PathKeepalive, session: true,
+			stream: &wire.StreamRequest{Op: wire.StreamPing}}, nil)
 		cancel()
 	}
 }
@@ -457,6 +484,7 @@ func (c *Client) Close() error {
 			err = nil // the session is gone with the switch, or will end with our connections
 		}
 	}
+	c.closeStream()
 	c.hc.CloseIdleConnections()
 	return err
 }
@@ -575,7 +603,8 @@ func (c *Client) SendBatch(ctx context.Context, queue string, ms []Message) (uin
 	flush := func() error {
 		var sr wire.SendResponse
 		err := c.call(ctx, &request{method: "POST", path: queuePath(queue) + "/messages",
-			contentType: wire.ContentTypeFrames, body: buf, session: true}, &sr)
+			contentType: wire.ContentTypeFrames, body: buf, session: true,
+			stream: &wire.StreamRequest{Op: wire.StreamSend, Queue: queue}}, &sr)
 		if err != nil {
 			return err
 		}
@@ -646,7 +675,8 @@ type TransferOptions struct {
 func (c *Client) Transfer(ctx context.Context, o TransferOptions) ([]Delivery, error) {
 	tr := wire.TransferRequest{Acks: o.Acks, Max: o.Max, TimeoutMillis: o.Timeout.Milliseconds()}
 	r := &request{method: "POST", path: wire.PathTransfer, contentType: wire.ContentTypeJSON,
-		accept: wire.ContentTypeFrames, session: true, body: jsonBody(tr)}
+		accept: wire.ContentTypeFrames, session: true, body: jsonBody(tr),
+		stream: &wire.StreamRequest{Op: wire.StreamTransfer}}
 	if len(tr.Acks) > 0 {
 		tr.Acks = nil
 		r.namesMessages, r.withoutMessages = true, jsonBody(tr)
@@ -681,14 +711,16 @@ func (c *Client) readDeliveries(resp *http.Response) ([]Delivery, error) {
 // if the switch restarted since they were taken.
 func (c *Client) Ack(ctx context.Context, acks Acks) error {
 	return c.call(ctx, &request{method: "POST", path: wire.PathAck, contentType: wire.ContentTypeJSON,
-		body: jsonBody(wire.AckRequest{Acks: acks}), session: true, idempotent: true, namesMessages: true}, nil)
+		body: jsonBody(wire.AckRequest{Acks: acks}), session: true, idempotent: true, namesMessages: true,
+		stream: &wire.StreamRequest{Op: wire.StreamAck}}, nil)
 }
 
 // Release gives messages the client holds back to their queues, to be
 // delivered again (to this client or another) ahead of new ones.
 func (c *Client) Release(ctx context.Context, acks Acks) error {
 	return c.call(ctx, &request{method: "POST", path: wire.PathRelease, contentType: wire.ContentTypeJSON,
-		body: jsonBody(wire.AckRequest{Acks: acks}), session: true, idempotent: true, namesMessages: true}, nil)
+		body: jsonBody(wire.AckRequest{Acks: acks}), session: true, idempotent: true, namesMessages: true,
+		stream: &wire.StreamRequest{Op: wire.StreamRelease}}, nil)
 }
 
 // Withdraw deletes a message no receiver has taken yet; it fails with
@@ -696,7 +728,8 @@ func (c *Client) Release(ctx context.Context, acks Acks) error {
 // restarted since it was sent.
 func (c *Client) Withdraw(ctx context.Context, queue string, id uint64) error {
 	return c.call(ctx, &request{method: "DELETE", path: queuePath(queue) + "/messages/" + strconv.FormatUint(id, 10),
-		session: true, idempotent: true, namesMessages: true}, nil)
+		session: true, idempotent: true, namesMessages: true,
+		stream: &wire.StreamRequest{Op: wire.StreamWithdraw, Queue: queue, Arg: id}}, nil)
 }
 
 // Peek returns up to max ready messages of a queue without taking them.

@@ -201,7 +201,8 @@ func (c *Client) sendFrames(ctx context.Context, queue string, ms []*Message) (u
 		buf = wire.AppendSendFrame(buf, m)
 	}
 	resp, epoch, err := c.doIn(ctx, &request{method: http.MethodPost, path: queuePath(queue) + "/messages",
-		contentType: wire.ContentTypeFrames, body: buf}, 0, false)
+		contentType: wire.ContentTypeFrames, body: buf,
+		stream: &wire.StreamRequest{Op: wire.StreamSend, Queue: queue}}, 0, false)
 	if err != nil {
 		return 0, epoch, err
 	}

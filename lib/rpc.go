@@ -25,7 +25,6 @@ package lib
 // one.
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -221,17 +220,7 @@ func (c *Client) doIn(ctx context.Context, r *request, want uint64, once bool) (
 
 // tryOnce sends one request in session sess, without retrying.
 func (c *Client) tryOnce(ctx context.Context, r *request, sess string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, r.method, c.ep.base+r.path, bytes.NewReader(r.body))
-	if err != nil {
-		return nil, err
-	}
-	if r.contentType != "" {
-		req.Header.Set("Content-Type", r.contentType)
-	}
-	if sess != "" {
-		req.Header.Set(wire.HeaderSession, sess)
-	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.exchange(ctx, r, sess)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -257,8 +246,8 @@ func (c *Client) callIn(ctx context.Context, r *request, want uint64, once bool)
 func (c *Client) transferIn(ctx context.Context, o TransferOptions, ackEpoch uint64) ([]Delivery, uint64, error) {
 	mk := func(acks Acks) *request {
 		return &request{method: "POST", path: wire.PathTransfer, contentType: wire.ContentTypeJSON,
-			accept: wire.ContentTypeFrames,
-			body:   jsonBody(wire.TransferRequest{Acks: acks, Max: o.Max, TimeoutMillis: o.Timeout.Milliseconds()})}
+			accept: wire.ContentTypeFrames, stream: &wire.StreamRequest{Op: wire.StreamTransfer},
+			body: jsonBody(wire.TransferRequest{Acks: acks, Max: o.Max, TimeoutMillis: o.Timeout.Milliseconds()})}
 	}
 	var resp *http.Response
 	var epoch uint64
@@ -280,8 +269,12 @@ func (c *Client) transferIn(ctx context.Context, o TransferOptions, ackEpoch uin
 
 // acksIn acks or releases (path) messages seen in the session of epoch.
 func (c *Client) acksIn(ctx context.Context, path string, acks Acks, epoch uint64, once bool) error {
+	op := wire.StreamAck
+	if path == wire.PathRelease {
+		op = wire.StreamRelease
+	}
 	err := c.callIn(ctx, &request{method: "POST", path: path, contentType: wire.ContentTypeJSON,
-		body: jsonBody(wire.AckRequest{Acks: acks}), idempotent: true}, epoch, once)
+		body: jsonBody(wire.AckRequest{Acks: acks}), idempotent: true, stream: &wire.StreamRequest{Op: op}}, epoch, once)
 	if IsCode(err, CodeNoSuchMessage) {
 		return nil
 	}
@@ -552,7 +545,7 @@ func (k *caller) withdraw(queue string, id, epoch uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	k.cl.callIn(ctx, &request{method: "DELETE", path: queuePath(queue) + "/messages/" + strconv.FormatUint(id, 10),
-		idempotent: true}, epoch, true)
+		idempotent: true, stream: &wire.StreamRequest{Op: wire.StreamWithdraw, Queue: queue, Arg: id}}, epoch, true)
 }
 
 // loop receives replies and hands them to their calls until the caller

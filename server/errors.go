@@ -24,6 +24,16 @@ func badRequest(msg string) error {
 
 // writeError answers err as a one-line JSON error with the matching status.
 func writeError(w http.ResponseWriter, err error) {
+	status, we := errorAnswer(err)
+	w.Header().Set("Content-Type", wire.ContentTypeJSON)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(we)
+}
+
+// errorAnswer is the status and body err is answered with, on HTTP and on
+// a stream alike.
+func errorAnswer(err error) (int, wire.Error) {
 	status, code := http.StatusInternalServerError, wire.CodeInternal
 	var he *httpError
 	var mbe *http.MaxBytesError
@@ -55,10 +65,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if mbe != nil {
 		msg = "request body too large: limit " + itoa(mbe.Limit) + " bytes"
 	}
-	w.Header().Set("Content-Type", wire.ContentTypeJSON)
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(wire.Error{Code: code, Message: msg})
+	return status, wire.Error{Code: code, Message: msg}
 }
 
 func itoa(n int64) string {

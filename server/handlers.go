@@ -37,6 +37,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+wire.PathSubscribe, s.subscribe)
 	mux.HandleFunc("POST "+wire.PathUnsubscribe, s.unsubscribe)
 	mux.HandleFunc("POST "+wire.PathTransfer, s.transfer)
+	mux.HandleFunc("GET "+wire.PathStream, s.openStream)
 	mux.HandleFunc("POST "+wire.PathAck, s.ack)
 	mux.HandleFunc("POST "+wire.PathRelease, s.release)
 	mux.HandleFunc("GET "+wire.PathDiagnostics, s.diagnostics)

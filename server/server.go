@@ -42,6 +42,10 @@ type Server struct {
 	conns sync.Map // net.Conn -> *connInfo
 	stop  sync.Once
 	trim  trimmer // returns memory to the system when idle (trim.go)
+
+	streamsMu     sync.Mutex
+	streams       map[*stream]struct{} // open streams (stream.go)
+	streamsClosed bool                 // set by Shutdown
 }
 
 // connInfo is what the server knows of one client connection: the
@@ -101,6 +105,7 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.trim.halt()
 	s.b.Close()
+	s.closeStreams()
 	return s.http.Shutdown(ctx)
 }
 

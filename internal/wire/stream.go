@@ -1,0 +1,184 @@
+package wire
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// The stream: one persistent connection carrying a session's hot-path
+// requests (send, transfer, ack, release, withdraw) as binary frames,
+// many in flight at once, instead of one HTTP exchange each. A client
+// opens it with an HTTP/1.1 upgrade:
+//
+//	GET /v1/stream HTTP/1.1
+//	Connection: Upgrade
+//	Upgrade: msw-stream/1
+//	Msw-Session: TOKEN
+//
+// and, on "101 Switching Protocols", both sides speak frames. Every frame
+// starts with its length (4 bytes, big-endian, not counting themselves).
+//
+// A request frame is:
+//
+//	byte     op (a StreamOp)
+//	uvarint  request id, chosen by the client, echoed in the answer
+//	string   queue (send, withdraw; empty otherwise)
+//	uvarint  argument (withdraw: message id; cancel: the request id to
+//	         cancel; 0 otherwise)
+//	rest     body: what the HTTP request would carry (send: a frames
+//	         body; transfer: TransferRequest JSON; ack, release:
+//	         AckRequest JSON; empty otherwise)
+//
+// An answer frame is:
+//
+//	uvarint  request id
+//	uvarint  HTTP status the same request would have got
+//	rest     the body the HTTP answer would have had (frames for a
+//	         transfer, SendResponse JSON for a send, a one-line JSON
+//	         Error for a failure, empty for 204)
+//
+// Answers come in any order. Cancel has no answer of its own: the
+// cancelled transfer answers at once with what it has (usually nothing).
+
+// PathStream is the endpoint a stream is opened on (GET with Upgrade).
+const PathStream = "/v1/stream"
+
+// StreamProtocol is the Upgrade token of the stream.
+const StreamProtocol = "msw-stream/1"
+
+// StreamOp says what a stream request asks for.
+type StreamOp byte
+
+// The stream's operations.
+const (
+	StreamSend     StreamOp = 1 // enqueue the body's frames into queue
+	StreamTransfer StreamOp = 2 // POST /v1/transfer
+	StreamAck      StreamOp = 3 // POST /v1/ack
+	StreamRelease  StreamOp = 4 // POST /v1/release
+	StreamWithdraw StreamOp = 5 // DELETE /v1/queues/{queue}/messages/{argument}
+	StreamCancel   StreamOp = 6 // end the transfer with request id argument
+	StreamPing     StreamOp = 7 // answers 204: the keep-alive
+)
+
+func (op StreamOp) String() string {
+	switch op {
+	case StreamSend:
+		return "send"
+	case StreamTransfer:
+		return "transfer"
+	case StreamAck:
+		return "ack"
+	case StreamRelease:
+		return "release"
+	case StreamWithdraw:
+		return "withdraw"
+	case StreamCancel:
+		return "cancel"
+	case StreamPing:
+		return "ping"
+	}
+	return fmt.Sprintf("op(%d)", byte(op))
+}
+
+// MaxStreamHead bounds the part of a request frame before its body.
+const MaxStreamHead = 1 + 2*binary.MaxVarintLen64 + binary.MaxVarintLen16 + MaxNameLen
+
+// StreamRequest is a decoded request frame. Its Queue and Body alias the
+// frame they were decoded from.
+type StreamRequest struct {
+	Op    StreamOp
+	ID    uint64
+	Queue string
+	Arg   uint64
+	Body  []byte
+}
+
+// AppendStreamRequest appends a request frame for r, whose body is
+// bodyLen bytes that the caller appends (or writes) right after. The
+// length prefix counts them.
+func AppendStreamRequest(b []byte, r *StreamRequest, bodyLen int) []byte {
+	at := len(b)
+	b = append(b, 0, 0, 0, 0, byte(r.Op))
+	b = binary.AppendUvarint(b, r.ID)
+	b = appendString(b, r.Queue)
+	b = binary.AppendUvarint(b, r.Arg)
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4+bodyLen))
+	return b
+}
+
+// ParseStreamRequest decodes the frame f (without its length prefix).
+func ParseStreamRequest(f []byte, r *StreamRequest) error {
+	if len(f) == 0 {
+		return errors.New("empty stream frame")
+	}
+	r.Op = StreamOp(f[0])
+	rest := f[1:]
+	var ok bool
+	if r.ID, rest, ok = uvarint(rest); !ok {
+		return errors.New("stream frame: bad request id")
+	}
+	n, rest, ok := uvarint(rest)
+	if !ok || n > uint64(len(rest)) || n > MaxNameLen {
+		return errors.New("stream frame: bad queue")
+	}
+	r.Queue = string(rest[:n]) // short; a string the broker may keep
+	rest = rest[n:]
+	if r.Arg, rest, ok = uvarint(rest); !ok {
+		return errors.New("stream frame: bad argument")
+	}
+	r.Body = rest
+	return nil
+}
+
+// ParseStreamID decodes just the op and request id at the head of a
+// frame, for answering a frame that is refused unread.
+func ParseStreamID(head []byte) (StreamOp, uint64, bool) {
+	if len(head) == 0 {
+		return 0, 0, false
+	}
+	id, _, ok := uvarint(head[1:])
+	return StreamOp(head[0]), id, ok
+}
+
+// AppendStreamAnswer appends an answer frame head for request id with the
+// given status, whose body is bodyLen bytes appended (or written) after.
+func AppendStreamAnswer(b []byte, id uint64, status int, bodyLen int) []byte {
+	at := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b = binary.AppendUvarint(b, id)
+	b = binary.AppendUvarint(b, uint64(status))
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-4+bodyLen))
+	return b
+}
+
+// ParseStreamAnswer decodes an answer frame f (without its length
+// prefix); body aliases f.
+func ParseStreamAnswer(f []byte) (id uint64, status int, body []byte, err error) {
+	id, rest, ok := uvarint(f)
+	if !ok {
+		return 0, 0, nil, errors.New("stream answer: bad request id")
+	}
+	st, rest, ok := uvarint(rest)
+	if !ok || st > 999 {
+		return 0, 0, nil, errors.New("stream answer: bad status")
+	}
+	return id, int(st), rest, nil
+}
+
+// ReadStreamLength reads a frame's length prefix.
+func ReadStreamLength(r io.Reader, buf *[4]byte) (int, error) {
+	if _, err := io.ReadFull(r, buf[:]); err != nil {
+		return 0, err
+	}
+	return int(binary.BigEndian.Uint32(buf[:])), nil
+}
+
+func uvarint(b []byte) (uint64, []byte, bool) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, b, false
+	}
+	return v, b[n:], true
+}

@@ -1,0 +1,450 @@
+package lib
+
+// The client's end of the stream (internal/wire/stream.go): once a client
+// has a session, its sends, transfers, acks, releases and withdrawals go
+// as frames on one upgraded connection instead of one HTTP exchange each
+// — on loopback an HTTP exchange costs several times a raw round trip.
+// Everything else (login, queues, listings, diagnostics) stays on HTTP.
+//
+// The stream is bound to the session it was opened for; when the client
+// logs in again (the switch restarted, or the session ended), the next
+// request opens a new one. Answers are matched to requests by id, so any
+// number of requests are in flight at once. Writers append their frames
+// to a shared buffer and whoever finds no write in progress writes it
+// all, so concurrent requests share system calls. A switch without the
+// stream (one answering the upgrade with 404, 405 or 426) is spoken to
+// over HTTP alone.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"msw/internal/wire"
+)
+
+// errNoStream means the switch does not offer the stream.
+var errNoStream = errors.New("switch has no stream endpoint")
+
+// errUnsent is a request that never left: the stream had broken before
+// any of it was written, so it is safe to send again on a new one.
+var errUnsent = errors.New("stream broke before the request was sent")
+
+// errStreamClosed ends the requests of a stream its client closed.
+var errStreamClosed = errors.New("client closed")
+
+// bigBody is the size from which a request body is written straight from
+// the caller's buffer instead of being copied into the shared one.
+const bigBody = 64 << 10
+
+// settleWait is how long a request other than a transfer still waits for
+// its answer after its context ended.
+const settleWait = 2 * time.Second
+
+// maxAnswer bounds an answer frame; anything larger is a broken stream.
+const maxAnswer = 1 << 30
+
+// streamConn is one stream: a connection bound to one session.
+type streamConn struct {
+	sess string
+	conn net.Conn
+
+	wmu     sync.Mutex
+	wcond   sync.Cond     // signalled when a write ends; L is &wmu
+	writing bool          // someone is writing wbuf out
+	wbuf    []byte        // frames waiting to be written
+	wcalls  []*streamCall // the requests whose frames are in wbuf
+	spare   []byte
+	werr    error
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]*streamCall
+	err     error         // why the stream broke; set once, before done closes
+	done    chan struct{} // closed when the stream broke or was closed
+}
+
+// streamCall is one request waiting for its answer.
+type streamCall struct {
+	op        wire.StreamOp
+	ch        chan streamAnswer // buffered: the reader never blocks on it
+	abandoned bool              // the caller left; dispose of the answer
+	unsent    bool              // the stream broke before any of it was written
+}
+
+type streamAnswer struct {
+	status int
+	body   []byte
+}
+
+// streamFor returns the open stream of session sess, opening it if need
+// be. A switch that refuses the upgrade with an HTTP error (an ended
+// session, say) gives that answer back as resp, for do to deal with.
+func (c *Client) streamFor(ctx context.Context, sess string) (sc *streamConn, resp *http.Response, err error) {
+	c.streamMu.Lock()
+	defer c.streamMu.Unlock()
+	if sc := c.stream; sc != nil {
+		if sc.sess == sess && sc.alive() {
+			return sc, nil, nil
+		}
+		sc.fail(errStreamClosed)
+		c.stream = nil
+	}
+	sc, resp, err = c.openStream(ctx, sess)
+	if err == nil && resp == nil {
+		c.stream = sc
+	}
+	return sc, resp, err
+}
+
+// openStream dials the switch and upgrades the connection.
+func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, *http.Response, error) {
+	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+	network, addr, host := "tcp", c.ep.display, c.ep.display
+	if c.ep.unix != "" {
+		network, addr, host = "unix", c.ep.unix, "unix"
+	}
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
+	defer stop()
+	_, err = fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n%s: %s\r\n\r\n",
+		wire.PathStream, host, wire.StreamProtocol, wire.HeaderSession, sess)
+	br := bufio.NewReaderSize(conn, 64<<10)
+	var resp *http.Response
+	if err == nil {
+		resp, err = http.ReadResponse(br, nil)
+	}
+	if err != nil {
+		conn.Close()
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, fmt.Errorf("opening the stream: %w", err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+		conn.Close()
+		switch resp.StatusCode {
+		case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusUpgradeRequired:
+			c.noStream.Store(true)
+			return nil, nil, errNoStream
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		return nil, resp, nil
+	}
+	if !stop() {
+		conn.Close()
+		return nil, nil, ctx.Err()
+	}
+	conn.SetDeadline(time.Time{})
+	sc := &streamConn{
+		sess:    sess,
+		conn:    conn,
+		pending: map[uint64]*streamCall{},
+		done:    make(chan struct{}),
+	}
+	sc.wcond.L = &sc.wmu
+	go sc.readLoop(br)
+	return sc, nil, nil
+}
+
+// closeStream closes the client's stream, if it has one.
+func (c *Client) closeStream() {
+	c.streamMu.Lock()
+	sc := c.stream
+	c.stream = nil
+	c.streamMu.Unlock()
+	if sc != nil {
+		sc.fail(errStreamClosed)
+	}
+}
+
+// streamRoundTrip carries r on the stream of session sess and returns its
+// answer dressed as the HTTP response the same request would have had.
+func (c *Client) streamRoundTrip(ctx context.Context, r *request, sess string) (*http.Response, error) {
+	sc, resp, err := c.streamFor(ctx, sess)
+	if err != nil || resp != nil {
+		return resp, err
+	}
+	a, err := sc.roundTrip(ctx, r.stream, r.body)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Response{
+		StatusCode: a.status,
+		Status:     strconv.Itoa(a.status) + " " + http.StatusText(a.status),
+		Body:       io.NopCloser(bytes.NewReader(a.body)),
+	}, nil
+}
+
+func (sc *streamConn) alive() bool {
+	select {
+	case <-sc.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// roundTrip sends one request and waits for its answer. If ctx ends
+// first, the request is abandoned: a transfer is cancelled and whatever
+// it took is given back.
+func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, body []byte) (streamAnswer, error) {
+	call := &streamCall{op: op.Op, ch: make(chan streamAnswer, 1)}
+	id, err := sc.register(call)
+	if err != nil {
+		return streamAnswer{}, errUnsent
+	}
+	req := *op
+	req.ID = id
+	if err := sc.write(&req, body, call); err != nil {
+		if call.unsent {
+			return streamAnswer{}, errUnsent
+		}
+		return streamAnswer{}, err
+	}
+	select {
+	case a := <-call.ch:
+		return a, nil
+	case <-sc.done:
+		select {
+		case a := <-call.ch:
+			return a, nil
+		default:
+		}
+		if call.unsent {
+			return streamAnswer{}, errUnsent
+		}
+		return streamAnswer{}, sc.err
+	case <-ctx.Done():
+		if op.Op != wire.StreamTransfer {
+			// The switch answers everything but a transfer at once, and
+			// the answer says what happened (a send's ids, say, which a
+			// caller needs to withdraw the message): wait for it a little.
+			t := time.NewTimer(settleWait)
+			defer t.Stop()
+			select {
+			case a := <-call.ch:
+				return a, nil
+			case <-sc.done:
+			case <-t.C:
+			}
+		}
+		sc.abandon(id, call)
+		return streamAnswer{}, ctx.Err()
+	}
+}
+
+// register gives call a request id and records it as waiting.
+func (sc *streamConn) register(call *streamCall) (uint64, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.err != nil {
+		return 0, sc.err
+	}
+	sc.nextID++
+	sc.pending[sc.nextID] = call
+	return sc.nextID, nil
+}
+
+// abandon leaves a request whose caller gave up: a transfer is cancelled,
+// and an answer that comes anyway is disposed of.
+func (sc *streamConn) abandon(id uint64, call *streamCall) {
+	sc.mu.Lock()
+	_, waiting := sc.pending[id]
+	call.abandoned = waiting
+	sc.mu.Unlock()
+	if !waiting {
+		// The answer is in (or on its way to) call.ch.
+		select {
+		case a := <-call.ch:
+			sc.dispose(call, a)
+		case <-sc.done:
+		}
+		return
+	}
+	if call.op == wire.StreamTransfer {
+		sc.write(&wire.StreamRequest{Op: wire.StreamCancel, Arg: id}, nil, nil)
+	}
+}
+
+// dispose handles the answer of an abandoned request: messages a
+// transfer took for nobody go back to their queues.
+func (sc *streamConn) dispose(call *streamCall, a streamAnswer) {
+	if call.op != wire.StreamTransfer || a.status != http.StatusOK || len(a.body) == 0 {
+		return
+	}
+	fr := wire.NewFrameReader(bytes.NewReader(a.body), 1<<62)
+	defer fr.Close()
+	acks := Acks{}
+	var d Delivery
+	for fr.Next(&d) == nil {
+		acks[d.Queue] = append(acks[d.Queue], d.ID)
+	}
+	if len(acks) == 0 {
+		return
+	}
+	rel := &streamCall{op: wire.StreamRelease, ch: make(chan streamAnswer, 1), abandoned: true}
+	id, err := sc.register(rel)
+	if err == nil {
+		sc.write(&wire.StreamRequest{Op: wire.StreamRelease, ID: id}, jsonBody(wire.AckRequest{Acks: acks}), rel)
+	}
+}
+
+// write sends one request frame for call (nil for a cancel). Small
+// frames are copied into the shared buffer and written by whoever is
+// writing; a big body is written from the caller's buffer before write
+// returns, so the caller may reuse it. If the stream breaks before a
+// frame's first byte is written, its call is marked unsent.
+func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCall) error {
+	big := len(body) > bigBody
+	sc.wmu.Lock()
+	for big && sc.writing && sc.werr == nil {
+		sc.wcond.Wait()
+	}
+	if sc.werr != nil {
+		err := sc.werr
+		if call != nil {
+			call.unsent = true
+		}
+		sc.wmu.Unlock()
+		return err
+	}
+	sc.wbuf = wire.AppendStreamRequest(sc.wbuf, req, len(body))
+	sc.wcalls = append(sc.wcalls, call)
+	var extra []byte
+	if big {
+		extra = body
+	} else {
+		sc.wbuf = append(sc.wbuf, body...)
+	}
+	if sc.writing {
+		sc.wmu.Unlock()
+		return nil // the writer at work takes it along
+	}
+	sc.writing = true
+	var calls []*streamCall
+	for len(sc.wbuf) > 0 {
+		out := sc.wbuf
+		calls, sc.wcalls = sc.wcalls, calls[:0]
+		sc.wbuf = sc.spare[:0]
+		sc.wmu.Unlock()
+		var n int64
+		var err error
+		if extra != nil {
+			bufs := net.Buffers{out, extra}
+			n, err = bufs.WriteTo(sc.conn)
+			extra = nil
+		} else {
+			var k int
+			k, err = sc.conn.Write(out)
+			n = int64(k)
+		}
+		sc.wmu.Lock()
+		sc.spare = out[:0]
+		if err != nil {
+			sc.werr = err
+			if n == 0 {
+				markUnsent(calls)
+			}
+			markUnsent(sc.wcalls)
+			break
+		}
+	}
+	sc.writing = false
+	err := sc.werr
+	sc.wcond.Broadcast()
+	sc.wmu.Unlock()
+	if err != nil {
+		sc.fail(err)
+	}
+	return err
+}
+
+func markUnsent(calls []*streamCall) {
+	for _, c := range calls {
+		if c != nil {
+			c.unsent = true
+		}
+	}
+}
+
+// readLoop hands each answer to the request waiting for it.
+func (sc *streamConn) readLoop(br *bufio.Reader) {
+	var lb [4]byte
+	for {
+		n, err := wire.ReadStreamLength(br, &lb)
+		if err == nil && n > maxAnswer {
+			err = fmt.Errorf("answer of %d bytes", n)
+		}
+		if err != nil {
+			sc.fail(err)
+			return
+		}
+		f := make([]byte, n)
+		if _, err := io.ReadFull(br, f); err != nil {
+			sc.fail(err)
+			return
+		}
+		id, status, body, err := wire.ParseStreamAnswer(f)
+		if err != nil {
+			sc.fail(err)
+			return
+		}
+		sc.mu.Lock()
+		call := sc.pending[id]
+		delete(sc.pending, id)
+		abandoned := call != nil && call.abandoned
+		sc.mu.Unlock()
+		switch {
+		case call == nil:
+		case abandoned:
+			sc.dispose(call, streamAnswer{status, body})
+		default:
+			call.ch <- streamAnswer{status, body}
+		}
+	}
+}
+
+// fail breaks the stream: waiting requests fail with err (as the switch
+// being unreachable, unless the client closed it).
+func (sc *streamConn) fail(err error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.err != nil {
+		return
+	}
+	if err != errStreamClosed {
+		err = &streamLostError{err}
+	}
+	sc.err = err
+	close(sc.done)
+	sc.conn.Close()
+}
+
+// streamLostError is a stream that broke under its requests.
+type streamLostError struct{ err error }
+
+func (e *streamLostError) Error() string {
+	if e.err == io.EOF {
+		return "connection closed"
+	}
+	return "connection lost: " + e.err.Error()
+}

@@ -1,0 +1,417 @@
+package server
+
+// The stream (docs/protocol.md, "The stream"): a session's send,
+// transfer, ack, release and withdraw requests as binary frames on one
+// upgraded connection, many in flight at once. Each HTTP exchange costs
+// tens of microseconds of parsing, headers and goroutine hand-offs on
+// both ends; a stream request costs one frame each way.
+//
+// One goroutine (the handler's, after the hijack) reads frames and
+// answers sends, acks, releases and withdrawals inline, in order. A
+// transfer that finds messages ready is answered inline too; one that
+// has to wait gets a goroutine of its own, cancelled by a cancel frame or
+// when the stream closes. Answers go through one buffered writer under a
+// mutex; the reader flushes when it has no more requests buffered, so
+// pipelined requests share writes, and a waiting transfer flushes its
+// own answer.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"msw/broker"
+	"msw/internal/wire"
+)
+
+// stream is one upgraded connection, bound to one session.
+type stream struct {
+	s    *Server
+	sess *broker.Session
+	conn net.Conn
+	br   *bufio.Reader
+
+	wmu sync.Mutex
+	bw  *bufio.Writer
+	hdr []byte // answer head scratch, under wmu
+	err error  // first write error, under wmu
+
+	ctx    context.Context // ends when the stream closes
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	waiting map[uint64]context.CancelFunc // transfers waiting, by request id
+	async   sync.WaitGroup                // their goroutines
+
+	buf []byte // the frame being handled (reader goroutine only)
+}
+
+// openStream upgrades the request's connection to a stream and serves it
+// until the client closes it or the server shuts down.
+func (s *Server) openStream(w http.ResponseWriter, r *http.Request) {
+	sess, err := s.session(r)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if !headerHas(r.Header, "Connection", "upgrade") || !strings.EqualFold(r.Header.Get("Upgrade"), wire.StreamProtocol) {
+		w.Header().Set("Upgrade", wire.StreamProtocol)
+		writeError(w, &httpError{http.StatusUpgradeRequired, wire.CodeBadRequest,
+			wire.PathStream + " needs Connection: Upgrade and Upgrade: " + wire.StreamProtocol})
+		return
+	}
+	// The stream holds the session from now on: hijacking drops the
+	// connection's HTTP binding.
+	sess.AddConn()
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		sess.DropConn()
+		writeError(w, err)
+		return
+	}
+	conn.SetDeadline(time.Time{}) // the HTTP server's timeouts are for HTTP
+	st := &stream{
+		s:       s,
+		sess:    sess,
+		conn:    conn,
+		br:      brw.Reader,
+		bw:      bufio.NewWriterSize(conn, 32<<10),
+		waiting: map[uint64]context.CancelFunc{},
+	}
+	st.ctx, st.cancel = context.WithCancel(context.Background())
+	if !s.track(st) {
+		st.cancel()
+		conn.Close()
+		sess.DropConn()
+		return
+	}
+	st.bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + wire.StreamProtocol + "\r\n\r\n")
+	st.bw.Flush()
+	st.run()
+}
+
+// headerHas reports whether a comma-separated header lists token.
+func headerHas(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// track records an open stream, so that Shutdown can end it; it reports
+// false if the server is already shutting down.
+func (s *Server) track(st *stream) bool {
+	s.streamsMu.Lock()
+	defer s.streamsMu.Unlock()
+	if s.streamsClosed {
+		return false
+	}
+	if s.streams == nil {
+		s.streams = map[*stream]struct{}{}
+	}
+	s.streams[st] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(st *stream) {
+	s.streamsMu.Lock()
+	delete(s.streams, st)
+	s.streamsMu.Unlock()
+}
+
+// closeStreams ends every stream: their waiting transfers have already
+// been ended by the broker's Close and answered; this stops their readers.
+func (s *Server) closeStreams() {
+	s.streamsMu.Lock()
+	s.streamsClosed = true
+	sts := make([]*stream, 0, len(s.streams))
+	for st := range s.streams {
+		sts = append(sts, st)
+	}
+	s.streamsMu.Unlock()
+	for _, st := range sts {
+		st.conn.SetReadDeadline(time.Now())
+	}
+}
+
+// maxStreamFrame bounds a request frame, as a send request's body is
+// bounded on HTTP.
+func (s *Server) maxStreamFrame() int {
+	return max(64<<20, s.b.Options().MaxPayload+1<<20)
+}
+
+// run reads and handles frames until the connection ends.
+func (st *stream) run() {
+	defer st.close()
+	var lenBuf [4]byte
+	limit := st.s.maxStreamFrame()
+	var req wire.StreamRequest
+	for {
+		n, err := wire.ReadStreamLength(st.br, &lenBuf)
+		if err != nil {
+			return
+		}
+		if n > limit {
+			if !st.refuse(n, limit) {
+				return
+			}
+			continue
+		}
+		if cap(st.buf) < n {
+			st.buf = make([]byte, n)
+		}
+		f := st.buf[:n]
+		if _, err := io.ReadFull(st.br, f); err != nil {
+			return
+		}
+		if err := wire.ParseStreamRequest(f, &req); err != nil {
+			st.s.opts.Log.Printf("stream of session %s: %v; closing it", st.sess.ID(), err)
+			return
+		}
+		st.s.trim.requests.Add(1)
+		var start time.Time
+		if st.s.opts.Verbose {
+			start = time.Now()
+		}
+		status := st.handle(&req)
+		if st.s.opts.Verbose && req.Op != wire.StreamCancel {
+			st.s.opts.Log.Printf("stream %s %s %d %s", req.Op, req.Queue, status, time.Since(start).Round(time.Microsecond))
+		}
+		if st.br.Buffered() == 0 {
+			st.flush()
+		}
+		if len(st.buf) > 1<<20 && cap(st.buf) > 4*n {
+			st.buf = nil // do not keep a big batch's buffer for small frames
+		}
+	}
+}
+
+// refuse answers a frame over the limit without reading it into memory;
+// it reports false if the connection broke.
+func (st *stream) refuse(n, limit int) bool {
+	head := make([]byte, min(n, 32))
+	if _, err := io.ReadFull(st.br, head); err != nil {
+		return false
+	}
+	if _, err := io.CopyN(io.Discard, st.br, int64(n-len(head))); err != nil {
+		return false
+	}
+	_, id, ok := wire.ParseStreamID(head)
+	if !ok {
+		return false
+	}
+	st.answerError(id, &httpError{http.StatusRequestEntityTooLarge, wire.CodeTooLarge,
+		"request too large: " + strconv.Itoa(n) + " bytes, limit " + strconv.Itoa(limit)})
+	return true
+}
+
+// handle carries out one request and returns the status answered (0 for
+// a transfer left waiting or a cancel).
+func (st *stream) handle(req *wire.StreamRequest) int {
+	b := st.s.b
+	switch req.Op {
+	case wire.StreamSend:
+		msgs, err := decodeSend(req.Body, b.Options().MaxPayload)
+		if err != nil {
+			return st.answerError(req.ID, err)
+		}
+		id, err := b.Send(st.sess, req.Queue, msgs)
+		if err != nil {
+			return st.answerError(req.ID, err)
+		}
+		body := strconv.AppendUint([]byte(`{"id":`), id, 10)
+		body = append(body, `,"count":`...)
+		body = strconv.AppendInt(body, int64(len(msgs)), 10)
+		body = append(body, "}\n"...)
+		return st.answer(req.ID, http.StatusOK, body)
+	case wire.StreamTransfer:
+		var tr wire.TransferRequest
+		if err := decodeJSON(req.Body, &tr); err != nil {
+			return st.answerError(req.ID, err)
+		}
+		return st.transfer(req.ID, &tr)
+	case wire.StreamAck, wire.StreamRelease:
+		var ar wire.AckRequest
+		if err := decodeJSON(req.Body, &ar); err != nil {
+			return st.answerError(req.ID, err)
+		}
+		op := b.Ack
+		if req.Op == wire.StreamRelease {
+			op = b.Release
+		}
+		if err := op(st.sess, ar.Acks); err != nil {
+			return st.answerError(req.ID, err)
+		}
+		return st.answer(req.ID, http.StatusNoContent, nil)
+	case wire.StreamWithdraw:
+		if err := b.Withdraw(st.sess, req.Queue, req.Arg); err != nil {
+			return st.answerError(req.ID, err)
+		}
+		return st.answer(req.ID, http.StatusNoContent, nil)
+	case wire.StreamCancel:
+		st.mu.Lock()
+		cancel := st.waiting[req.Arg]
+		st.mu.Unlock()
+		if cancel != nil {
+			cancel()
+		}
+		return 0
+	case wire.StreamPing:
+		if st.sess.Ended() {
+			return st.answerError(req.ID, broker.ErrSessionEnded)
+		}
+		return st.answer(req.ID, http.StatusNoContent, nil)
+	}
+	return st.answerError(req.ID, badRequest("unknown stream operation "+req.Op.String()))
+}
+
+// transfer answers at once if messages are ready, else waits for them in
+// a goroutine of its own.
+func (st *stream) transfer(id uint64, tr *wire.TransferRequest) int {
+	b := st.s.b
+	if len(tr.Acks) > 0 {
+		b.Ack(st.sess, tr.Acks) // acks of messages already gone are ignored
+	}
+	ds, err := b.Transfer(st.ctx, st.sess, tr.Max, 0)
+	timeout := time.Duration(tr.TimeoutMillis) * time.Millisecond
+	if err != nil || len(ds) > 0 || timeout <= 0 {
+		return st.answerDeliveries(id, ds, err)
+	}
+	ctx, cancel := context.WithCancel(st.ctx)
+	st.mu.Lock()
+	st.waiting[id] = cancel
+	st.mu.Unlock()
+	st.async.Add(1)
+	go func() {
+		defer st.async.Done()
+		ds, err := b.Transfer(ctx, st.sess, tr.Max, timeout)
+		st.mu.Lock()
+		delete(st.waiting, id)
+		st.mu.Unlock()
+		cancel()
+		if st.ctx.Err() != nil {
+			b.Release(st.sess, deliveriesAcks(ds)) // nobody to give them to
+			return
+		}
+		st.answerDeliveries(id, ds, err)
+		st.flush()
+	}()
+	return 0
+}
+
+// deliveriesAcks names deliveries by queue and id.
+func deliveriesAcks(ds []wire.Delivery) wire.Acks {
+	if len(ds) == 0 {
+		return nil
+	}
+	acks := wire.Acks{}
+	for i := range ds {
+		acks[ds[i].Queue] = append(acks[ds[i].Queue], ds[i].ID)
+	}
+	return acks
+}
+
+func (st *stream) answerDeliveries(id uint64, ds []wire.Delivery, err error) int {
+	if err != nil {
+		return st.answerError(id, err)
+	}
+	n := 0
+	for i := range ds {
+		n += 40 + len(ds[i].Payload) + len(ds[i].Queue) + len(ds[i].CorrelationID) + len(ds[i].ReplyTo) + len(ds[i].Origin)
+	}
+	body := make([]byte, 0, n)
+	for i := range ds {
+		body = wire.AppendFrame(body, &ds[i])
+	}
+	return st.answer(id, http.StatusOK, body)
+}
+
+func (st *stream) answerError(id uint64, err error) int {
+	status, we := errorAnswer(err)
+	body, _ := json.Marshal(we)
+	return st.answer(id, status, append(body, '\n'))
+}
+
+// answer writes an answer frame; it is sent by the next flush.
+func (st *stream) answer(id uint64, status int, body []byte) int {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	if st.err != nil {
+		return status
+	}
+	st.hdr = wire.AppendStreamAnswer(st.hdr[:0], id, status, len(body))
+	st.bw.Write(st.hdr)
+	_, st.err = st.bw.Write(body)
+	return status
+}
+
+func (st *stream) flush() {
+	st.wmu.Lock()
+	if st.err == nil {
+		st.err = st.bw.Flush()
+	}
+	st.wmu.Unlock()
+}
+
+// close ends the stream: waiting transfers stop (what they took goes
+// back), the connection closes and the session loses it.
+func (st *stream) close() {
+	st.s.streamsMu.Lock()
+	shutdown := st.s.streamsClosed
+	st.s.streamsMu.Unlock()
+	if shutdown {
+		// The broker is closed: waiting transfers are answering that.
+		st.async.Wait()
+	}
+	st.cancel()
+	st.async.Wait()
+	st.flush()
+	st.conn.Close()
+	st.s.untrack(st)
+	st.sess.DropConn()
+}
+
+// decodeSend decodes a send request's frames.
+func decodeSend(body []byte, maxPayload int) ([]wire.Message, error) {
+	fr := wire.NewFrameReader(bytes.NewReader(body), maxPayload)
+	defer fr.Close()
+	var msgs []wire.Message
+	var d wire.Delivery
+	for {
+		err := fr.Next(&d)
+		if err == io.EOF {
+			return msgs, nil
+		}
+		if err != nil {
+			if errors.Is(err, wire.ErrFrameTooLarge) {
+				return nil, err
+			}
+			return nil, badRequest(err.Error())
+		}
+		msgs = append(msgs, d.Message)
+	}
+}
+
+// decodeJSON decodes a control body.
+func decodeJSON(body []byte, v any) error {
+	if len(body) == 0 {
+		return badRequest("empty body: expected a JSON object")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return badRequest("bad JSON body: " + err.Error())
+	}
+	return nil
+}
