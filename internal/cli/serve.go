@@ -10,6 +10,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,8 +150,7 @@ func Serve(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if interactive {
 		h = newServeTerminal(stdin, stdout, stop).handle
 	} else {
-		p := &serveProgram{argv: argv, switchAddr: sf.addr, timeout: time.Duration(timeout), stderr: &lockedWriter{w: stderr}}
-		h = p.handle
+		h = newServeProgram(argv, sf.addr, time.Duration(timeout), stderr).handle
 	}
 	if err := cl.Serve(ctx, queue, opts, h); err != nil {
 		return c.fail(err)
@@ -164,53 +164,105 @@ type serveProgram struct {
 	switchAddr string
 	timeout    time.Duration
 	stderr     *lockedWriter
+	baseEnv    []string // msw-serve's environment without the MSW_* variables set per request
 }
 
-func (p *serveProgram) handle(ctx context.Context, req *lib.Request) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, p.argv[0], p.argv[1:]...)
-	cmd.Stdin = bytes.NewReader(req.Payload)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	tail := &stderrLines{prefix: req.CorrelationID + ": ", w: p.stderr}
-	cmd.Stderr = tail
+func newServeProgram(argv []string, switchAddr string, timeout time.Duration, stderr io.Writer) *serveProgram {
+	return &serveProgram{argv: argv, switchAddr: switchAddr, timeout: timeout, stderr: &lockedWriter{w: stderr},
+		baseEnv: serveBaseEnv(os.Environ())}
+}
+
+// serveEnvKeys are the variables set for each request, in that order.
+var serveEnvKeys = [...]string{"MSW_QUEUE", "MSW_CORRELATION_ID", "MSW_REPLY_TO", "MSW_MESSAGE_ID",
+	"MSW_REDELIVERED", "MSW_DELIVERY_COUNT", lib.EnvSwitch}
+
+// serveBaseEnv is env as os/exec would pass it (the last of repeated
+// variables kept, in order), less the variables set per request, which
+// would replace them: built once, as msw-serve's environment does not
+// change.
+func serveBaseEnv(env []string) []string {
+	saw := make(map[string]bool, len(env)+len(serveEnvKeys))
+	for _, k := range serveEnvKeys {
+		saw[k] = true
+	}
+	var out []string
+	for n := len(env); n > 0; n-- {
+		kv := env[n-1]
+		i := strings.Index(kv, "=")
+		if i == 0 {
+			i = strings.Index(kv[1:], "=") + 1
+		}
+		if i < 0 {
+			if kv != "" {
+				out = append(out, kv)
+			}
+			continue
+		}
+		if k := kv[:i]; !saw[k] {
+			saw[k] = true
+			out = append(out, kv)
+		}
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// env is the program's environment for req.
+func (p *serveProgram) env(req *lib.Request) ([]string, error) {
 	redelivered := "0"
 	if req.Redelivered {
 		redelivered = "1"
 	}
-	cmd.Env = append(os.Environ(),
-		"MSW_QUEUE="+req.Queue,
-		"MSW_CORRELATION_ID="+req.CorrelationID,
-		"MSW_REPLY_TO="+req.ReplyTo,
-		"MSW_MESSAGE_ID="+strconv.FormatUint(req.ID, 10),
-		"MSW_REDELIVERED="+redelivered,
-		"MSW_DELIVERY_COUNT="+strconv.FormatUint(uint64(req.DeliveryCount), 10),
-		lib.EnvSwitch+"="+p.switchAddr,
-	)
-	// The program and everything it starts form one process group, killed
-	// as one on timeout or when msw-serve gives up the request.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second // a grandchild holding a pipe open must not hang us
-	err := cmd.Run()
+	vals := [len(serveEnvKeys)]string{req.Queue, req.CorrelationID, req.ReplyTo,
+		strconv.FormatUint(req.ID, 10), redelivered, strconv.FormatUint(uint64(req.DeliveryCount), 10), p.switchAddr}
+	env := make([]string, len(p.baseEnv), len(p.baseEnv)+len(vals))
+	copy(env, p.baseEnv)
+	var err error
+	for i, v := range vals {
+		if strings.IndexByte(v, 0) >= 0 {
+			err = errors.New("exec: environment variable contains NUL") // as os/exec says
+			continue
+		}
+		env = append(env, serveEnvKeys[i]+"="+v)
+	}
+	return env, err
+}
+
+// runResult is how a program run ended.
+type runResult struct {
+	out    []byte             // its standard output
+	failed bool               // it exited non-zero or was killed: status says how
+	status syscall.WaitStatus //
+	// err, when not failed, says why it did not run or finish cleanly;
+	// exec.ErrWaitDelay: it exited 0 but a process it left held a pipe.
+	err error
+}
+
+func (p *serveProgram) handle(ctx context.Context, req *lib.Request) ([]byte, error) {
+	tail := &stderrLines{prefix: req.CorrelationID + ": ", w: p.stderr}
+	env, err := p.env(req)
+	var r runResult
+	if err != nil {
+		r.err = err
+	} else {
+		r = p.run(ctx, env, req.Payload, tail)
+	}
 	tail.flush()
 	name := p.argv[0]
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		msg := fmt.Sprintf("%s: timed out after %s, killed\n", name, p.timeout)
 		return nil, &lib.RemoteError{Status: lib.StatusTimeout, Message: msg + tail.text()}
 	}
-	if err == nil {
-		return out.Bytes(), nil
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		if errors.Is(err, exec.ErrWaitDelay) {
-			return out.Bytes(), nil // it exited 0; a process it left holds the pipe
+	if !r.failed {
+		if r.err == nil || errors.Is(r.err, exec.ErrWaitDelay) {
+			return r.out, nil // ErrWaitDelay: it exited 0; a process it left holds the pipe
 		}
-		fmt.Fprintf(p.stderr, "%s%v\n", tail.prefix, err)
-		return nil, &lib.RemoteError{Status: 127, Message: fmt.Sprintf("%s: %v\n", name, err)}
+		fmt.Fprintf(p.stderr, "%s%v\n", tail.prefix, r.err)
+		return nil, &lib.RemoteError{Status: 127, Message: fmt.Sprintf("%s: %v\n", name, r.err)}
 	}
-	status, how := ee.ExitCode(), fmt.Sprintf("exit status %d", ee.ExitCode())
-	if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	ws := r.status
+	status, how := ws.ExitStatus(), fmt.Sprintf("exit status %d", ws.ExitStatus())
+	if ws.Signaled() {
 		status, how = 128+int(ws.Signal()), "killed by "+unix.SignalName(ws.Signal())
 	}
 	msg := tail.text()
@@ -218,6 +270,37 @@ func (p *serveProgram) handle(ctx context.Context, req *lib.Request) ([]byte, er
 		msg = fmt.Sprintf("%s: %s\n", name, how)
 	}
 	return nil, &lib.RemoteError{Status: status, Message: msg}
+}
+
+// serveWaitDelay bounds how long a program's pipes are read after it
+// exited (or its context ended): a process it left holding one must not
+// hang the request.
+const serveWaitDelay = time.Second
+
+// runCmd runs the program with os/exec: the portable way.
+func (p *serveProgram) runCmd(ctx context.Context, env []string, payload []byte, stderr io.Writer) runResult {
+	cmd := exec.CommandContext(ctx, p.argv[0], p.argv[1:]...)
+	cmd.Stdin = bytes.NewReader(payload)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	cmd.Stderr = stderr
+	cmd.Env = env
+	// The program and everything it starts form one process group, killed
+	// as one on timeout or when msw-serve gives up the request.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = serveWaitDelay
+	err := cmd.Run()
+	if err == nil {
+		return runResult{out: out.Bytes()}
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
+			return runResult{failed: true, status: ws}
+		}
+	}
+	return runResult{out: out.Bytes(), err: err}
 }
 
 // lockedWriter serializes whole writes from parallel requests.
