@@ -150,10 +150,12 @@ func (p *serveProgram) runPoll(ctx context.Context, env []string, payload []byte
 		exited    bool
 		deadline  time.Time // the pipes are given up then
 		waitDelay bool
+		unwatched bool // the exit is not watched by poll
 		pfds      [4]unix.PollFd
 	)
 	if pidfd < 0 {
-		exited = true // not watched: reaped below once the pipes are done
+		unwatched = true // reaped below once the pipes are done
+		exited = true
 	}
 	for {
 		n := 0
@@ -202,15 +204,15 @@ func (p *serveProgram) runPoll(ctx context.Context, env []string, payload []byte
 				continue
 			}
 			// Not expected: poll only fails for bad arguments or memory.
-			// Fall back on a blocking wait for the program.
+			// Give up the pipes and wait for the program below.
 			copyErr = os.NewSyscallError("poll", err)
-			callOffKill()
 			for _, fd := range []*int{&stdoutR, &stderrR, &stdinW} {
 				if *fd >= 0 {
 					unix.Close(*fd)
 					*fd = -1
 				}
 			}
+			unwatched = true
 			exited = true
 			continue
 		}
@@ -266,6 +268,16 @@ func (p *serveProgram) runPoll(ctx context.Context, env []string, payload []byte
 		}
 	}
 
+	if unwatched {
+		// Wait for the exit without reaping, so that a kill under way
+		// still reaches the process group and no other.
+		for {
+			var info unix.Siginfo
+			if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+				break
+			}
+		}
+	}
 	callOffKill()
 	var ws syscall.WaitStatus
 	for {
