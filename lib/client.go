@@ -98,6 +98,10 @@ type Client struct {
 	streamMu sync.Mutex
 	stream   *streamConn // the session's stream (stream.go), or nil
 	noStream atomic.Bool // the switch has no stream: HTTP only
+
+	push   pushOptions // set on the RPC loops' clients (consume.go)
+	consMu sync.Mutex
+	cons   *consumer
 }
 
 // New returns a client for the switch at opts.Addr. It does not connect.
@@ -267,6 +271,9 @@ func (c *Client) exchange(ctx context.Context, r *request, sess string) (*http.R
 		if err != errNoStream {
 			return resp, err
 		}
+	}
+	if r.method == "" {
+		return nil, errNoStream // a request only the stream can carry
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, c.ep.base+r.path, bytes.NewReader(r.body))
 	if err != nil {

@@ -57,6 +57,9 @@ const (
 	// handlerExitWait bounds how long Serve waits, after cancelling them,
 	// for handlers to return before it returns itself.
 	handlerExitWait = 5 * time.Second
+	// replyWindow is how many replies the switch pushes to a caller
+	// before it takes them.
+	replyWindow = 1000
 )
 
 // StatusTimeout is the failure status of a reply sent because a request
@@ -244,6 +247,12 @@ func (c *Client) callIn(ctx context.Context, r *request, want uint64, once bool)
 // ackEpoch (dropping them if that session is gone). It returns the epoch
 // of the session now holding the deliveries.
 func (c *Client) transferIn(ctx context.Context, o TransferOptions, ackEpoch uint64) ([]Delivery, uint64, error) {
+	if c.push.window > 0 && !c.noStream.Load() {
+		ds, epoch, err := c.transferPushed(ctx, o, ackEpoch)
+		if !errors.Is(err, errNoStream) {
+			return ds, epoch, err
+		}
+	}
 	mk := func(acks Acks) *request {
 		return &request{method: "POST", path: wire.PathTransfer, contentType: wire.ContentTypeJSON,
 			accept: wire.ContentTypeFrames, stream: &wire.StreamRequest{Op: wire.StreamTransfer},
@@ -369,8 +378,12 @@ func (c *Client) getCaller() (*caller, error) {
 		var rnd [6]byte
 		rand.Read(rnd[:])
 		ctx, cancel := context.WithCancel(context.Background())
+		cl := c.child()
+		// Replies are pushed as they come, acked as pushed: the reply
+		// queue is this session's own and dies with it.
+		cl.push = pushOptions{window: replyWindow, autoAck: true}
 		r.caller = &caller{
-			cl:       c.child(),
+			cl:       cl,
 			prefix:   hex.EncodeToString(rnd[:]) + "-",
 			done:     r.done,
 			pending:  make(map[string]*pendingCall),
@@ -659,6 +672,7 @@ func (c *Client) Serve(ctx context.Context, queue string, opts ServeOptions, h H
 	}()
 
 	cl := c.child()
+	cl.push = pushOptions{window: opts.Concurrency} // never more requests than handlers
 	defer cl.closeChild()
 	if err := cl.CreateQueue(ctx, queue); err != nil {
 		return serveExit(ctx, closed, err)
@@ -936,7 +950,16 @@ func (s *server) answer(j *job, out []byte, herr error) {
 			}
 			m.Status, m.Payload = uint8(min(max(st, 1), 255)), []byte(msg)
 		}
-		ok = s.reply(j, &m)
+		switch s.replyAck(j, &m) {
+		case replyAcked:
+			s.forget(j)
+			return
+		case replyGone:
+			ok = false
+		case replyFailed:
+		case replyNotTried:
+			ok = s.reply(j, &m)
+		}
 	}
 	s.mu.Lock()
 	direct := ok && s.stopping
@@ -985,6 +1008,48 @@ func (s *server) signalFinished() {
 	select {
 	case s.finished <- struct{}{}:
 	default:
+	}
+}
+
+// Outcomes of replyAck.
+const (
+	replyNotTried = iota // no stream, or the request's session is gone: reply on its own
+	replyAcked           // the reply went out (or its caller is gone) and the request is acked
+	replyFailed          // the reply could not go (logged); ack the request as usual
+	replyGone            // Serve is being torn down
+)
+
+// replyAck sends m and acks the request in one step on the stream, with
+// the retries of reply.
+func (s *server) replyAck(j *job, m *Message) int {
+	backoff := minBackoff
+	shrunk := false
+	for {
+		err := s.cl.replyAck(s.hard, j.req.ReplyTo, m, j.req.Queue, j.req.ID, j.epoch)
+		switch {
+		case err == nil:
+			return replyAcked
+		case s.hard.Err() != nil:
+			return replyGone
+		case errors.Is(err, errNoStream), err == errStaleSession:
+			return replyNotTried
+		case IsCode(err, CodeNoSuchQueue):
+			s.logf("reply to %s (correlation id %s) dropped: the caller is gone", j.req.ReplyTo, j.req.CorrelationID)
+			return replyAcked
+		case IsCode(err, CodeTooLarge) && !shrunk:
+			shrunk = true
+			s.logf("reply to %s (correlation id %s): %v", j.req.ReplyTo, j.req.CorrelationID, err)
+			m = &Message{CorrelationID: m.CorrelationID, Status: max(m.Status, 1),
+				Payload: []byte(fmt.Sprintf("the reply (%d bytes) was refused by the switch: %v\n", len(m.Payload), err))}
+			continue
+		case !retryable(err):
+			s.logf("reply to %s (correlation id %s): %v", j.req.ReplyTo, j.req.CorrelationID, err)
+			return replyFailed
+		}
+		if !sleepCtx(s.hard, backoff) {
+			return replyGone
+		}
+		backoff = min(2*backoff, maxBackoff)
 	}
 }
 
@@ -1054,6 +1119,16 @@ func (s *server) stop(cancelHard context.CancelFunc) {
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()
+	if ds, epoch := s.cl.stopConsuming(); len(ds) > 0 {
+		// Pushed but never started: back to the queue for other servers.
+		ids := make([]uint64, len(ds))
+		for i := range ds {
+			ids[i] = ds[i].ID
+		}
+		ctx, cancel := context.WithTimeout(s.hard, 5*time.Second)
+		s.cl.acksIn(ctx, wire.PathRelease, Acks{s.queue: ids}, epoch, true)
+		cancel()
+	}
 	s.flushing.Wait()
 	s.mu.Lock()
 	acks, epoch := s.acks, s.ackEpoch

@@ -78,6 +78,7 @@ type streamCall struct {
 	ch        chan streamAnswer // buffered: the reader never blocks on it
 	abandoned bool              // the caller left; dispose of the answer
 	unsent    bool              // the stream broke before any of it was written
+	pushes    *pushQueue        // a consume's: its answers, kept in order
 }
 
 type streamAnswer struct {
@@ -410,6 +411,14 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 		}
 		sc.mu.Lock()
 		call := sc.pending[id]
+		if call != nil && call.pushes != nil {
+			if status != http.StatusOK {
+				delete(sc.pending, id) // a consume's last answer
+			}
+			sc.mu.Unlock()
+			call.pushes.put(streamAnswer{status, body})
+			continue
+		}
 		delete(sc.pending, id)
 		abandoned := call != nil && call.abandoned
 		sc.mu.Unlock()

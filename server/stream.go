@@ -48,9 +48,10 @@ type stream struct {
 	ctx    context.Context // ends when the stream closes
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	waiting map[uint64]context.CancelFunc // transfers waiting, by request id
-	async   sync.WaitGroup                // their goroutines
+	mu        sync.Mutex
+	waiting   map[uint64]context.CancelFunc // transfers waiting and consumers, by request id
+	consumers []*consumer                   // replaced, never changed in place
+	async     sync.WaitGroup                // their goroutines
 
 	buf []byte // the frame being handled (reader goroutine only)
 }
@@ -168,6 +169,9 @@ func (st *stream) run() {
 			if !st.refuse(n, limit) {
 				return
 			}
+			if st.br.Buffered() == 0 {
+				st.flush()
+			}
 			continue
 		}
 		if cap(st.buf) < n {
@@ -232,11 +236,7 @@ func (st *stream) handle(req *wire.StreamRequest) int {
 		if err != nil {
 			return st.answerError(req.ID, err)
 		}
-		body := strconv.AppendUint([]byte(`{"id":`), id, 10)
-		body = append(body, `,"count":`...)
-		body = strconv.AppendInt(body, int64(len(msgs)), 10)
-		body = append(body, "}\n"...)
-		return st.answer(req.ID, http.StatusOK, body)
+		return st.answer(req.ID, http.StatusOK, sendAnswer(id, len(msgs)))
 	case wire.StreamTransfer:
 		var tr wire.TransferRequest
 		if err := decodeJSON(req.Body, &tr); err != nil {
@@ -252,7 +252,9 @@ func (st *stream) handle(req *wire.StreamRequest) int {
 		if req.Op == wire.StreamRelease {
 			op = b.Release
 		}
-		if err := op(st.sess, ar.Acks); err != nil {
+		err := op(st.sess, ar.Acks)
+		st.settled(ar.Acks)
+		if err != nil {
 			return st.answerError(req.ID, err)
 		}
 		return st.answer(req.ID, http.StatusNoContent, nil)
@@ -269,6 +271,10 @@ func (st *stream) handle(req *wire.StreamRequest) int {
 			cancel()
 		}
 		return 0
+	case wire.StreamConsume:
+		return st.consume(req)
+	case wire.StreamReply:
+		return st.reply(req)
 	case wire.StreamPing:
 		if st.sess.Ended() {
 			return st.answerError(req.ID, broker.ErrSessionEnded)
@@ -284,6 +290,7 @@ func (st *stream) transfer(id uint64, tr *wire.TransferRequest) int {
 	b := st.s.b
 	if len(tr.Acks) > 0 {
 		b.Ack(st.sess, tr.Acks) // acks of messages already gone are ignored
+		st.settled(tr.Acks)
 	}
 	ds, err := b.Transfer(st.ctx, st.sess, tr.Max, 0)
 	timeout := time.Duration(tr.TimeoutMillis) * time.Millisecond
@@ -298,6 +305,9 @@ func (st *stream) transfer(id uint64, tr *wire.TransferRequest) int {
 	go func() {
 		defer st.async.Done()
 		ds, err := b.Transfer(ctx, st.sess, tr.Max, timeout)
+		if ctx.Err() != nil && st.ctx.Err() == nil {
+			err = nil // cancelled by the client: answer with what it has, nothing
+		}
 		st.mu.Lock()
 		delete(st.waiting, id)
 		st.mu.Unlock()
@@ -310,6 +320,15 @@ func (st *stream) transfer(id uint64, tr *wire.TransferRequest) int {
 		st.flush()
 	}()
 	return 0
+}
+
+// sendAnswer is the body of a send's answer, as HTTP gives it.
+func sendAnswer(id uint64, count int) []byte {
+	body := append(make([]byte, 0, 48), `{"id":`...)
+	body = strconv.AppendUint(body, id, 10)
+	body = append(body, `,"count":`...)
+	body = strconv.AppendInt(body, int64(count), 10)
+	return append(body, "}\n"...)
 }
 
 // deliveriesAcks names deliveries by queue and id.

@@ -24,12 +24,15 @@ import (
 //
 //	byte     op (a StreamOp)
 //	uvarint  request id, chosen by the client, echoed in the answer
-//	string   queue (send, withdraw; empty otherwise)
+//	string   queue (send, withdraw, reply: where the reply goes; empty
+//	         otherwise)
 //	uvarint  argument (withdraw: message id; cancel: the request id to
-//	         cancel; 0 otherwise)
+//	         cancel; consume: the window; reply: the id of the request
+//	         answered; 0 otherwise)
 //	rest     body: what the HTTP request would carry (send: a frames
 //	         body; transfer: TransferRequest JSON; ack, release:
-//	         AckRequest JSON; empty otherwise)
+//	         AckRequest JSON; consume: one flags byte; reply: the request's
+//	         queue as a string, then the reply's frame; empty otherwise)
 //
 // An answer frame is:
 //
@@ -41,6 +44,20 @@ import (
 //
 // Answers come in any order. Cancel has no answer of its own: the
 // cancelled transfer answers at once with what it has (usually nothing).
+//
+// Consume turns the session's subscriptions into a push: the switch
+// sends deliveries as they come, each batch an answer (200, frames) to
+// the consume request, while fewer than window pushed messages are
+// unacked; an ack or release of a pushed message (by any request on the
+// stream) makes room. With ConsumeAutoAck they are acked as they are
+// pushed. A consume ends with a final non-200 answer (the session ended,
+// the switch is stopping) or, silently, when cancelled: what it had
+// taken but not pushed goes back.
+//
+// Reply sends one message (the body's frame) to queue and then acks
+// message argument of the queue named at the head of the body, in one
+// step: the ack is applied only if the reply was enqueued, or if its
+// queue no longer exists (the caller is gone); the answer is the send's.
 
 // PathStream is the endpoint a stream is opened on (GET with Upgrade).
 const PathStream = "/v1/stream"
@@ -60,6 +77,15 @@ const (
 	StreamWithdraw StreamOp = 5 // DELETE /v1/queues/{queue}/messages/{argument}
 	StreamCancel   StreamOp = 6 // end the transfer with request id argument
 	StreamPing     StreamOp = 7 // answers 204: the keep-alive
+	StreamConsume  StreamOp = 8 // push deliveries, argument = window
+	StreamReply    StreamOp = 9 // send a reply and ack its request
+)
+
+// Consume flags, the first byte of a consume request's body.
+const (
+	// ConsumeAutoAck acks what is pushed as it is pushed: for reply
+	// queues, whose messages matter only to the session that owns them.
+	ConsumeAutoAck byte = 1
 )
 
 func (op StreamOp) String() string {
@@ -78,6 +104,10 @@ func (op StreamOp) String() string {
 		return "cancel"
 	case StreamPing:
 		return "ping"
+	case StreamConsume:
+		return "consume"
+	case StreamReply:
+		return "reply"
 	}
 	return fmt.Sprintf("op(%d)", byte(op))
 }
@@ -181,4 +211,16 @@ func uvarint(b []byte) (uint64, []byte, bool) {
 		return 0, b, false
 	}
 	return v, b[n:], true
+}
+
+// AppendString appends s as a string field (uvarint length, bytes).
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
+// CutString decodes a string field at the head of b and returns the rest.
+func CutString(b []byte) (string, []byte, bool) {
+	n, rest, ok := uvarint(b)
+	if !ok || n > uint64(len(rest)) {
+		return "", b, false
+	}
+	return string(rest[:n]), rest[n:], true
 }

@@ -1,0 +1,260 @@
+package lib
+
+// Pushed deliveries: the RPC loops (rpc.go) do not ask the switch for
+// every batch. On the stream they consume (wire.StreamConsume): the switch
+// pushes requests to a server as long as fewer than its concurrency are
+// unacked, and replies to a caller as they come (acked as pushed: a reply
+// queue is the caller's own). A served request is answered and acked in
+// one step (wire.StreamReply). Against a switch without the stream the
+// loops fall back to long-polling transfers.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"msw/internal/wire"
+)
+
+// pushOptions make a client's transferIn consume pushed deliveries.
+type pushOptions struct {
+	window  int  // most unacked messages pushed; 0: no push
+	autoAck bool // the switch acks as it pushes
+}
+
+// pushQueue holds a consume's answers until they are taken.
+type pushQueue struct {
+	mu     sync.Mutex
+	items  []streamAnswer
+	notify chan struct{} // a new answer
+}
+
+func newPushQueue() *pushQueue { return &pushQueue{notify: make(chan struct{}, 1)} }
+
+func (q *pushQueue) put(a streamAnswer) {
+	q.mu.Lock()
+	q.items = append(q.items, a)
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+func (q *pushQueue) pop() (streamAnswer, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return streamAnswer{}, false
+	}
+	a := q.items[0]
+	q.items[0] = streamAnswer{}
+	q.items = q.items[1:]
+	return a, true
+}
+
+// consumer is a client's consume on its stream.
+type consumer struct {
+	sc      *streamConn
+	id      uint64
+	epoch   uint64 // of the session it consumes in
+	pushes  *pushQueue
+	backlog []Delivery // pushed, not yet taken
+	err     error      // why it ended
+}
+
+// consumer returns the client's consumer for its current session,
+// starting one if need be.
+func (c *Client) consumer(ctx context.Context) (*consumer, error) {
+	c.consMu.Lock()
+	defer c.consMu.Unlock()
+	ref, err := c.ensureRef(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if k := c.cons; k != nil {
+		if k.epoch == ref.epoch && k.err == nil && k.sc.alive() {
+			return k, nil
+		}
+		k.cancel()
+		c.cons = nil
+	}
+	sc, resp, err := c.streamFor(ctx, ref.id)
+	if err != nil {
+		return nil, err
+	}
+	if resp != nil {
+		e := readError(resp)
+		if e.Code == wire.CodeUnknownSession {
+			c.dropSession(ref.epoch)
+		}
+		return nil, e
+	}
+	k := &consumer{sc: sc, epoch: ref.epoch, pushes: newPushQueue()}
+	call := &streamCall{op: wire.StreamConsume, pushes: k.pushes}
+	if k.id, err = sc.register(call); err != nil {
+		return nil, err
+	}
+	var flags byte
+	if c.push.autoAck {
+		flags |= wire.ConsumeAutoAck
+	}
+	if err := sc.write(&wire.StreamRequest{Op: wire.StreamConsume, ID: k.id, Arg: uint64(c.push.window)}, []byte{flags}, call); err != nil {
+		return nil, err
+	}
+	c.cons = k
+	return k, nil
+}
+
+// take returns up to max (all if max <= 0) pushed deliveries, waiting up
+// to timeout for one.
+func (k *consumer) take(ctx context.Context, max int, timeout time.Duration) ([]Delivery, error) {
+	var timer *time.Timer
+	for {
+		if n := len(k.backlog); n > 0 {
+			if max > 0 && n > max {
+				n = max
+			}
+			out := k.backlog[:n:n]
+			k.backlog = k.backlog[n:]
+			return out, nil
+		}
+		if k.err != nil {
+			return nil, k.err
+		}
+		if a, ok := k.pushes.pop(); ok {
+			if a.status != http.StatusOK {
+				k.err = answerError(a.status, a.body)
+				continue
+			}
+			if err := k.decode(a.body); err != nil {
+				k.err = err
+			}
+			continue
+		}
+		if !k.sc.alive() {
+			k.err = k.sc.err
+			continue
+		}
+		if timeout <= 0 {
+			return nil, nil
+		}
+		if timer == nil {
+			timer = time.NewTimer(timeout)
+			defer timer.Stop()
+		}
+		select {
+		case <-k.pushes.notify:
+		case <-k.sc.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-timer.C:
+			return nil, nil
+		}
+	}
+}
+
+func (k *consumer) decode(body []byte) error {
+	fr := wire.NewFrameReader(bytes.NewReader(body), 1<<62)
+	defer fr.Close()
+	for {
+		var d Delivery
+		switch err := fr.Next(&d); err {
+		case nil:
+			k.backlog = append(k.backlog, d)
+		case io.EOF:
+			return nil
+		default:
+			return fmt.Errorf("pushed deliveries: %w", err)
+		}
+	}
+}
+
+// cancel stops the switch pushing.
+func (k *consumer) cancel() {
+	k.sc.write(&wire.StreamRequest{Op: wire.StreamCancel, Arg: k.id}, nil, nil)
+}
+
+// stopConsuming ends the client's consume and returns what was pushed
+// and not taken, with the epoch it was pushed in.
+func (c *Client) stopConsuming() ([]Delivery, uint64) {
+	c.consMu.Lock()
+	k := c.cons
+	c.cons = nil
+	c.consMu.Unlock()
+	if k == nil {
+		return nil, 0
+	}
+	k.cancel()
+	for {
+		a, ok := k.pushes.pop()
+		if !ok {
+			break
+		}
+		if a.status == http.StatusOK {
+			k.decode(a.body)
+		}
+	}
+	return k.backlog, k.epoch
+}
+
+// transferPushed is transferIn on a consumer: acks (of the session of
+// ackEpoch) go on their own, then pushed deliveries are taken.
+func (c *Client) transferPushed(ctx context.Context, o TransferOptions, ackEpoch uint64) ([]Delivery, uint64, error) {
+	if len(o.Acks) > 0 && ackEpoch != 0 && !c.push.autoAck {
+		if err := c.acksIn(ctx, wire.PathAck, o.Acks, ackEpoch, false); err != nil && err != errStaleSession {
+			return nil, 0, err
+		}
+	}
+	k, err := c.consumer(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, 0, ctx.Err()
+		}
+		if _, ok := err.(*Error); !ok && err != errNoStream {
+			err = &unreachableError{addr: c.ep.display, err: err}
+		}
+		return nil, 0, err
+	}
+	ds, err := k.take(ctx, o.Max, o.Timeout)
+	if err != nil && ctx.Err() == nil {
+		if IsCode(err, CodeUnknownSession) {
+			c.dropSession(k.epoch)
+		}
+		if _, ok := err.(*Error); !ok {
+			err = &unreachableError{addr: c.ep.display, err: err}
+		}
+	}
+	return ds, k.epoch, err
+}
+
+// replyAck sends m to replyTo and acks request id of queue reqQueue in
+// one step, in the session of epoch (errStaleSession if it is gone).
+func (c *Client) replyAck(ctx context.Context, replyTo string, m *Message, reqQueue string, id, epoch uint64) error {
+	if c.noStream.Load() {
+		return errNoStream
+	}
+	body := wire.AppendString(make([]byte, 0, len(reqQueue)+len(m.Payload)+len(m.CorrelationID)+32), reqQueue)
+	body = wire.AppendSendFrame(body, m)
+	resp, _, err := c.doIn(ctx, &request{path: queuePath(replyTo) + "/messages", body: body,
+		stream: &wire.StreamRequest{Op: wire.StreamReply, Queue: replyTo, Arg: id}}, epoch, false)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// answerError is the *Error of a failure answer.
+func answerError(status int, body []byte) *Error {
+	var we wire.Error
+	if json.Unmarshal(body, &we) != nil || we.Message == "" {
+		we.Message = fmt.Sprintf("switch answered %d %s", status, http.StatusText(status))
+	}
+	return &Error{Status: status, Code: we.Code, Message: we.Message}
+}

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"msw/broker"
+
+	"msw/internal/wire"
+)
+
+// consumer pushes a session's deliveries down its stream as they come
+// (wire.StreamConsume), instead of the client asking again after every
+// batch: a served request or an RPC reply then costs the switch one
+// write and the client none. It keeps at most window pushed messages
+// unacked; acks on the stream make room.
+type consumer struct {
+	st      *stream
+	id      uint64 // the consume request's
+	window  int
+	autoAck bool
+	more    chan struct{} // room was made
+
+	mu     sync.Mutex
+	pushed map[pushedKey]struct{} // pushed and not yet acked or released
+}
+
+type pushedKey struct {
+	queue string
+	id    uint64
+}
+
+// consumePoll is how long a consumer's transfers wait before looking
+// again; each look counts as a poll in the diagnostics, as a client's
+// long-poll does.
+const consumePoll = 30 * time.Second
+
+// maxWindow bounds a consumer's window.
+const maxWindow = 1 << 16
+
+// consume starts a consumer for request req.
+func (st *stream) consume(req *wire.StreamRequest) int {
+	if req.Arg == 0 || req.Arg > maxWindow {
+		return st.answerError(req.ID, badRequest("consume: window must be 1 to 65536"))
+	}
+	c := &consumer{
+		st:     st,
+		id:     req.ID,
+		window: int(req.Arg),
+		more:   make(chan struct{}, 1),
+		pushed: map[pushedKey]struct{}{},
+	}
+	c.autoAck = len(req.Body) > 0 && req.Body[0]&wire.ConsumeAutoAck != 0
+	ctx, cancel := context.WithCancel(st.ctx)
+	st.mu.Lock()
+	st.waiting[req.ID] = cancel
+	st.consumers = append(st.consumers, c)
+	st.mu.Unlock()
+	st.async.Add(1)
+	go c.run(ctx, cancel)
+	return 0
+}
+
+// run pushes until the consume is cancelled, the stream closes, or the
+// session cannot take any more (the final answer says why).
+func (c *consumer) run(ctx context.Context, cancel context.CancelFunc) {
+	st := c.st
+	defer st.async.Done()
+	defer func() {
+		cancel()
+		if st.ctx.Err() != nil {
+			// The stream is gone, with whatever was pushed down it and
+			// not yet acked: give that back now rather than when the
+			// session ends (it may not, if the client reconnects).
+			c.mu.Lock()
+			acks := wire.Acks{}
+			for k := range c.pushed {
+				acks[k.queue] = append(acks[k.queue], k.id)
+			}
+			clear(c.pushed)
+			c.mu.Unlock()
+			st.s.b.Release(st.sess, acks)
+		}
+		st.mu.Lock()
+		delete(st.waiting, c.id)
+		// A new slice: settled reads the old one without the lock.
+		st.consumers = slices.DeleteFunc(slices.Clone(st.consumers), func(x *consumer) bool { return x == c })
+		st.mu.Unlock()
+	}()
+	b := st.s.b
+	maxWait := min(b.Options().MaxWait, consumePoll)
+	for {
+		room := c.room()
+		if room <= 0 {
+			select {
+			case <-c.more:
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		ds, err := b.Transfer(ctx, st.sess, room, maxWait)
+		if ctx.Err() != nil {
+			b.Release(st.sess, deliveriesAcks(ds)) // nobody to push them to
+			return
+		}
+		if err != nil {
+			st.answerError(c.id, err)
+			st.flush()
+			return
+		}
+		if len(ds) == 0 {
+			continue
+		}
+		if c.autoAck {
+			b.Ack(st.sess, deliveriesAcks(ds))
+		} else {
+			c.mu.Lock()
+			for i := range ds {
+				c.pushed[pushedKey{ds[i].Queue, ds[i].ID}] = struct{}{}
+			}
+			c.mu.Unlock()
+		}
+		st.answerDeliveries(c.id, ds, nil)
+		st.flush()
+	}
+}
+
+// room is how many more messages may be pushed now.
+func (c *consumer) room() int {
+	if c.autoAck {
+		return c.window
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.window - len(c.pushed)
+}
+
+// settled notes acks or releases of messages: those pushed make room.
+func (c *consumer) settled(acks wire.Acks) {
+	if c.autoAck {
+		return
+	}
+	freed := false
+	c.mu.Lock()
+	for q, ids := range acks {
+		for _, id := range ids {
+			k := pushedKey{q, id}
+			if _, ok := c.pushed[k]; ok {
+				delete(c.pushed, k)
+				freed = true
+			}
+		}
+	}
+	c.mu.Unlock()
+	if freed {
+		select {
+		case c.more <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// settled tells the stream's consumers of acks or releases.
+func (st *stream) settled(acks wire.Acks) {
+	st.mu.Lock()
+	cs := st.consumers
+	st.mu.Unlock()
+	for _, c := range cs {
+		c.settled(acks)
+	}
+}
+
+// reply carries out a reply request: the reply is enqueued, then (or if
+// its queue is gone with its caller) the request is acked.
+func (st *stream) reply(req *wire.StreamRequest) int {
+	b := st.s.b
+	ackQueue, rest, ok := wire.CutString(req.Body)
+	if !ok {
+		return st.answerError(req.ID, badRequest("reply: bad request queue"))
+	}
+	msgs, err := decodeSend(rest, b.Options().MaxPayload)
+	if err == nil && len(msgs) != 1 {
+		err = badRequest("reply: want exactly one message")
+	}
+	if err != nil {
+		return st.answerError(req.ID, err)
+	}
+	id, err := b.Send(st.sess, req.Queue, msgs)
+	if err == nil || isNoSuchQueue(err) {
+		acks := wire.Acks{ackQueue: {req.Arg}}
+		b.Ack(st.sess, acks) // an ack of a message already gone is moot
+		st.settled(acks)
+	}
+	if err != nil {
+		return st.answerError(req.ID, err)
+	}
+	return st.answer(req.ID, http.StatusOK, sendAnswer(id, 1))
+}
+
+func isNoSuchQueue(err error) bool { return errors.Is(err, broker.ErrNoSuchQueue) }
