@@ -677,8 +677,10 @@ type TransferOptions struct {
 // timeout passed. If the switch restarted since the messages in Acks were
 // taken, those acks are dropped (the messages were lost with it).
 //
-// If ctx ends while the switch is answering, the messages it took stay
-// held by this client until released, or until Close gives them back.
+// If ctx ends first, the transfer is called off at the switch, and
+// messages it took anyway go back to their queues. (Against a switch
+// without the stream, they stay held by this client until released, or
+// until Close gives them back.)
 func (c *Client) Transfer(ctx context.Context, o TransferOptions) ([]Delivery, error) {
 	tr := wire.TransferRequest{Acks: o.Acks, Max: o.Max, TimeoutMillis: o.Timeout.Milliseconds()}
 	r := &request{method: "POST", path: wire.PathTransfer, contentType: wire.ContentTypeJSON,

@@ -2,6 +2,12 @@
 // of the switch's HTTP protocol (docs/protocol.md), used by every msw
 // command and importable by Go programs.
 //
+// Once logged in, a client carries its sends, transfers, acks, releases
+// and withdrawals on one persistent connection (the protocol's stream),
+// many at a time, and its RPC loops have requests and replies pushed to
+// them; everything else, and everything against a switch without the
+// stream, goes as plain HTTP requests.
+//
 // A Client logs in on first need, keeps its session alive while it runs
 // and, if the switch restarts, logs in again and restores what it had set
 // up (queues it created, its transient queues, its subscriptions).
