@@ -25,18 +25,29 @@ import (
 type pushOptions struct {
 	window  int  // most unacked messages pushed; 0: no push
 	autoAck bool // the switch acks as it pushes
+	// deliver, if set, takes each pushed delivery on the stream's reader
+	// goroutine instead of queueing it for transferIn: one hand-off
+	// fewer per message. It must not block.
+	deliver func(*Delivery)
 }
 
 // pushQueue holds a consume's answers until they are taken.
 type pushQueue struct {
-	mu     sync.Mutex
-	items  []streamAnswer
-	notify chan struct{} // a new answer
+	mu      sync.Mutex
+	items   []streamAnswer
+	notify  chan struct{}   // a new answer
+	deliver func(*Delivery) // see pushOptions
 }
 
-func newPushQueue() *pushQueue { return &pushQueue{notify: make(chan struct{}, 1)} }
+func newPushQueue(deliver func(*Delivery)) *pushQueue {
+	return &pushQueue{notify: make(chan struct{}, 1), deliver: deliver}
+}
 
+// put takes an answer from the stream's reader.
 func (q *pushQueue) put(a streamAnswer) {
+	if q.deliver != nil && a.status == http.StatusOK && deliverEach(a.body, q.deliver) {
+		return
+	}
 	q.mu.Lock()
 	q.items = append(q.items, a)
 	q.mu.Unlock()
@@ -95,7 +106,7 @@ func (c *Client) consumer(ctx context.Context) (*consumer, error) {
 		}
 		return nil, e
 	}
-	k := &consumer{sc: sc, epoch: ref.epoch, pushes: newPushQueue()}
+	k := &consumer{sc: sc, epoch: ref.epoch, pushes: newPushQueue(c.push.deliver)}
 	call := &streamCall{op: wire.StreamConsume, pushes: k.pushes}
 	if k.id, err = sc.register(call); err != nil {
 		return nil, err
@@ -171,6 +182,28 @@ func (k *consumer) decode(body []byte) error {
 			return nil
 		default:
 			return fmt.Errorf("pushed deliveries: %w", err)
+		}
+	}
+}
+
+// deliverEach decodes a batch of deliveries and hands each to deliver; it
+// reports false, having handed none, if the batch is malformed.
+func deliverEach(body []byte, deliver func(*Delivery)) bool {
+	fr := wire.NewFrameReader(bytes.NewReader(body), 1<<62)
+	defer fr.Close()
+	var ds []Delivery
+	for {
+		var d Delivery
+		switch err := fr.Next(&d); err {
+		case nil:
+			ds = append(ds, d)
+		case io.EOF:
+			for i := range ds {
+				deliver(&ds[i])
+			}
+			return true
+		default:
+			return false
 		}
 	}
 }

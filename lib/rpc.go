@@ -391,6 +391,8 @@ func (c *Client) getCaller() (*caller, error) {
 			cancel:   cancel,
 			loopDone: make(chan struct{}),
 		}
+		// Replies go straight from the stream to their calls.
+		cl.push.deliver = r.caller.dispatch
 	}
 	return r.caller, nil
 }
