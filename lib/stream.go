@@ -92,6 +92,9 @@ type streamAnswer struct {
 func (c *Client) streamFor(ctx context.Context, sess string) (sc *streamConn, resp *http.Response, err error) {
 	c.streamMu.Lock()
 	defer c.streamMu.Unlock()
+	if c.noStream.Load() {
+		return nil, nil, errNoStream // found out while this waited for the lock
+	}
 	if sc := c.stream; sc != nil {
 		if sc.sess == sess && sc.alive() {
 			return sc, nil, nil
