@@ -970,7 +970,14 @@ func (s *server) answer(j *job, out []byte, herr error) {
 		if s.inTransfer && !s.flushArmed {
 			s.flushArmed = true
 			s.flushing.Add(1)
-			time.AfterFunc(ackDelay, s.flushAcks)
+			delay := ackDelay
+			if s.cl.push.window > 0 && !s.cl.noStream.Load() {
+				// Pushed requests: no transfer is coming for the ack to
+				// ride on, and the switch pushes the next request only
+				// once this one is acked.
+				delay = 0
+			}
+			time.AfterFunc(delay, s.flushAcks)
 		}
 	}
 	if !direct {
