@@ -9,11 +9,10 @@ package lib
 // loops fall back to long-polling transfers.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
+	"math"
 	"net/http"
 	"sync"
 	"time"
@@ -171,41 +170,34 @@ func (k *consumer) take(ctx context.Context, max int, timeout time.Duration) ([]
 }
 
 func (k *consumer) decode(body []byte) error {
-	fr := wire.NewFrameReader(bytes.NewReader(body), 1<<62)
-	defer fr.Close()
-	for {
+	for len(body) > 0 {
 		var d Delivery
-		switch err := fr.Next(&d); err {
-		case nil:
-			k.backlog = append(k.backlog, d)
-		case io.EOF:
-			return nil
-		default:
+		var err error
+		if body, err = wire.ParseFrame(body, math.MaxInt, &d); err != nil {
 			return fmt.Errorf("pushed deliveries: %w", err)
 		}
+		k.backlog = append(k.backlog, d)
 	}
+	return nil
 }
 
-// deliverEach decodes a batch of deliveries and hands each to deliver; it
-// reports false, having handed none, if the batch is malformed.
+// deliverEach hands each delivery of a pushed batch to deliver. The
+// deliveries alias body, a buffer of their own. It reports false, having
+// handed none, if the batch is malformed.
 func deliverEach(body []byte, deliver func(*Delivery)) bool {
-	fr := wire.NewFrameReader(bytes.NewReader(body), 1<<62)
-	defer fr.Close()
-	var ds []Delivery
-	for {
+	for rest := body; len(rest) > 0; {
 		var d Delivery
-		switch err := fr.Next(&d); err {
-		case nil:
-			ds = append(ds, d)
-		case io.EOF:
-			for i := range ds {
-				deliver(&ds[i])
-			}
-			return true
-		default:
+		var err error
+		if rest, err = wire.ParseFrame(rest, math.MaxInt, &d); err != nil {
 			return false
 		}
 	}
+	for len(body) > 0 {
+		var d Delivery
+		body, _ = wire.ParseFrame(body, math.MaxInt, &d)
+		deliver(&d)
+	}
+	return true
 }
 
 // cancel stops the switch pushing.

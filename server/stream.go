@@ -17,10 +17,10 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -349,13 +349,20 @@ func (st *stream) answerDeliveries(id uint64, ds []wire.Delivery, err error) int
 	}
 	n := 0
 	for i := range ds {
-		n += 40 + len(ds[i].Payload) + len(ds[i].Queue) + len(ds[i].CorrelationID) + len(ds[i].ReplyTo) + len(ds[i].Origin)
+		n += wire.FrameSize(&ds[i])
 	}
-	body := make([]byte, 0, n)
+	// Straight into the write buffer: no body built first.
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	if st.err != nil {
+		return http.StatusOK
+	}
+	st.hdr = wire.AppendStreamAnswer(st.hdr[:0], id, http.StatusOK, n)
+	st.bw.Write(st.hdr)
 	for i := range ds {
-		body = wire.AppendFrame(body, &ds[i])
+		_, st.err = st.bw.Write(wire.AppendFrame(st.bw.AvailableBuffer(), &ds[i]))
 	}
-	return st.answer(id, http.StatusOK, body)
+	return http.StatusOK
 }
 
 func (st *stream) answerError(id uint64, err error) int {
@@ -403,25 +410,22 @@ func (st *stream) close() {
 	st.sess.DropConn()
 }
 
-// decodeSend decodes a send request's frames.
+// decodeSend decodes a send request's frames. The messages alias body:
+// the broker copies what it keeps, so body may be reused after Send.
 func decodeSend(body []byte, maxPayload int) ([]wire.Message, error) {
-	fr := wire.NewFrameReader(bytes.NewReader(body), maxPayload)
-	defer fr.Close()
 	var msgs []wire.Message
 	var d wire.Delivery
-	for {
-		err := fr.Next(&d)
-		if err == io.EOF {
-			return msgs, nil
-		}
-		if err != nil {
+	for n := 1; len(body) > 0; n++ {
+		var err error
+		if body, err = wire.ParseFrame(body, maxPayload, &d); err != nil {
 			if errors.Is(err, wire.ErrFrameTooLarge) {
-				return nil, err
+				return nil, fmt.Errorf("message %d: %w", n, err)
 			}
-			return nil, badRequest(err.Error())
+			return nil, badRequest(fmt.Sprintf("message %d: %v", n, err))
 		}
 		msgs = append(msgs, d.Message)
 	}
+	return msgs, nil
 }
 
 // decodeJSON decodes a control body.

@@ -52,6 +52,28 @@ func AppendFrame(b []byte, d *Delivery) []byte {
 	return append(b, d.Payload...)
 }
 
+// FrameSize is the length of d's record, as AppendFrame appends it.
+func FrameSize(d *Delivery) int {
+	var ns int64
+	if !d.EnqueuedAt.IsZero() {
+		ns = d.EnqueuedAt.UnixNano()
+	}
+	return uvarintLen(d.ID) + uvarintLen(uint64(d.DeliveryCount)) + stringLen(d.Queue) +
+		stringLen(d.CorrelationID) + stringLen(d.ReplyTo) + uvarintLen(uint64(d.Status)) +
+		stringLen(d.Origin) + uvarintLen(uint64(ns<<1^ns>>63)) + stringLen(string(d.Payload))
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+func stringLen(s string) int { return uvarintLen(uint64(len(s))) + len(s) }
+
 // AppendSendFrame appends the record for a message being sent.
 func AppendSendFrame(b []byte, m *Message) []byte {
 	b = append(b, 0, 0, 0) // id, delivery count, queue
@@ -215,4 +237,96 @@ func (fr *FrameReader) bad(field string, err error) error {
 		err = io.ErrUnexpectedEOF
 	}
 	return fmt.Errorf("frame %d: bad %s: %w", fr.n, field, err)
+}
+
+// ParseFrame decodes the record at the head of b into d without copying:
+// d's strings and payload alias b (the payload's capacity ends with it,
+// so appending to it cannot write over what follows). It returns the
+// rest of b. The caller must not change b while d is in use; the switch
+// parses into a reused buffer only because the broker copies what it
+// keeps. A payload over maxPayload is ErrFrameTooLarge.
+func ParseFrame(b []byte, maxPayload int, d *Delivery) ([]byte, error) {
+	p := frameParser{b: b}
+	id := p.uvarint()
+	dc := p.uvarint()
+	d.Queue = p.str()
+	d.CorrelationID = p.str()
+	d.ReplyTo = p.str()
+	st := p.uvarint()
+	d.Origin = p.str()
+	ns := p.varint()
+	n := p.uvarint()
+	if p.err != nil {
+		return b, fmt.Errorf("bad frame: %w", p.err)
+	}
+	if dc > 1<<32-1 || st > 255 {
+		return b, errors.New("bad frame: delivery count or status out of range")
+	}
+	if n > uint64(maxPayload) {
+		return b, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, maxPayload)
+	}
+	if n > uint64(len(p.b)) {
+		return b, fmt.Errorf("bad frame: payload: %w", io.ErrUnexpectedEOF)
+	}
+	d.ID, d.DeliveryCount, d.Status = id, uint32(dc), uint8(st)
+	d.EnqueuedAt = time.Time{}
+	if ns != 0 {
+		d.EnqueuedAt = time.Unix(0, ns)
+	}
+	d.Payload = p.b[:n:n]
+	return p.b[n:], nil
+}
+
+// frameParser reads a record's fields from a byte slice; the first
+// failure sticks in err.
+type frameParser struct {
+	b   []byte
+	err error
+}
+
+func (p *frameParser) uvarint() uint64 {
+	if p.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(p.b)
+	if n <= 0 {
+		p.err = io.ErrUnexpectedEOF
+		return 0
+	}
+	p.b = p.b[n:]
+	return v
+}
+
+func (p *frameParser) varint() int64 {
+	if p.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(p.b)
+	if n <= 0 {
+		p.err = io.ErrUnexpectedEOF
+		return 0
+	}
+	p.b = p.b[n:]
+	return v
+}
+
+func (p *frameParser) str() string {
+	n := p.uvarint()
+	if p.err != nil {
+		return ""
+	}
+	if n > maxFieldLen {
+		p.err = fmt.Errorf("field of %d bytes, limit %d", n, maxFieldLen)
+		return ""
+	}
+	if n > uint64(len(p.b)) {
+		p.err = io.ErrUnexpectedEOF
+		return ""
+	}
+	s := ""
+	if n > 0 {
+		s = unsafe.String(&p.b[0], int(n))
+	}
+	p.b = p.b[n:]
+	return s
 }
