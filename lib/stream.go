@@ -24,8 +24,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"msw/internal/wire"
@@ -49,6 +51,11 @@ const bigBody = 64 << 10
 // its answer after its context ended.
 const settleWait = 2 * time.Second
 
+// flusherFrom is how many requests in flight make a writer hand its write
+// to the stream's flusher (see write): below it, the writer writes at
+// once, which is quickest for one request at a time.
+const flusherFrom = 4
+
 // maxAnswer bounds an answer frame; anything larger is a broken stream.
 const maxAnswer = 1 << 30
 
@@ -64,6 +71,9 @@ type streamConn struct {
 	wcalls  []*streamCall // the requests whose frames are in wbuf
 	spare   []byte
 	werr    error
+	kick    chan struct{} // wakes the flusher
+
+	inflight atomic.Int32 // requests waiting for answers
 
 	mu      sync.Mutex
 	nextID  uint64
@@ -163,9 +173,11 @@ func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, *htt
 		conn:    conn,
 		pending: map[uint64]*streamCall{},
 		done:    make(chan struct{}),
+		kick:    make(chan struct{}, 1),
 	}
 	sc.wcond.L = &sc.wmu
 	go sc.readLoop(br)
+	go sc.flusher()
 	return sc, nil, nil
 }
 
@@ -265,6 +277,7 @@ func (sc *streamConn) register(call *streamCall) (uint64, error) {
 	}
 	sc.nextID++
 	sc.pending[sc.nextID] = call
+	sc.inflight.Add(1)
 	return sc.nextID, nil
 }
 
@@ -344,6 +357,46 @@ func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCa
 		return nil // the writer at work takes it along
 	}
 	sc.writing = true
+	if extra == nil && sc.inflight.Load() > flusherFrom {
+		// Many requests in flight: let the flusher write, so that the
+		// frames others append meanwhile share its system call.
+		sc.wmu.Unlock()
+		select {
+		case sc.kick <- struct{}{}:
+		default:
+		}
+		return nil
+	}
+	err := sc.drainLocked(extra)
+	sc.wmu.Unlock()
+	if err != nil {
+		sc.fail(err)
+	}
+	return err
+}
+
+// flusher writes what others queued when they handed it the write.
+func (sc *streamConn) flusher() {
+	for {
+		select {
+		case <-sc.kick:
+		case <-sc.done:
+			return
+		}
+		runtime.Gosched() // let the goroutines it shares the CPU with append theirs
+		sc.wmu.Lock()
+		err := sc.drainLocked(nil)
+		sc.wmu.Unlock()
+		if err != nil {
+			sc.fail(err)
+		}
+	}
+}
+
+// drainLocked writes the shared buffer (and extra after it) until it
+// stays empty, then gives up the writer's role. wmu held, and released
+// while writing.
+func (sc *streamConn) drainLocked(extra []byte) error {
 	var calls []*streamCall
 	for len(sc.wbuf) > 0 {
 		out := sc.wbuf
@@ -373,13 +426,8 @@ func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCa
 		}
 	}
 	sc.writing = false
-	err := sc.werr
 	sc.wcond.Broadcast()
-	sc.wmu.Unlock()
-	if err != nil {
-		sc.fail(err)
-	}
-	return err
+	return sc.werr
 }
 
 func markUnsent(calls []*streamCall) {
@@ -417,12 +465,16 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 		if call != nil && call.pushes != nil {
 			if status != http.StatusOK {
 				delete(sc.pending, id) // a consume's last answer
+				sc.inflight.Add(-1)
 			}
 			sc.mu.Unlock()
 			call.pushes.put(streamAnswer{status, body})
 			continue
 		}
-		delete(sc.pending, id)
+		if call != nil {
+			delete(sc.pending, id)
+			sc.inflight.Add(-1)
+		}
 		abandoned := call != nil && call.abandoned
 		sc.mu.Unlock()
 		switch {
