@@ -293,12 +293,16 @@ func TestLastConnectionClosingEndsSessionAfterGrace(t *testing.T) {
 	}
 	s.DropConn()
 	eventually(t, "session end", s.Ended)
-	if _, err := b.Info(tmp); !errors.Is(err, ErrNoSuchQueue) {
-		t.Errorf("transient queue after session end: %v; want ErrNoSuchQueue", err)
-	}
-	if qi, _ := b.Info("q"); qi.Depth != 1 || qi.InFlight != 0 {
-		t.Errorf("q after session end: depth %d in flight %d; want 1, 0", qi.Depth, qi.InFlight)
-	}
+	// The session is marked ended before its clean-up runs (on the grace
+	// timer's goroutine): wait for the clean-up, not just the mark.
+	eventually(t, "transient queue destroyed", func() bool {
+		_, err := b.Info(tmp)
+		return errors.Is(err, ErrNoSuchQueue)
+	})
+	eventually(t, "held message back in q", func() bool {
+		qi, _ := b.Info("q")
+		return qi.Depth == 1 && qi.InFlight == 0
+	})
 	if _, err := b.Session(s.ID()); !errors.Is(err, ErrSessionEnded) {
 		t.Errorf("Session(ended) = %v; want ErrSessionEnded", err)
 	}
