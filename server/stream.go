@@ -418,10 +418,11 @@ func decodeSend(body []byte, maxPayload int) ([]wire.Message, error) {
 	for n := 1; len(body) > 0; n++ {
 		var err error
 		if body, err = wire.ParseFrame(body, maxPayload, &d); err != nil {
+			// "frame N: " names the refused message, as on HTTP.
 			if errors.Is(err, wire.ErrFrameTooLarge) {
-				return nil, fmt.Errorf("message %d: %w", n, err)
+				return nil, fmt.Errorf("frame %d: %w", n, err)
 			}
-			return nil, badRequest(fmt.Sprintf("message %d: %v", n, err))
+			return nil, badRequest(fmt.Sprintf("frame %d: %v", n, err))
 		}
 		msgs = append(msgs, d.Message)
 	}

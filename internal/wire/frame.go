@@ -257,16 +257,16 @@ func ParseFrame(b []byte, maxPayload int, d *Delivery) ([]byte, error) {
 	ns := p.varint()
 	n := p.uvarint()
 	if p.err != nil {
-		return b, fmt.Errorf("bad frame: %w", p.err)
+		return b, fmt.Errorf("malformed: %w", p.err)
 	}
 	if dc > 1<<32-1 || st > 255 {
-		return b, errors.New("bad frame: delivery count or status out of range")
+		return b, errors.New("malformed: delivery count or status out of range")
 	}
 	if n > uint64(maxPayload) {
 		return b, fmt.Errorf("%w: %d bytes, limit %d", ErrFrameTooLarge, n, maxPayload)
 	}
 	if n > uint64(len(p.b)) {
-		return b, fmt.Errorf("bad frame: payload: %w", io.ErrUnexpectedEOF)
+		return b, fmt.Errorf("malformed: payload: %w", io.ErrUnexpectedEOF)
 	}
 	d.ID, d.DeliveryCount, d.Status = id, uint32(dc), uint8(st)
 	d.EnqueuedAt = time.Time{}
