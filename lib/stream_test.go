@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/internal/switchtest"
 	"msw/internal/wire"
 	"msw/lib"
 	"msw/server"
@@ -167,15 +168,7 @@ func TestAbandonedTransferTakesNothing(t *testing.T) {
 		_, err := a.Transfer(actx, lib.TransferOptions{Timeout: 30 * time.Second})
 		errc <- err
 	}()
-	rpcWaitFor(t, "a's transfer to reach the switch", func() bool {
-		snap := sw.Broker.Snapshot(0)
-		for _, s := range snap.Sessions {
-			if s.ClientID == a.ClientID() && !s.LastPoll.IsZero() {
-				return true
-			}
-		}
-		return false
-	})
+	rpcWaitFor(t, "a's transfer to reach the switch", polled(sw, a))
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("abandoned transfer: %v, want context.Canceled", err)
@@ -187,21 +180,25 @@ func TestAbandonedTransferTakesNothing(t *testing.T) {
 		ds, _ := b.Transfer(ctx, lib.TransferOptions{Timeout: 5 * time.Second})
 		got <- ds
 	}()
-	rpcWaitFor(t, "b's transfer to reach the switch", func() bool {
-		snap := sw.Broker.Snapshot(0)
-		for _, s := range snap.Sessions {
-			if s.ClientID == b.ClientID() && !s.LastPoll.IsZero() {
-				return true
-			}
-		}
-		return false
-	})
+	rpcWaitFor(t, "b's transfer to reach the switch", polled(sw, b))
 	if _, err := sender.Send(ctx, "q", lib.Message{Payload: []byte("m")}); err != nil {
 		t.Fatal(err)
 	}
 	// First delivery: a's transfer did not take it and give it back.
 	if ds := <-got; len(ds) != 1 || string(ds[0].Payload) != "m" || ds[0].DeliveryCount != 1 {
 		t.Fatalf("b got %+v, want the message, delivered once", ds)
+	}
+}
+
+// polled reports whether c's session has polled the switch.
+func polled(sw *switchtest.Switch, c *lib.Client) func() bool {
+	return func() bool {
+		for _, s := range sw.Broker.Snapshot(0).Sessions {
+			if s.ClientID == c.ClientID() && !s.LastPoll.IsZero() {
+				return true
+			}
+		}
+		return false
 	}
 }
 

@@ -104,6 +104,17 @@ func (s *rawStream) next() rawAnswer {
 	return rawAnswer{id, status, body}
 }
 
+// answers reads n answers, which may come in any order, by request id.
+func (s *rawStream) answers(n int) map[uint64]rawAnswer {
+	s.t.Helper()
+	got := map[uint64]rawAnswer{}
+	for range n {
+		a := s.next()
+		got[a.id] = a
+	}
+	return got
+}
+
 // quiet checks that no answer comes within d.
 func (s *rawStream) quiet(d time.Duration) {
 	s.t.Helper()
@@ -176,11 +187,7 @@ func TestStreamSendTransferAck(t *testing.T) {
 	// wakes it, and the answers come back by request id.
 	st.send(wire.StreamTransfer, 1, "", 0, []byte(`{"timeout_ms":5000}`))
 	st.send(wire.StreamSend, 2, "q", 0, sendBody("a", "b"))
-	got := map[uint64]rawAnswer{}
-	for range 2 {
-		a := st.next()
-		got[a.id] = a
-	}
+	got := st.answers(2)
 	if a := got[2]; a.status != 200 || !strings.Contains(string(a.body), `"id":1,"count":2`) {
 		t.Errorf("send answer: %d %s", a.status, a.body)
 	}
@@ -276,11 +283,7 @@ func TestStreamConsumeKeepsWindow(t *testing.T) {
 		t.Fatal(r)
 	}
 	st.send(wire.StreamReply, 3, "replies", 1, reply)
-	got := map[uint64]rawAnswer{}
-	for range 2 {
-		a := st.next()
-		got[a.id] = a
-	}
+	got := st.answers(2)
 	if got[3].status != 200 {
 		t.Fatalf("reply answer: %d %s", got[3].status, got[3].body)
 	}
@@ -295,11 +298,7 @@ func TestStreamConsumeKeepsWindow(t *testing.T) {
 	reply = wire.AppendString(nil, "q")
 	reply = wire.AppendSendFrame(reply, &wire.Message{Payload: []byte("r2")})
 	st.send(wire.StreamReply, 4, "gone", 2, reply)
-	got = map[uint64]rawAnswer{}
-	for range 2 {
-		a := st.next()
-		got[a.id] = a
-	}
+	got = st.answers(2)
 	if got[4].status != 404 {
 		t.Fatalf("reply to a missing queue: %d %s", got[4].status, got[4].body)
 	}
