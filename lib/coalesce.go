@@ -16,8 +16,9 @@ import (
 // go together, as one frames request, when it returns. A send with
 // nothing in flight before it goes at once, so a lone sender pays no
 // latency for this; many concurrent senders (RPC callers, a server's
-// replies) pay one HTTP request per batch instead of one per message,
-// which was most of the CPU of an RPC.
+// replies) pay one request per batch instead of one per message, which
+// was most of the CPU of an RPC over HTTP. (On the stream, a server's
+// replies go as reply-and-ack frames instead, see consume.go.)
 //
 // Each message still gets its own id (ids within a request are
 // consecutive, in the order the sends arrived). A batch the switch

@@ -5,18 +5,22 @@ package lib
 // Caller side. Call works through a session of its own (a child client
 // with the same options), so that its transfers never take messages meant
 // for the rest of the program. That session owns one transient reply
-// queue, created on the first call, and one background loop that
-// long-polls it and hands each reply to the call waiting for its
-// correlation id; replies are acked by piggy-backing their ids on the
-// next transfer. A call that gives up withdraws its request if no server
-// has taken it; a switch restart (the session's epoch changes) makes every
+// queue, created on the first call, and one background loop that takes
+// its replies; the stream's reader hands each reply to the call waiting
+// for its correlation id (consume.go: the switch pushes replies as they
+// come and acks them as it pushes; against a switch without the stream
+// the loop long-polls and acks by piggy-backing ids on the next
+// transfer). A call that gives up withdraws its request if no server has
+// taken it; a switch restart (the session's epoch changes) makes every
 // waiting call send its request again.
 //
-// Server side. Serve also works through a session of its own. Its loop
-// takes as many requests per transfer as it has free handler slots, runs
-// the handler for each concurrently, sends the reply, and only then acks
-// the request, so a server that dies mid-request loses nothing: the
-// switch gives the request to the next server.
+// Server side. Serve also works through a session of its own. The switch
+// pushes it requests while fewer than its concurrency are unacked (or its
+// loop asks for as many as it has free handler slots); it runs the
+// handler for each concurrently, sends the reply, and only then acks the
+// request — in one step on the stream — so a server that dies
+// mid-request loses nothing: the switch gives the request to the next
+// server.
 //
 // Message ids are per switch instance: after a restart the same queue
 // and id may name a different message. Acks, releases and withdrawals are
