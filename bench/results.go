@@ -57,6 +57,12 @@ type Row struct {
 	Note   string `json:"note,omitempty"`
 	// Samples are every round's figures, for the curious.
 	Samples map[string][]float64 `json:"samples,omitempty"`
+	// Paired rows take their ratios as the median of each sample over
+	// the reference sample measured next to it (same round), not as the
+	// ratio of the medians: scenarios 7 and 8 look for effects of 5-20%
+	// on a machine that drifts by more than that within a run, and
+	// adjacent pairs share most of the drift.
+	Paired bool `json:"paired,omitempty"`
 
 	// check decides whether one figure meets the target given its
 	// reference; nil means no target.
@@ -81,20 +87,34 @@ func (r *Row) finish() {
 	}
 	r.Ratio = ratio(r.TCP, r.refFor("tcp"))
 	r.RatioUnix = ratio(r.Unix, r.refFor("unix"))
+	if r.Paired {
+		refUnix := "refunix"
+		if len(r.Samples[refUnix]) == 0 {
+			refUnix = "ref"
+		}
+		r.Ratio = pairedRatio(r.Samples["tcp"], r.Samples["ref"])
+		r.RatioUnix = pairedRatio(r.Samples["unix"], r.Samples[refUnix])
+	}
 	if r.check == nil {
 		return
 	}
 	measured, met := false, true
 	for _, tr := range []string{"tcp", "unix"} {
-		v := r.TCP
+		v, ref := r.TCP, r.refFor(tr)
 		if tr == "unix" {
 			v = r.Unix
+		}
+		if r.Paired {
+			v, ref = r.Ratio, 1
+			if tr == "unix" {
+				v = r.RatioUnix
+			}
 		}
 		if math.IsNaN(v) {
 			continue
 		}
 		measured = true
-		met = met && r.check(v, r.refFor(tr))
+		met = met && r.check(v, ref)
 	}
 	if measured {
 		r.Met = &met
@@ -158,6 +178,20 @@ func (r Row) MarshalJSON() ([]byte, error) {
 		Ratio     *float64 `json:"ratio"`
 		RatioUnix *float64 `json:"ratio_unix"`
 	}{row(r), num(r.TCP), num(r.Unix), num(r.Ref), num(r.RefUnix), num(r.Ratio), num(r.RatioUnix)})
+}
+
+// pairedRatio is the median of xs[i]/refs[i]; NaN without pairs.
+func pairedRatio(xs, refs []float64) float64 {
+	var rs []float64
+	for i := range min(len(xs), len(refs)) {
+		if refs[i] != 0 {
+			rs = append(rs, xs[i]/refs[i])
+		}
+	}
+	if len(rs) == 0 {
+		return math.NaN()
+	}
+	return median(rs)
 }
 
 func median(xs []float64) float64 {

@@ -238,6 +238,8 @@ func scenarioTrace() ([]Row, error) {
 		}
 	}
 	row.Target, row.check = "on/off ≥ 0.95", ratioAtLeast(0.95)
+	row.Paired = true
+	row.Note = "ratio: median of on/off over pairs measured next to each other (see NOTES.md)"
 	return []Row{row}, nil
 }
 
@@ -275,6 +277,8 @@ func scenarioIdle() ([]Row, error) {
 		}
 	}
 	rr.p99.Target, rr.p99.check = "with/without ≤ 1.2", ratioAtMost(1.2)
+	rr.rate.Paired, rr.p99.Paired = true, true
+	rr.p99.Note = "ratios: medians of with/without over pairs measured next to each other (see NOTES.md)"
 	return []Row{rr.rate, rr.p99}, nil
 }
 
