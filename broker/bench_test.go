@@ -146,3 +146,16 @@ func BenchmarkHeapPerMessage(b *testing.B) {
 		runtime.KeepAlive(br)
 	}
 }
+
+// BenchmarkTraceRing records one event per operation from every core at
+// once, as a busy switch does: what it measures is mostly the cache
+// lines the cores pass between them.
+func BenchmarkTraceRing(b *testing.B) {
+	r := newTraceRing(DefaultTraceSize)
+	ms := []message{newMessage(&wire.Message{Payload: benchPayload, CorrelationID: "c", ReplyTo: "tmp-1"})}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r.addMessages(1, wire.EventSend, "svc", ms, "caller", "", false)
+		}
+	})
+}
