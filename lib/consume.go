@@ -30,6 +30,10 @@ type pushOptions struct {
 	deliver func(*Delivery)
 }
 
+// maxWindow is the largest window the switch takes; a server with more
+// handlers than that is pushed no more than that many requests at once.
+const maxWindow = 1 << 16
+
 // pushQueue holds a consume's answers until they are taken.
 type pushQueue struct {
 	mu      sync.Mutex
@@ -114,7 +118,7 @@ func (c *Client) consumer(ctx context.Context) (*consumer, error) {
 	if c.push.autoAck {
 		flags |= wire.ConsumeAutoAck
 	}
-	if err := sc.write(&wire.StreamRequest{Op: wire.StreamConsume, ID: k.id, Arg: uint64(c.push.window)}, []byte{flags}, call); err != nil {
+	if err := sc.write(&wire.StreamRequest{Op: wire.StreamConsume, ID: k.id, Arg: uint64(min(c.push.window, maxWindow))}, []byte{flags}, call); err != nil {
 		return nil, err
 	}
 	c.cons = k

@@ -245,3 +245,19 @@ func TestServeHoldsNoMoreThanItsConcurrency(t *testing.T) {
 		}
 	}
 }
+
+func TestServeWithMoreHandlersThanAWindow(t *testing.T) {
+	// The switch pushes at most 65536 unacked requests to one consume;
+	// a larger concurrency is clamped to that, not refused.
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	caller, srv := rpcClient(t, sw.Addr), rpcClient(t, sw.Addr)
+	stop := rpcServe(t, srv, "svc", lib.ServeOptions{Concurrency: 1 << 17}, func(_ context.Context, r *lib.Request) ([]byte, error) {
+		return r.Payload, nil
+	})
+	defer stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if got, err := caller.Call(ctx, "svc", []byte("hi")); err != nil || string(got) != "hi" {
+		t.Fatalf("call: %q %v", got, err)
+	}
+}
