@@ -228,3 +228,18 @@ func TestUnixSocketListen(t *testing.T) {
 	}
 	defer l2.Close()
 }
+
+func TestReclaimableCountsUncollectedGarbage(t *testing.T) {
+	for _, c := range []struct{ free, objects, live, want uint64 }{
+		{free: 40 << 20, objects: 100 << 20, live: 100 << 20, want: 40 << 20},
+		// A burst no collection has seen yet: nothing free, yet half the
+		// objects are garbage.
+		{free: 0, objects: 200 << 20, live: 100 << 20, want: 100 << 20},
+		// Live as of the last collection may exceed the objects now.
+		{free: 1 << 20, objects: 50 << 20, live: 60 << 20, want: 1 << 20},
+	} {
+		if got := reclaimable(c.free, c.objects, c.live); got != c.want {
+			t.Errorf("reclaimable(free %d, objects %d, live %d) = %d, want %d", c.free, c.objects, c.live, got, c.want)
+		}
+	}
+}
