@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -253,6 +254,7 @@ func scenarioIdle() ([]Row, error) {
 	defer sw.close()
 	const pollers = 1000
 	rr := newRPCRows("8 idle pollers", fmt.Sprintf("16 callers + %d pollers", pollers), "no pollers")
+	baseline := len(sw.b.Snapshot(0).Sessions)
 	for round := range cfg.rounds {
 		for _, sys := range order(round, "tcp", "unix") {
 			for _, which := range order(round, "with", "without") {
@@ -264,7 +266,16 @@ func scenarioIdle() ([]Row, error) {
 					}
 				} else {
 					rec = map[string]string{"tcp": "ref", "unix": "refunix"}[sys]
+					// The last round's pollers are gone, and their
+					// sessions with them, before this one is measured.
+					if err := waitSessions(sw, baseline); err != nil {
+						return nil, err
+					}
 				}
+				// Both measurements start from a collected heap, not one
+				// with the garbage of a thousand clients' goroutines
+				// and buffers still to collect (in the switch's process).
+				runtime.GC()
 				res, err := mswRPC(sw, sys, 16)
 				if stop != nil {
 					stop()
@@ -337,8 +348,47 @@ func startPollers(sw *mswSwitch, transport string, n int) (stop func(), err erro
 		stop()
 		return nil, fmt.Errorf("idle pollers did not start: %s", bytes.TrimSpace(stderr.Bytes()))
 	}
-	time.Sleep(200 * time.Millisecond) // let the first polls arrive and wait
+	// "ready" means subscribed; each poller's first transfer still has
+	// its connection to open. Measure once every one of them is waiting
+	// at the switch, not while a thousand connections are being set up.
+	if err := waitPolling(sw, prefix, n); err != nil {
+		stop()
+		return nil, err
+	}
 	return stop, nil
+}
+
+// waitSessions waits until the switch has no more than n sessions.
+func waitSessions(sw *mswSwitch, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for len(sw.b.Snapshot(0).Sessions) > n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("idle pollers' sessions still there after 30s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return nil
+}
+
+// waitPolling waits until the switch has seen a poll from each of the n
+// pollers of prefix (their queues are the only ones with the prefix).
+func waitPolling(sw *mswSwitch, prefix string, n int) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		polled := 0
+		for _, q := range sw.b.List(prefix+"-", true) {
+			if !q.LastTransfer.IsZero() {
+				polled++
+			}
+		}
+		if polled >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("only %d of %d idle pollers polling after 30s", polled, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // runPollersChild is the -pollers-child mode: "ADDR,PREFIX,N".
