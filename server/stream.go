@@ -95,6 +95,9 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) {
 		sess.DropConn()
 		return
 	}
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.status = http.StatusSwitchingProtocols // for the log line at the stream's end
+	}
 	st.bw.WriteString("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: " + wire.StreamProtocol + "\r\n\r\n")
 	st.bw.Flush()
 	st.run()
@@ -191,8 +194,8 @@ func (st *stream) run() {
 			start = time.Now()
 		}
 		status := st.handle(&req)
-		if st.s.opts.Verbose && req.Op != wire.StreamCancel {
-			st.s.opts.Log.Printf("stream %s %s %d %s", req.Op, req.Queue, status, time.Since(start).Round(time.Microsecond))
+		if st.s.opts.Verbose {
+			st.logRequest(&req, status, time.Since(start))
 		}
 		if st.br.Buffered() == 0 {
 			st.flush()
@@ -201,6 +204,22 @@ func (st *stream) run() {
 			st.buf = nil // do not keep a big batch's buffer for small frames
 		}
 	}
+}
+
+// logRequest is the verbose log line of a stream request: op, queue and
+// the status answered (a consume and a waiting transfer answer later).
+func (st *stream) logRequest(req *wire.StreamRequest, status int, d time.Duration) {
+	queue, answer := req.Queue, strconv.Itoa(status)
+	if queue == "" {
+		queue = "-"
+	}
+	switch {
+	case req.Op == wire.StreamCancel:
+		answer = "cancels " + strconv.FormatUint(req.Arg, 10)
+	case status == 0:
+		answer = "waiting"
+	}
+	st.s.opts.Log.Printf("stream %s %s %s %s", req.Op, queue, answer, d.Round(time.Microsecond))
 }
 
 // refuse answers a frame over the limit without reading it into memory;
