@@ -87,7 +87,7 @@ type streamCall struct {
 	op        wire.StreamOp
 	ch        chan streamAnswer // buffered: the reader never blocks on it
 	abandoned bool              // the caller left; dispose of the answer
-	unsent    bool              // the stream broke before any of it was written
+	unsent    atomic.Bool       // the stream broke before any of it was written (set by whichever goroutine was writing)
 	pushes    *pushQueue        // a consume's: its answers, kept in order
 }
 
@@ -231,7 +231,7 @@ func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, bod
 	req := *op
 	req.ID = id
 	if err := sc.write(&req, body, call); err != nil {
-		if call.unsent {
+		if call.unsent.Load() {
 			return streamAnswer{}, errUnsent
 		}
 		return streamAnswer{}, err
@@ -245,7 +245,7 @@ func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, bod
 			return a, nil
 		default:
 		}
-		if call.unsent {
+		if call.unsent.Load() {
 			return streamAnswer{}, errUnsent
 		}
 		return streamAnswer{}, sc.err
@@ -339,7 +339,7 @@ func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCa
 	if sc.werr != nil {
 		err := sc.werr
 		if call != nil {
-			call.unsent = true
+			call.unsent.Store(true)
 		}
 		sc.wmu.Unlock()
 		return err
@@ -433,7 +433,7 @@ func (sc *streamConn) drainLocked(extra []byte) error {
 func markUnsent(calls []*streamCall) {
 	for _, c := range calls {
 		if c != nil {
-			c.unsent = true
+			c.unsent.Store(true)
 		}
 	}
 }
