@@ -24,6 +24,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -177,11 +178,8 @@ func (st *stream) run() {
 			}
 			continue
 		}
-		if cap(st.buf) < n {
-			st.buf = make([]byte, n)
-		}
-		f := st.buf[:n]
-		if _, err := io.ReadFull(st.br, f); err != nil {
+		f, err := st.readFrame(n)
+		if err != nil {
 			return
 		}
 		if err := wire.ParseStreamRequest(f, &req); err != nil {
@@ -204,6 +202,30 @@ func (st *stream) run() {
 			st.buf = nil // do not keep a big batch's buffer for small frames
 		}
 	}
+}
+
+// readFrame reads an n-byte frame into the stream's buffer. The buffer
+// grows as the bytes arrive, not to n at once: a length prefix alone
+// must not make the switch allocate up to the frame limit.
+func (st *stream) readFrame(n int) ([]byte, error) {
+	if cap(st.buf) >= n {
+		f := st.buf[:n]
+		_, err := io.ReadFull(st.br, f)
+		return f, err
+	}
+	f := st.buf[:0]
+	for len(f) < n {
+		if len(f) == cap(f) {
+			f = slices.Grow(f, min(n-len(f), max(len(f), 64<<10)))
+		}
+		m, err := io.ReadFull(st.br, f[len(f):min(n, cap(f))])
+		f = f[:len(f)+m]
+		if err != nil {
+			return nil, err
+		}
+	}
+	st.buf = f
+	return f, nil
 }
 
 // logRequest is the verbose log line of a stream request: op, queue and

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -388,5 +389,21 @@ func TestStreamShutdownAnswersWaiting(t *testing.T) {
 	st.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := st.br.ReadByte(); err != io.EOF {
 		t.Fatalf("stream after shutdown: %v, want EOF", err)
+	}
+}
+
+func TestStreamFrameBufferGrowsWithItsBytes(t *testing.T) {
+	_, _, _, st := streamSetup(t, broker.Options{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	// A frame announcing 60 MiB, of which 20 bytes arrive.
+	st.conn.Write([]byte{0x03, 0xc0, 0x00, 0x00, byte(wire.StreamSend), 1, 1, 'q', 0})
+	st.conn.Write(make([]byte, 11))
+	st.send(wire.StreamPing, 2, "", 0, nil) // more bytes of the same frame, as far as the switch knows
+	st.quiet(100 * time.Millisecond)
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.TotalAlloc) - int64(before.TotalAlloc); grown > 16<<20 {
+		t.Errorf("the switch allocated %d MiB for a frame of which a few bytes came", grown>>20)
 	}
 }
