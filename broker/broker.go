@@ -75,6 +75,9 @@ type Broker struct {
 	sessionsMu sync.RWMutex
 	sessions   map[string]*Session
 
+	namesMu     sync.Mutex           // leaf
+	nameWaiters map[string][]*waiter // see namewait.go
+
 	// Counters, for metrics.
 	Counters Counters
 }
@@ -109,6 +112,7 @@ func (b *Broker) Started() time.Time { return b.started }
 // Close ends every wait and refuses further work.
 func (b *Broker) Close() {
 	b.closed.Store(true)
+	b.wakeAllNames()
 	b.queuesMu.RLock()
 	defer b.queuesMu.RUnlock()
 	for _, q := range b.queues {
@@ -256,6 +260,7 @@ func (b *Broker) CreateQueue(s *Session, name string) error {
 	}
 	b.queues[name] = newQueue(b, name, nil)
 	b.queuesMu.Unlock()
+	b.wakeName(name)
 	b.traceEvent(traceRecord{kind: wire.EventQueueCreate, queue: name, from: clientOf(s)})
 	return nil
 }
@@ -286,6 +291,7 @@ func (b *Broker) CreateTransient(s *Session, name string) (string, error) {
 	b.queues[name] = q
 	b.queuesMu.Unlock()
 	s.transients[name] = q
+	b.wakeName(name)
 	b.traceEvent(traceRecord{kind: wire.EventQueueCreate, queue: name, from: s.clientID})
 	return name, nil
 }

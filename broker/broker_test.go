@@ -548,6 +548,47 @@ func TestDestroyQueue(t *testing.T) {
 	}
 }
 
+func TestPollerOfADestroyedQueueWaitsForItsName(t *testing.T) {
+	b := newTestBroker(t, Options{})
+	b.CreateQueue(nil, "q")
+	s := login(t, b, "r")
+	b.Subscribe(s, []string{"q"})
+	got := make(chan []wire.Delivery)
+	go func() {
+		ds, _ := b.Transfer(context.Background(), s, 0, 30*time.Second)
+		got <- ds
+	}()
+	eventually(t, "poller waiting on q", func() bool {
+		q, _ := b.lookup("q")
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.waiters) == 1
+	})
+	b.DestroyQueue(nil, "q", false)
+	// Woken by the destruction, the poller finds no queue of that name
+	// and waits for one.
+	eventually(t, "poller waiting for the name", func() bool {
+		b.namesMu.Lock()
+		defer b.namesMu.Unlock()
+		return len(b.nameWaiters["q"]) == 1
+	})
+	b.CreateQueue(nil, "q")
+	mustSend(t, b, nil, "q", "new")
+	select {
+	case ds := <-got:
+		if payloads(ds) != "new" {
+			t.Fatalf("poller got %q; want the new queue's message", payloads(ds))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("poller did not see the queue made again under its name")
+	}
+	b.namesMu.Lock()
+	defer b.namesMu.Unlock()
+	if len(b.nameWaiters) != 0 {
+		t.Errorf("name waiters left: %v", b.nameWaiters)
+	}
+}
+
 func TestListAliveAndPrefix(t *testing.T) {
 	b := newTestBroker(t, Options{})
 	for _, n := range []string{"a.1", "a.2", "b.1"} {

@@ -19,7 +19,7 @@
 //	Broker.queuesMu / Broker.sessionsMu  (RWMutex; read-locked for lookups)
 //	Session.mu
 //	Queue.mu
-//	trace slot locks (leaf)
+//	trace slot locks, Broker.namesMu (leaves)
 //
 // Send, transfer and ack take a read lock on a map only to look a queue or
 // session up, then work under that one queue's mutex. Different queues never
@@ -41,5 +41,7 @@
 // that has already given up is skipped), so idle pollers of other queues are
 // never woken, and a queue with many competing consumers wakes one per
 // send. A transfer that leaves without taking what it was woken for passes
-// the wake on.
+// the wake on. A transfer woken because a queue it polls was destroyed
+// looks the name up again; if no queue has it yet, it waits for the name,
+// and creating a queue of that name wakes it (namewait.go).
 package broker

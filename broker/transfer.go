@@ -66,19 +66,20 @@ func (b *Broker) Unsubscribe(s *Session, names []string) {
 
 // resubscribe swaps a destroyed queue in s's subscriptions for the queue
 // now holding its name, if there is one.
-func (b *Broker) resubscribe(s *Session, old *Queue) {
+// It reports false if no queue has the name (yet).
+func (b *Broker) resubscribe(s *Session, old *Queue) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	subs := slices.Clone(s.subscriptions())
 	i := slices.Index(subs, old)
 	if i < 0 || s.ended.Load() {
-		return
+		return true // not subscribed (any more): nothing to wait for
 	}
 	b.queuesMu.RLock()
 	q := b.queues[old.name]
 	b.queuesMu.RUnlock()
 	if q == nil {
-		return // keep the old one: a later transfer looks again
+		return false // keep the old one: a later transfer looks again
 	}
 	q.mu.Lock()
 	q.subscribers++
@@ -87,6 +88,7 @@ func (b *Broker) resubscribe(s *Session, old *Queue) {
 	subs[i] = q
 	s.touched[q] = struct{}{}
 	s.subs.Store(&subs)
+	return true
 }
 
 // Transfer waits up to timeout for messages on the queues s subscribes to
@@ -165,7 +167,9 @@ func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery
 		q.mu.Lock()
 		if q.destroyed {
 			q.mu.Unlock()
-			b.resubscribe(s, q)
+			if !b.resubscribe(s, q) && w != nil {
+				b.waitForName(q.name, w)
+			}
 			continue
 		}
 		if s.ended.Load() {
@@ -223,7 +227,11 @@ func (b *Broker) forget(s *Session, w *waiter) {
 	for _, q := range s.subscriptions() {
 		q.mu.Lock()
 		q.removeWaiterLocked(w)
+		destroyed := q.destroyed
 		q.mu.Unlock()
+		if destroyed {
+			b.forgetName(q.name, w)
+		}
 	}
 }
 
