@@ -220,8 +220,9 @@ func (sc *streamConn) alive() bool {
 }
 
 // roundTrip sends one request and waits for its answer. If ctx ends
-// first, the request is abandoned: a transfer is cancelled and whatever
-// it took is given back.
+// first, a transfer is called off (and what it took given back) and
+// other requests get a moment to be answered; then the request is
+// abandoned.
 func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, body []byte) (streamAnswer, error) {
 	call := &streamCall{op: op.Op, ch: make(chan streamAnswer, 1)}
 	id, err := sc.register(call)
@@ -250,12 +251,25 @@ func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, bod
 		}
 		return streamAnswer{}, sc.err
 	case <-ctx.Done():
-		if op.Op != wire.StreamTransfer {
-			// The switch answers everything but a transfer at once, and
-			// the answer says what happened (a send's ids, say, which a
-			// caller needs to withdraw the message): wait for it a little.
-			t := time.NewTimer(settleWait)
-			defer t.Stop()
+		t := time.NewTimer(settleWait)
+		defer t.Stop()
+		if op.Op == wire.StreamTransfer {
+			// Call the transfer off and wait (a little) for the switch to
+			// say it has: a caller that goes on to poll or send again
+			// then knows this transfer takes nothing more. Whatever it
+			// took before the cancel arrived goes back.
+			sc.write(&wire.StreamRequest{Op: wire.StreamCancel, Arg: id}, nil, nil)
+			select {
+			case a := <-call.ch:
+				sc.dispose(call, a)
+				return streamAnswer{}, ctx.Err()
+			case <-sc.done:
+			case <-t.C:
+			}
+		} else {
+			// The switch answers everything else at once, and the answer
+			// says what happened (a send's ids, say, which a caller needs
+			// to withdraw the message): wait for it a little.
 			select {
 			case a := <-call.ch:
 				return a, nil
@@ -281,8 +295,8 @@ func (sc *streamConn) register(call *streamCall) (uint64, error) {
 	return sc.nextID, nil
 }
 
-// abandon leaves a request whose caller gave up: a transfer is cancelled,
-// and an answer that comes anyway is disposed of.
+// abandon leaves a request whose caller gave up: an answer that comes
+// anyway is disposed of.
 func (sc *streamConn) abandon(id uint64, call *streamCall) {
 	sc.mu.Lock()
 	_, waiting := sc.pending[id]
@@ -295,10 +309,6 @@ func (sc *streamConn) abandon(id uint64, call *streamCall) {
 			sc.dispose(call, a)
 		case <-sc.done:
 		}
-		return
-	}
-	if call.op == wire.StreamTransfer {
-		sc.write(&wire.StreamRequest{Op: wire.StreamCancel, Arg: id}, nil, nil)
 	}
 }
 
