@@ -11,6 +11,7 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"msw/broker"
 	"msw/lib"
@@ -104,6 +105,21 @@ func startNATS(storeDir string) (*natsServer, error) {
 
 func (n *natsServer) connect() (*nats.Conn, error) {
 	return nats.Connect(n.url, nats.MaxReconnects(0))
+}
+
+// jetStream connects and opens JetStream on the connection; the caller
+// closes the connection.
+func (n *natsServer) jetStream(opts ...jetstream.JetStreamOpt) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := n.connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc, opts...)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
 }
 
 func (n *natsServer) close() {

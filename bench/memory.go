@@ -187,15 +187,11 @@ func loadChild(ch *child, sys string) (base, loaded int64, err error) {
 		if err = natsSetupStream(ns); err != nil {
 			return
 		}
-		nc, err2 := ns.connect()
+		nc, js, err2 := ns.jetStream(jetstream.WithPublishAsyncMaxPending(natsPublishPending))
 		if err2 != nil {
 			return 0, 0, err2
 		}
 		defer nc.Close()
-		js, err2 := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(natsPublishPending))
-		if err2 != nil {
-			return 0, 0, err2
-		}
 		for i := range ms {
 			if _, err = js.PublishAsync("bench.q", ms[i].Payload, natsStall); err != nil {
 				return

@@ -142,15 +142,11 @@ func mswDrain(sw *mswSwitch, transport, queue string, k int) (time.Duration, err
 const natsStream = "BENCH"
 
 func natsSetupStream(ns *natsServer) error {
-	nc, err := ns.connect()
+	nc, js, err := ns.jetStream()
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	js.DeleteStream(ctx, natsStream)
@@ -207,15 +203,11 @@ var natsPublishPending = 4000
 // waits for every publish ack.
 func natsIngest(ns *natsServer) (time.Duration, error) {
 	ms := theMessages()
-	nc, err := ns.connect()
+	nc, js, err := ns.jetStream(jetstream.WithPublishAsyncMaxPending(natsPublishPending))
 	if err != nil {
 		return 0, err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(natsPublishPending))
-	if err != nil {
-		return 0, err
-	}
 	before, err := natsStreamMsgs(js)
 	if err != nil {
 		return 0, err
@@ -244,15 +236,11 @@ func natsIngest(ns *natsServer) (time.Duration, error) {
 func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	setup, err := ns.connect()
+	setup, sjs, err := ns.jetStream()
 	if err != nil {
 		return 0, err
 	}
 	defer setup.Close()
-	sjs, err := jetstream.New(setup)
-	if err != nil {
-		return 0, err
-	}
 	n, err := natsStreamMsgs(sjs)
 	if err != nil {
 		return 0, err
@@ -276,15 +264,11 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	}()
 	var conns []jetstream.Consumer
 	for range k {
-		nc, err := ns.connect()
+		nc, js, err := ns.jetStream()
 		if err != nil {
 			return 0, err
 		}
 		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			return 0, err
-		}
 		cons, err := js.Consumer(ctx, natsStream, "drain")
 		if err != nil {
 			return 0, err
@@ -603,15 +587,11 @@ func mswFanIn(sw *mswSwitch, transport string, producers, per int) (time.Duratio
 func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	setup, err := ns.connect()
+	setup, sjs, err := ns.jetStream()
 	if err != nil {
 		return 0, err
 	}
 	defer setup.Close()
-	sjs, err := jetstream.New(setup)
-	if err != nil {
-		return 0, err
-	}
 	cons, err := sjs.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
 		Durable:       "fanin",
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -623,14 +603,12 @@ func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 	defer sjs.DeleteConsumer(context.Background(), natsStream, "fanin")
 	jss := make([]jetstream.JetStream, producers)
 	for i := range jss {
-		nc, err := ns.connect()
+		nc, js, err := ns.jetStream()
 		if err != nil {
 			return 0, err
 		}
 		defer nc.Close()
-		if jss[i], err = jetstream.New(nc); err != nil {
-			return 0, err
-		}
+		jss[i] = js
 	}
 	total := uint64(producers * per)
 	var got atomic.Uint64
