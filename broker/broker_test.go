@@ -83,6 +83,47 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// queueWaiters reports whether n transfers wait on the named queue.
+func queueWaiters(b *Broker, name string, n int) func() bool {
+	return func() bool {
+		q, err := b.lookup(name)
+		if err != nil {
+			return false
+		}
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return len(q.waiters) == n
+	}
+}
+
+type transferResult struct {
+	ds  []wire.Delivery
+	err error
+}
+
+// transferInBackground starts a transfer that may wait up to timeout.
+func transferInBackground(b *Broker, s *Session, timeout time.Duration) <-chan transferResult {
+	done := make(chan transferResult, 1)
+	go func() {
+		ds, err := b.Transfer(context.Background(), s, 0, timeout)
+		done <- transferResult{ds, err}
+	}()
+	return done
+}
+
+// awaitTransfer waits (up to 5s, failing with what) for a background
+// transfer to return.
+func awaitTransfer(t *testing.T, done <-chan transferResult, what string) transferResult {
+	t.Helper()
+	select {
+	case r := <-done:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal(what)
+		return transferResult{}
+	}
+}
+
 func TestSendFIFOAndIDs(t *testing.T) {
 	b := newTestBroker(t, Options{})
 	if err := b.CreateQueue(nil, "q"); err != nil {
@@ -361,22 +402,11 @@ func TestTransferWaitsAndWakes(t *testing.T) {
 	b.CreateQueue(nil, "q")
 	s := login(t, b, "r")
 	b.Subscribe(s, []string{"q"})
-	done := make(chan []wire.Delivery)
-	go func() { done <- mustTransfer(t, b, s, 0, 10*time.Second) }()
-	eventually(t, "transfer waiting", func() bool {
-		q, _ := b.lookup("q")
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		return len(q.waiters) == 1
-	})
+	done := transferInBackground(b, s, 10*time.Second)
+	eventually(t, "transfer waiting", queueWaiters(b, "q", 1))
 	mustSend(t, b, nil, "q", "wake")
-	select {
-	case ds := <-done:
-		if payloads(ds) != "wake" {
-			t.Fatalf("got %q; want wake", payloads(ds))
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("transfer not woken by send")
+	if r := awaitTransfer(t, done, "transfer not woken by send"); r.err != nil || payloads(r.ds) != "wake" {
+		t.Fatalf("got %q, %v; want wake", payloads(r.ds), r.err)
 	}
 }
 
@@ -526,11 +556,7 @@ func TestDestroyQueue(t *testing.T) {
 	}
 	s := login(t, b, "r")
 	b.Subscribe(s, []string{"q"})
-	done := make(chan error)
-	go func() {
-		_, err := b.Transfer(context.Background(), s, 0, 10*time.Second)
-		done <- err
-	}()
+	done := transferInBackground(b, s, 10*time.Second)
 	mustTransfer(t, b, s, 0, 0) // drain so the goroutine above waits
 	if err := b.DestroyQueue(nil, "q", false); err != nil {
 		t.Fatal(err)
@@ -538,13 +564,8 @@ func TestDestroyQueue(t *testing.T) {
 	// A queue of the same name made later is the one the poller now sees.
 	b.CreateQueue(nil, "q")
 	mustSend(t, b, nil, "q", "new")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("transfer = %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("poller of a destroyed queue never returned")
+	if r := awaitTransfer(t, done, "poller of a destroyed queue never returned"); r.err != nil {
+		t.Fatalf("transfer = %v", r.err)
 	}
 }
 
@@ -553,17 +574,8 @@ func TestPollerOfADestroyedQueueWaitsForItsName(t *testing.T) {
 	b.CreateQueue(nil, "q")
 	s := login(t, b, "r")
 	b.Subscribe(s, []string{"q"})
-	got := make(chan []wire.Delivery)
-	go func() {
-		ds, _ := b.Transfer(context.Background(), s, 0, 30*time.Second)
-		got <- ds
-	}()
-	eventually(t, "poller waiting on q", func() bool {
-		q, _ := b.lookup("q")
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		return len(q.waiters) == 1
-	})
+	got := transferInBackground(b, s, 30*time.Second)
+	eventually(t, "poller waiting on q", queueWaiters(b, "q", 1))
 	b.DestroyQueue(nil, "q", false)
 	// Woken by the destruction, the poller finds no queue of that name
 	// and waits for one.
@@ -574,13 +586,8 @@ func TestPollerOfADestroyedQueueWaitsForItsName(t *testing.T) {
 	})
 	b.CreateQueue(nil, "q")
 	mustSend(t, b, nil, "q", "new")
-	select {
-	case ds := <-got:
-		if payloads(ds) != "new" {
-			t.Fatalf("poller got %q; want the new queue's message", payloads(ds))
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("poller did not see the queue made again under its name")
+	if r := awaitTransfer(t, got, "poller did not see the queue made again under its name"); payloads(r.ds) != "new" {
+		t.Fatalf("poller got %q, %v; want the new queue's message", payloads(r.ds), r.err)
 	}
 	b.namesMu.Lock()
 	defer b.namesMu.Unlock()
@@ -747,25 +754,11 @@ func TestClosedBrokerRefuses(t *testing.T) {
 	b.CreateQueue(nil, "q")
 	s := login(t, b, "r")
 	b.Subscribe(s, []string{"q"})
-	done := make(chan error)
-	go func() {
-		_, err := b.Transfer(context.Background(), s, 0, 10*time.Second)
-		done <- err
-	}()
-	eventually(t, "transfer waiting", func() bool {
-		q, _ := b.lookup("q")
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		return len(q.waiters) == 1
-	})
+	done := transferInBackground(b, s, 10*time.Second)
+	eventually(t, "transfer waiting", queueWaiters(b, "q", 1))
 	b.Close()
-	select {
-	case err := <-done:
-		if !errors.Is(err, ErrClosed) {
-			t.Errorf("transfer on close = %v; want ErrClosed", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("transfer not ended by Close")
+	if r := awaitTransfer(t, done, "transfer not ended by Close"); !errors.Is(r.err, ErrClosed) {
+		t.Errorf("transfer on close = %v; want ErrClosed", r.err)
 	}
 	if _, err := b.Send(nil, "q", msgs("x")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Send after Close = %v; want ErrClosed", err)
