@@ -202,15 +202,22 @@ func TestHandlerErrors(t *testing.T) {
 	rpcWaitFor(t, "failures acked", queueIs(sw, "fail", 0, 0))
 }
 
+// callInBackground makes a call in a goroutine; its error arrives on the
+// channel returned.
+func callInBackground(ctx context.Context, c *lib.Client, queue, payload string) <-chan error {
+	errc := make(chan error, 1)
+	go func() {
+		_, err := c.Call(ctx, queue, []byte(payload))
+		errc <- err
+	}()
+	return errc
+}
+
 func TestCallCancelWithdraws(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
 	c := rpcClient(t, sw.Addr)
 	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Call(ctx, "nobody", []byte("anyone?"))
-		errc <- err
-	}()
+	errc := callInBackground(ctx, c, "nobody", "anyone?")
 	rpcWaitFor(t, "request queued", queueIs(sw, "nobody", 1, 0))
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
@@ -244,11 +251,7 @@ func TestCallCancelTakenLateReplyDiscarded(t *testing.T) {
 		return append([]byte("re:"), req.Payload...), nil
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := c.Call(ctx, "slow", []byte("slow"))
-		errc <- err
-	}()
+	errc := callInBackground(ctx, c, "slow", "slow")
 	rpcWaitFor(t, "request taken", queueIs(sw, "slow", 0, 1))
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
