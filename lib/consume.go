@@ -242,24 +242,29 @@ func (c *Client) transferPushed(ctx context.Context, o TransferOptions, ackEpoch
 	}
 	k, err := c.consumer(ctx)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, 0, ctx.Err()
-		}
-		if _, ok := err.(*Error); !ok && err != errNoStream {
-			err = &unreachableError{addr: c.ep.display, err: err}
-		}
-		return nil, 0, err
+		return nil, 0, c.consumeError(ctx, err)
 	}
 	ds, err := k.take(ctx, o.Max, o.Timeout)
-	if err != nil && ctx.Err() == nil {
-		if IsCode(err, CodeUnknownSession) {
-			c.dropSession(k.epoch)
-		}
-		if _, ok := err.(*Error); !ok {
-			err = &unreachableError{addr: c.ep.display, err: err}
-		}
+	if IsCode(err, CodeUnknownSession) {
+		c.dropSession(k.epoch)
 	}
-	return ds, k.epoch, err
+	return ds, k.epoch, c.consumeError(ctx, err)
+}
+
+// consumeError is err as transferIn reports it: the context's error if
+// that ended, the switch's own answer, or else the switch unreachable
+// (errors.Is still finds errNoStream inside).
+func (c *Client) consumeError(ctx context.Context, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	}
+	if _, ok := err.(*Error); ok {
+		return err
+	}
+	return &unreachableError{addr: c.ep.display, err: err}
 }
 
 // replyAck sends m to replyTo and acks request id of queue reqQueue in

@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"runtime"
@@ -318,11 +319,13 @@ func (sc *streamConn) dispose(call *streamCall, a streamAnswer) {
 	if call.op != wire.StreamTransfer || a.status != http.StatusOK || len(a.body) == 0 {
 		return
 	}
-	fr := wire.NewFrameReader(bytes.NewReader(a.body), 1<<62)
-	defer fr.Close()
 	acks := Acks{}
-	var d Delivery
-	for fr.Next(&d) == nil {
+	for body := a.body; len(body) > 0; {
+		var d Delivery
+		var err error
+		if body, err = wire.ParseFrame(body, math.MaxInt, &d); err != nil {
+			break
+		}
 		acks[d.Queue] = append(acks[d.Queue], d.ID)
 	}
 	if len(acks) == 0 {
