@@ -248,8 +248,9 @@ func TestStreamRefusesOversizeFrameAndGoesOn(t *testing.T) {
 
 func TestStreamCancelEndsWaitingTransfer(t *testing.T) {
 	b, _, _, st := streamSetup(t, broker.Options{})
+	// The switch handles a stream's frames in order: the cancel finds
+	// the transfer waiting.
 	st.send(wire.StreamTransfer, 1, "", 0, []byte(`{"timeout_ms":30000}`))
-	st.quiet(50 * time.Millisecond)
 	st.send(wire.StreamCancel, 0, "", 1, nil)
 	if a := st.next(); a.id != 1 || a.status != 200 || len(a.body) != 0 {
 		t.Fatalf("cancelled transfer: %d %q", a.status, a.body)
@@ -275,7 +276,11 @@ func TestStreamConsumeKeepsWindow(t *testing.T) {
 	if ds := deliveries(t, a.body); a.id != 2 || len(ds) != 1 || string(ds[0].Payload) != "1" {
 		t.Fatalf("first push: id %d %+v", a.id, ds)
 	}
-	st.quiet(100 * time.Millisecond) // window 1: nothing more until an ack
+	// Window 1: one taken, nothing more until an ack (a second push
+	// before the reply's answer would break the reads below).
+	if qi, _ := b.Info("q"); qi.InFlight != 1 || qi.Depth != 2 {
+		t.Fatalf("after the first push: depth %d in flight %d, want 2 and 1", qi.Depth, qi.InFlight)
+	}
 
 	// A reply acks the request it answers, making room for the next.
 	reply := wire.AppendString(nil, "q")
@@ -375,7 +380,12 @@ func TestStreamShutdownAnswersWaiting(t *testing.T) {
 	st := openStream(t, base, sess)
 	st.send(wire.StreamTransfer, 1, "", 0, []byte(`{"timeout_ms":30000}`))
 	st.send(wire.StreamConsume, 2, "", 1, []byte{0})
-	st.quiet(50 * time.Millisecond)
+	// Frames are handled in order: once the ping is answered, the
+	// transfer and the consume are both under way.
+	st.send(wire.StreamPing, 3, "", 0, nil)
+	if a := st.next(); a.id != 3 || a.status != 204 {
+		t.Fatalf("ping: %+v", a)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := s.Shutdown(ctx); err != nil {
@@ -393,17 +403,35 @@ func TestStreamShutdownAnswersWaiting(t *testing.T) {
 }
 
 func TestStreamFrameBufferGrowsWithItsBytes(t *testing.T) {
-	_, _, _, st := streamSetup(t, broker.Options{})
+	// A frame announcing 60 MiB of which 20 bytes ever come: the buffer
+	// must not have been made for all of it.
+	st := &stream{br: bufio.NewReader(io.LimitReader(zeros{}, 20))}
 	var before, after runtime.MemStats
-	runtime.GC()
 	runtime.ReadMemStats(&before)
-	// A frame announcing 60 MiB, of which 20 bytes arrive.
-	st.conn.Write([]byte{0x03, 0xc0, 0x00, 0x00, byte(wire.StreamSend), 1, 1, 'q', 0})
-	st.conn.Write(make([]byte, 11))
-	st.send(wire.StreamPing, 2, "", 0, nil) // more bytes of the same frame, as far as the switch knows
-	st.quiet(100 * time.Millisecond)
+	_, err := st.readFrame(60 << 20)
 	runtime.ReadMemStats(&after)
-	if grown := int64(after.TotalAlloc) - int64(before.TotalAlloc); grown > 16<<20 {
-		t.Errorf("the switch allocated %d MiB for a frame of which a few bytes came", grown>>20)
+	if err == nil {
+		t.Fatal("readFrame of a truncated frame: no error")
 	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 1<<20 {
+		t.Errorf("%d MiB allocated for a frame of which 20 bytes came", grown>>20)
+	}
+	// Whole frames are read whole, into a buffer kept near their size.
+	for range 3 {
+		st.br = bufio.NewReader(io.LimitReader(zeros{}, 3<<20))
+		if f, err := st.readFrame(3 << 20); err != nil || len(f) != 3<<20 {
+			t.Fatalf("readFrame of a whole 3 MiB frame: %d bytes, %v", len(f), err)
+		}
+	}
+	if cap(st.buf) > 8<<20 {
+		t.Errorf("buffer of %d MiB for 3 MiB frames", cap(st.buf)>>20)
+	}
+}
+
+// zeros reads as endless zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
