@@ -116,16 +116,6 @@ func (s *rawStream) answers(n int) map[uint64]rawAnswer {
 	return got
 }
 
-// quiet checks that no answer comes within d.
-func (s *rawStream) quiet(d time.Duration) {
-	s.t.Helper()
-	s.conn.SetReadDeadline(time.Now().Add(d))
-	defer s.conn.SetReadDeadline(time.Time{})
-	if _, err := s.br.Peek(1); err == nil {
-		s.t.Fatalf("unexpected answer: %+v", s.next())
-	}
-}
-
 func sendBody(payloads ...string) []byte {
 	var b []byte
 	for _, p := range payloads {
