@@ -191,7 +191,7 @@ func (st *stream) reply(req *wire.StreamRequest) int {
 		return st.answerError(req.ID, err)
 	}
 	id, err := b.Send(st.sess, req.Queue, msgs)
-	if err == nil || isNoSuchQueue(err) {
+	if err == nil || errors.Is(err, broker.ErrNoSuchQueue) {
 		acks := wire.Acks{ackQueue: {req.Arg}}
 		b.Ack(st.sess, acks) // an ack of a message already gone is moot
 		st.settled(acks)
@@ -201,5 +201,3 @@ func (st *stream) reply(req *wire.StreamRequest) int {
 	}
 	return st.answer(req.ID, http.StatusOK, sendAnswer(id, 1))
 }
-
-func isNoSuchQueue(err error) bool { return errors.Is(err, broker.ErrNoSuchQueue) }
