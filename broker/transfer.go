@@ -127,6 +127,13 @@ func (b *Broker) Transfer(ctx context.Context, s *Session, max int, timeout time
 		if out := b.take(s, max, w, now); len(out) > 0 {
 			return out, nil
 		}
+		if b.closed.Load() {
+			// Close sets closed before it wakes the waiters it finds: one
+			// registered after that pass would sleep its whole timeout.
+			w.giveUp()
+			b.forget(s, w)
+			return nil, ErrClosed
+		}
 		timedOut := false
 		select {
 		case <-w.ch:
