@@ -37,7 +37,7 @@ const (
 	DefaultMaxTransferBytes = 4 << 20
 	DefaultTraceSize        = 4096
 	// MaxFieldLen bounds correlation ids and client ids.
-	MaxFieldLen = 1024
+	MaxFieldLen = wire.MaxFieldLen
 )
 
 func (o *Options) fill() {

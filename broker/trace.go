@@ -12,7 +12,7 @@ import (
 )
 
 // PreviewLen is how many payload bytes a trace event or snapshot keeps.
-const PreviewLen = 64
+const PreviewLen = wire.PreviewLen
 
 // traceRecord is a trace event as stored: fixed size, with a bounded
 // preview, so the ring never grows with the payloads passing through.

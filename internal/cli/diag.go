@@ -11,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"msw/broker"
 	"msw/internal/wire"
 )
 
@@ -91,7 +90,7 @@ func Diag(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 					n++
 				}
 			}
-			if n == 0 || !slices.ContainsFunc(q.Messages, func(m wire.MessageInfo) bool { return !m.InFlight && m.Size > broker.PreviewLen }) {
+			if n == 0 || !slices.ContainsFunc(q.Messages, func(m wire.MessageInfo) bool { return !m.InFlight && m.Size > wire.PreviewLen }) {
 				continue
 			}
 			ds, err := cl.Peek(ctx, q.Name, n)
@@ -387,9 +386,9 @@ func (r *diagReport) payload(queue string, m wire.MessageInfo) string {
 	if r.verbose {
 		width = -1
 	}
-	s := summarizePayload(m.Preview, m.Size, m.Size > broker.PreviewLen, width)
-	if r.verbose && m.InFlight && m.Size > broker.PreviewLen {
-		s += fmt.Sprintf(": only the first %d bytes of a message in flight can be shown", broker.PreviewLen)
+	s := summarizePayload(m.Preview, m.Size, m.Size > wire.PreviewLen, width)
+	if r.verbose && m.InFlight && m.Size > wire.PreviewLen {
+		s += fmt.Sprintf(": only the first %d bytes of a message in flight can be shown", wire.PreviewLen)
 	}
 	return s
 }

@@ -17,7 +17,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"msw/broker"
 	"msw/internal/wire"
 	"msw/lib"
 )
@@ -113,7 +112,7 @@ func Recv(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.usageError("--peek shows what is there at once; -t does not apply")
 	}
 	for _, q := range queues {
-		if err := broker.ValidateName(q); err != nil {
+		if err := wire.ValidateName(q); err != nil {
 			return c.failf("%v", err)
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"strconv"
 
-	"msw/broker"
 	"msw/internal/wire"
 	"msw/lib"
 )
@@ -100,15 +99,15 @@ func Send(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if n > 1 {
 		return c.usageError("-l, -0 and --json exclude each other")
 	}
-	if len(corrID) > broker.MaxFieldLen {
-		return c.usageError("--correlation-id: %d bytes, limit %d", len(corrID), broker.MaxFieldLen)
+	if len(corrID) > wire.MaxFieldLen {
+		return c.usageError("--correlation-id: %d bytes, limit %d", len(corrID), wire.MaxFieldLen)
 	}
 	queue := fs.Arg(0)
-	if err := broker.ValidateName(queue); err != nil {
+	if err := wire.ValidateName(queue); err != nil {
 		return c.failf("%v", err)
 	}
 	if replyTo != "" {
-		if err := broker.ValidateName(replyTo); err != nil {
+		if err := wire.ValidateName(replyTo); err != nil {
 			return c.failf("--reply-to: %v", err)
 		}
 	}
@@ -379,11 +378,11 @@ func decodeEnvelope(line []byte) (lib.Message, error) {
 	case j.Payload != nil && j.PayloadBase64 != nil:
 		return lib.Message{}, errors.New("both payload and payload_base64")
 	}
-	if len(j.CorrelationID) > broker.MaxFieldLen {
-		return lib.Message{}, fmt.Errorf("correlation_id: %d bytes, limit %d", len(j.CorrelationID), broker.MaxFieldLen)
+	if len(j.CorrelationID) > wire.MaxFieldLen {
+		return lib.Message{}, fmt.Errorf("correlation_id: %d bytes, limit %d", len(j.CorrelationID), wire.MaxFieldLen)
 	}
 	if j.ReplyTo != "" {
-		if err := broker.ValidateName(j.ReplyTo); err != nil {
+		if err := wire.ValidateName(j.ReplyTo); err != nil {
 			return lib.Message{}, fmt.Errorf("reply_to: %w", err)
 		}
 	}

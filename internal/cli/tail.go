@@ -12,7 +12,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"msw/broker"
 	"msw/internal/wire"
 	"msw/lib"
 )
@@ -303,7 +302,7 @@ func (o *eventWriter) summary(ev wire.TraceEvent) string {
 	if o.verbose {
 		width = -1
 	}
-	s := summarizePayload(ev.Preview, ev.Size, ev.Size > broker.PreviewLen, width)
+	s := summarizePayload(ev.Preview, ev.Size, ev.Size > wire.PreviewLen, width)
 	if o.verbose {
 		if ev.CorrelationID != "" {
 			s += "  corr=" + ev.CorrelationID
@@ -403,7 +402,7 @@ func chartArrows(events []wire.TraceEvent, verbose bool) ([]chartArrow, []string
 		}
 		payload := ""
 		if ev.Size > 0 || ev.Kind == wire.EventSend {
-			payload = ": " + summarizePayload(ev.Preview, ev.Size, ev.Size > broker.PreviewLen, width)
+			payload = ": " + summarizePayload(ev.Preview, ev.Size, ev.Size > wire.PreviewLen, width)
 		}
 		a := chartArrow{style: "send"}
 		switch ev.Kind {
