@@ -16,7 +16,7 @@ import (
 )
 
 // startSwitch serves a fresh broker on a free loopback port.
-func startSwitch(t *testing.T, opts broker.Options) (*broker.Broker, string) {
+func startSwitch(t testing.TB, opts broker.Options) (*broker.Broker, string) {
 	t.Helper()
 	b := broker.New(opts)
 	s := New(b, Options{})
@@ -38,7 +38,7 @@ type result struct {
 	body   string
 }
 
-func do(t *testing.T, c *http.Client, method, url string, hdr map[string]string, body string) result {
+func do(t testing.TB, c *http.Client, method, url string, hdr map[string]string, body string) result {
 	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {

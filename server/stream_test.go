@@ -20,13 +20,13 @@ import (
 
 // rawStream is a test's end of a stream, speaking frames by hand.
 type rawStream struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	br   *bufio.Reader
 }
 
 // login starts a session over HTTP and returns its token.
-func login(t *testing.T, base string) string {
+func login(t testing.TB, base string) string {
 	t.Helper()
 	r := do(t, http.DefaultClient, "POST", base+wire.PathSession, nil, `{"client_id":"stream-test"}`)
 	if r.status != 200 {
@@ -39,7 +39,7 @@ func login(t *testing.T, base string) string {
 
 // upgrade opens a stream for session sess; it returns the HTTP status
 // the switch answered and, on 101, the stream.
-func upgrade(t *testing.T, base, sess string, headers string) (int, *rawStream) {
+func upgrade(t testing.TB, base, sess string, headers string) (int, *rawStream) {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -61,7 +61,7 @@ func upgrade(t *testing.T, base, sess string, headers string) (int, *rawStream) 
 
 const upgradeHeaders = "Connection: Upgrade\r\nUpgrade: " + wire.StreamProtocol + "\r\n"
 
-func openStream(t *testing.T, base, sess string) *rawStream {
+func openStream(t testing.TB, base, sess string) *rawStream {
 	t.Helper()
 	status, st := upgrade(t, base, sess, upgradeHeaders)
 	if status != http.StatusSwitchingProtocols {
@@ -124,7 +124,7 @@ func sendBody(payloads ...string) []byte {
 	return b
 }
 
-func deliveries(t *testing.T, body []byte) []wire.Delivery {
+func deliveries(t testing.TB, body []byte) []wire.Delivery {
 	t.Helper()
 	fr := wire.NewFrameReader(bytes.NewReader(body), 1<<20)
 	defer fr.Close()
@@ -148,7 +148,7 @@ func acksBody(queue string, ids ...uint64) []byte {
 }
 
 // streamSetup makes queue q, logs in, subscribes to q and opens a stream.
-func streamSetup(t *testing.T, opts broker.Options) (*broker.Broker, string, string, *rawStream) {
+func streamSetup(t testing.TB, opts broker.Options) (*broker.Broker, string, string, *rawStream) {
 	b, base := startSwitch(t, opts)
 	if r := do(t, http.DefaultClient, "PUT", base+wire.PathQueuePrefix+"q", nil, ""); r.status != 200 {
 		t.Fatalf("create: %d %s", r.status, r.body)
