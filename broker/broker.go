@@ -29,7 +29,7 @@ type Options struct {
 
 // Defaults for Options.
 const (
-	DefaultMaxPayload       = 16 << 20
+	DefaultMaxPayload       = wire.DefaultMaxPayload
 	DefaultGrace            = 3 * time.Second
 	DefaultAliveWindow      = 30 * time.Second
 	DefaultMaxWait          = 60 * time.Second

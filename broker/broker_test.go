@@ -735,20 +735,6 @@ func TestTraceOff(t *testing.T) {
 	}
 }
 
-func TestPreviewEscapes(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"plain", "plain"},
-		{"a\nb\tc", `a\nb\tc`},
-		{"\x00\xff", `\x00\xff`},
-		{"é", "é"},
-	}
-	for _, tt := range tests {
-		if got := previewString([]byte(tt.in)); got != tt.want {
-			t.Errorf("previewString(%q) = %q; want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestClosedBrokerRefuses(t *testing.T) {
 	b := New(Options{})
 	b.CreateQueue(nil, "q")

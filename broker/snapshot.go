@@ -11,7 +11,7 @@ import (
 func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueInfo {
 	qi := wire.QueueInfo{
 		Name:        q.name,
-		Kind:        "persistent",
+		Kind:        wire.KindPersistent,
 		Depth:       q.ready(),
 		InFlight:    len(q.inflight),
 		Subscribers: q.subscribers,
@@ -19,7 +19,7 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 		Bytes:       q.bytes,
 	}
 	if q.transient {
-		qi.Kind = "transient"
+		qi.Kind = wire.KindTransient
 		qi.Owner = q.owner.clientID
 	}
 	if lt := q.lastTransfer.Load(); lt != 0 {
@@ -133,7 +133,7 @@ func messageInfo(m *message, holder *Session) wire.MessageInfo {
 		ReplyTo:       m.replyTo(),
 		Status:        m.status,
 		Size:          len(p),
-		Preview:       previewString(p[:min(len(p), PreviewLen)]),
+		Preview:       wire.Preview(p),
 		DeliveryCount: m.deliveries,
 	}
 	if holder != nil {

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 
 	"msw/internal/wire"
@@ -185,36 +184,10 @@ func (rec *traceRecord) event(seq uint64) wire.TraceEvent {
 		CorrelationID:    rec.text[:rec.corrLen],
 		ReplyTo:          rec.text[rec.corrLen : int(rec.corrLen)+int(rec.replyLen)],
 		Size:             rec.size,
-		Preview:          previewString([]byte(rec.text[int(rec.corrLen)+int(rec.replyLen):])),
+		Preview:          wire.Escape([]byte(rec.text[int(rec.corrLen)+int(rec.replyLen):])),
 		Reply:            rec.reply,
 		ProcessingMicros: rec.processing.Microseconds(),
 	}
-}
-
-// previewString renders a payload prefix as text, with invalid UTF-8 and
-// control characters escaped.
-func previewString(b []byte) string {
-	out := make([]byte, 0, len(b))
-	for len(b) > 0 {
-		r, n := utf8.DecodeRune(b)
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			out = append(out, '\\', 'x', "0123456789abcdef"[b[0]>>4], "0123456789abcdef"[b[0]&15])
-		case r < 0x20 || r == 0x7f:
-			switch r {
-			case '\n':
-				out = append(out, '\\', 'n')
-			case '\t':
-				out = append(out, '\\', 't')
-			default:
-				out = append(out, '\\', 'x', "0123456789abcdef"[r>>4], "0123456789abcdef"[r&15])
-			}
-		default:
-			out = append(out, b[:n]...)
-		}
-		b = b[n:]
-	}
-	return string(out)
 }
 
 func messageRecord(kind, queue string, m *message, from, to string) traceRecord {

@@ -2,16 +2,15 @@ package lib
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
-	"net/url"
-	"strings"
 	"time"
+
+	"msw/internal/wire"
 )
 
 // DefaultAddr is the switch's default address.
-const DefaultAddr = "127.0.0.1:8080"
+const DefaultAddr = wire.DefaultAddr
 
 // EnvSwitch names the environment variable that gives the switch's
 // address to every command.
@@ -24,31 +23,17 @@ type endpoint struct {
 	unix    string // socket path, or ""
 }
 
-// parseAddr accepts "host:port", ":port", "http://host:port" and
-// "unix:/path/to/socket".
+// parseAddr accepts a switch address as wire.ParseAddr reads it:
+// "host:port", ":port", "http://host:port" and "unix:/path/to/socket".
 func parseAddr(addr string) (endpoint, error) {
-	if addr == "" {
-		addr = DefaultAddr
+	a, err := wire.ParseAddr(addr)
+	if err != nil {
+		return endpoint{}, err
 	}
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		if path == "" {
-			return endpoint{}, fmt.Errorf("switch address %q: empty socket path", addr)
-		}
-		return endpoint{display: addr, base: "http://unix", unix: path}, nil
+	if a.Network == "unix" {
+		return endpoint{display: a.String(), base: "http://unix", unix: a.Address}, nil
 	}
-	if strings.HasPrefix(addr, "https://") {
-		return endpoint{}, fmt.Errorf("switch address %q: https is not supported", addr)
-	}
-	hostport := strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/")
-	if strings.HasPrefix(hostport, ":") {
-		hostport = "127.0.0.1" + hostport
-	}
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil || port == "" {
-		return endpoint{}, fmt.Errorf("switch address %q: want host:port, http://host:port or unix:/path", addr)
-	}
-	u := url.URL{Scheme: "http", Host: net.JoinHostPort(host, port)}
-	return endpoint{display: u.Host, base: u.String()}, nil
+	return endpoint{display: a.Address, base: "http://" + a.Address}, nil
 }
 
 // transport returns an HTTP transport for the endpoint, keeping enough

@@ -123,10 +123,11 @@ func New(opts Options) (*Client, error) {
 	}, nil
 }
 
-// DefaultClientID is "program[pid]@host", as the switch shows clients.
+// DefaultClientID is "program[pid]@host" (wire.ClientID), as the switch
+// shows clients.
 func DefaultClientID() string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s[%d]@%s", filepath.Base(os.Args[0]), os.Getpid(), host)
+	return wire.ClientID(filepath.Base(os.Args[0]), os.Getpid(), host)
 }
 
 // Addr returns the switch's address as given in errors.

@@ -32,7 +32,7 @@ type pushOptions struct {
 
 // maxWindow is the largest window the switch takes; a server with more
 // handlers than that is pushed no more than that many requests at once.
-const maxWindow = 1 << 16
+const maxWindow = wire.MaxConsumeWindow
 
 // pushQueue holds a consume's answers until they are taken.
 type pushQueue struct {

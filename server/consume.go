@@ -3,13 +3,13 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"msw/broker"
-
 	"msw/internal/wire"
 )
 
@@ -39,13 +39,10 @@ type pushedKey struct {
 // long-poll does.
 const consumePoll = 30 * time.Second
 
-// maxWindow bounds a consumer's window.
-const maxWindow = 1 << 16
-
 // consume starts a consumer for request req.
 func (st *stream) consume(req *wire.StreamRequest) int {
-	if req.Arg == 0 || req.Arg > maxWindow {
-		return st.answerError(req.ID, badRequest("consume: window must be 1 to 65536"))
+	if req.Arg == 0 || req.Arg > wire.MaxConsumeWindow {
+		return st.answerError(req.ID, badRequest(fmt.Sprintf("consume: window %d: want 1 to %d", req.Arg, wire.MaxConsumeWindow)))
 	}
 	c := &consumer{
 		st:     st,

@@ -1,39 +1,36 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"net"
 	"os"
-	"strings"
 	"syscall"
 	"time"
+
+	"msw/internal/wire"
 )
 
 // DefaultAddr is where the switch listens unless told otherwise.
-const DefaultAddr = "127.0.0.1:8080"
+const DefaultAddr = wire.DefaultAddr
 
-// Listen opens a listener for addr: "host:port", "http://host:port", or
-// "unix:/path" for a Unix socket created with the given mode. A stale
-// socket file (nothing accepts on it) is replaced; a live one, or a path
-// that is not a socket, is an error.
+// Listen opens a listener for addr, a switch address as wire.ParseAddr
+// reads it: "host:port", ":port", "http://host:port", or "unix:/path" for
+// a Unix socket created with the given mode. A stale socket file
+// (nothing accepts on it) is replaced; a live one, or a path that is not
+// a socket, is an error.
 func Listen(addr string, mode fs.FileMode) (net.Listener, error) {
-	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
-		return listenUnix(path, mode)
+	a, err := wire.ParseAddr(addr)
+	if err != nil {
+		return nil, err
 	}
-	addr = strings.TrimPrefix(addr, "http://")
-	addr = strings.TrimSuffix(addr, "/")
-	if strings.HasPrefix(addr, ":") {
-		addr = "127.0.0.1" + addr
+	if a.Network == "unix" {
+		return listenUnix(a.Address, mode)
 	}
-	return net.Listen("tcp", addr)
+	return net.Listen("tcp", a.Address)
 }
 
 func listenUnix(path string, mode fs.FileMode) (net.Listener, error) {
-	if path == "" {
-		return nil, errors.New("unix: empty socket path")
-	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("%s exists and is not a socket", path)

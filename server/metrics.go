@@ -141,7 +141,7 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	var persistent, transient int
 	st := c.b.Gauges(func(qi wire.QueueInfo) {
 		name := qi.Name
-		if qi.Kind == "transient" {
+		if qi.Kind == wire.KindTransient {
 			name = TransientLabel
 			transient++
 		} else {
@@ -157,8 +157,8 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 		f.subs += qi.Subscribers
 		f.bytes += qi.Bytes
 	})
-	gauge(c.queues, float64(persistent), "persistent")
-	gauge(c.queues, float64(transient), "transient")
+	gauge(c.queues, float64(persistent), wire.KindPersistent)
+	gauge(c.queues, float64(transient), wire.KindTransient)
 	gauge(c.sessions, float64(st.Sessions))
 	gauge(c.conns, float64(st.Connections))
 	gauge(c.ready, float64(st.Ready))

@@ -240,7 +240,7 @@ func (r *diagReport) write(w io.Writer) {
 	var uncollected []*wire.QueueSnapshot
 	for i := range s.Queues {
 		q := &s.Queues[i]
-		if q.Kind == "transient" {
+		if q.Kind == wire.KindTransient {
 			if q.Depth > 0 {
 				uncollected = append(uncollected, q)
 			}
@@ -380,7 +380,7 @@ func (r *diagReport) writeMessage(w io.Writer, q *wire.QueueSnapshot, m wire.Mes
 // payload renders a message's payload for the report.
 func (r *diagReport) payload(queue string, m wire.MessageInfo) string {
 	if full, ok := r.full[queue][m.ID]; ok {
-		return summarizePayload(escapeBytes(full), len(full), false, -1)
+		return summarizePayload(wire.Escape(full), len(full), false, -1)
 	}
 	width := 60
 	if r.verbose {
@@ -406,7 +406,7 @@ func (r *diagReport) callerState(m wire.MessageInfo) string {
 			return fmt.Sprintf("%s is connected, but its reply queue %s is gone: the reply has nowhere to go", m.Origin, m.ReplyTo)
 		}
 		return fmt.Sprintf("gone (its reply queue %s no longer exists)", m.ReplyTo)
-	case rq.Kind == "transient":
+	case rq.Kind == wire.KindTransient:
 		who := rq.Owner
 		if who == "" {
 			who = m.Origin
@@ -544,34 +544,6 @@ func compactJSON(raw json.RawMessage) string {
 	}
 	if err := json.Compact(&b, raw); err != nil {
 		return string(raw)
-	}
-	return b.String()
-}
-
-// escapeBytes renders bytes as text the way the switch renders previews:
-// invalid UTF-8 and control characters escaped.
-func escapeBytes(p []byte) string {
-	var b strings.Builder
-	const hex = "0123456789abcdef"
-	for len(p) > 0 {
-		r, n := utf8.DecodeRune(p)
-		switch {
-		case r == utf8.RuneError && n <= 1:
-			b.WriteString(`\x`)
-			b.WriteByte(hex[p[0]>>4])
-			b.WriteByte(hex[p[0]&15])
-		case r == '\n':
-			b.WriteString(`\n`)
-		case r == '\t':
-			b.WriteString(`\t`)
-		case r < 0x20 || r == 0x7f:
-			b.WriteString(`\x`)
-			b.WriteByte(hex[r>>4])
-			b.WriteByte(hex[r&15])
-		default:
-			b.Write(p[:n])
-		}
-		p = p[n:]
 	}
 	return b.String()
 }

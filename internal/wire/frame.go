@@ -28,9 +28,6 @@ import (
 // where a string or bytes field is a uvarint length followed by that many
 // bytes, and varints are those of encoding/binary.
 
-// maxFieldLen bounds the string fields of a frame.
-const maxFieldLen = 4096
-
 // ErrFrameTooLarge is returned by a FrameReader for a payload over its limit.
 var ErrFrameTooLarge = errors.New("payload too large")
 
@@ -205,8 +202,8 @@ func (fr *FrameReader) field(field string, dst []byte) ([]byte, error) {
 	if err != nil {
 		return dst[:0], fr.bad(field, err)
 	}
-	if n > maxFieldLen {
-		return dst[:0], fmt.Errorf("frame %d: %s is %d bytes, limit %d", fr.n, field, n, maxFieldLen)
+	if n > MaxFrameFieldLen {
+		return dst[:0], fmt.Errorf("frame %d: %s is %d bytes, limit %d", fr.n, field, n, MaxFrameFieldLen)
 	}
 	if uint64(cap(dst)) < n {
 		dst = make([]byte, n)
@@ -315,8 +312,8 @@ func (p *frameParser) str() string {
 	if p.err != nil {
 		return ""
 	}
-	if n > maxFieldLen {
-		p.err = fmt.Errorf("field of %d bytes, limit %d", n, maxFieldLen)
+	if n > MaxFrameFieldLen {
+		p.err = fmt.Errorf("field of %d bytes, limit %d", n, MaxFrameFieldLen)
 		return ""
 	}
 	if n > uint64(len(p.b)) {

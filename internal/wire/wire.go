@@ -26,6 +26,18 @@ const (
 	PathMetrics     = "/metrics"              // GET, Prometheus text format
 )
 
+// Query parameters of the GET and DELETE endpoints (docs/protocol.md).
+// A flag parameter is on when it is "1" or "true".
+const (
+	ParamAll         = "all"          // GET /v1/queues: dead queues too
+	ParamPrefix      = "prefix"       // GET /v1/queues: names starting so
+	ParamIfEmpty     = "if_empty"     // DELETE /v1/queues/{name}: only if empty
+	ParamMax         = "max"          // peek, trace: most messages or events
+	ParamMaxMessages = "max_messages" // diagnostics: most messages per queue
+	ParamAfter       = "after"        // trace: events after this sequence number
+	ParamTimeout     = "timeout_ms"   // trace: how long to wait for an event
+)
+
 // Headers.
 const (
 	HeaderSession       = "Msw-Session"
@@ -140,10 +152,16 @@ type DeliveriesResponse struct {
 	Messages []JSONDelivery `json:"messages"`
 }
 
+// Queue kinds, as QueueInfo.Kind names them.
+const (
+	KindPersistent = "persistent" // lives until destroyed
+	KindTransient  = "transient"  // owned by a session, gone when it ends
+)
+
 // QueueInfo describes one queue in a listing.
 type QueueInfo struct {
 	Name          string    `json:"name"`
-	Kind          string    `json:"kind"` // "persistent" or "transient"
+	Kind          string    `json:"kind"` // KindPersistent or KindTransient
 	Owner         string    `json:"owner,omitempty"`
 	Depth         int       `json:"depth"`     // ready messages
 	InFlight      int       `json:"in_flight"` // delivered, not yet acked

@@ -1,0 +1,61 @@
+package wire
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+)
+
+// DefaultAddr is the switch's address unless one is given: where it
+// listens and where clients look for it.
+const DefaultAddr = "127.0.0.1:8080"
+
+// Addr is a parsed switch address.
+type Addr struct {
+	// Network is "tcp" or "unix".
+	Network string
+	// Address is host:port for tcp (the host never empty) and the
+	// socket's path for unix.
+	Address string
+}
+
+// String is the address as errors and listings show it: host:port or
+// unix:/path.
+func (a Addr) String() string {
+	if a.Network == "unix" {
+		return "unix:" + a.Address
+	}
+	return a.Address
+}
+
+// ParseAddr parses a switch address: "host:port", ":port" (the loopback
+// address 127.0.0.1), "http://host:port" (a trailing slash allowed), or
+// "unix:/path" for a Unix socket. The empty string is DefaultAddr. A
+// port is a number from 0 to 65535; 0 asks a listener for a free one.
+func ParseAddr(s string) (Addr, error) {
+	if s == "" {
+		s = DefaultAddr
+	}
+	if path, ok := strings.CutPrefix(s, "unix:"); ok {
+		if path == "" {
+			return Addr{}, fmt.Errorf("switch address %q: empty socket path", s)
+		}
+		return Addr{Network: "unix", Address: path}, nil
+	}
+	if strings.HasPrefix(s, "https://") {
+		return Addr{}, fmt.Errorf("switch address %q: https is not supported", s)
+	}
+	hostport := strings.TrimSuffix(strings.TrimPrefix(s, "http://"), "/")
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil || strings.ContainsAny(host, "/?#@") {
+		return Addr{}, fmt.Errorf("switch address %q: want host:port, :port, http://host:port or unix:/path", s)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || port != strconv.FormatUint(n, 10) {
+		return Addr{}, fmt.Errorf("switch address %q: port %q: want a number from 0 to 65535", s, port)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	return Addr{Network: "tcp", Address: net.JoinHostPort(host, port)}, nil
+}
