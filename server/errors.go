@@ -22,13 +22,15 @@ func badRequest(msg string) error {
 	return &httpError{http.StatusBadRequest, wire.CodeBadRequest, msg}
 }
 
-// writeError answers err as a one-line JSON error with the matching status.
-func writeError(w http.ResponseWriter, err error) {
+// writeError answers err as a one-line JSON error with the matching
+// status, and returns that status.
+func writeError(w http.ResponseWriter, err error) int {
 	status, we := errorAnswer(err)
 	w.Header().Set("Content-Type", wire.ContentTypeJSON)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(we)
+	return status
 }
 
 // errorAnswer is the status and body err is answered with, on HTTP and on

@@ -14,32 +14,24 @@ import (
 	"msw/internal/wire"
 )
 
-// maxJSONBody bounds control request bodies (ack lists, queue lists).
-const maxJSONBody = 16 << 20
-
-// maxPeek bounds the messages one peek returns; ask again for more.
-const maxPeek = 10000
-
-// routes is the route table of docs/protocol.md.
+// routes is the route table of docs/protocol.md: the hot-path
+// operations from wire.HotOps (ops.go), then the rest.
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	for _, op := range wire.HotOps {
+		mux.HandleFunc(op.Pattern(), s.httpOp(op, hotOp(op)))
+	}
 	mux.HandleFunc("POST "+wire.PathSession, s.login)
 	mux.HandleFunc("DELETE "+wire.PathSession, s.logout)
-	mux.HandleFunc("POST "+wire.PathKeepalive, s.keepalive)
 	mux.HandleFunc("GET "+wire.PathQueues, s.listQueues)
 	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}", s.queueInfo)
 	mux.HandleFunc("PUT "+wire.PathQueuePrefix+"{name}", s.createQueue)
 	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}", s.destroyQueue)
-	mux.HandleFunc("POST "+wire.PathQueuePrefix+"{name}/messages", s.send)
 	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}/messages", s.peek)
-	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}/messages/{id}", s.withdraw)
 	mux.HandleFunc("POST "+wire.PathTransient, s.createTransient)
 	mux.HandleFunc("POST "+wire.PathSubscribe, s.subscribe)
 	mux.HandleFunc("POST "+wire.PathUnsubscribe, s.unsubscribe)
-	mux.HandleFunc("POST "+wire.PathTransfer, s.transfer)
 	mux.HandleFunc("GET "+wire.PathStream, s.openStream)
-	mux.HandleFunc("POST "+wire.PathAck, s.ack)
-	mux.HandleFunc("POST "+wire.PathRelease, s.release)
 	mux.HandleFunc("GET "+wire.PathDiagnostics, s.diagnostics)
 	mux.HandleFunc("GET "+wire.PathTrace, s.trace)
 	mux.HandleFunc("POST "+wire.PathShutdown, s.shutdown)
@@ -71,7 +63,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	body := http.MaxBytesReader(w, r.Body, maxJSONBody)
+	body := http.MaxBytesReader(w, r.Body, wire.MaxJSONBody)
 	dec := json.NewDecoder(body)
 	if err := dec.Decode(v); err != nil {
 		if err == io.EOF {
@@ -141,18 +133,9 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) keepalive(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.session(r); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 func (s *Server) listQueues(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	all := q.Get("all") == "1" || q.Get("all") == "true"
-	writeJSON(w, http.StatusOK, wire.QueuesResponse{Queues: s.b.List(q.Get("prefix"), all)})
+	writeJSON(w, http.StatusOK, wire.QueuesResponse{Queues: s.b.List(q.Get(wire.ParamPrefix), flagParam(r, wire.ParamAll))})
 }
 
 func (s *Server) queueInfo(w http.ResponseWriter, r *http.Request) {
@@ -179,8 +162,7 @@ func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
 func (s *Server) destroyQueue(w http.ResponseWriter, r *http.Request) {
 	sess, err := s.optionalSession(r)
 	if err == nil {
-		ifEmpty := r.URL.Query().Get("if_empty") == "1" || r.URL.Query().Get("if_empty") == "true"
-		err = s.b.DestroyQueue(sess, r.PathValue("name"), ifEmpty)
+		err = s.b.DestroyQueue(sess, r.PathValue("name"), flagParam(r, wire.ParamIfEmpty))
 	}
 	if err != nil {
 		writeError(w, err)
@@ -206,72 +188,6 @@ func (s *Server) createTransient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, wire.TransientResponse{Name: name})
-}
-
-// send enqueues one message (the raw body, with Msw-Correlation-Id and
-// Msw-Reply-To headers) or, with a frames body, a batch.
-func (s *Server) send(w http.ResponseWriter, r *http.Request) {
-	sess, err := s.optionalSession(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	name := r.PathValue("name")
-	maxPayload := s.b.Options().MaxPayload
-	var msgs []wire.Message
-	if isFrames(r.Header.Get("Content-Type")) {
-		body := http.MaxBytesReader(w, r.Body, int64(max(64<<20, maxPayload+1<<20)))
-		fr := wire.NewFrameReader(body, maxPayload)
-		defer fr.Close()
-		var d wire.Delivery
-		for {
-			err := fr.Next(&d)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				if errors.Is(err, wire.ErrFrameTooLarge) {
-					writeError(w, err)
-				} else if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
-					writeError(w, mbe)
-				} else {
-					writeError(w, badRequest(err.Error()))
-				}
-				return
-			}
-			msgs = append(msgs, d.Message)
-		}
-	} else {
-		body := http.MaxBytesReader(w, r.Body, int64(maxPayload))
-		payload, err := io.ReadAll(body)
-		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				err = fmt.Errorf("payload: %w: over the limit of %d bytes", broker.ErrTooLarge, maxPayload)
-			}
-			writeError(w, err)
-			return
-		}
-		msgs = []wire.Message{{
-			Payload:       payload,
-			CorrelationID: r.Header.Get(wire.HeaderCorrelationID),
-			ReplyTo:       r.Header.Get(wire.HeaderReplyTo),
-		}}
-		if v := r.Header.Get(wire.HeaderStatus); v != "" {
-			st, err := strconv.ParseUint(v, 10, 8)
-			if err != nil {
-				writeError(w, badRequest(fmt.Sprintf("%s %q: want 0 to 255", wire.HeaderStatus, v)))
-				return
-			}
-			msgs[0].Status = uint8(st)
-		}
-	}
-	id, err := s.b.Send(sess, name, msgs)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, wire.SendResponse{ID: id, Count: len(msgs)})
 }
 
 func isFrames(contentType string) bool {
@@ -306,12 +222,12 @@ func writeDeliveries(w http.ResponseWriter, r *http.Request, ds []wire.Delivery)
 }
 
 func (s *Server) peek(w http.ResponseWriter, r *http.Request) {
-	max, err := intParam(r, "max", 100)
+	max, err := intParam(r, wire.ParamMax, wire.DefaultPeek)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	max = min(max, maxPeek)
+	max = min(max, wire.MaxPeek)
 	ds, err := s.b.Peek(r.PathValue("name"), max)
 	if err != nil {
 		writeError(w, err)
@@ -320,6 +236,13 @@ func (s *Server) peek(w http.ResponseWriter, r *http.Request) {
 	writeDeliveries(w, r, ds)
 }
 
+// flagParam reports whether a flag parameter is on: "1" or "true".
+func flagParam(r *http.Request, name string) bool {
+	v := r.URL.Query().Get(name)
+	return v == "1" || v == "true"
+}
+
+// intParam is a whole-number parameter, def if absent.
 func intParam(r *http.Request, name string, def int) (int, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
@@ -330,23 +253,6 @@ func intParam(r *http.Request, name string, def int) (int, error) {
 		return 0, badRequest(fmt.Sprintf("%s=%q: want a whole number", name, v))
 	}
 	return n, nil
-}
-
-func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) {
-	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-	if err != nil {
-		writeError(w, badRequest(fmt.Sprintf("message id %q: want a whole number", r.PathValue("id"))))
-		return
-	}
-	sess, err := s.optionalSession(r)
-	if err == nil {
-		err = s.b.Withdraw(sess, r.PathValue("name"), id)
-	}
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) subscribe(w http.ResponseWriter, r *http.Request) {
@@ -380,56 +286,8 @@ func (s *Server) queuesOp(w http.ResponseWriter, r *http.Request, op func(*broke
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) transfer(w http.ResponseWriter, r *http.Request) {
-	sess, err := s.session(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	var req wire.TransferRequest
-	if err := readJSON(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	if len(req.Acks) > 0 {
-		s.b.Ack(sess, req.Acks) // acks of messages already gone are ignored
-	}
-	ds, err := s.b.Transfer(r.Context(), sess, req.Max, time.Duration(req.TimeoutMillis)*time.Millisecond)
-	if err != nil && r.Context().Err() == nil {
-		writeError(w, err)
-		return
-	}
-	writeDeliveries(w, r, ds)
-}
-
-func (s *Server) ack(w http.ResponseWriter, r *http.Request) {
-	s.acksOp(w, r, s.b.Ack)
-}
-
-func (s *Server) release(w http.ResponseWriter, r *http.Request) {
-	s.acksOp(w, r, s.b.Release)
-}
-
-func (s *Server) acksOp(w http.ResponseWriter, r *http.Request, op func(*broker.Session, wire.Acks) error) {
-	sess, err := s.optionalSession(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	var req wire.AckRequest
-	if err := readJSON(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := op(sess, req.Acks); err != nil {
-		writeError(w, err)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
-}
-
 func (s *Server) diagnostics(w http.ResponseWriter, r *http.Request) {
-	max, err := intParam(r, "max_messages", 100)
+	max, err := intParam(r, wire.ParamMaxMessages, wire.DefaultSnapshotMessages)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -439,20 +297,20 @@ func (s *Server) diagnostics(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	after, err := strconv.ParseUint(q.Get("after"), 10, 64)
-	if q.Get("after") == "" {
+	after, err := strconv.ParseUint(q.Get(wire.ParamAfter), 10, 64)
+	if q.Get(wire.ParamAfter) == "" {
 		after, err = 0, nil
 	}
 	if err != nil {
-		writeError(w, badRequest(fmt.Sprintf("after=%q: want a whole number", q.Get("after"))))
+		writeError(w, badRequest(fmt.Sprintf("%s=%q: want a whole number", wire.ParamAfter, q.Get(wire.ParamAfter))))
 		return
 	}
-	max, err := intParam(r, "max", 0)
+	max, err := intParam(r, wire.ParamMax, 0)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	timeoutMs, err := intParam(r, "timeout_ms", 0)
+	timeoutMs, err := intParam(r, wire.ParamTimeout, 0)
 	if err != nil {
 		writeError(w, err)
 		return

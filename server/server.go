@@ -168,7 +168,14 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			start := time.Now()
 			rec := &statusRecorder{ResponseWriter: w, status: 200}
 			next.ServeHTTP(rec, r)
-			s.opts.Log.Printf("%s %s %d %s", r.Method, r.URL.RequestURI(), rec.status, time.Since(start).Round(time.Microsecond))
+			d := time.Since(start).Round(time.Microsecond)
+			if rec.op != "" {
+				// A hot-path operation: named as in wire.HotOps, as
+				// the stream's log lines name it.
+				s.opts.Log.Printf("%s %s %d %s %s", r.Method, r.URL.RequestURI(), rec.status, d, rec.op)
+				return
+			}
+			s.opts.Log.Printf("%s %s %d %s", r.Method, r.URL.RequestURI(), rec.status, d)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -195,9 +202,11 @@ func (s *Server) hostAllowed(r *http.Request) bool {
 	return false
 }
 
+// statusRecorder keeps what the -v log line of a request tells.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	op     string // the wire.HotOps operation, if the request is one
 }
 
 func (r *statusRecorder) WriteHeader(code int) {

@@ -54,7 +54,8 @@ type stream struct {
 	consumers []*consumer                   // replaced, never changed in place
 	async     sync.WaitGroup                // their goroutines
 
-	buf []byte // the frame being handled (reader goroutine only)
+	buf  []byte // the frame being handled (reader goroutine only)
+	call call   // the request being handled (reader goroutine only)
 }
 
 // openStream upgrades the request's connection to a stream and serves it
@@ -152,17 +153,11 @@ func (s *Server) closeStreams() {
 	}
 }
 
-// maxStreamFrame bounds a request frame, as a send request's body is
-// bounded on HTTP.
-func (s *Server) maxStreamFrame() int {
-	return max(64<<20, s.b.Options().MaxPayload+1<<20)
-}
-
 // run reads and handles frames until the connection ends.
 func (st *stream) run() {
 	defer st.close()
 	var lenBuf [4]byte
-	limit := st.s.maxStreamFrame()
+	limit := wire.MaxRequestLen(st.s.b.Options().MaxPayload)
 	var req wire.StreamRequest
 	for {
 		n, err := wire.ReadStreamLength(st.br, &lenBuf)
@@ -263,78 +258,56 @@ func (st *stream) refuse(n, limit int) bool {
 	return true
 }
 
-// handle carries out one request and returns the status answered (0 for
-// a transfer left waiting or a cancel).
+// streamFunc carries out one stream request and returns the status
+// answered (0 when the answer comes later, or never: a cancel).
+type streamFunc func(st *stream, req *wire.StreamRequest) int
+
+// streamOps maps each stream op to what carries it out: the function of
+// its row of wire.HotOps (ops.go), shared with HTTP, or one of the ops
+// only the stream has.
+var streamOps = func() (t [256]streamFunc) {
+	for _, op := range wire.HotOps {
+		if op.Stream == 0 {
+			continue
+		}
+		f := hotOp(op)
+		t[op.Stream] = func(st *stream, req *wire.StreamRequest) int {
+			c := &st.call
+			*c = call{queue: req.Queue, st: st, req: req}
+			return f(st.s, c)
+		}
+	}
+	t[wire.StreamCancel] = (*stream).cancelWaiting
+	t[wire.StreamConsume] = (*stream).consume
+	t[wire.StreamReply] = (*stream).reply
+	return t
+}()
+
+// handle carries out one request and returns the status answered.
 func (st *stream) handle(req *wire.StreamRequest) int {
-	b := st.s.b
-	switch req.Op {
-	case wire.StreamSend:
-		msgs, err := decodeSend(req.Body, b.Options().MaxPayload)
-		if err != nil {
-			return st.answerError(req.ID, err)
-		}
-		id, err := b.Send(st.sess, req.Queue, msgs)
-		if err != nil {
-			return st.answerError(req.ID, err)
-		}
-		return st.answer(req.ID, http.StatusOK, sendAnswer(id, len(msgs)))
-	case wire.StreamTransfer:
-		var tr wire.TransferRequest
-		if err := decodeJSON(req.Body, &tr); err != nil {
-			return st.answerError(req.ID, err)
-		}
-		return st.transfer(req.ID, &tr)
-	case wire.StreamAck, wire.StreamRelease:
-		var ar wire.AckRequest
-		if err := decodeJSON(req.Body, &ar); err != nil {
-			return st.answerError(req.ID, err)
-		}
-		op := b.Ack
-		if req.Op == wire.StreamRelease {
-			op = b.Release
-		}
-		err := op(st.sess, ar.Acks)
-		st.settled(ar.Acks)
-		if err != nil {
-			return st.answerError(req.ID, err)
-		}
-		return st.answer(req.ID, http.StatusNoContent, nil)
-	case wire.StreamWithdraw:
-		if err := b.Withdraw(st.sess, req.Queue, req.Arg); err != nil {
-			return st.answerError(req.ID, err)
-		}
-		return st.answer(req.ID, http.StatusNoContent, nil)
-	case wire.StreamCancel:
-		st.mu.Lock()
-		cancel := st.waiting[req.Arg]
-		st.mu.Unlock()
-		if cancel != nil {
-			cancel()
-		}
-		return 0
-	case wire.StreamConsume:
-		return st.consume(req)
-	case wire.StreamReply:
-		return st.reply(req)
-	case wire.StreamPing:
-		if st.sess.Ended() {
-			return st.answerError(req.ID, broker.ErrSessionEnded)
-		}
-		return st.answer(req.ID, http.StatusNoContent, nil)
+	if f := streamOps[req.Op]; f != nil {
+		return f(st, req)
 	}
 	return st.answerError(req.ID, badRequest("unknown stream operation "+req.Op.String()))
 }
 
-// transfer answers at once if messages are ready, else waits for them in
-// a goroutine of its own.
-func (st *stream) transfer(id uint64, tr *wire.TransferRequest) int {
-	b := st.s.b
-	if len(tr.Acks) > 0 {
-		b.Ack(st.sess, tr.Acks) // acks of messages already gone are ignored
-		st.settled(tr.Acks)
+// cancelWaiting ends the waiting transfer or the consume with request id
+// req.Arg; the cancel itself has no answer.
+func (st *stream) cancelWaiting(req *wire.StreamRequest) int {
+	st.mu.Lock()
+	cancel := st.waiting[req.Arg]
+	st.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
-	ds, err := b.Transfer(st.ctx, st.sess, tr.Max, 0)
-	timeout := time.Duration(tr.TimeoutMillis) * time.Millisecond
+	return 0
+}
+
+// transfer answers request id at once if messages are ready, else waits
+// for them in a goroutine of its own.
+func (st *stream) transfer(id uint64, sess *broker.Session, max int, timeout time.Duration) int {
+	b := st.s.b
+	ds, err := b.Transfer(st.ctx, sess, max, 0)
 	if err != nil || len(ds) > 0 || timeout <= 0 {
 		return st.answerDeliveries(id, ds, err)
 	}
@@ -345,7 +318,7 @@ func (st *stream) transfer(id uint64, tr *wire.TransferRequest) int {
 	st.async.Add(1)
 	go func() {
 		defer st.async.Done()
-		ds, err := b.Transfer(ctx, st.sess, tr.Max, timeout)
+		ds, err := b.Transfer(ctx, sess, max, timeout)
 		if ctx.Err() != nil && st.ctx.Err() == nil {
 			err = nil // cancelled by the client: answer with what it has, nothing
 		}
@@ -354,22 +327,13 @@ func (st *stream) transfer(id uint64, tr *wire.TransferRequest) int {
 		st.mu.Unlock()
 		cancel()
 		if st.ctx.Err() != nil {
-			b.Release(st.sess, deliveriesAcks(ds)) // nobody to give them to
+			b.Release(sess, deliveriesAcks(ds)) // nobody to give them to
 			return
 		}
 		st.answerDeliveries(id, ds, err)
 		st.flush()
 	}()
 	return 0
-}
-
-// sendAnswer is the body of a send's answer, as HTTP gives it.
-func sendAnswer(id uint64, count int) []byte {
-	body := append(make([]byte, 0, 48), `{"id":`...)
-	body = strconv.AppendUint(body, id, 10)
-	body = append(body, `,"count":`...)
-	body = strconv.AppendInt(body, int64(count), 10)
-	return append(body, "}\n"...)
 }
 
 // deliveriesAcks names deliveries by queue and id.

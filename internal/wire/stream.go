@@ -88,22 +88,15 @@ const (
 	ConsumeAutoAck byte = 1
 )
 
+// String names the op: the name of its row of HotOps, or of a stream-only
+// op.
 func (op StreamOp) String() string {
+	if o, ok := OpByStream(op); ok {
+		return o.Name
+	}
 	switch op {
-	case StreamSend:
-		return "send"
-	case StreamTransfer:
-		return "transfer"
-	case StreamAck:
-		return "ack"
-	case StreamRelease:
-		return "release"
-	case StreamWithdraw:
-		return "withdraw"
 	case StreamCancel:
 		return "cancel"
-	case StreamPing:
-		return "ping"
 	case StreamConsume:
 		return "consume"
 	case StreamReply:
