@@ -1,7 +1,3 @@
-// Package server puts a broker on HTTP: the routes of docs/protocol.md,
-// the binding of connections to sessions, the browser guard, and the
-// stream (stream.go, consume.go): a session's hot path as binary frames
-// on one upgraded connection.
 package server
 
 import (
