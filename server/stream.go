@@ -24,7 +24,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,27 +198,17 @@ func (st *stream) run() {
 	}
 }
 
-// readFrame reads an n-byte frame into the stream's buffer. The buffer
-// grows as the bytes arrive, not to n at once: a length prefix alone
-// must not make the switch allocate up to the frame limit.
+// readFrame reads an n-byte frame into the stream's buffer, grown with
+// the bytes that arrive (wire.ReadStreamFrame), never to n at once.
 func (st *stream) readFrame(n int) ([]byte, error) {
-	if cap(st.buf) >= n {
-		f := st.buf[:n]
-		_, err := io.ReadFull(st.br, f)
-		return f, err
+	grows := cap(st.buf) < n
+	f, err := wire.ReadStreamFrame(st.br, n, st.buf)
+	if err != nil {
+		return nil, err
 	}
-	f := st.buf[:0]
-	for len(f) < n {
-		if len(f) == cap(f) {
-			f = slices.Grow(f, min(n-len(f), max(len(f), 64<<10)))
-		}
-		m, err := io.ReadFull(st.br, f[len(f):min(n, cap(f))])
-		f = f[:len(f)+m]
-		if err != nil {
-			return nil, err
-		}
+	if grows {
+		st.buf = f // its length, the largest frame yet, decides when to let it go (run)
 	}
-	st.buf = f
 	return f, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // The stream: one persistent connection carrying a session's hot-path
@@ -196,6 +197,32 @@ func ReadStreamLength(r io.Reader, buf *[4]byte) (int, error) {
 		return 0, err
 	}
 	return int(binary.BigEndian.Uint32(buf[:])), nil
+}
+
+// ReadStreamFrame reads the n-byte frame that follows a length prefix,
+// into buf if it is large enough, and returns it. A larger frame's buffer
+// grows as its bytes arrive, not to n at once, so that a length prefix
+// alone cannot make the reader allocate up to its limit: what is
+// allocated stays within about twice what was read. On an error the
+// bytes read so far are returned, in a buffer the caller may reuse.
+func ReadStreamFrame(r io.Reader, n int, buf []byte) ([]byte, error) {
+	if cap(buf) >= n {
+		f := buf[:n]
+		m, err := io.ReadFull(r, f)
+		return f[:m], err
+	}
+	f := buf[:0]
+	for len(f) < n {
+		if len(f) == cap(f) {
+			f = slices.Grow(f, min(n-len(f), max(len(f), 64<<10)))
+		}
+		m, err := io.ReadFull(r, f[len(f):min(n, cap(f))])
+		f = f[:len(f)+m]
+		if err != nil {
+			return f, err
+		}
+	}
+	return f, nil
 }
 
 func uvarint(b []byte) (uint64, []byte, bool) {
