@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"msw/internal/testutil"
 	"msw/internal/wire"
 )
 
@@ -69,18 +70,6 @@ func acksOf(ds []wire.Delivery) wire.Acks {
 		a[d.Queue] = append(a[d.Queue], d.ID)
 	}
 	return a
-}
-
-// eventually polls cond until it holds or a bounded deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within 10s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
 }
 
 // queueWaiters reports whether n transfers wait on the named queue.
@@ -265,7 +254,7 @@ func TestCompetingConsumersEachMessageOnce(t *testing.T) {
 		}
 		mustSend(t, b, nil, "q", ps...)
 	}
-	eventually(t, "all messages consumed", func() bool {
+	testutil.Eventually(t, "all messages consumed", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(seen) == n
@@ -333,14 +322,14 @@ func TestLastConnectionClosingEndsSessionAfterGrace(t *testing.T) {
 		t.Fatal("session ended while it still had a connection")
 	}
 	s.DropConn()
-	eventually(t, "session end", s.Ended)
+	testutil.Eventually(t, "session end", s.Ended)
 	// The session is marked ended before its clean-up runs (on the grace
 	// timer's goroutine): wait for the clean-up, not just the mark.
-	eventually(t, "transient queue destroyed", func() bool {
+	testutil.Eventually(t, "transient queue destroyed", func() bool {
 		_, err := b.Info(tmp)
 		return errors.Is(err, ErrNoSuchQueue)
 	})
-	eventually(t, "held message back in q", func() bool {
+	testutil.Eventually(t, "held message back in q", func() bool {
 		qi, _ := b.Info("q")
 		return qi.Depth == 1 && qi.InFlight == 0
 	})
@@ -403,7 +392,7 @@ func TestTransferWaitsAndWakes(t *testing.T) {
 	s := login(t, b, "r")
 	b.Subscribe(s, []string{"q"})
 	done := transferInBackground(b, s, 10*time.Second)
-	eventually(t, "transfer waiting", queueWaiters(b, "q", 1))
+	testutil.Eventually(t, "transfer waiting", queueWaiters(b, "q", 1))
 	mustSend(t, b, nil, "q", "wake")
 	if r := awaitTransfer(t, done, "transfer not woken by send"); r.err != nil || payloads(r.ds) != "wake" {
 		t.Fatalf("got %q, %v; want wake", payloads(r.ds), r.err)
@@ -575,11 +564,11 @@ func TestPollerOfADestroyedQueueWaitsForItsName(t *testing.T) {
 	s := login(t, b, "r")
 	b.Subscribe(s, []string{"q"})
 	got := transferInBackground(b, s, 30*time.Second)
-	eventually(t, "poller waiting on q", queueWaiters(b, "q", 1))
+	testutil.Eventually(t, "poller waiting on q", queueWaiters(b, "q", 1))
 	b.DestroyQueue(nil, "q", false)
 	// Woken by the destruction, the poller finds no queue of that name
 	// and waits for one.
-	eventually(t, "poller waiting for the name", func() bool {
+	testutil.Eventually(t, "poller waiting for the name", func() bool {
 		b.namesMu.Lock()
 		defer b.namesMu.Unlock()
 		return len(b.nameWaiters["q"]) == 1
@@ -714,7 +703,7 @@ func TestTraceRingBoundedAndLost(t *testing.T) {
 	// A follower waiting for the next event is woken by it.
 	done := make(chan wire.TraceResponse)
 	go func() { done <- b.Trace(context.Background(), tr.Next, 0, 10*time.Second) }()
-	eventually(t, "follower waiting", func() bool { return b.trace.waiting.Load() == 1 })
+	testutil.Eventually(t, "follower waiting", func() bool { return b.trace.waiting.Load() == 1 })
 	mustSend(t, b, nil, "q", "new")
 	select {
 	case r := <-done:
@@ -741,7 +730,7 @@ func TestClosedBrokerRefuses(t *testing.T) {
 	s := login(t, b, "r")
 	b.Subscribe(s, []string{"q"})
 	done := transferInBackground(b, s, 10*time.Second)
-	eventually(t, "transfer waiting", queueWaiters(b, "q", 1))
+	testutil.Eventually(t, "transfer waiting", queueWaiters(b, "q", 1))
 	b.Close()
 	if r := awaitTransfer(t, done, "transfer not ended by Close"); !errors.Is(r.err, ErrClosed) {
 		t.Errorf("transfer on close = %v; want ErrClosed", r.err)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/internal/testutil"
 	"msw/internal/wire"
 )
 
@@ -333,17 +334,10 @@ func TestStreamCloseGivesBackPushed(t *testing.T) {
 		n += len(deliveries(t, st.next().body))
 	}
 	st.conn.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testutil.Eventually(t, "after the stream closed, both pushed messages ready again", func() bool {
 		qi, _ := b.Info("q")
-		if qi.Depth == 2 && qi.InFlight == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the stream closed: depth %d in flight %d, want 2 ready", qi.Depth, qi.InFlight)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return qi.Depth == 2 && qi.InFlight == 0
+	})
 	if _, err := b.Session(sess); err != nil {
 		t.Fatalf("the session ended with its stream: %v", err)
 	}
@@ -357,7 +351,7 @@ func TestStreamCloseGivesBackPushed(t *testing.T) {
 
 func TestStreamShutdownAnswersWaiting(t *testing.T) {
 	b := broker.New(broker.Options{})
-	s := New(b, Options{})
+	s := New(b, Options{Log: testLog(t)})
 	l, err := Listen("127.0.0.1:0", 0o600)
 	if err != nil {
 		t.Fatal(err)

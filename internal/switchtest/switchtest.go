@@ -5,12 +5,14 @@ package switchtest
 
 import (
 	"context"
+	"log"
 	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"msw/broker"
+	"msw/internal/testutil"
 	"msw/lib"
 	"msw/server"
 )
@@ -28,11 +30,15 @@ type Switch struct {
 }
 
 // Start serves a fresh broker on listen ("" for a free loopback port, or
-// unix:/path) until the test ends or Stop is called.
+// unix:/path) until the test ends or Stop is called. Unless sopts has a
+// log, the switch logs to the test's log.
 func Start(tb testing.TB, listen string, opts broker.Options, sopts server.Options) *Switch {
 	tb.Helper()
 	if listen == "" {
 		listen = "127.0.0.1:0"
+	}
+	if sopts.Log == nil {
+		sopts.Log = log.New(testutil.LogWriter(tb, "switch: "), "", 0)
 	}
 	b := broker.New(opts)
 	srv := server.New(b, sopts)
