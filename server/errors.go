@@ -33,8 +33,28 @@ func writeError(w http.ResponseWriter, err error) int {
 	return status
 }
 
+// errorCodes maps the broker's errors (and the frame reader's) to the
+// status and wire code they are answered with, first match first.
+var errorCodes = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{wire.ErrFrameTooLarge, http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
+	{broker.ErrTooLarge, http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
+	{broker.ErrBadQueueName, http.StatusBadRequest, wire.CodeBadQueueName},
+	{broker.ErrNoSuchQueue, http.StatusNotFound, wire.CodeNoSuchQueue},
+	{broker.ErrNoSuchMessage, http.StatusNotFound, wire.CodeNoSuchMessage},
+	{broker.ErrQueueExists, http.StatusConflict, wire.CodeQueueExists},
+	{broker.ErrQueueNotEmpty, http.StatusConflict, wire.CodeQueueNotEmpty},
+	{broker.ErrInFlight, http.StatusConflict, wire.CodeInFlight},
+	{broker.ErrSessionEnded, http.StatusGone, wire.CodeUnknownSession},
+	{broker.ErrClosed, http.StatusServiceUnavailable, wire.CodeShuttingDown},
+}
+
 // errorAnswer is the status and body err is answered with, on HTTP and on
-// a stream alike.
+// a stream alike: an httpError's own, 413 for a body over its limit, the
+// row of errorCodes it matches, or 500.
 func errorAnswer(err error) (int, wire.Error) {
 	status, code := http.StatusInternalServerError, wire.CodeInternal
 	var he *httpError
@@ -44,24 +64,13 @@ func errorAnswer(err error) (int, wire.Error) {
 		status, code = he.status, he.code
 	case errors.As(err, &mbe):
 		status, code = http.StatusRequestEntityTooLarge, wire.CodeTooLarge
-	case errors.Is(err, wire.ErrFrameTooLarge), errors.Is(err, broker.ErrTooLarge):
-		status, code = http.StatusRequestEntityTooLarge, wire.CodeTooLarge
-	case errors.Is(err, broker.ErrBadQueueName):
-		status, code = http.StatusBadRequest, wire.CodeBadQueueName
-	case errors.Is(err, broker.ErrNoSuchQueue):
-		status, code = http.StatusNotFound, wire.CodeNoSuchQueue
-	case errors.Is(err, broker.ErrNoSuchMessage):
-		status, code = http.StatusNotFound, wire.CodeNoSuchMessage
-	case errors.Is(err, broker.ErrQueueExists):
-		status, code = http.StatusConflict, wire.CodeQueueExists
-	case errors.Is(err, broker.ErrQueueNotEmpty):
-		status, code = http.StatusConflict, wire.CodeQueueNotEmpty
-	case errors.Is(err, broker.ErrInFlight):
-		status, code = http.StatusConflict, wire.CodeInFlight
-	case errors.Is(err, broker.ErrSessionEnded):
-		status, code = http.StatusGone, wire.CodeUnknownSession
-	case errors.Is(err, broker.ErrClosed):
-		status, code = http.StatusServiceUnavailable, wire.CodeShuttingDown
+	default:
+		for _, ec := range errorCodes {
+			if errors.Is(err, ec.err) {
+				status, code = ec.status, ec.code
+				break
+			}
+		}
 	}
 	msg := err.Error()
 	if mbe != nil {
