@@ -1,6 +1,11 @@
 package wire
 
-import "testing"
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+)
 
 func TestOpPath(t *testing.T) {
 	for _, tc := range []struct {
@@ -31,6 +36,27 @@ func TestOpByStream(t *testing.T) {
 	for _, s := range []StreamOp{StreamCancel, StreamConsume, StreamReply, 0, 200} {
 		if o, ok := OpByStream(s); ok {
 			t.Errorf("OpByStream(%v) = %s; want none", s, o.Name)
+		}
+	}
+}
+
+// TestProtocolDocListsHotOps keeps the table of docs/protocol.md true to
+// HotOps.
+func TestProtocolDocListsHotOps(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/protocol.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range HotOps {
+		idem := "no"
+		if o.Idempotent {
+			idem = "yes"
+		}
+		row := fmt.Sprintf("| %s | `%s` | %d", o.Name, o.Pattern(), o.Stream)
+		i := strings.Index(string(doc), row)
+		if i < 0 || !strings.HasPrefix(strings.SplitN(string(doc[i+len(row):]), "\n", 2)[0], " ") ||
+			!strings.HasSuffix(strings.SplitN(string(doc[i:]), "\n", 2)[0], "| "+idem+" |") {
+			t.Errorf("docs/protocol.md: no row %q… | %s |", row, idem)
 		}
 	}
 }
