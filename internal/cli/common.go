@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"msw/internal/wire"
 	"msw/lib"
 )
 
@@ -138,7 +139,7 @@ func (sf *switchFlags) client(name string) (*lib.Client, error) {
 	id := sf.clientID
 	if id == "" {
 		host, _ := os.Hostname()
-		id = fmt.Sprintf("%s[%d]@%s", name, os.Getpid(), host)
+		id = wire.ClientID(name, os.Getpid(), host)
 	}
 	return lib.New(lib.Options{Addr: sf.addr, ClientID: id, Wait: time.Duration(sf.wait)})
 }

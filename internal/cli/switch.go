@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/internal/wire"
 	"msw/server"
 )
 
@@ -147,7 +148,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // listenerAddr renders a listener's address as clients give it.
 func listenerAddr(l net.Listener) string {
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
-		return "unix:" + ua.Name
+		return wire.Addr{Network: "unix", Address: ua.Name}.String()
 	}
 	return l.Addr().String()
 }

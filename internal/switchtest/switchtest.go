@@ -13,6 +13,7 @@ import (
 
 	"msw/broker"
 	"msw/internal/testutil"
+	"msw/internal/wire"
 	"msw/lib"
 	"msw/server"
 )
@@ -48,7 +49,7 @@ func Start(tb testing.TB, listen string, opts broker.Options, sopts server.Optio
 	}
 	sw := &Switch{Addr: l.Addr().String(), Broker: b, srv: srv, done: make(chan struct{})}
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
-		sw.Addr = "unix:" + ua.Name
+		sw.Addr = wire.Addr{Network: "unix", Address: ua.Name}.String()
 	}
 	go func() {
 		srv.Serve(l)
