@@ -127,9 +127,11 @@ func (c *call) answer(status int, body []byte) int {
 	if c.st != nil {
 		return c.st.answer(c.req.ID, status, body)
 	}
-	if body != nil {
-		c.w.Header().Set("Content-Type", wire.ContentTypeJSON)
+	if body == nil {
+		c.w.WriteHeader(status)
+		return status
 	}
+	c.w.Header().Set("Content-Type", wire.ContentTypeJSON)
 	c.w.WriteHeader(status)
 	c.w.Write(body)
 	return status

@@ -7,7 +7,9 @@ package server
 // both ends; a stream request costs one frame each way.
 //
 // One goroutine (the handler's, after the hijack) reads frames and
-// answers sends, acks, releases and withdrawals inline, in order. A
+// answers sends, acks, releases and withdrawals inline, in order: each
+// request goes to the function of its op (streamOps), for the hot-path
+// operations the same function that serves their HTTP route (ops.go). A
 // transfer that finds messages ready is answered inline too; one that
 // has to wait gets a goroutine of its own, cancelled by a cancel frame or
 // when the stream closes. Answers go through one buffered writer under a

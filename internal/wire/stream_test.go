@@ -268,7 +268,7 @@ func FuzzStreamAnswer(f *testing.F) {
 func FuzzReadStreamFrame(f *testing.F) {
 	f.Add(uint32(5), []byte("hello"))
 	f.Add(uint32(1<<31), []byte("short"))
-	f.Add(uint32(200<<10), bytes.Repeat([]byte{1}, 150<<10))
+	f.Add(uint32(80<<10), bytes.Repeat([]byte{1}, 70<<10))
 	f.Add(uint32(0), []byte{})
 	f.Fuzz(func(t *testing.T, n uint32, data []byte) {
 		f, err := ReadStreamFrame(bytes.NewReader(data), int(n), nil)
