@@ -27,6 +27,7 @@ func BenchmarkHandleStream(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	sess.AddConn() // as a connection would: no grace period runs out
 	br.Subscribe(sess, []string{"q"})
 	st := &stream{s: s, sess: sess, bw: bufio.NewWriter(io.Discard), waiting: map[uint64]context.CancelFunc{}}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
@@ -56,6 +57,7 @@ func BenchmarkHandleHTTP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	sess.AddConn() // as a connection would: no grace period runs out
 	br.Subscribe(sess, []string{"q"})
 	serve := func(path, body string, want int) {
 		r := httptest.NewRequest("POST", "http://127.0.0.1"+path, strings.NewReader(body))
