@@ -51,5 +51,6 @@
 // while the stream's reader waits for a frame. A stream's goroutines are
 // its reader (which handles requests in order, inline) and one per
 // waiting transfer or consumer; close cancels them and waits for all
-// before the connection closes.
+// before the connection closes. Shutdown ends every stream's reader and
+// returns once all have closed.
 package server

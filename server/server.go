@@ -44,6 +44,7 @@ type Server struct {
 	streamsMu     sync.Mutex
 	streams       map[*stream]struct{} // open streams (stream.go)
 	streamsClosed bool                 // set by Shutdown
+	streamsDone   sync.WaitGroup       // one per stream tracked, done when it closed
 }
 
 // connInfo is what the server knows of one client connection: the
@@ -99,12 +100,26 @@ func (s *Server) Serve(l net.Listener) error {
 func (s *Server) Handler() http.Handler { return s.http.Handler }
 
 // Shutdown stops accepting, ends every long-poll and waits (up to ctx) for
-// requests in progress.
+// requests in progress and for every stream to close: once it returns,
+// no client is still connected to this server.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.trim.halt()
 	s.b.Close()
 	s.closeStreams()
-	return s.http.Shutdown(ctx)
+	err := s.http.Shutdown(ctx)
+	closed := make(chan struct{})
+	go func() {
+		s.streamsDone.Wait()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	return err
 }
 
 func (s *Server) connState(c net.Conn, st http.ConnState) {

@@ -130,6 +130,7 @@ func (s *Server) track(st *stream) bool {
 		s.streams = map[*stream]struct{}{}
 	}
 	s.streams[st] = struct{}{}
+	s.streamsDone.Add(1)
 	return true
 }
 
@@ -137,10 +138,16 @@ func (s *Server) untrack(st *stream) {
 	s.streamsMu.Lock()
 	delete(s.streams, st)
 	s.streamsMu.Unlock()
+	s.streamsDone.Done()
 }
 
+// closeWriteGrace is how long a closing stream may take to write its
+// last answers: a client that reads none cannot hold Shutdown up longer.
+const closeWriteGrace = time.Second
+
 // closeStreams ends every stream: their waiting transfers have already
-// been ended by the broker's Close and answered; this stops their readers.
+// been ended by the broker's Close and answered; this stops their readers,
+// and bounds how long their last answers may take to write.
 func (s *Server) closeStreams() {
 	s.streamsMu.Lock()
 	s.streamsClosed = true
@@ -151,6 +158,7 @@ func (s *Server) closeStreams() {
 	s.streamsMu.Unlock()
 	for _, st := range sts {
 		st.conn.SetReadDeadline(time.Now())
+		st.conn.SetWriteDeadline(time.Now().Add(closeWriteGrace))
 	}
 }
 

@@ -375,6 +375,13 @@ func TestStreamShutdownAnswersWaiting(t *testing.T) {
 	if err := s.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Shutdown returns once its streams are closed.
+	s.streamsMu.Lock()
+	open := len(s.streams)
+	s.streamsMu.Unlock()
+	if open != 0 {
+		t.Errorf("%d streams open after Shutdown returned", open)
+	}
 	for range 2 {
 		if a := st.next(); a.status != http.StatusServiceUnavailable || !strings.Contains(string(a.body), wire.CodeShuttingDown) {
 			t.Fatalf("waiting request %d at shutdown: %d %s", a.id, a.status, a.body)
