@@ -14,7 +14,16 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"msw/internal/cli"
+	"msw/internal/tool/ack"
+	"msw/internal/tool/call"
+	"msw/internal/tool/diag"
+	"msw/internal/tool/ls"
+	"msw/internal/tool/recv"
+	"msw/internal/tool/rm"
+	"msw/internal/tool/send"
+	"msw/internal/tool/serve"
+	"msw/internal/tool/switchd"
+	"msw/internal/tool/tail"
 	"msw/lib"
 )
 
@@ -22,16 +31,16 @@ import (
 // the real command bodies as real processes.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"msw-switch": run(cli.Switch),
-		"msw-send":   run(cli.Send),
-		"msw-recv":   run(cli.Recv),
-		"msw-call":   run(cli.Call),
-		"msw-serve":  run(cli.Serve),
-		"msw-ls":     run(cli.Ls),
-		"msw-diag":   run(cli.Diag),
-		"msw-tail":   run(cli.Tail),
-		"msw-rm":     run(cli.Rm),
-		"msw-ack":    run(cli.Ack),
+		"msw-switch": run(switchd.Run),
+		"msw-send":   run(send.Run),
+		"msw-recv":   run(recv.Run),
+		"msw-call":   run(call.Run),
+		"msw-serve":  run(serve.Run),
+		"msw-ls":     run(ls.Run),
+		"msw-diag":   run(diag.Run),
+		"msw-tail":   run(tail.Run),
+		"msw-rm":     run(rm.Run),
+		"msw-ack":    run(ack.Run),
 	})
 }
 

@@ -1,4 +1,4 @@
-package cli
+package recv
 
 import (
 	"bytes"
@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"msw/broker"
-	"msw/internal/switchtest"
+	"msw/internal/tool"
+	"msw/internal/tool/tooltest"
 	"msw/lib"
-	"msw/server"
 )
 
 func testReceiver(format outputFormat, w *bytes.Buffer) *receiver {
-	c := newCommand("msw-recv", "", w, w)
+	c := tool.NewCommand("msw-recv", "", w, w)
 	r := newReceiver(c, nil, format, w)
 	r.ackEvery = time.Hour // no client to acknowledge with
 	return r
@@ -93,7 +93,7 @@ func TestRecvCountsOnlyWholeMessagesAsWritten(t *testing.T) {
 	}
 	ds := deliveries(ps...)
 	w := &brokenPipe{limit: 45}
-	c := newCommand("msw-recv", "", w, w)
+	c := tool.NewCommand("msw-recv", "", w, w)
 	r := newReceiver(c, nil, formatLines, w)
 	r.ackEvery = time.Hour
 	n, err := r.writeBatch(context.Background(), ds)
@@ -144,16 +144,16 @@ func TestRecvUsageErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{nil, ExitUsage, "msw-recv: missing QUEUE\n"},
-		{[]string{"-n", "-1", "q"}, ExitUsage, "msw-recv: -n -1: want a count of 0 or more\n"},
-		{[]string{"-0", "--json", "q"}, ExitUsage, "msw-recv: -l, -0 and --json exclude each other\n"},
-		{[]string{"--peek", "--timeout", "1", "q"}, ExitUsage, "msw-recv: --peek shows what is there at once; -t does not apply\n"},
-		{[]string{"-t", "-1s", "q"}, ExitUsage, "msw-recv: invalid value \"-1s\" for flag -t: want a duration such as 5s, 1m30s or 0.5\n"},
-		{[]string{"q", "a b"}, ExitFailure, "msw-recv: bad queue name: \"a b\""},
-		{[]string{"-n", "0", "q"}, ExitOK, ""},
+		{nil, tool.ExitUsage, "msw-recv: missing QUEUE\n"},
+		{[]string{"-n", "-1", "q"}, tool.ExitUsage, "msw-recv: -n -1: want a count of 0 or more\n"},
+		{[]string{"-0", "--json", "q"}, tool.ExitUsage, "msw-recv: -l, -0 and --json exclude each other\n"},
+		{[]string{"--peek", "--timeout", "1", "q"}, tool.ExitUsage, "msw-recv: --peek shows what is there at once; -t does not apply\n"},
+		{[]string{"-t", "-1s", "q"}, tool.ExitUsage, "msw-recv: invalid value \"-1s\" for flag -t: want a duration such as 5s, 1m30s or 0.5\n"},
+		{[]string{"q", "a b"}, tool.ExitFailure, "msw-recv: bad queue name: \"a b\""},
+		{[]string{"-n", "0", "q"}, tool.ExitOK, ""},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := Recv(tc.args, nil, &stdout, &stderr)
+		code := Run(tc.args, nil, &stdout, &stderr)
 		if code != tc.code || !strings.HasPrefix(stderr.String(), tc.msg) || stdout.Len() != 0 {
 			t.Errorf("%q: exit %d, stderr %q; want %d, %q", tc.args, code, stderr.String(), tc.code, tc.msg)
 		}
@@ -162,7 +162,7 @@ func TestRecvUsageErrors(t *testing.T) {
 
 func TestRecvHelpListsEveryOption(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := Recv([]string{"--help"}, nil, &stdout, &stderr); code != ExitOK || stderr.Len() != 0 {
+	if code := Run([]string{"--help"}, nil, &stdout, &stderr); code != tool.ExitOK || stderr.Len() != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	help := stdout.String()
@@ -181,8 +181,8 @@ func TestRecvHelpListsEveryOption(t *testing.T) {
 // recvTestSwitch runs a switch in the test process on a loopback port
 // and returns its address and a client of it.
 func recvTestSwitch(t *testing.T) (string, *lib.Client) {
-	sw := switchtest.Start(t, "", broker.Options{}, server.Options{})
-	return sw.Addr, switchtest.Client(t, sw.Addr, lib.Options{ClientID: "test"})
+	addr := tooltest.Switch(t, broker.Options{})
+	return addr, tooltest.Client(t, addr, "test")
 }
 
 func TestRecvBrokenPipeGivesBackTheRest(t *testing.T) {
@@ -201,7 +201,7 @@ func TestRecvBrokenPipeGivesBackTheRest(t *testing.T) {
 	// Room for 10 lines and a half: 10 messages are written, 90 go back.
 	w := &brokenPipe{limit: 42}
 	var stderr bytes.Buffer
-	if code := Recv([]string{"-s", addr, "-l", "q"}, nil, w, &stderr); code != ExitOK || stderr.Len() != 0 {
+	if code := Run([]string{"-s", addr, "-l", "q"}, nil, w, &stderr); code != tool.ExitOK || stderr.Len() != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	qi, err := cl.Info(ctx, "q")
@@ -223,7 +223,7 @@ func TestRecvNTakesNoMore(t *testing.T) {
 	cl.CreateQueue(ctx, "q")
 	cl.SendBatch(ctx, "q", []lib.Message{{Payload: []byte("a")}, {Payload: []byte("b")}, {Payload: []byte("c")}})
 	var stdout, stderr bytes.Buffer
-	if code := Recv([]string{"-s", addr, "-n", "2", "q"}, nil, &stdout, &stderr); code != ExitOK {
+	if code := Run([]string{"-s", addr, "-n", "2", "q"}, nil, &stdout, &stderr); code != tool.ExitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	if stdout.String() != "ab" {
@@ -237,10 +237,10 @@ func TestRecvNTakesNoMore(t *testing.T) {
 
 func TestRecvStopFailure(t *testing.T) {
 	var stderr bytes.Buffer
-	c := newCommand("msw-recv", "", &stderr, &stderr)
+	c := tool.NewCommand("msw-recv", "", &stderr, &stderr)
 	r := newReceiver(c, nil, formatRaw, &stderr)
 	err := &recvWriteError{errors.New("no space left on device")}
-	if code := r.stop(context.Background(), err); code != ExitFailure {
+	if code := r.stop(context.Background(), err); code != tool.ExitFailure {
 		t.Errorf("exit %d", code)
 	}
 	if got := stderr.String(); got != "msw-recv: writing standard output: no space left on device\n" {

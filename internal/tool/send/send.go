@@ -1,4 +1,4 @@
-package cli
+package send
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 
+	"msw/internal/tool"
 	"msw/internal/wire"
 	"msw/lib"
 )
@@ -25,10 +26,10 @@ NUL-terminated record, with --json each line is a JSON envelope as
 Messages are sent in order, in batches, while input is still being read.
 `
 
-var sendGroups = []optionGroup{
-	{"Input", []string{"l", "0", "json"}},
-	{"Message", []string{"correlation-id", "reply-to"}},
-	{"Switch", []string{"s switch", "wait", "client-id"}},
+var sendGroups = []tool.OptionGroup{
+	tool.Group("Input", "l", "0", "json"),
+	tool.Group("Message", "correlation-id", "reply-to"),
+	tool.Group("Switch", "s switch", "wait", "client-id"),
 }
 
 // Batching: a batch is handed to the sender when it holds this many
@@ -60,30 +61,30 @@ func (m splitMode) unit() string {
 	return "message"
 }
 
-// Send is the body of msw-send.
-func Send(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-send", sendUsage, stdout, stderr)
+// Run is the body of msw-send.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-send", sendUsage, stdout, stderr)
 	var (
 		lines, nul, asJSON bool
 		replyTo, corrID    string
-		sf                 switchFlags
+		sf                 tool.SwitchFlags
 	)
-	fs := c.flags
+	fs := c.Flags
 	fs.BoolVar(&lines, "l", false, "each line is a message (its newline removed)")
 	fs.BoolVar(&nul, "0", false, "each NUL-terminated record is a message")
 	fs.BoolVar(&asJSON, "json", false, "each line is a JSON envelope as msw-recv --json prints it")
 	fs.StringVar(&corrID, "correlation-id", "", "correlation `id` of every message")
 	fs.StringVar(&replyTo, "reply-to", "", "`queue` that replies should go to")
-	sf.register(fs, DefaultWait)
-	if ok, code := c.parseGrouped(args, sendGroups); !ok {
+	sf.Register(fs, tool.DefaultWait)
+	if ok, code := c.ParseGrouped(args, sendGroups); !ok {
 		return code
 	}
 	switch fs.NArg() {
 	case 0:
-		return c.usageError("missing QUEUE")
+		return c.UsageError("missing QUEUE")
 	case 1:
 	default:
-		return c.usageError("unexpected argument %q", fs.Arg(1))
+		return c.UsageError("unexpected argument %q", fs.Arg(1))
 	}
 	mode := splitWhole
 	n := 0
@@ -97,23 +98,23 @@ func Send(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	if n > 1 {
-		return c.usageError("-l, -0 and --json exclude each other")
+		return c.UsageError("-l, -0 and --json exclude each other")
 	}
 	if len(corrID) > wire.MaxFieldLen {
-		return c.usageError("--correlation-id: %d bytes, limit %d", len(corrID), wire.MaxFieldLen)
+		return c.UsageError("--correlation-id: %d bytes, limit %d", len(corrID), wire.MaxFieldLen)
 	}
 	queue := fs.Arg(0)
 	if err := wire.ValidateName(queue); err != nil {
-		return c.failf("%v", err)
+		return c.Failf("%v", err)
 	}
 	if replyTo != "" {
 		if err := wire.ValidateName(replyTo); err != nil {
-			return c.failf("--reply-to: %v", err)
+			return c.Failf("--reply-to: %v", err)
 		}
 	}
-	cl, err := sf.client(c.name)
+	cl, err := sf.Client(c.Name)
 	if err != nil {
-		return c.usageError("%v", err)
+		return c.UsageError("%v", err)
 	}
 	defer cl.Close()
 
@@ -124,37 +125,27 @@ func Send(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if mode == splitWhole {
 		// Fail fast, before reading what may be a long input, if the
 		// switch is not there.
-		if err := createQueue(ctx, cl, queue); err != nil {
-			return c.fail(err)
+		if err := tool.CreateQueue(ctx, cl, queue); err != nil {
+			return c.Fail(err)
 		}
 		go sp.readWhole(ctx, stdin, batches)
 	} else {
 		go sp.read(ctx, stdin, batches)
-		if err := createQueue(ctx, cl, queue); err != nil {
-			return c.fail(err)
+		if err := tool.CreateQueue(ctx, cl, queue); err != nil {
+			return c.Fail(err)
 		}
 	}
 	for b := range batches {
 		if len(b.msgs) > 0 {
 			if _, err := cl.SendBatch(ctx, queue, b.msgs); err != nil {
-				return c.sendFailed(ctx, cl, queue, mode, b, err)
+				return sendFailed(c, ctx, cl, queue, mode, b, err)
 			}
 		}
 		if b.err != nil {
-			return c.failf("%v", b.err)
+			return c.Failf("%v", b.err)
 		}
 	}
-	return ExitOK
-}
-
-// createQueue makes sure queue exists. A transient queue of that name
-// (someone's reply queue, say) is as good as a persistent one.
-func createQueue(ctx context.Context, cl *lib.Client, queue string) error {
-	err := cl.CreateQueue(ctx, queue)
-	if lib.IsCode(err, lib.CodeQueueExists) {
-		return nil
-	}
-	return err
+	return tool.ExitOK
 }
 
 // framePrefix is how the switch names the message of a batch it refused.
@@ -164,30 +155,30 @@ var framePrefix = regexp.MustCompile(`^frame ([0-9]+): (.*)$`)
 // one message of the batch as too large, the messages before it
 // are sent again on their own, so that everything before the message
 // named in the error was sent, and nothing from it on.
-func (c *command) sendFailed(ctx context.Context, cl *lib.Client, queue string, mode splitMode, b sendBatch, err error) int {
+func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, queue string, mode splitMode, b sendBatch, err error) int {
 	var le *lib.Error
 	if !errors.As(err, &le) || le.Code != lib.CodeTooLarge {
-		return c.fail(err)
+		return c.Fail(err)
 	}
 	k, why := 1, le.Message
 	if m := framePrefix.FindStringSubmatch(le.Message); m != nil {
 		k, _ = strconv.Atoi(m[1])
 		why = m[2]
 	} else if len(b.msgs) != 1 {
-		return c.fail(err)
+		return c.Fail(err)
 	}
 	if k < 1 || k > len(b.msgs) {
-		return c.fail(err)
+		return c.Fail(err)
 	}
 	if k > 1 {
 		if _, err := cl.SendBatch(ctx, queue, b.msgs[:k-1]); err != nil {
-			return c.fail(err)
+			return c.Fail(err)
 		}
 	}
 	if mode == splitWhole {
-		return c.failf("%s", why)
+		return c.Failf("%s", why)
 	}
-	return c.failf("%s %d: %s", mode.unit(), b.lineOf(k-1), why)
+	return c.Failf("%s %d: %s", mode.unit(), b.lineOf(k-1), why)
 }
 
 // sendBatch is a run of messages read from the input, in order. A batch

@@ -1,4 +1,4 @@
-package cli
+package serve
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"github.com/google/shlex"
 	"golang.org/x/sys/unix"
 
+	"msw/internal/tool"
 	"msw/lib"
 )
 
@@ -50,10 +51,10 @@ SIGTERM or SIGINT it takes no new requests, lets running ones finish
 for up to --grace, gives the rest back to the queue, and exits 0.
 `
 
-var serveGroups = []optionGroup{
-	{"Program", []string{"program", "j", "timeout"}},
-	{"Stopping", []string{"grace"}},
-	{"Switch", []string{"s switch", "wait", "client-id"}},
+var serveGroups = []tool.OptionGroup{
+	tool.Group("Program", "program", "j", "timeout"),
+	tool.Group("Stopping", "grace"),
+	tool.Group("Switch", "s switch", "wait", "client-id"),
 }
 
 // serveTailLines and serveTailBytes bound the standard error sent back
@@ -63,76 +64,76 @@ const (
 	serveTailBytes = 4 << 10
 )
 
-// Serve is the body of msw-serve.
-func Serve(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-serve", serveUsage, stdout, stderr)
+// Run is the body of msw-serve.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-serve", serveUsage, stdout, stderr)
 	var (
 		program string
 		jobs    = 1
-		timeout durationValue
-		grace   = durationValue(10 * time.Second)
-		sf      switchFlags
+		timeout tool.DurationValue
+		grace   = tool.DurationValue(10 * time.Second)
+		sf      tool.SwitchFlags
 	)
-	fs := c.flags
+	fs := c.Flags
 	fs.StringVar(&program, "program", "", "`command` to run per request, split into words as a shell would (no shell runs)")
 	fs.IntVar(&jobs, "j", jobs, "serve up to `N` requests in parallel")
 	fs.Var(&timeout, "timeout", "per request: kill the program (its whole process group) after this `duration` and send a failure reply; 0 means none")
 	fs.Var(&grace, "grace", "on SIGTERM, let running requests finish for this `duration`, then give them back")
-	sf.register(fs, lib.WaitForever)
-	pos, argv, dashdash, ok, code := c.parseInterleaved(args, serveGroups)
+	sf.Register(fs, lib.WaitForever)
+	pos, argv, dashdash, ok, code := c.ParseInterleaved(args, serveGroups)
 	if !ok {
 		return code
 	}
 	switch {
 	case len(pos) == 0:
-		return c.usageError("missing QUEUE")
+		return c.UsageError("missing QUEUE")
 	case len(pos) > 1:
-		return c.usageError("unexpected argument %q (the program goes after --)", pos[1])
+		return c.UsageError("unexpected argument %q (the program goes after --)", pos[1])
 	case dashdash && len(argv) == 0:
-		return c.usageError("missing PROG after --")
+		return c.UsageError("missing PROG after --")
 	case dashdash && program != "":
-		return c.usageError("give the program once: after -- or with --program, not both")
+		return c.UsageError("give the program once: after -- or with --program, not both")
 	case jobs < 1:
-		return c.usageError("-j %d: want at least 1", jobs)
+		return c.UsageError("-j %d: want at least 1", jobs)
 	}
 	if program != "" {
 		var err error
 		if argv, err = shlex.Split(program); err != nil {
-			return c.usageError("--program: %v", err)
+			return c.UsageError("--program: %v", err)
 		}
 		if len(argv) == 0 {
-			return c.usageError("--program: empty command")
+			return c.UsageError("--program: empty command")
 		}
 	}
 	queue := pos[0]
 	interactive := len(argv) == 0
 	if interactive && jobs > 1 {
-		return c.usageError("-j %d: the interactive mode serves one request at a time", jobs)
+		return c.UsageError("-j %d: the interactive mode serves one request at a time", jobs)
 	}
 	if !interactive {
 		path, err := exec.LookPath(argv[0])
 		if err != nil {
-			return c.failf("%v", err)
+			return c.Failf("%v", err)
 		}
 		argv[0] = path
 	}
 
-	cl, err := sf.client(c.name)
+	cl, err := sf.Client(c.Name)
 	if err != nil {
-		return c.usageError("%v", err)
+		return c.UsageError("%v", err)
 	}
 	defer cl.Close()
-	ctx, stop := signalContext()
+	ctx, stop := tool.SignalContext()
 	defer stop()
-	logger := log.New(stderr, c.name+": ", 0)
+	logger := log.New(stderr, c.Name+": ", 0)
 	go func() {
 		<-ctx.Done()
 		logger.Printf("stopping")
 	}()
 
-	if sf.wait != 0 {
+	if sf.Wait != 0 {
 		// Services may start before the switch: say so once, then wait.
-		if probe, err := lib.New(lib.Options{Addr: sf.addr}); err == nil {
+		if probe, err := lib.New(lib.Options{Addr: sf.Addr}); err == nil {
 			if err := probe.Ping(ctx); errors.Is(err, lib.ErrUnreachable) {
 				logger.Printf("%v; waiting for it", err)
 			}
@@ -150,12 +151,12 @@ func Serve(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if interactive {
 		h = newServeTerminal(stdin, stdout, stop).handle
 	} else {
-		h = newServeProgram(argv, sf.addr, time.Duration(timeout), stderr).handle
+		h = newServeProgram(argv, sf.Addr, time.Duration(timeout), stderr).handle
 	}
 	if err := cl.Serve(ctx, queue, opts, h); err != nil {
-		return c.fail(err)
+		return c.Fail(err)
 	}
-	return ExitOK
+	return tool.ExitOK
 }
 
 // serveProgram runs a program per request.

@@ -1,4 +1,4 @@
-package cli
+package ls
 
 import (
 	"bytes"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"msw/internal/tool"
 	"msw/lib"
 )
 
@@ -77,19 +78,19 @@ func TestLsUsage(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"a", "b"}, ExitUsage, "msw-ls: unexpected argument \"b\"\n"},
-		{[]string{"-l", "--json"}, ExitUsage, "msw-ls: -l and --json exclude each other\n"},
-		{[]string{"--long"}, ExitUsage, "msw-ls: unknown option -long\n"},
-		{[]string{"-s", "127.0.0.1:1", "--wait", "0"}, ExitUnreachable, "msw-ls: switch at 127.0.0.1:1 not reachable: connection refused\n"},
+		{[]string{"a", "b"}, tool.ExitUsage, "msw-ls: unexpected argument \"b\"\n"},
+		{[]string{"-l", "--json"}, tool.ExitUsage, "msw-ls: -l and --json exclude each other\n"},
+		{[]string{"--long"}, tool.ExitUsage, "msw-ls: unknown option -long\n"},
+		{[]string{"-s", "127.0.0.1:1", "--wait", "0"}, tool.ExitUnreachable, "msw-ls: switch at 127.0.0.1:1 not reachable: connection refused\n"},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := Ls(tc.args, nil, &stdout, &stderr)
+		code := Run(tc.args, nil, &stdout, &stderr)
 		if code != tc.code || !strings.HasPrefix(stderr.String(), tc.msg) || stdout.Len() != 0 {
 			t.Errorf("%q: exit %d, stderr %q; want %d, %q", tc.args, code, stderr.String(), tc.code, tc.msg)
 		}
 	}
 	var stdout, stderr bytes.Buffer
-	if code := Ls([]string{"-h"}, nil, &stdout, &stderr); code != ExitOK || strings.Contains(stdout.String(), "Other:") ||
+	if code := Run([]string{"-h"}, nil, &stdout, &stderr); code != tool.ExitOK || strings.Contains(stdout.String(), "Other:") ||
 		!strings.Contains(stdout.String(), "\nWhich queues:\n  --all  ") {
 		t.Errorf("-h: exit %d:\n%s", code, stdout.String())
 	}

@@ -1,4 +1,4 @@
-package cli
+package tail
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"msw/broker"
+	"msw/internal/tool"
+	"msw/internal/tool/tooltest"
 	"msw/internal/wire"
 	"msw/lib"
 )
@@ -132,10 +134,10 @@ func TestTailRows(t *testing.T) {
 }
 
 func TestTailJSONAndCount(t *testing.T) {
-	addr := obsSwitch(t, broker.Options{})
+	addr := tooltest.Switch(t, broker.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c := obsClient(t, addr, "sender")
+	c := tooltest.Client(t, addr, "sender")
 	if err := c.CreateQueue(ctx, "q"); err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +146,7 @@ func TestTailJSONAndCount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	code, out, errs := runBody(Tail, "-s", addr, "--json")
+	code, out, errs := tooltest.Run(Run, "-s", addr, "--json")
 	if code != 0 || errs != "" {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
@@ -161,11 +163,11 @@ func TestTailJSONAndCount(t *testing.T) {
 	if got := strings.Join(kinds, " "); got != "session_start queue_create send send send" {
 		t.Errorf("kinds %q", got)
 	}
-	_, out, _ = runBody(Tail, "-s", addr, "--json", "-n", "2")
+	_, out, _ = tooltest.Run(Run, "-s", addr, "--json", "-n", "2")
 	if n := strings.Count(out, "\n"); n != 2 || !strings.Contains(out, `"preview":"c"`) {
 		t.Errorf("-n 2:\n%s", out)
 	}
-	_, out, _ = runBody(Tail, "-s", addr, "--json", "--after", "3", "--count", "1")
+	_, out, _ = tooltest.Run(Run, "-s", addr, "--json", "--after", "3", "--count", "1")
 	if n := strings.Count(out, "\n"); n != 1 || !strings.Contains(out, `"seq":4`) {
 		t.Errorf("--after 3 --count 1:\n%s", out)
 	}
@@ -174,10 +176,10 @@ func TestTailJSONAndCount(t *testing.T) {
 // TestTailFollow checks that -f prints an event that happens after it has
 // printed what was already there.
 func TestTailFollow(t *testing.T) {
-	addr := obsSwitch(t, broker.Options{})
+	addr := tooltest.Switch(t, broker.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c := obsClient(t, addr, "sender")
+	c := tooltest.Client(t, addr, "sender")
 	if err := c.CreateQueue(ctx, "q"); err != nil { // session_start, queue_create
 		t.Fatal(err)
 	}
@@ -185,7 +187,7 @@ func TestTailFollow(t *testing.T) {
 	done := make(chan int, 1)
 	var errb bytes.Buffer
 	go func() {
-		done <- Tail([]string{"-s", addr, "-f", "--json", "--count", "3"}, nil, pw, &errb)
+		done <- Run([]string{"-s", addr, "-f", "--json", "--count", "3"}, nil, pw, &errb)
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
@@ -222,7 +224,7 @@ func TestTailUsage(t *testing.T) {
 		{"--count", "-1"},
 		{"extra"},
 	} {
-		if code, _, errs := runBody(Tail, args...); code != ExitUsage || !strings.Contains(errs, "Try 'msw-tail -h'") {
+		if code, _, errs := tooltest.Run(Run, args...); code != tool.ExitUsage || !strings.Contains(errs, "Try 'msw-tail -h'") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 		}
 	}

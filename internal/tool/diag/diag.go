@@ -1,16 +1,15 @@
-package cli
+package diag
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"msw/internal/tool"
 	"msw/internal/wire"
 )
 
@@ -30,52 +29,52 @@ diagnostics snapshot instead, for scripts.
 // msw-diag calls it crashed or deadlocked.
 const DefaultStale = 30 * time.Second
 
-var diagGroups = []optionGroup{
-	{"Report", []string{"stale", "v", "max-messages", "json"}},
-	{"Switch", []string{"s switch", "wait", "client-id"}},
+var diagGroups = []tool.OptionGroup{
+	tool.Group("Report", "stale", "v", "max-messages", "json"),
+	tool.Group("Switch", "s switch", "wait", "client-id"),
 }
 
-// Diag is the body of msw-diag.
-func Diag(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-diag", diagUsage, stdout, stderr)
+// Run is the body of msw-diag.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-diag", diagUsage, stdout, stderr)
 	var (
-		stale   = durationValue(DefaultStale)
+		stale   = tool.DurationValue(DefaultStale)
 		verbose bool
 		asJSON  bool
 		maxMsgs = 100
-		sf      switchFlags
+		sf      tool.SwitchFlags
 	)
-	c.flags.Var(&stale, "stale", "a service nobody has polled for longer than this `duration` is called crashed or deadlocked")
-	c.flags.BoolVar(&verbose, "v", false, "show whole payloads (of queued messages) and every client session")
-	c.flags.BoolVar(&asJSON, "json", false, "print the raw diagnostics snapshot as JSON")
-	c.flags.IntVar(&maxMsgs, "max-messages", maxMsgs, "list at most `N` messages per queue")
-	sf.register(c.flags, DefaultWait)
-	if ok, code := c.parseGrouped(args, diagGroups); !ok {
+	c.Flags.Var(&stale, "stale", "a service nobody has polled for longer than this `duration` is called crashed or deadlocked")
+	c.Flags.BoolVar(&verbose, "v", false, "show whole payloads (of queued messages) and every client session")
+	c.Flags.BoolVar(&asJSON, "json", false, "print the raw diagnostics snapshot as JSON")
+	c.Flags.IntVar(&maxMsgs, "max-messages", maxMsgs, "list at most `N` messages per queue")
+	sf.Register(c.Flags, tool.DefaultWait)
+	if ok, code := c.ParseGrouped(args, diagGroups); !ok {
 		return code
 	}
-	if c.flags.NArg() > 0 {
-		return c.usageError("unexpected argument %q", c.flags.Arg(0))
+	if c.Flags.NArg() > 0 {
+		return c.UsageError("unexpected argument %q", c.Flags.Arg(0))
 	}
 	if maxMsgs < 0 {
-		return c.usageError("--max-messages %d: want 0 or more", maxMsgs)
+		return c.UsageError("--max-messages %d: want 0 or more", maxMsgs)
 	}
 	if stale <= 0 {
-		return c.usageError("--stale: want a duration above zero")
+		return c.UsageError("--stale: want a duration above zero")
 	}
-	cl, ctx, done, err := sf.connect(c.name)
+	cl, ctx, done, err := sf.Connect(c.Name)
 	if err != nil {
-		return c.usageError("%v", err)
+		return c.UsageError("%v", err)
 	}
 	defer done()
 
 	snap, err := cl.Diagnostics(ctx, maxMsgs)
 	if err != nil {
-		return c.fail(err)
+		return c.Fail(err)
 	}
 	if asJSON {
 		b, _ := json.MarshalIndent(snap, "", "  ")
 		fmt.Fprintf(stdout, "%s\n", b)
-		return ExitOK
+		return tool.ExitOK
 	}
 	r := diagReport{snap: snap, addr: cl.Addr(), stale: time.Duration(stale), verbose: verbose}
 	if verbose {
@@ -104,7 +103,7 @@ func Diag(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	r.write(stdout)
-	return ExitOK
+	return tool.ExitOK
 }
 
 // serviceState is the group a service falls in.
@@ -380,13 +379,13 @@ func (r *diagReport) writeMessage(w io.Writer, q *wire.QueueSnapshot, m wire.Mes
 // payload renders a message's payload for the report.
 func (r *diagReport) payload(queue string, m wire.MessageInfo) string {
 	if full, ok := r.full[queue][m.ID]; ok {
-		return summarizePayload(escapeBytes(full), len(full), false, -1)
+		return tool.SummarizePayload(escapeBytes(full), len(full), false, -1)
 	}
 	width := 60
 	if r.verbose {
 		width = -1
 	}
-	s := summarizePayload(m.Preview, m.Size, m.Size > wire.PreviewLen, width)
+	s := tool.SummarizePayload(m.Preview, m.Size, m.Size > wire.PreviewLen, width)
 	if r.verbose && m.InFlight && m.Size > wire.PreviewLen {
 		s += fmt.Sprintf(": only the first %d bytes of a message in flight can be shown", wire.PreviewLen)
 	}
@@ -468,84 +467,6 @@ func countOf(n int64, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-var (
-	rpcMethodRe = regexp.MustCompile(`"method"\s*:\s*"((?:[^"\\]|\\.)*)"`)
-	rpcParamsRe = regexp.MustCompile(`"params"\s*:\s*(.*)$`)
-)
-
-// summarizePayload renders a payload on one line. text is the payload as escaped
-// text (a preview, or all of it); size is its length in bytes and cut says
-// that text is only its start. A JSON-RPC request shows as
-// method(params), a JSON-RPC response as result or error. Anything longer
-// than width characters is cut with "…" (width < 0: never).
-func summarizePayload(text string, size int, cut bool, width int) string {
-	if size == 0 {
-		return "(empty)"
-	}
-	s := text
-	if t := strings.TrimSpace(text); strings.HasPrefix(t, "{") {
-		if rpc, ok := jsonRPC(t, cut); ok {
-			s = rpc
-		}
-	}
-	if width >= 0 && utf8.RuneCountInString(s) > width {
-		s = string([]rune(s)[:width])
-		cut = true
-	}
-	if cut {
-		return fmt.Sprintf("%s… (%d bytes)", s, size)
-	}
-	return s
-}
-
-// jsonRPC recognises a JSON-RPC request or response, whole or cut.
-func jsonRPC(t string, cut bool) (string, bool) {
-	var msg struct {
-		Method string          `json:"method"`
-		Params json.RawMessage `json:"params"`
-		Result json.RawMessage `json:"result"`
-		Error  json.RawMessage `json:"error"`
-	}
-	if !cut && json.Unmarshal([]byte(t), &msg) == nil {
-		switch {
-		case msg.Method != "":
-			return fmt.Sprintf("%s(%s)", msg.Method, compactJSON(msg.Params)), true
-		case msg.Error != nil && string(msg.Error) != "null":
-			return "error " + compactJSON(msg.Error), true
-		case msg.Result != nil:
-			return "result " + compactJSON(msg.Result), true
-		}
-		return "", false
-	}
-	m := rpcMethodRe.FindStringSubmatch(t)
-	if m == nil {
-		return "", false
-	}
-	s := m[1] + "("
-	if p := rpcParamsRe.FindStringSubmatch(t); p != nil {
-		rest := strings.TrimSpace(p[1])
-		if !cut {
-			rest = strings.TrimSpace(strings.TrimSuffix(rest, "}"))
-		}
-		s += rest
-	}
-	if !cut {
-		s += ")"
-	}
-	return s, true
-}
-
-func compactJSON(raw json.RawMessage) string {
-	var b bytes.Buffer
-	if len(raw) == 0 {
-		return ""
-	}
-	if err := json.Compact(&b, raw); err != nil {
-		return string(raw)
-	}
-	return b.String()
 }
 
 // escapeBytes renders bytes as text the way the switch renders previews:

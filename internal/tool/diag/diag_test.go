@@ -1,37 +1,18 @@
-package cli
+package diag
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"msw/broker"
-	"msw/internal/switchtest"
+	"msw/internal/tool"
+	"msw/internal/tool/tooltest"
 	"msw/internal/wire"
 	"msw/lib"
-	"msw/server"
 )
-
-// obsSwitch runs a switch in the test process on a free loopback port
-// and returns its address.
-func obsSwitch(t *testing.T, opts broker.Options) string {
-	return switchtest.Start(t, "", opts, server.Options{}).Addr
-}
-
-func obsClient(t *testing.T, addr, id string) *lib.Client {
-	return switchtest.Client(t, addr, lib.Options{ClientID: id})
-}
-
-// runBody runs a command body and returns its exit code, stdout and stderr.
-func runBody(body func([]string, io.Reader, io.Writer, io.Writer) int, args ...string) (int, string, string) {
-	var out, errb bytes.Buffer
-	code := body(args, strings.NewReader(""), &out, &errb)
-	return code, out.String(), errb.String()
-}
 
 func TestAgeWords(t *testing.T) {
 	for _, c := range []struct {
@@ -53,32 +34,6 @@ func TestAgeWords(t *testing.T) {
 	} {
 		if got := ageWords(c.d); got != c.want {
 			t.Errorf("ageWords(%v) = %q; want %q", c.d, got, c.want)
-		}
-	}
-}
-
-func TestSummarize(t *testing.T) {
-	long := strings.Repeat("x", 80)
-	for _, c := range []struct {
-		text  string
-		size  int
-		cut   bool
-		width int
-		want  string
-	}{
-		{"hello", 5, false, 60, "hello"},
-		{"", 0, false, 60, "(empty)"},
-		{long[:64], 200, true, 60, long[:60] + "… (200 bytes)"},
-		{long[:64], 200, true, -1, long[:64] + "… (200 bytes)"},
-		{`{"jsonrpc":"2.0","method":"VM.start","params":["vm1"],"id":1}`, 61, false, 60, `VM.start(["vm1"])`},
-		{`{"jsonrpc": "2.0", "method": "VM.start", "params": {"vm": "a"}}`, 63, false, 60, `VM.start({"vm":"a"})`},
-		{`{"jsonrpc":"2.0","result":{"ok":true},"id":1}`, 45, false, 60, `result {"ok":true}`},
-		{`{"jsonrpc":"2.0","error":{"code":-32601},"id":1}`, 48, false, 60, `error {"code":-32601}`},
-		{`{"jsonrpc":"2.0","method":"VM.migrate","params":{"vm":"a","dest`, 300, true, 60, `VM.migrate({"vm":"a","dest… (300 bytes)`},
-		{`{"not":"rpc"}`, 13, false, 60, `{"not":"rpc"}`},
-	} {
-		if got := summarizePayload(c.text, c.size, c.cut, c.width); got != c.want {
-			t.Errorf("summarizePayload(%q, %d, %v, %d) = %q; want %q", c.text, c.size, c.cut, c.width, got, c.want)
 		}
 	}
 }
@@ -137,8 +92,8 @@ func TestDiagClassify(t *testing.T) {
 }
 
 func TestDiagNoServices(t *testing.T) {
-	addr := obsSwitch(t, broker.Options{})
-	code, out, errs := runBody(Diag, "-s", addr)
+	addr := tooltest.Switch(t, broker.Options{})
+	code, out, errs := tooltest.Run(Run, "-s", addr)
 	if code != 0 || errs != "" {
 		t.Fatalf("exit %d, stderr %q", code, errs)
 	}
@@ -150,10 +105,10 @@ func TestDiagNoServices(t *testing.T) {
 // TestDiagLive drives an RPC-shaped exchange through a switch and checks
 // what msw-diag says at each step.
 func TestDiagLive(t *testing.T) {
-	addr := obsSwitch(t, broker.Options{})
+	addr := tooltest.Switch(t, broker.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	caller := obsClient(t, addr, "caller-1")
+	caller := tooltest.Client(t, addr, "caller-1")
 	replyTo, err := caller.CreateTransient(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +124,7 @@ func TestDiagLive(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, out, _ := runBody(Diag, "-s", addr)
+	code, out, _ := tooltest.Run(Run, "-s", addr)
 	if code != 0 {
 		t.Fatalf("exit %d", code)
 	}
@@ -186,7 +141,7 @@ func TestDiagLive(t *testing.T) {
 	}
 
 	// A server takes the request and holds it.
-	srv := obsClient(t, addr, "server-1")
+	srv := tooltest.Client(t, addr, "server-1")
 	if err := srv.Subscribe(ctx, "svc"); err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +149,7 @@ func TestDiagLive(t *testing.T) {
 	if err != nil || len(reqs) != 1 {
 		t.Fatalf("transfer: %v, %d", err, len(reqs))
 	}
-	_, out, _ = runBody(Diag, "-s", addr)
+	_, out, _ = tooltest.Run(Run, "-s", addr)
 	for _, want := range []string{"Running services:", "svc: 1 server (server-1); 1 in flight", "in flight at server-1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -207,7 +162,7 @@ func TestDiagLive(t *testing.T) {
 	if err := srv.Ack(ctx, lib.Acks{"svc": {reqs[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
-	_, out, _ = runBody(Diag, "-s", addr, "-v")
+	_, out, _ = tooltest.Run(Run, "-s", addr, "-v")
 	for _, want := range []string{"svc: 1 server (server-1); waiting for requests", "Replies nobody collected:", replyTo + " (reply queue of caller-1): 1 reply", `payload: result "ok"`, "Client sessions:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
@@ -217,17 +172,17 @@ func TestDiagLive(t *testing.T) {
 		t.Errorf("the answered request is still listed:\n%s", out)
 	}
 
-	code, out, _ = runBody(Diag, "-s", addr, "--json")
+	code, out, _ = tooltest.Run(Run, "-s", addr, "--json")
 	if code != 0 || !strings.Contains(out, `"ever_subscribed": true`) {
 		t.Errorf("--json: exit %d:\n%s", code, out)
 	}
 }
 
 func TestDiagVerboseFullPayload(t *testing.T) {
-	addr := obsSwitch(t, broker.Options{})
+	addr := tooltest.Switch(t, broker.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c := obsClient(t, addr, "sender")
+	c := tooltest.Client(t, addr, "sender")
 	if err := c.CreateQueue(ctx, "q"); err != nil {
 		t.Fatal(err)
 	}
@@ -235,11 +190,11 @@ func TestDiagVerboseFullPayload(t *testing.T) {
 	if _, err := c.Send(ctx, "q", lib.Message{Payload: []byte(long), ReplyTo: "q"}); err != nil {
 		t.Fatal(err)
 	}
-	_, out, _ := runBody(Diag, "-s", addr)
+	_, out, _ := tooltest.Run(Run, "-s", addr)
 	if strings.Contains(out, "END") || !strings.Contains(out, "… (203 bytes)") {
 		t.Errorf("without -v the payload should be cut:\n%s", out)
 	}
-	_, out, _ = runBody(Diag, "-s", addr, "-v")
+	_, out, _ = tooltest.Run(Run, "-s", addr, "-v")
 	if !strings.Contains(out, "payload: "+long+"\n") {
 		t.Errorf("with -v the payload should be whole:\n%s", out)
 	}
@@ -252,15 +207,15 @@ func TestDiagUnreachable(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	code, out, errs := runBody(Diag, "-s", addr, "--wait", "0")
-	if code != ExitUnreachable || out != "" || !strings.Contains(errs, "msw-diag: switch at "+addr+" not reachable") {
+	code, out, errs := tooltest.Run(Run, "-s", addr, "--wait", "0")
+	if code != tool.ExitUnreachable || out != "" || !strings.Contains(errs, "msw-diag: switch at "+addr+" not reachable") {
 		t.Errorf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
 
 func TestDiagUsage(t *testing.T) {
 	for _, args := range [][]string{{"extra"}, {"--stale", "soon"}, {"--stale", "0"}, {"--max-messages", "-1"}} {
-		if code, _, errs := runBody(Diag, args...); code != ExitUsage || !strings.Contains(errs, "Try 'msw-diag -h'") {
+		if code, _, errs := tooltest.Run(Run, args...); code != tool.ExitUsage || !strings.Contains(errs, "Try 'msw-diag -h'") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errs)
 		}
 	}

@@ -1,4 +1,4 @@
-package cli
+package tail
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"msw/internal/tool"
 	"msw/internal/wire"
 	"msw/lib"
 )
@@ -35,23 +36,23 @@ const tailPage = 1000
 // tailPoll is how long one follow request waits for new events.
 const tailPoll = 30 * time.Second
 
-var tailGroups = []optionGroup{
-	{"Which events", []string{"f follow", "n", "after", "count"}},
-	{"Output", []string{"json", "mscgen", "mermaid", "v"}},
-	{"Switch", []string{"s switch", "wait", "client-id"}},
+var tailGroups = []tool.OptionGroup{
+	tool.Group("Which events", "f follow", "n", "after", "count"),
+	tool.Group("Output", "json", "mscgen", "mermaid", "v"),
+	tool.Group("Switch", "s switch", "wait", "client-id"),
 }
 
-// Tail is the body of msw-tail.
-func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-tail", tailUsage, stdout, stderr)
+// Run is the body of msw-tail.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-tail", tailUsage, stdout, stderr)
 	var (
 		follow, asJSON, mscgen, mermaid, verbose bool
 		last                                     lastN
 		after                                    uint64
 		count                                    int
-		sf                                       switchFlags
+		sf                                       tool.SwitchFlags
 	)
-	fs := c.flags
+	fs := c.Flags
 	fs.BoolVar(&follow, "f", false, "keep waiting for new events (until interrupted)")
 	fs.BoolVar(&follow, "follow", false, "same as -f")
 	fs.Var(&last, "n", "print only the last `N` events already recorded (default: all the switch keeps)")
@@ -61,12 +62,12 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&mscgen, "mscgen", false, "print the events as an mscgen chart")
 	fs.BoolVar(&mermaid, "mermaid", false, "print the events as a Mermaid sequence diagram")
 	fs.BoolVar(&verbose, "v", false, "show whole previews, correlation ids and reply queues")
-	sf.register(fs, DefaultWait)
-	if ok, code := c.parseGrouped(args, tailGroups); !ok {
+	sf.Register(fs, tool.DefaultWait)
+	if ok, code := c.ParseGrouped(args, tailGroups); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
-		return c.usageError("unexpected argument %q", fs.Arg(0))
+		return c.UsageError("unexpected argument %q", fs.Arg(0))
 	}
 	formats := 0
 	for _, f := range []bool{asJSON, mscgen, mermaid} {
@@ -75,26 +76,26 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	if formats > 1 {
-		return c.usageError("--json, --mscgen and --mermaid exclude each other")
+		return c.UsageError("--json, --mscgen and --mermaid exclude each other")
 	}
 	if follow && (mscgen || mermaid) {
-		return c.usageError("a chart is drawn from the events already recorded: -f does not go with --mscgen or --mermaid")
+		return c.UsageError("a chart is drawn from the events already recorded: -f does not go with --mscgen or --mermaid")
 	}
 	if count < 0 {
-		return c.usageError("--count %d: want 0 or more", count)
+		return c.UsageError("--count %d: want 0 or more", count)
 	}
-	cl, ctx, done, err := sf.connect(c.name)
+	cl, ctx, done, err := sf.Connect(c.Name)
 	if err != nil {
-		return c.usageError("%v", err)
+		return c.UsageError("%v", err)
 	}
 	defer done()
 
 	events, next, err := readTrace(ctx, cl, after)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ExitOK
+			return tool.ExitOK
 		}
-		return c.fail(err)
+		return c.Fail(err)
 	}
 	if last.set && len(events) > last.n {
 		events = events[len(events)-last.n:]
@@ -108,10 +109,10 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch {
 	case mscgen:
 		writeMscgen(w, events, verbose)
-		return ExitOK
+		return tool.ExitOK
 	case mermaid:
 		writeMermaid(w, events, verbose)
-		return ExitOK
+		return tool.ExitOK
 	}
 	out := &eventWriter{w: w, json: asJSON, verbose: verbose}
 	if !asJSON && !follow {
@@ -122,7 +123,7 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	w.Flush()
 	if !follow || (count > 0 && out.n >= count) {
-		return ExitOK
+		return tool.ExitOK
 	}
 
 	unreachable := false
@@ -133,32 +134,32 @@ func Tail(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				break
 			}
 			if !errors.Is(err, lib.ErrUnreachable) {
-				return c.fail(err)
+				return c.Fail(err)
 			}
 			if !unreachable {
-				fmt.Fprintf(stderr, "%s: %v; still trying\n", c.name, err)
+				fmt.Fprintf(stderr, "%s: %v; still trying\n", c.Name, err)
 				unreachable = true
 			}
 			tailSleep(ctx, time.Second)
 			continue
 		}
 		if unreachable {
-			fmt.Fprintf(stderr, "%s: the switch answers again\n", c.name)
+			fmt.Fprintf(stderr, "%s: the switch answers again\n", c.Name)
 			unreachable = false
 		}
 		if tr.Lost > 0 {
-			fmt.Fprintf(stderr, "%s: %d events were lost: the switch's trace ring overflowed before they were read\n", c.name, tr.Lost)
+			fmt.Fprintf(stderr, "%s: %d events were lost: the switch's trace ring overflowed before they were read\n", c.Name, tr.Lost)
 		}
 		for _, ev := range tr.Events {
 			out.write(ev)
 			if count > 0 && out.n >= count {
-				return ExitOK
+				return tool.ExitOK
 			}
 		}
 		w.Flush()
 		next = tr.Next
 	}
-	return ExitOK
+	return tool.ExitOK
 }
 
 // lastN is -n: a count of events, or unset for all of them.
@@ -302,7 +303,7 @@ func (o *eventWriter) summary(ev wire.TraceEvent) string {
 	if o.verbose {
 		width = -1
 	}
-	s := summarizePayload(ev.Preview, ev.Size, ev.Size > wire.PreviewLen, width)
+	s := tool.SummarizePayload(ev.Preview, ev.Size, ev.Size > wire.PreviewLen, width)
 	if o.verbose {
 		if ev.CorrelationID != "" {
 			s += "  corr=" + ev.CorrelationID
@@ -402,7 +403,7 @@ func chartArrows(events []wire.TraceEvent, verbose bool) ([]chartArrow, []string
 		}
 		payload := ""
 		if ev.Size > 0 || ev.Kind == wire.EventSend {
-			payload = ": " + summarizePayload(ev.Preview, ev.Size, ev.Size > wire.PreviewLen, width)
+			payload = ": " + tool.SummarizePayload(ev.Preview, ev.Size, ev.Size > wire.PreviewLen, width)
 		}
 		a := chartArrow{style: "send"}
 		switch ev.Kind {

@@ -1,4 +1,4 @@
-package cli
+package recv
 
 import (
 	"bufio"
@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"msw/internal/tool"
 	"msw/internal/wire"
 	"msw/lib"
 )
@@ -33,10 +34,10 @@ interrupted, waiting for the switch as long as it takes. Missing queues
 are created.
 `
 
-var recvGroups = []optionGroup{
-	{"Which messages", []string{"n", "t timeout", "peek"}},
-	{"Output", []string{"l", "0", "json"}},
-	{"Switch", []string{"s switch", "wait", "client-id"}},
+var recvGroups = []tool.OptionGroup{
+	tool.Group("Which messages", "n", "t timeout", "peek"),
+	tool.Group("Output", "l", "0", "json"),
+	tool.Group("Switch", "s switch", "wait", "client-id"),
 }
 
 const (
@@ -61,16 +62,16 @@ const (
 	formatJSON                      // --json
 )
 
-// Recv is the body of msw-recv.
-func Recv(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-recv", recvUsage, stdout, stderr)
+// Run is the body of msw-recv.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-recv", recvUsage, stdout, stderr)
 	var (
 		limit                    int
-		timeout                  durationValue
+		timeout                  tool.DurationValue
 		lines, nul, asJSON, peek bool
-		sf                       switchFlags
+		sf                       tool.SwitchFlags
 	)
-	fs := c.flags
+	fs := c.Flags
 	fs.IntVar(&limit, "n", 0, "stop after `count` messages; never take more than that")
 	fs.Var(&timeout, "t", "exit when nothing arrives for `duration` (status 1 if nothing did)")
 	fs.Var(&timeout, "timeout", "same as -t")
@@ -78,22 +79,22 @@ func Recv(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&lines, "l", false, "add a newline to each payload that lacks one")
 	fs.BoolVar(&nul, "0", false, "add a NUL to each payload that lacks one")
 	fs.BoolVar(&asJSON, "json", false, "write each message as one line of JSON")
-	sf.register(fs, lib.WaitForever)
+	sf.Register(fs, lib.WaitForever)
 	if f := fs.Lookup("wait"); f != nil {
 		f.Usage += "; default forever when following, 5s with -n, -t or --peek"
 		f.DefValue = ""
 	}
-	if ok, code := c.parseGrouped(args, recvGroups); !ok {
+	if ok, code := c.ParseGrouped(args, recvGroups); !ok {
 		return code
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	queues := fs.Args()
 	if len(queues) == 0 {
-		return c.usageError("missing QUEUE")
+		return c.UsageError("missing QUEUE")
 	}
 	if limit < 0 {
-		return c.usageError("-n %d: want a count of 0 or more", limit)
+		return c.UsageError("-n %d: want a count of 0 or more", limit)
 	}
 	format, n := formatRaw, 0
 	for _, f := range []struct {
@@ -106,33 +107,33 @@ func Recv(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	if n > 1 {
-		return c.usageError("-l, -0 and --json exclude each other")
+		return c.UsageError("-l, -0 and --json exclude each other")
 	}
 	if peek && (given["t"] || given["timeout"]) {
-		return c.usageError("--peek shows what is there at once; -t does not apply")
+		return c.UsageError("--peek shows what is there at once; -t does not apply")
 	}
 	for _, q := range queues {
 		if err := wire.ValidateName(q); err != nil {
-			return c.failf("%v", err)
+			return c.Failf("%v", err)
 		}
 	}
 	if given["n"] && limit == 0 {
-		return ExitOK
+		return tool.ExitOK
 	}
 	oneShot := given["n"] || given["t"] || given["timeout"] || peek
 	if oneShot && !given["wait"] {
-		sf.wait = waitValue(DefaultWait)
+		sf.Wait = tool.WaitValue(tool.DefaultWait)
 	}
-	cl, err := sf.client(c.name)
+	cl, err := sf.Client(c.Name)
 	if err != nil {
-		return c.usageError("%v", err)
+		return c.UsageError("%v", err)
 	}
 
 	// SIGINT and SIGTERM stop msw-recv cleanly; a second one kills it as
 	// usual. SIGPIPE is caught so that a write to a closed pipe returns
 	// EPIPE instead of killing the process before it gives back what it
 	// holds.
-	sigctx, stopSignals := signalContext()
+	sigctx, stopSignals := tool.SignalContext()
 	defer stopSignals()
 	go func() {
 		<-sigctx.Done()
@@ -156,14 +157,14 @@ func Recv(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if given["t"] || given["timeout"] {
 			idle = time.Duration(timeout)
 		}
-		code = r.follow(ctx, queues, limit, idle, time.Duration(sf.wait))
+		code = r.follow(ctx, queues, limit, idle, time.Duration(sf.Wait))
 	}
 	cl.Close()
 	return code
 }
 
 // newReceiver returns a receiver writing to stdout.
-func newReceiver(c *command, cl *lib.Client, format outputFormat, stdout io.Writer) *receiver {
+func newReceiver(c *tool.Command, cl *lib.Client, format outputFormat, stdout io.Writer) *receiver {
 	r := &receiver{
 		c:        c,
 		cl:       cl,
@@ -181,7 +182,7 @@ func newReceiver(c *command, cl *lib.Client, format outputFormat, stdout io.Writ
 
 // receiver is one run of msw-recv.
 type receiver struct {
-	c      *command
+	c      *tool.Command
 	cl     *lib.Client
 	format outputFormat
 	take   int // messages to ask for next: fewer while the reader is slow
@@ -206,7 +207,7 @@ type receiver struct {
 // ends or something fails.
 func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeout, wait time.Duration) int {
 	for _, q := range queues {
-		if err := createQueue(ctx, r.cl, q); err != nil {
+		if err := tool.CreateQueue(ctx, r.cl, q); err != nil {
 			return r.stop(ctx, err)
 		}
 	}
@@ -266,7 +267,7 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		if len(ds) == 0 {
 			if timeout >= 0 && !time.Now().Before(idleUntil) {
 				if got == 0 {
-					return r.finish(r.c.failf("no message within %s", timeout))
+					return r.finish(r.c.Failf("no message within %s", timeout))
 				}
 				break
 			}
@@ -283,7 +284,7 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 			return r.stop(ctx, werr)
 		}
 	}
-	return r.finish(ExitOK)
+	return r.finish(tool.ExitOK)
 }
 
 // checkSession makes sure, after the switch went away, that the pending
@@ -331,16 +332,16 @@ func (r *receiver) peek(ctx context.Context, queues []string, limit int) int {
 	if err := r.out.Flush(); err != nil {
 		return r.stop(ctx, &recvWriteError{err})
 	}
-	return ExitOK
+	return tool.ExitOK
 }
 
 // stop ends the run because of err: quietly when msw-recv was asked to
 // stop (a signal, or its reader went away), else with err's message.
 func (r *receiver) stop(ctx context.Context, err error) int {
 	if (ctx.Err() != nil && errors.Is(err, context.Canceled)) || isOutputClosed(err) {
-		return r.finish(ExitOK)
+		return r.finish(tool.ExitOK)
 	}
-	return r.finish(r.c.fail(err))
+	return r.finish(r.c.Fail(err))
 }
 
 // finish acknowledges what was written and not yet acknowledged, and
@@ -353,9 +354,9 @@ func (r *receiver) finish(code int) int {
 		err = r.ackPending(ctx)
 	}
 	if err != nil {
-		fmt.Fprintf(r.c.stderr, "%s: acknowledging %d messages already written (they will be delivered again): %v\n", r.c.name, r.npending, err)
-		if code == ExitOK {
-			code = exitCode(err)
+		fmt.Fprintf(r.c.Stderr, "%s: acknowledging %d messages already written (they will be delivered again): %v\n", r.c.Name, r.npending, err)
+		if code == tool.ExitOK {
+			code = tool.ExitCode(err)
 		}
 	}
 	return code

@@ -1,10 +1,12 @@
-package cli
+package tool_test
 
 import (
 	"io"
 	"slices"
 	"strings"
 	"testing"
+
+	"msw/internal/tool"
 )
 
 func TestParseInterleaved(t *testing.T) {
@@ -27,13 +29,13 @@ func TestParseInterleaved(t *testing.T) {
 			dashdash: true, rest: []string{"prog", "-l", "--body", "x"}},
 		{args: []string{"q", "--"}, pos: []string{"q"}, dashdash: true, rest: []string{}},
 	} {
-		c := newCommand("test", "Usage: test\n", io.Discard, io.Discard)
+		c := tool.NewCommand("test", "Usage: test\n", io.Discard, io.Discard)
 		var body string
 		var lines, verbose bool
-		c.flags.StringVar(&body, "body", "", "")
-		c.flags.BoolVar(&lines, "l", false, "")
-		c.flags.BoolVar(&verbose, "v", false, "")
-		pos, rest, dd, ok, code := c.parseInterleaved(tc.args, nil)
+		c.Flags.StringVar(&body, "body", "", "")
+		c.Flags.BoolVar(&lines, "l", false, "")
+		c.Flags.BoolVar(&verbose, "v", false, "")
+		pos, rest, dd, ok, code := c.ParseInterleaved(tc.args, nil)
 		if !ok {
 			t.Errorf("%q: not ok (code %d)", tc.args, code)
 			continue
@@ -54,10 +56,10 @@ func TestParseInterleavedErrors(t *testing.T) {
 		{[]string{"foo", "--nope"}, "unknown option -nope"},
 	} {
 		var stderr strings.Builder
-		c := newCommand("test", "Usage: test\n", io.Discard, &stderr)
-		c.flags.String("body", "", "")
-		_, _, _, ok, code := c.parseInterleaved(tc.args, nil)
-		if ok || code != ExitUsage || !strings.Contains(stderr.String(), tc.want) {
+		c := tool.NewCommand("test", "Usage: test\n", io.Discard, &stderr)
+		c.Flags.String("body", "", "")
+		_, _, _, ok, code := c.ParseInterleaved(tc.args, nil)
+		if ok || code != tool.ExitUsage || !strings.Contains(stderr.String(), tc.want) {
 			t.Errorf("%q: ok %v code %d stderr %q; want usage error %q", tc.args, ok, code, stderr.String(), tc.want)
 		}
 	}

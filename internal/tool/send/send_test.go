@@ -1,4 +1,4 @@
-package cli
+package send
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing/iotest"
 
 	"msw/broker"
+	"msw/internal/tool"
+	"msw/internal/tool/tooltest"
 	"msw/lib"
 )
 
@@ -233,16 +235,16 @@ func TestSendUsageErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{nil, ExitUsage, "msw-send: missing QUEUE\n"},
-		{[]string{"a", "b"}, ExitUsage, "msw-send: unexpected argument \"b\"\n"},
-		{[]string{"-l", "--json", "q"}, ExitUsage, "msw-send: -l, -0 and --json exclude each other\n"},
-		{[]string{"--nope", "q"}, ExitUsage, "msw-send: unknown option -nope\n"},
-		{[]string{"-s", "unix:", "q"}, ExitUsage, "msw-send: switch address \"unix:\": empty socket path\n"},
-		{[]string{"--correlation-id", strings.Repeat("c", broker.MaxFieldLen+1), "q"}, ExitUsage, fmt.Sprintf("msw-send: --correlation-id: %d bytes, limit %d\n", broker.MaxFieldLen+1, broker.MaxFieldLen)},
-		{[]string{"a/b"}, ExitFailure, "msw-send: bad queue name: \"a/b\": character '/' at 1 not allowed (letters, digits, _ . - : @; first a letter, digit or _)\n"},
+		{nil, tool.ExitUsage, "msw-send: missing QUEUE\n"},
+		{[]string{"a", "b"}, tool.ExitUsage, "msw-send: unexpected argument \"b\"\n"},
+		{[]string{"-l", "--json", "q"}, tool.ExitUsage, "msw-send: -l, -0 and --json exclude each other\n"},
+		{[]string{"--nope", "q"}, tool.ExitUsage, "msw-send: unknown option -nope\n"},
+		{[]string{"-s", "unix:", "q"}, tool.ExitUsage, "msw-send: switch address \"unix:\": empty socket path\n"},
+		{[]string{"--correlation-id", strings.Repeat("c", broker.MaxFieldLen+1), "q"}, tool.ExitUsage, fmt.Sprintf("msw-send: --correlation-id: %d bytes, limit %d\n", broker.MaxFieldLen+1, broker.MaxFieldLen)},
+		{[]string{"a/b"}, tool.ExitFailure, "msw-send: bad queue name: \"a/b\": character '/' at 1 not allowed (letters, digits, _ . - : @; first a letter, digit or _)\n"},
 	} {
 		var stdout, stderr bytes.Buffer
-		code := Send(tc.args, strings.NewReader(""), &stdout, &stderr)
+		code := Run(tc.args, strings.NewReader(""), &stdout, &stderr)
 		if code != tc.code || !strings.HasPrefix(stderr.String(), tc.msg) || stdout.Len() != 0 {
 			t.Errorf("%q: exit %d, stderr %q; want %d, %q", tc.args, code, stderr.String(), tc.code, tc.msg)
 		}
@@ -251,7 +253,7 @@ func TestSendUsageErrors(t *testing.T) {
 
 func TestSendHelpListsEveryOption(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := Send([]string{"-h"}, nil, &stdout, &stderr); code != ExitOK || stderr.Len() != 0 {
+	if code := Run([]string{"-h"}, nil, &stdout, &stderr); code != tool.ExitOK || stderr.Len() != 0 {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	help := stdout.String()
@@ -268,14 +270,14 @@ func TestSendHelpListsEveryOption(t *testing.T) {
 }
 
 func TestSendToSomeonesTransientQueue(t *testing.T) {
-	addr, owner := recvTestSwitch(t)
+	addr, owner := sendTestSwitch(t)
 	ctx := context.Background()
 	name, err := owner.CreateTransient(ctx, "reply-1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if code := Send([]string{"-s", addr, name}, strings.NewReader("answer"), &stdout, &stderr); code != ExitOK {
+	if code := Run([]string{"-s", addr, name}, strings.NewReader("answer"), &stdout, &stderr); code != tool.ExitOK {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	ds, err := owner.Peek(ctx, name, 10)
@@ -288,18 +290,25 @@ func TestSendToSomeonesTransientQueue(t *testing.T) {
 }
 
 func TestSendOversizedNamesTheLineAndSendsWhatCameBefore(t *testing.T) {
-	addr, cl := recvTestSwitch(t)
+	addr, cl := sendTestSwitch(t)
 	ctx := context.Background()
 	big := strings.Repeat("x", broker.DefaultMaxPayload+1)
 	in := "a\nb\n" + big + "\nc\n"
 	var stdout, stderr bytes.Buffer
-	code := Send([]string{"-s", addr, "-l", "q"}, strings.NewReader(in), &stdout, &stderr)
+	code := Run([]string{"-s", addr, "-l", "q"}, strings.NewReader(in), &stdout, &stderr)
 	want := fmt.Sprintf("msw-send: line 3: payload too large: %d bytes, limit %d\n", len(big), broker.DefaultMaxPayload)
-	if code != ExitFailure || stderr.String() != want {
+	if code != tool.ExitFailure || stderr.String() != want {
 		t.Fatalf("exit %d, stderr %q; want 1, %q", code, stderr.String(), want)
 	}
 	ds, _ := cl.Peek(ctx, "q", 10)
 	if len(ds) != 2 || string(ds[0].Payload) != "a" || string(ds[1].Payload) != "b" {
 		t.Errorf("queue holds %d messages", len(ds))
 	}
+}
+
+// sendTestSwitch runs a switch in the test process and returns its
+// address and a client of it.
+func sendTestSwitch(t *testing.T) (string, *lib.Client) {
+	addr := tooltest.Switch(t, broker.Options{})
+	return addr, tooltest.Client(t, addr, "test")
 }

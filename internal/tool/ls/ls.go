@@ -1,4 +1,4 @@
-package cli
+package ls
 
 import (
 	"encoding/json"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"msw/internal/tool"
 	"msw/lib"
 )
 
@@ -24,41 +25,41 @@ every queue. On a pipe it prints one name per line, so that
 subscribers, age of the oldest message and time since the last poll.
 `
 
-var lsGroups = []optionGroup{
-	{"Which queues", []string{"all"}},
-	{"Output", []string{"l", "json"}},
-	{"Switch", []string{"s switch", "wait", "client-id"}},
+var lsGroups = []tool.OptionGroup{
+	tool.Group("Which queues", "all"),
+	tool.Group("Output", "l", "json"),
+	tool.Group("Switch", "s switch", "wait", "client-id"),
 }
 
-// Ls is the body of msw-ls.
-func Ls(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-ls", lsUsage, stdout, stderr)
+// Run is the body of msw-ls.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-ls", lsUsage, stdout, stderr)
 	var (
 		all, long, asJSON bool
-		sf                switchFlags
+		sf                tool.SwitchFlags
 	)
-	fs := c.flags
+	fs := c.Flags
 	fs.BoolVar(&all, "all", false, "list every queue, not only the alive ones")
 	fs.BoolVar(&long, "l", false, "print a table even on a pipe")
 	fs.BoolVar(&asJSON, "json", false, "print a JSON array with everything known of each queue")
-	sf.register(fs, DefaultWait)
-	if ok, code := c.parseGrouped(args, lsGroups); !ok {
+	sf.Register(fs, tool.DefaultWait)
+	if ok, code := c.ParseGrouped(args, lsGroups); !ok {
 		return code
 	}
 	if fs.NArg() > 1 {
-		return c.usageError("unexpected argument %q", fs.Arg(1))
+		return c.UsageError("unexpected argument %q", fs.Arg(1))
 	}
 	if long && asJSON {
-		return c.usageError("-l and --json exclude each other")
+		return c.UsageError("-l and --json exclude each other")
 	}
-	cl, ctx, done, err := sf.connect(c.name)
+	cl, ctx, done, err := sf.Connect(c.Name)
 	if err != nil {
-		return c.usageError("%v", err)
+		return c.UsageError("%v", err)
 	}
 	defer done()
 	qs, err := cl.List(ctx, fs.Arg(0), all)
 	if err != nil {
-		return c.fail(err)
+		return c.Fail(err)
 	}
 	if qs == nil {
 		qs = []lib.QueueInfo{}
@@ -73,9 +74,9 @@ func Ls(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = writeQueueNames(stdout, qs)
 	}
 	if err != nil {
-		return c.failf("writing standard output: %v", err)
+		return c.Failf("writing standard output: %v", err)
 	}
-	return ExitOK
+	return tool.ExitOK
 }
 
 // writeQueueNames prints one queue name per line.

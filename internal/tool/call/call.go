@@ -1,17 +1,17 @@
-package cli
+package call
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
 
+	"msw/internal/tool"
 	"msw/lib"
 )
 
@@ -34,29 +34,29 @@ taken yet is withdrawn. If the switch restarts during the call, the
 request is sent again.
 `
 
-var callGroups = []optionGroup{
-	{"Request", []string{"body", "file"}},
-	{"Waiting", []string{"t timeout"}},
-	{"Many requests", []string{"l", "P"}},
-	{"Switch", []string{"s switch", "wait", "client-id"}},
+var callGroups = []tool.OptionGroup{
+	tool.Group("Request", "body", "file"),
+	tool.Group("Waiting", "t timeout"),
+	tool.Group("Many requests", "l", "P"),
+	tool.Group("Switch", "s switch", "wait", "client-id"),
 }
 
 // exitInterrupted is msw-call's status when stopped by SIGINT or SIGTERM.
 const exitInterrupted = 130
 
-// Call is the body of msw-call.
-func Call(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-call", callUsage, stdout, stderr)
+// Run is the body of msw-call.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-call", callUsage, stdout, stderr)
 	var (
 		body, file string
-		timeout    durationValue
+		timeout    tool.DurationValue
 		lines      bool
 		parallel   = 1
-		sf         switchFlags
+		sf         tool.SwitchFlags
 		bodySet    bool
 		fileSet    bool
 	)
-	fs := c.flags
+	fs := c.Flags
 	fs.Func("body", "request body `text` (instead of standard input)", func(s string) error {
 		body, bodySet = s, true
 		return nil
@@ -69,22 +69,22 @@ func Call(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&timeout, "timeout", "same as -t")
 	fs.BoolVar(&lines, "l", false, "each line of standard input is a request; print one reply per line")
 	fs.IntVar(&parallel, "P", parallel, "with -l, keep up to `N` requests in flight at once")
-	sf.register(fs, DefaultWait)
-	pos, _, _, ok, code := c.parseInterleaved(args, callGroups)
+	sf.Register(fs, tool.DefaultWait)
+	pos, _, _, ok, code := c.ParseInterleaved(args, callGroups)
 	if !ok {
 		return code
 	}
 	switch {
 	case len(pos) == 0:
-		return c.usageError("missing QUEUE")
+		return c.UsageError("missing QUEUE")
 	case len(pos) > 1:
-		return c.usageError("unexpected argument %q", pos[1])
+		return c.UsageError("unexpected argument %q", pos[1])
 	case bodySet && fileSet:
-		return c.usageError("give the request body once: --body or --file, not both")
+		return c.UsageError("give the request body once: --body or --file, not both")
 	case lines && (bodySet || fileSet):
-		return c.usageError("-l reads requests from standard input; it takes no --body or --file")
+		return c.UsageError("-l reads requests from standard input; it takes no --body or --file")
 	case parallel < 1:
-		return c.usageError("-P %d: want at least 1", parallel)
+		return c.UsageError("-P %d: want at least 1", parallel)
 	}
 	queue := pos[0]
 
@@ -96,18 +96,18 @@ func Call(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			payload = []byte(body)
 		case fileSet && file != "-":
 			if payload, err = os.ReadFile(file); err != nil {
-				return c.failf("--file: %v", errors.Unwrap(err))
+				return c.Failf("--file: %v", errors.Unwrap(err))
 			}
 		default:
 			if payload, err = io.ReadAll(stdin); err != nil {
-				return c.failf("reading standard input: %v", err)
+				return c.Failf("reading standard input: %v", err)
 			}
 		}
 	}
 
-	cl, sigCtx, done, err := sf.connect(c.name)
+	cl, sigCtx, done, err := sf.Connect(c.Name)
 	if err != nil {
-		return c.usageError("%v", err)
+		return c.UsageError("%v", err)
 	}
 	defer done()
 	ctx := sigCtx
@@ -125,14 +125,14 @@ func Call(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return k.report(err, "")
 	}
 	if _, err := stdout.Write(reply); err != nil {
-		return c.failf("writing standard output: %v", err)
+		return c.Failf("writing standard output: %v", err)
 	}
-	return ExitOK
+	return tool.ExitOK
 }
 
 // callRunner makes msw-call's requests.
 type callRunner struct {
-	c       *command
+	c       *tool.Command
 	cl      *lib.Client
 	queue   string
 	timeout time.Duration
@@ -148,25 +148,25 @@ func (k *callRunner) report(err error, where string) int {
 	case errors.As(err, &re):
 		msg := re.Message
 		if msg == "" {
-			msg = fmt.Sprintf("%s: remote failure with status %d", k.c.name, re.Status)
+			msg = fmt.Sprintf("%s: remote failure with status %d", k.c.Name, re.Status)
 		}
 		if where != "" {
-			msg = k.c.name + ": " + where + msg
+			msg = k.c.Name + ": " + where + msg
 		}
 		if !strings.HasSuffix(msg, "\n") {
 			msg += "\n"
 		}
-		io.WriteString(k.c.stderr, msg)
+		io.WriteString(k.c.Stderr, msg)
 		return re.Status
 	case k.sigCtx.Err() != nil:
-		fmt.Fprintf(k.c.stderr, "%s: %sinterrupted\n", k.c.name, where)
+		fmt.Fprintf(k.c.Stderr, "%s: %sinterrupted\n", k.c.Name, where)
 		return exitInterrupted
 	case errors.Is(err, context.DeadlineExceeded):
-		fmt.Fprintf(k.c.stderr, "%s: %sno reply on %s within %s\n", k.c.name, where, k.queue, k.timeout)
-		return ExitTimeout
+		fmt.Fprintf(k.c.Stderr, "%s: %sno reply on %s within %s\n", k.c.Name, where, k.queue, k.timeout)
+		return tool.ExitTimeout
 	}
-	fmt.Fprintf(k.c.stderr, "%s: %s%v\n", k.c.name, where, err)
-	return exitCode(err)
+	fmt.Fprintf(k.c.Stderr, "%s: %s%v\n", k.c.Name, where, err)
+	return tool.ExitCode(err)
 }
 
 // lines runs one call per line of in, n at a time, and prints the
@@ -212,7 +212,7 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 		}
 	}()
 
-	status, lineNo, stopped := ExitOK, 0, false
+	status, lineNo, stopped := tool.ExitOK, 0, false
 	for ch := range order {
 		lineNo++
 		r := <-ch
@@ -221,7 +221,7 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 		}
 		if r.err != nil {
 			code := k.report(r.err, fmt.Sprintf("line %d: ", lineNo))
-			if status == ExitOK {
+			if status == tool.ExitOK {
 				status = code
 			}
 			var re *lib.RemoteError
@@ -235,46 +235,14 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 		if len(r.reply) == 0 || r.reply[len(r.reply)-1] != '\n' {
 			r.reply = append(r.reply, '\n')
 		}
-		if _, err := k.c.stdout.Write(r.reply); err != nil {
+		if _, err := k.c.Stdout.Write(r.reply); err != nil {
 			stopped = true
 			cancel()
-			status = k.c.failf("writing standard output: %v", err)
+			status = k.c.Failf("writing standard output: %v", err)
 		}
 	}
-	if readErr != nil && status == ExitOK {
-		return k.c.failf("reading standard input: %v", readErr)
+	if readErr != nil && status == tool.ExitOK {
+		return k.c.Failf("reading standard input: %v", readErr)
 	}
 	return status
-}
-
-// parseInterleaved parses args whose options may come before, between
-// or after the positional arguments (msw-call foo --body hello). It stops
-// at "--" and returns the positional arguments and, if there was a "--",
-// what follows it. -h lists the options in groups.
-func (c *command) parseInterleaved(args []string, groups []optionGroup) (pos, rest []string, dashdash, ok bool, code int) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return pos, args[i+1:], true, true, ExitOK
-		}
-		if len(a) < 2 || a[0] != '-' {
-			pos = append(pos, a)
-			continue
-		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		n := 1
-		if f := c.flags.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
-			n = 2
-		}
-		if ok, code := c.parseGrouped(args[i:i+n], groups); !ok {
-			return nil, nil, false, false, code
-		}
-		i += n - 1
-	}
-	return pos, nil, false, true, ExitOK
-}
-
-func isBoolFlag(f *flag.Flag) bool {
-	b, ok := f.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
 }

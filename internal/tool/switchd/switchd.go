@@ -1,4 +1,4 @@
-package cli
+package switchd
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/internal/tool"
 	"msw/server"
 )
 
@@ -35,23 +36,23 @@ func (l *listenList) Set(s string) error {
 	return nil
 }
 
-// Switch is the body of msw-switch.
-func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := newCommand("msw-switch", switchUsage, stdout, stderr)
+// Run is the body of msw-switch.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-switch", switchUsage, stdout, stderr)
 	var (
 		listens    listenList
 		allowHosts listenList
 		verbose    bool
 		maxPayload = "16MiB"
-		grace      = durationValue(broker.DefaultGrace)
-		maxWait    = durationValue(broker.DefaultMaxWait)
+		grace      = tool.DurationValue(broker.DefaultGrace)
+		maxWait    = tool.DurationValue(broker.DefaultMaxWait)
 		traceSize  = broker.DefaultTraceSize
 		socketMode = "0600"
 		readyFile  string
 		shutdown   bool
-		sf         switchFlags
+		sf         tool.SwitchFlags
 	)
-	fs := c.flags
+	fs := c.Flags
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
 	fs.BoolVar(&verbose, "v", false, "log every request")
 	fs.StringVar(&maxPayload, "max-payload", maxPayload, "largest message payload accepted (`size`: bytes, or with K, M, G)")
@@ -62,23 +63,23 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&allowHosts, "allow-host", "extra Host `name` that browsers may use (repeatable)")
 	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
-	sf.register(fs, DefaultWait)
-	if ok, code := c.parse(args); !ok {
+	sf.Register(fs, tool.DefaultWait)
+	if ok, code := c.Parse(args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
-		return c.usageError("unexpected argument %q", fs.Arg(0))
+		return c.UsageError("unexpected argument %q", fs.Arg(0))
 	}
 	if shutdown {
 		return askShutdown(c, &sf)
 	}
-	mp, err := parseSize(maxPayload)
+	mp, err := tool.ParseSize(maxPayload)
 	if err != nil {
-		return c.usageError("--max-payload: %v", err)
+		return c.UsageError("--max-payload: %v", err)
 	}
 	mode, err := strconv.ParseUint(socketMode, 8, 32)
 	if err != nil || mode > 0o777 {
-		return c.usageError("--socket-mode %q: want an octal mode such as 0600", socketMode)
+		return c.UsageError("--socket-mode %q: want an octal mode such as 0600", socketMode)
 	}
 	if len(listens) == 0 {
 		listens = listenList{server.DefaultAddr}
@@ -88,7 +89,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	logger := log.New(stderr, "msw-switch: ", 0)
-	ctx, stop := signalContext()
+	ctx, stop := tool.SignalContext()
 	defer stop()
 	metrics := server.NewMetrics()
 	b := broker.New(broker.Options{
@@ -107,7 +108,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			for _, l := range listeners {
 				l.Close()
 			}
-			return c.failf("listen %s: %v", addr, err)
+			return c.Failf("listen %s: %v", addr, err)
 		}
 		listeners = append(listeners, l)
 	}
@@ -119,16 +120,16 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if readyFile != "" {
 		if err := writeFileAtomic(readyFile, listenerAddr(listeners[0])+"\n"); err != nil {
 			srv.Shutdown(context.Background())
-			return c.failf("--ready-file: %v", err)
+			return c.Failf("--ready-file: %v", err)
 		}
 	}
-	code := ExitOK
+	code := tool.ExitOK
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
 		if err != nil {
 			logger.Printf("serving: %v", err)
-			code = ExitFailure
+			code = tool.ExitFailure
 		}
 	}
 	logger.Printf("stopping")
@@ -160,16 +161,16 @@ func writeFileAtomic(path, content string) error {
 	return os.Rename(tmp, path)
 }
 
-func askShutdown(c *command, sf *switchFlags) int {
-	cl, err := sf.client(c.name)
+func askShutdown(c *tool.Command, sf *tool.SwitchFlags) int {
+	cl, err := sf.Client(c.Name)
 	if err != nil {
-		return c.usageError("%v", err)
+		return c.UsageError("%v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(sf.wait, waitValue(DefaultWait)))+5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(sf.Wait, tool.WaitValue(tool.DefaultWait)))+5*time.Second)
 	defer cancel()
 	if err := cl.Shutdown(ctx); err != nil {
-		return c.fail(err)
+		return c.Fail(err)
 	}
-	fmt.Fprintf(c.stderr, "%s: asked the switch at %s to stop\n", c.name, cl.Addr())
-	return ExitOK
+	fmt.Fprintf(c.Stderr, "%s: asked the switch at %s to stop\n", c.Name, cl.Addr())
+	return tool.ExitOK
 }
