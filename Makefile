@@ -1,5 +1,7 @@
 # msw — build, test, run, install.
-CMDS    := msw-switch msw-send msw-recv msw-call msw-serve msw-ls msw-diag msw-tail msw-rm msw-ack
+# Every directory cmd/msw-* is a command; internal/tool/registry lists
+# them again for the test binary, and a test keeps the two in step.
+CMDS    := $(notdir $(wildcard cmd/msw-*))
 PREFIX  ?= /usr/local
 DESTDIR ?=
 GO      ?= go

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,37 +13,21 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"msw/internal/tool/ack"
-	"msw/internal/tool/call"
-	"msw/internal/tool/diag"
-	"msw/internal/tool/ls"
-	"msw/internal/tool/recv"
-	"msw/internal/tool/rm"
-	"msw/internal/tool/send"
-	"msw/internal/tool/serve"
-	"msw/internal/tool/switchd"
-	"msw/internal/tool/tail"
+	"msw/internal/tool/registry"
 	"msw/lib"
 )
 
 // TestMain lets the test binary act as every msw command, so scripts run
 // the real command bodies as real processes.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"msw-switch": run(switchd.Run),
-		"msw-send":   run(send.Run),
-		"msw-recv":   run(recv.Run),
-		"msw-call":   run(call.Run),
-		"msw-serve":  run(serve.Run),
-		"msw-ls":     run(ls.Run),
-		"msw-diag":   run(diag.Run),
-		"msw-tail":   run(tail.Run),
-		"msw-rm":     run(rm.Run),
-		"msw-ack":    run(ack.Run),
-	})
+	cmds := map[string]func(){}
+	for _, t := range registry.Tools {
+		cmds[t.Name] = run(t.Run)
+	}
+	testscript.Main(m, cmds)
 }
 
-func run(body func([]string, io.Reader, io.Writer, io.Writer) int) func() {
+func run(body registry.Body) func() {
 	return func() { os.Exit(body(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 }
 
