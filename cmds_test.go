@@ -48,11 +48,16 @@ func TestRegistryMatchesCmd(t *testing.T) {
 }
 
 // TestEveryCommandHasManPage checks that each command in cmd/ has its
-// man page.
+// man page, and that the page documents --version.
 func TestEveryCommandHasManPage(t *testing.T) {
 	for _, name := range cmdDirs(t) {
-		if _, err := os.Stat(filepath.Join("man", name+".1")); err != nil {
+		b, err := os.ReadFile(filepath.Join("man", name+".1"))
+		if err != nil {
 			t.Errorf("%s: no man page: %v", name, err)
+			continue
+		}
+		if !strings.Contains(string(b), `.B \-\-version`) {
+			t.Errorf("man/%s.1 does not document --version", name)
 		}
 	}
 }

@@ -43,44 +43,20 @@ type Command struct {
 	Flags  *flag.FlagSet
 
 	usageText string
+	version   bool // --version was given
 }
 
 // NewCommand builds a Command with a flag set whose -h prints the given
-// usage text (synopsis, description, then the options).
+// usage text (synopsis, description, then the options) and which takes
+// --version.
 func NewCommand(name, usage string, stdout, stderr io.Writer) *Command {
 	c := &Command{Name: name, Stdout: stdout, Stderr: stderr}
 	c.Flags = flag.NewFlagSet(name, flag.ContinueOnError)
 	c.Flags.SetOutput(io.Discard)
 	c.Flags.Usage = func() {}
+	c.Flags.BoolVar(&c.version, "version", false, "print the version and exit")
 	c.usageText = usage
 	return c
-}
-
-// Parse parses args; it returns ok=false with the exit code to return when
-// the command should stop (after -h, or a usage error).
-func (c *Command) Parse(args []string) (ok bool, code int) {
-	err := c.Flags.Parse(args)
-	if err == nil {
-		return true, 0
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		c.printUsage(c.Stdout)
-		return false, ExitOK
-	}
-	msg := err.Error()
-	if rest, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		msg = "unknown option " + rest
-	}
-	return false, c.UsageError("%s", msg)
-}
-
-func (c *Command) printUsage(w io.Writer) {
-	fmt.Fprint(w, strings.TrimLeft(c.usageText, "\n"))
-	fmt.Fprintln(w, "\nOptions:")
-	c.Flags.SetOutput(w)
-	c.Flags.PrintDefaults()
-	c.Flags.SetOutput(io.Discard)
-	fmt.Fprintf(w, "\nExit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout.\nSee %s(1).\n", c.Name)
 }
 
 // UsageError reports a usage mistake in one line, with a pointer to -h.
@@ -133,7 +109,7 @@ func (sf *SwitchFlags) Register(fs *flag.FlagSet, defaultWait time.Duration) {
 	fs.StringVar(&sf.Addr, "switch", def, "same as -s")
 	sf.Wait = WaitValue(defaultWait)
 	fs.Var(&sf.Wait, "wait", "how long to wait for an unreachable switch: a `duration` or 'forever'")
-	fs.StringVar(&sf.ClientID, "client-id", "", "name shown for this client in diagnostics (default program[pid]@host)")
+	fs.StringVar(&sf.ClientID, "client-id", "", "`name` shown for this client in diagnostics (default program[pid]@host)")
 }
 
 // Client returns a library client for the flags.
@@ -230,146 +206,6 @@ func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-// OptionGroup is a titled group of options in a command's -h text. Each
-// entry of Flags names one option, its aliases separated by spaces ("s
-// switch").
-type OptionGroup struct {
-	Title string
-	Flags []string
-}
-
-// ParseGrouped is Parse for a command whose -h text lists its options in
-// groups rather than in one alphabetical list.
-func (c *Command) ParseGrouped(args []string, groups []OptionGroup) (ok bool, code int) {
-	err := c.Flags.Parse(args)
-	if err == nil {
-		return true, ExitOK
-	}
-	if !errors.Is(err, flag.ErrHelp) {
-		msg := err.Error()
-		if rest, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-			msg = "unknown option " + rest
-		}
-		return false, c.UsageError("%s", msg)
-	}
-	fmt.Fprint(c.Stdout, strings.TrimLeft(c.usageText, "\n"))
-	writeOptionGroups(c.Stdout, c.Flags, groups)
-	fmt.Fprintf(c.Stdout, "\nExit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout.\nSee %s(1).\n", c.Name)
-	return false, ExitOK
-}
-
-// writeOptionGroups prints the options of fs group by group, as
-// "  -s, --switch ADDRESS   usage (default ...)".
-// Options left out of every group are listed last, under "Other".
-func writeOptionGroups(w io.Writer, fs *flag.FlagSet, groups []OptionGroup) {
-	listed := map[string]bool{}
-	for _, g := range groups {
-		for _, entry := range g.Flags {
-			for _, n := range strings.Fields(entry) {
-				listed[n] = true
-			}
-		}
-	}
-	var other []string
-	fs.VisitAll(func(f *flag.Flag) {
-		if !listed[f.Name] {
-			other = append(other, f.Name)
-		}
-	})
-	if len(other) > 0 {
-		groups = append(groups[:len(groups):len(groups)], OptionGroup{"Other", other})
-	}
-	for _, g := range groups {
-		fmt.Fprintf(w, "\n%s:\n", g.Title)
-		for _, entry := range g.Flags {
-			names := strings.Fields(entry)
-			f := fs.Lookup(names[0])
-			if f == nil {
-				continue
-			}
-			arg, usage := flag.UnquoteUsage(f)
-			var left strings.Builder
-			for i, n := range names {
-				if i > 0 {
-					left.WriteString(", ")
-				}
-				if len(n) == 1 {
-					left.WriteString("-" + n)
-				} else {
-					left.WriteString("--" + n)
-				}
-			}
-			if arg != "" {
-				left.WriteString(" " + strings.ToUpper(arg))
-			}
-			if def := f.DefValue; def != "" && def != "false" && def != "0" && def != "0s" {
-				usage += " (default " + def + ")"
-			}
-			// Option names in a column of 22, usage wrapped to 79 columns.
-			const indent = "                          "
-			lines := wrapWords(usage, 79-len(indent))
-			if left.Len() <= 22 {
-				fmt.Fprintf(w, "  %-22s  %s\n", left.String(), lines[0])
-			} else {
-				fmt.Fprintf(w, "  %s\n%s%s\n", left.String(), indent, lines[0])
-			}
-			for _, l := range lines[1:] {
-				fmt.Fprintf(w, "%s%s\n", indent, l)
-			}
-		}
-	}
-}
-
-// wrapWords splits text into lines of at most width bytes where it can,
-// breaking at spaces.
-func wrapWords(text string, width int) []string {
-	var lines []string
-	line := ""
-	for _, word := range strings.Fields(text) {
-		if line != "" && len(line)+1+len(word) > width {
-			lines = append(lines, line)
-			line = ""
-		}
-		if line != "" {
-			line += " "
-		}
-		line += word
-	}
-	return append(lines, line)
-}
-
-// ParseInterleaved parses args whose options may come before, between
-// or after the positional arguments (msw-call foo --body hello). It stops
-// at "--" and returns the positional arguments and, if there was a "--",
-// what follows it. -h lists the options in groups.
-func (c *Command) ParseInterleaved(args []string, groups []OptionGroup) (pos, rest []string, dashdash, ok bool, code int) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			return pos, args[i+1:], true, true, ExitOK
-		}
-		if len(a) < 2 || a[0] != '-' {
-			pos = append(pos, a)
-			continue
-		}
-		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		n := 1
-		if f := c.Flags.Lookup(name); f != nil && !hasValue && !isBoolFlag(f) && i+1 < len(args) {
-			n = 2
-		}
-		if ok, code := c.ParseGrouped(args[i:i+n], groups); !ok {
-			return nil, nil, false, false, code
-		}
-		i += n - 1
-	}
-	return pos, nil, false, true, ExitOK
-}
-
-func isBoolFlag(f *flag.Flag) bool {
-	b, ok := f.Value.(interface{ IsBoolFlag() bool })
-	return ok && b.IsBoolFlag()
-}
-
 // CreateQueue makes sure queue exists. A transient queue of that name
 // (someone's reply queue, say) is as good as a persistent one.
 func CreateQueue(ctx context.Context, cl *lib.Client, queue string) error {
@@ -378,10 +214,4 @@ func CreateQueue(ctx context.Context, cl *lib.Client, queue string) error {
 		return nil
 	}
 	return err
-}
-
-// Group is an OptionGroup: a title and the options under it, each named
-// with its aliases separated by spaces ("s switch").
-func Group(title string, flags ...string) OptionGroup {
-	return OptionGroup{Title: title, Flags: flags}
 }

@@ -20,7 +20,7 @@ clear a request that makes its server crash every time it is delivered.
 `
 
 var ackGroups = []tool.OptionGroup{
-	tool.Group("Switch", "s switch", "wait", "client-id"),
+	tool.SwitchGroup,
 }
 
 // Run is the body of msw-ack.
@@ -28,7 +28,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := tool.NewCommand("msw-ack", ackUsage, stdout, stderr)
 	var sf tool.SwitchFlags
 	sf.Register(c.Flags, tool.DefaultWait)
-	if ok, code := c.ParseGrouped(args, ackGroups); !ok {
+	if ok, code := c.Parse(args, ackGroups); !ok {
 		return code
 	}
 	if c.Flags.NArg() < 2 {

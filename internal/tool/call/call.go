@@ -38,7 +38,7 @@ var callGroups = []tool.OptionGroup{
 	tool.Group("Request", "body", "file"),
 	tool.Group("Waiting", "t timeout"),
 	tool.Group("Many requests", "l", "P"),
-	tool.Group("Switch", "s switch", "wait", "client-id"),
+	tool.SwitchGroup,
 }
 
 // exitInterrupted is msw-call's status when stopped by SIGINT or SIGTERM.

@@ -31,7 +31,7 @@ const DefaultStale = 30 * time.Second
 
 var diagGroups = []tool.OptionGroup{
 	tool.Group("Report", "stale", "v", "max-messages", "json"),
-	tool.Group("Switch", "s switch", "wait", "client-id"),
+	tool.SwitchGroup,
 }
 
 // Run is the body of msw-diag.
@@ -49,7 +49,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c.Flags.BoolVar(&asJSON, "json", false, "print the raw diagnostics snapshot as JSON")
 	c.Flags.IntVar(&maxMsgs, "max-messages", maxMsgs, "list at most `N` messages per queue")
 	sf.Register(c.Flags, tool.DefaultWait)
-	if ok, code := c.ParseGrouped(args, diagGroups); !ok {
+	if ok, code := c.Parse(args, diagGroups); !ok {
 		return code
 	}
 	if c.Flags.NArg() > 0 {

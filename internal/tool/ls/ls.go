@@ -28,7 +28,7 @@ subscribers, age of the oldest message and time since the last poll.
 var lsGroups = []tool.OptionGroup{
 	tool.Group("Which queues", "all"),
 	tool.Group("Output", "l", "json"),
-	tool.Group("Switch", "s switch", "wait", "client-id"),
+	tool.SwitchGroup,
 }
 
 // Run is the body of msw-ls.
@@ -43,7 +43,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&long, "l", false, "print a table even on a pipe")
 	fs.BoolVar(&asJSON, "json", false, "print a JSON array with everything known of each queue")
 	sf.Register(fs, tool.DefaultWait)
-	if ok, code := c.ParseGrouped(args, lsGroups); !ok {
+	if ok, code := c.Parse(args, lsGroups); !ok {
 		return code
 	}
 	if fs.NArg() > 1 {

@@ -37,7 +37,7 @@ are created.
 var recvGroups = []tool.OptionGroup{
 	tool.Group("Which messages", "n", "t timeout", "peek"),
 	tool.Group("Output", "l", "0", "json"),
-	tool.Group("Switch", "s switch", "wait", "client-id"),
+	tool.SwitchGroup,
 }
 
 const (
@@ -84,7 +84,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		f.Usage += "; default forever when following, 5s with -n, -t or --peek"
 		f.DefValue = ""
 	}
-	if ok, code := c.ParseGrouped(args, recvGroups); !ok {
+	if ok, code := c.Parse(args, recvGroups); !ok {
 		return code
 	}
 	given := map[string]bool{}

@@ -21,7 +21,7 @@ owner loses it.
 
 var rmGroups = []tool.OptionGroup{
 	tool.Group("Removal", "f force", "v"),
-	tool.Group("Switch", "s switch", "wait", "client-id"),
+	tool.SwitchGroup,
 }
 
 // Run is the body of msw-rm.
@@ -35,7 +35,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c.Flags.BoolVar(&force, "force", false, "same as -f")
 	c.Flags.BoolVar(&verbose, "v", false, "print the name of each queue destroyed")
 	sf.Register(c.Flags, tool.DefaultWait)
-	if ok, code := c.ParseGrouped(args, rmGroups); !ok {
+	if ok, code := c.Parse(args, rmGroups); !ok {
 		return code
 	}
 	if c.Flags.NArg() == 0 {

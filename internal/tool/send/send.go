@@ -29,7 +29,7 @@ Messages are sent in order, in batches, while input is still being read.
 var sendGroups = []tool.OptionGroup{
 	tool.Group("Input", "l", "0", "json"),
 	tool.Group("Message", "correlation-id", "reply-to"),
-	tool.Group("Switch", "s switch", "wait", "client-id"),
+	tool.SwitchGroup,
 }
 
 // Batching: a batch is handed to the sender when it holds this many
@@ -76,7 +76,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&corrID, "correlation-id", "", "correlation `id` of every message")
 	fs.StringVar(&replyTo, "reply-to", "", "`queue` that replies should go to")
 	sf.Register(fs, tool.DefaultWait)
-	if ok, code := c.ParseGrouped(args, sendGroups); !ok {
+	if ok, code := c.Parse(args, sendGroups); !ok {
 		return code
 	}
 	switch fs.NArg() {

@@ -54,7 +54,7 @@ for up to --grace, gives the rest back to the queue, and exits 0.
 var serveGroups = []tool.OptionGroup{
 	tool.Group("Program", "program", "j", "timeout"),
 	tool.Group("Stopping", "grace"),
-	tool.Group("Switch", "s switch", "wait", "client-id"),
+	tool.SwitchGroup,
 }
 
 // serveTailLines and serveTailBytes bound the standard error sent back

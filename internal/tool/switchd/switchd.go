@@ -27,6 +27,12 @@ lifecycle event to stderr; -v adds one per request. SIGINT and SIGTERM
 stop it cleanly, as does 'msw-switch --shutdown'.
 `
 
+var switchGroups = []tool.OptionGroup{
+	tool.Group("Serving", "listen", "socket-mode", "allow-host", "ready-file", "v"),
+	tool.Group("Limits", "max-payload", "max-wait", "session-grace", "trace-size"),
+	tool.Group("Stopping a running switch", "shutdown", "s switch", "wait", "client-id"),
+}
+
 // listenList is a repeatable --listen flag.
 type listenList []string
 
@@ -56,15 +62,15 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
 	fs.BoolVar(&verbose, "v", false, "log every request")
 	fs.StringVar(&maxPayload, "max-payload", maxPayload, "largest message payload accepted (`size`: bytes, or with K, M, G)")
-	fs.Var(&grace, "session-grace", "how long a session outlives its last connection")
-	fs.Var(&maxWait, "max-wait", "longest a transfer or trace long-poll may wait")
-	fs.IntVar(&traceSize, "trace-size", traceSize, "events kept in the trace ring (0 turns tracing off)")
+	fs.Var(&grace, "session-grace", "`duration` a session outlives its last connection")
+	fs.Var(&maxWait, "max-wait", "longest `duration` a transfer or trace long-poll may wait")
+	fs.IntVar(&traceSize, "trace-size", traceSize, "`N` events kept in the trace ring (0 turns tracing off)")
 	fs.StringVar(&socketMode, "socket-mode", socketMode, "permission `mode` of Unix sockets (octal)")
 	fs.Var(&allowHosts, "allow-host", "extra Host `name` that browsers may use (repeatable)")
 	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
 	sf.Register(fs, tool.DefaultWait)
-	if ok, code := c.Parse(args); !ok {
+	if ok, code := c.Parse(args, switchGroups); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {

@@ -39,7 +39,7 @@ const tailPoll = 30 * time.Second
 var tailGroups = []tool.OptionGroup{
 	tool.Group("Which events", "f follow", "n", "after", "count"),
 	tool.Group("Output", "json", "mscgen", "mermaid", "v"),
-	tool.Group("Switch", "s switch", "wait", "client-id"),
+	tool.SwitchGroup,
 }
 
 // Run is the body of msw-tail.
@@ -63,7 +63,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&mermaid, "mermaid", false, "print the events as a Mermaid sequence diagram")
 	fs.BoolVar(&verbose, "v", false, "show whole previews, correlation ids and reply queues")
 	sf.Register(fs, tool.DefaultWait)
-	if ok, code := c.ParseGrouped(args, tailGroups); !ok {
+	if ok, code := c.Parse(args, tailGroups); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
