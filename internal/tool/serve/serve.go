@@ -14,12 +14,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/shlex"
 	"golang.org/x/sys/unix"
 
+	"msw/internal/execrun"
 	"msw/internal/tool"
 	"msw/lib"
 )
@@ -229,24 +229,14 @@ func (p *serveProgram) env(req *lib.Request) ([]string, error) {
 	return env, err
 }
 
-// runResult is how a program run ended.
-type runResult struct {
-	out    []byte             // its standard output
-	failed bool               // it exited non-zero or was killed: status says how
-	status syscall.WaitStatus //
-	// err, when not failed, says why it did not run or finish cleanly;
-	// exec.ErrWaitDelay: it exited 0 but a process it left held a pipe.
-	err error
-}
-
 func (p *serveProgram) handle(ctx context.Context, req *lib.Request) ([]byte, error) {
 	tail := &stderrLines{prefix: req.CorrelationID + ": ", w: p.stderr}
 	env, err := p.env(req)
-	var r runResult
+	var r execrun.Result
 	if err != nil {
-		r.err = err
+		r.Err = err
 	} else {
-		r = p.run(ctx, env, req.Payload, tail)
+		r = execrun.Run(ctx, p.argv, env, req.Payload, tail)
 	}
 	tail.flush()
 	name := p.argv[0]
@@ -254,14 +244,14 @@ func (p *serveProgram) handle(ctx context.Context, req *lib.Request) ([]byte, er
 		msg := fmt.Sprintf("%s: timed out after %s, killed\n", name, p.timeout)
 		return nil, &lib.RemoteError{Status: lib.StatusTimeout, Message: msg + tail.text()}
 	}
-	if !r.failed {
-		if r.err == nil || errors.Is(r.err, exec.ErrWaitDelay) {
-			return r.out, nil // ErrWaitDelay: it exited 0; a process it left holds the pipe
+	if !r.Failed {
+		if r.Err == nil || errors.Is(r.Err, exec.ErrWaitDelay) {
+			return r.Out, nil // ErrWaitDelay: it exited 0; a process it left holds the pipe
 		}
-		fmt.Fprintf(p.stderr, "%s%v\n", tail.prefix, r.err)
-		return nil, &lib.RemoteError{Status: 127, Message: fmt.Sprintf("%s: %v\n", name, r.err)}
+		fmt.Fprintf(p.stderr, "%s%v\n", tail.prefix, r.Err)
+		return nil, &lib.RemoteError{Status: 127, Message: fmt.Sprintf("%s: %v\n", name, r.Err)}
 	}
-	ws := r.status
+	ws := r.Status
 	status, how := ws.ExitStatus(), fmt.Sprintf("exit status %d", ws.ExitStatus())
 	if ws.Signaled() {
 		status, how = 128+int(ws.Signal()), "killed by "+unix.SignalName(ws.Signal())
@@ -271,37 +261,6 @@ func (p *serveProgram) handle(ctx context.Context, req *lib.Request) ([]byte, er
 		msg = fmt.Sprintf("%s: %s\n", name, how)
 	}
 	return nil, &lib.RemoteError{Status: status, Message: msg}
-}
-
-// serveWaitDelay bounds how long a program's pipes are read after it
-// exited (or its context ended): a process it left holding one must not
-// hang the request.
-const serveWaitDelay = time.Second
-
-// runCmd runs the program with os/exec: the portable way.
-func (p *serveProgram) runCmd(ctx context.Context, env []string, payload []byte, stderr io.Writer) runResult {
-	cmd := exec.CommandContext(ctx, p.argv[0], p.argv[1:]...)
-	cmd.Stdin = bytes.NewReader(payload)
-	var out bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = stderr
-	cmd.Env = env
-	// The program and everything it starts form one process group, killed
-	// as one on timeout or when msw-serve gives up the request.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = serveWaitDelay
-	err := cmd.Run()
-	if err == nil {
-		return runResult{out: out.Bytes()}
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok {
-			return runResult{failed: true, status: ws}
-		}
-	}
-	return runResult{out: out.Bytes(), err: err}
 }
 
 // lockedWriter serializes whole writes from parallel requests.
