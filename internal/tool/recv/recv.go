@@ -129,25 +129,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.UsageError("%v", err)
 	}
 
-	// SIGINT and SIGTERM stop msw-recv cleanly; a second one kills it as
-	// usual. SIGPIPE is caught so that a write to a closed pipe returns
-	// EPIPE instead of killing the process before it gives back what it
-	// holds.
-	sigctx, stopSignals := tool.SignalContext()
-	defer stopSignals()
-	go func() {
-		<-sigctx.Done()
-		stopSignals()
-	}()
-	sigpipe := make(chan os.Signal, 1)
-	signal.Notify(sigpipe, syscall.SIGPIPE)
-	defer signal.Stop(sigpipe)
-	ctx, cancel := context.WithCancelCause(sigctx)
-	defer cancel(nil)
-	if f, ok := stdout.(*os.File); ok {
-		defer watchClosedOutput(f, func() { cancel(errOutputClosed) })()
-	}
-
+	ctx, done := runContext(stdout)
+	defer done()
 	r := newReceiver(c, cl, format, stdout)
 	var code int
 	if peek {
@@ -161,6 +144,32 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cl.Close()
 	return code
+}
+
+// runContext is the context msw-recv runs in: it ends on SIGINT or
+// SIGTERM (a second one kills msw-recv as usual), and when stdout is a
+// pipe or socket whose reader has gone away. SIGPIPE is caught so that a
+// write to a closed pipe returns EPIPE instead of killing the process
+// before it gives back what it holds. done undoes it all.
+func runContext(stdout io.Writer) (ctx context.Context, done func()) {
+	sigctx, stopSignals := tool.SignalContext()
+	go func() {
+		<-sigctx.Done()
+		stopSignals()
+	}()
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	ctx, cancel := context.WithCancelCause(sigctx)
+	stopWatching := func() {}
+	if f, ok := stdout.(*os.File); ok {
+		stopWatching = watchClosedOutput(f, func() { cancel(errOutputClosed) })
+	}
+	return ctx, func() {
+		stopWatching()
+		cancel(nil)
+		signal.Stop(sigpipe)
+		stopSignals()
+	}
 }
 
 // newReceiver returns a receiver writing to stdout.

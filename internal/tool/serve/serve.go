@@ -132,13 +132,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}()
 
 	if sf.Wait != 0 {
-		// Services may start before the switch: say so once, then wait.
-		if probe, err := lib.New(lib.Options{Addr: sf.Addr}); err == nil {
-			if err := probe.Ping(ctx); errors.Is(err, lib.ErrUnreachable) {
-				logger.Printf("%v; waiting for it", err)
-			}
-			probe.Close()
-		}
+		sayIfUnreachable(ctx, sf.Addr, logger)
 	}
 
 	opts := lib.ServeOptions{
@@ -157,6 +151,19 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.Fail(err)
 	}
 	return tool.ExitOK
+}
+
+// sayIfUnreachable logs once that the switch at addr cannot be reached
+// yet: services may start before the switch, and then wait for it.
+func sayIfUnreachable(ctx context.Context, addr string, logger *log.Logger) {
+	probe, err := lib.New(lib.Options{Addr: addr})
+	if err != nil {
+		return
+	}
+	defer probe.Close()
+	if err := probe.Ping(ctx); errors.Is(err, lib.ErrUnreachable) {
+		logger.Printf("%v; waiting for it", err)
+	}
 }
 
 // serveProgram runs a program per request.

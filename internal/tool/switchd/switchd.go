@@ -107,17 +107,34 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics})
 
+	listeners, err := listenAll(listens, iofs.FileMode(mode))
+	if err != nil {
+		return c.Failf("%v", err)
+	}
+	return serve(ctx, c, logger, srv, listeners, readyFile)
+}
+
+// listenAll opens a listener on each address; on a failure, it closes
+// those it opened.
+func listenAll(addrs []string, mode iofs.FileMode) ([]net.Listener, error) {
 	var listeners []net.Listener
-	for _, addr := range listens {
-		l, err := server.Listen(addr, iofs.FileMode(mode))
+	for _, addr := range addrs {
+		l, err := server.Listen(addr, mode)
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
 			}
-			return c.Failf("listen %s: %v", addr, err)
+			return nil, fmt.Errorf("listen %s: %v", addr, err)
 		}
 		listeners = append(listeners, l)
 	}
+	return listeners, nil
+}
+
+// serve serves on the listeners until ctx ends or one fails, writes the
+// first one's address to readyFile (if set) once serving, and shuts the
+// server down at the end.
+func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, listeners []net.Listener, readyFile string) int {
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
 		logger.Printf("listening on %s", listenerAddr(l))

@@ -125,7 +125,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !follow || (count > 0 && out.n >= count) {
 		return tool.ExitOK
 	}
+	return followTrace(ctx, c, cl, out, next, count)
+}
 
+// followTrace prints the events after next as they come, until ctx ends
+// or count events (if > 0) have been printed in all. An unreachable
+// switch is said once and waited for.
+func followTrace(ctx context.Context, c *tool.Command, cl *lib.Client, out *eventWriter, next uint64, count int) int {
 	unreachable := false
 	for ctx.Err() == nil {
 		tr, err := cl.Trace(ctx, next, tailPage, tailPoll)
@@ -137,18 +143,18 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				return c.Fail(err)
 			}
 			if !unreachable {
-				fmt.Fprintf(stderr, "%s: %v; still trying\n", c.Name, err)
+				fmt.Fprintf(c.Stderr, "%s: %v; still trying\n", c.Name, err)
 				unreachable = true
 			}
 			tailSleep(ctx, time.Second)
 			continue
 		}
 		if unreachable {
-			fmt.Fprintf(stderr, "%s: the switch answers again\n", c.Name)
+			fmt.Fprintf(c.Stderr, "%s: the switch answers again\n", c.Name)
 			unreachable = false
 		}
 		if tr.Lost > 0 {
-			fmt.Fprintf(stderr, "%s: %d events were lost: the switch's trace ring overflowed before they were read\n", c.Name, tr.Lost)
+			fmt.Fprintf(c.Stderr, "%s: %d events were lost: the switch's trace ring overflowed before they were read\n", c.Name, tr.Lost)
 		}
 		for _, ev := range tr.Events {
 			out.write(ev)
@@ -156,7 +162,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				return tool.ExitOK
 			}
 		}
-		w.Flush()
+		out.w.Flush()
 		next = tr.Next
 	}
 	return tool.ExitOK
