@@ -264,7 +264,7 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 			r.suspect = r.suspect || gone
 			if gone && (backoff == 0 || wait == lib.WaitForever) {
 				backoff = min(max(2*backoff, 100*time.Millisecond), 2*time.Second)
-				if recvSleep(ctx, backoff) != nil {
+				if tool.Sleep(ctx, backoff) != nil {
 					break
 				}
 				continue
@@ -530,18 +530,6 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// recvSleep sleeps for d or until ctx ends.
-func recvSleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // watchClosedOutput calls onClose when f is a pipe or socket whose reading

@@ -146,7 +146,7 @@ func followTrace(ctx context.Context, c *tool.Command, cl *lib.Client, out *even
 				fmt.Fprintf(c.Stderr, "%s: %v; still trying\n", c.Name, err)
 				unreachable = true
 			}
-			tailSleep(ctx, time.Second)
+			tool.Sleep(ctx, time.Second)
 			continue
 		}
 		if unreachable {
@@ -204,15 +204,6 @@ func readTrace(ctx context.Context, cl *lib.Client, after uint64) ([]wire.TraceE
 		if len(tr.Events) < tailPage {
 			return events, after, nil
 		}
-	}
-}
-
-func tailSleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }
 
