@@ -1,12 +1,9 @@
 package ack
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"msw/broker"
 	"msw/internal/tool"
 	"msw/internal/tool/tooltest"
 	"msw/lib"
@@ -16,10 +13,7 @@ import (
 // that is not: the first is deleted, the second named, and the exit
 // status says one failed.
 func TestAckDeletesAndNamesWhatIsGone(t *testing.T) {
-	addr := tooltest.Switch(t, broker.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cl := tooltest.Client(t, addr, "sender")
+	addr, cl, ctx := tooltest.Start(t, "sender")
 	if err := cl.CreateQueue(ctx, "q"); err != nil {
 		t.Fatal(err)
 	}

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
-	"msw/broker"
 	"msw/internal/tool"
 	"msw/internal/tool/tooltest"
 	"msw/lib"
@@ -17,10 +15,9 @@ import (
 // process: a reply is printed byte for byte, a failure reply's text goes
 // to stderr and its status is the exit status.
 func TestCallPrintsReplyAndPassesFailure(t *testing.T) {
-	addr := tooltest.Switch(t, broker.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	addr, srv, ctx := tooltest.Start(t, "server")
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	srv := tooltest.Client(t, addr, "server")
 	served := make(chan error, 1)
 	go func() {
 		served <- srv.Serve(ctx, "svc", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {

@@ -1,7 +1,6 @@
 package diag
 
 import (
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -105,10 +104,7 @@ func TestDiagNoServices(t *testing.T) {
 // TestDiagLive drives an RPC-shaped exchange through a switch and checks
 // what msw-diag says at each step.
 func TestDiagLive(t *testing.T) {
-	addr := tooltest.Switch(t, broker.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	caller := tooltest.Client(t, addr, "caller-1")
+	addr, caller, ctx := tooltest.Start(t, "caller-1")
 	replyTo, err := caller.CreateTransient(ctx, "")
 	if err != nil {
 		t.Fatal(err)
@@ -179,10 +175,7 @@ func TestDiagLive(t *testing.T) {
 }
 
 func TestDiagVerboseFullPayload(t *testing.T) {
-	addr := tooltest.Switch(t, broker.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c := tooltest.Client(t, addr, "sender")
+	addr, c, ctx := tooltest.Start(t, "sender")
 	if err := c.CreateQueue(ctx, "q"); err != nil {
 		t.Fatal(err)
 	}

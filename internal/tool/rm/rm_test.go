@@ -1,12 +1,9 @@
 package rm
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
-	"msw/broker"
 	"msw/internal/tool"
 	"msw/internal/tool/tooltest"
 	"msw/lib"
@@ -16,10 +13,7 @@ import (
 // message survives msw-rm, goes with -f, and that -f ignores a missing
 // queue.
 func TestRmLeavesQueueWithMessagesUnlessForced(t *testing.T) {
-	addr := tooltest.Switch(t, broker.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cl := tooltest.Client(t, addr, "sender")
+	addr, cl, ctx := tooltest.Start(t, "sender")
 	if err := cl.CreateQueue(ctx, "full"); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package tail
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"regexp"
@@ -12,7 +11,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"msw/broker"
 	"msw/internal/tool"
 	"msw/internal/tool/tooltest"
 	"msw/internal/wire"
@@ -134,10 +132,7 @@ func TestTailRows(t *testing.T) {
 }
 
 func TestTailJSONAndCount(t *testing.T) {
-	addr := tooltest.Switch(t, broker.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c := tooltest.Client(t, addr, "sender")
+	addr, c, ctx := tooltest.Start(t, "sender")
 	if err := c.CreateQueue(ctx, "q"); err != nil {
 		t.Fatal(err)
 	}
@@ -176,10 +171,7 @@ func TestTailJSONAndCount(t *testing.T) {
 // TestTailFollow checks that -f prints an event that happens after it has
 // printed what was already there.
 func TestTailFollow(t *testing.T) {
-	addr := tooltest.Switch(t, broker.Options{})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c := tooltest.Client(t, addr, "sender")
+	addr, c, ctx := tooltest.Start(t, "sender")
 	if err := c.CreateQueue(ctx, "q"); err != nil { // session_start, queue_create
 		t.Fatal(err)
 	}

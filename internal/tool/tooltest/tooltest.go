@@ -5,9 +5,11 @@ package tooltest
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"msw/broker"
 	"msw/internal/switchtest"
@@ -25,6 +27,17 @@ func Switch(tb testing.TB, opts broker.Options) string {
 // test ends.
 func Client(tb testing.TB, addr, id string) *lib.Client {
 	return switchtest.Client(tb, addr, lib.Options{ClientID: id})
+}
+
+// Start runs a switch as Switch does, and returns its address, a client
+// of it named id, and a context for the test's requests that ends after
+// 20 seconds (a hung switch fails the test instead of hanging it) or
+// with the test.
+func Start(t *testing.T, id string) (addr string, cl *lib.Client, ctx context.Context) {
+	addr = Switch(t, broker.Options{})
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	t.Cleanup(cancel)
+	return addr, Client(t, addr, id), ctx
 }
 
 // Run runs a command body with empty standard input and returns its exit
