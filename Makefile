@@ -4,7 +4,7 @@
 CMDS    := $(notdir $(wildcard cmd/msw-*))
 # The version every command's --version prints: git's description of the
 # checkout where there is one, else what the go command records.
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+VERSION := $(shell git describe --always --dirty 2>/dev/null)
 LDFLAGS := $(if $(VERSION),-X msw/internal/version.stamp=$(VERSION))
 PREFIX  ?= /usr/local
 DESTDIR ?=
