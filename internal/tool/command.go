@@ -4,7 +4,8 @@
 // (tool/send, tool/recv, ...), a function taking its arguments and
 // streams and returning an exit code; its main package only calls it,
 // and the end-to-end tests run it through testscript. This package
-// imports only lib and internal/wire, so that no client links the switch.
+// imports only lib, internal/wire and internal/version, so that no
+// client links the switch.
 package tool
 
 import (
