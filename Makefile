@@ -1,5 +1,11 @@
 # msw — build, test, run, install.
-CMDS    := msw-switch msw-send msw-recv msw-call msw-serve msw-ls msw-diag msw-tail msw-rm msw-ack
+# Every directory cmd/msw-* is a command; internal/tool/registry lists
+# them again for the test binary, and a test keeps the two in step.
+CMDS    := $(notdir $(wildcard cmd/msw-*))
+# The version every command's --version prints: git's description of the
+# checkout where there is one, else what the go command records.
+VERSION := $(shell git describe --always --dirty 2>/dev/null)
+LDFLAGS := $(if $(VERSION),-X msw/internal/version.stamp=$(VERSION))
 PREFIX  ?= /usr/local
 DESTDIR ?=
 GO      ?= go
@@ -10,7 +16,7 @@ all: build
 
 build:
 	@mkdir -p bin
-	$(GO) build -o bin/ $(addprefix ./cmd/,$(CMDS))
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./cmd/,$(CMDS))
 
 # The one command that checks everything: formatting, vet, every test
 # with the race detector, and every tool builds.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -14,28 +13,21 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"msw/internal/cli"
+	"msw/internal/tool/registry"
 	"msw/lib"
 )
 
 // TestMain lets the test binary act as every msw command, so scripts run
 // the real command bodies as real processes.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"msw-switch": run(cli.Switch),
-		"msw-send":   run(cli.Send),
-		"msw-recv":   run(cli.Recv),
-		"msw-call":   run(cli.Call),
-		"msw-serve":  run(cli.Serve),
-		"msw-ls":     run(cli.Ls),
-		"msw-diag":   run(cli.Diag),
-		"msw-tail":   run(cli.Tail),
-		"msw-rm":     run(cli.Rm),
-		"msw-ack":    run(cli.Ack),
-	})
+	cmds := map[string]func(){}
+	for _, t := range registry.Tools {
+		cmds[t.Name] = run(t.Run)
+	}
+	testscript.Main(m, cmds)
 }
 
-func run(body func([]string, io.Reader, io.Writer, io.Writer) int) func() {
+func run(body registry.Body) func() {
 	return func() { os.Exit(body(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 }
 

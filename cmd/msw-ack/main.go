@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/ack"
 )
 
 func main() {
-	os.Exit(cli.Ack(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(ack.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/call"
 )
 
 func main() {
-	os.Exit(cli.Call(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(call.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/diag"
 )
 
 func main() {
-	os.Exit(cli.Diag(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(diag.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/ls"
 )
 
 func main() {
-	os.Exit(cli.Ls(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(ls.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

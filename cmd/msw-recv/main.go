@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/recv"
 )
 
 func main() {
-	os.Exit(cli.Recv(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(recv.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/rm"
 )
 
 func main() {
-	os.Exit(cli.Rm(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(rm.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

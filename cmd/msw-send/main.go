@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/send"
 )
 
 func main() {
-	os.Exit(cli.Send(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(send.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

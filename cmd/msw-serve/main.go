@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/serve"
 )
 
 func main() {
-	os.Exit(cli.Serve(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(serve.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/switchd"
 )
 
 func main() {
-	os.Exit(cli.Switch(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(switchd.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -4,9 +4,9 @@ package main
 import (
 	"os"
 
-	"msw/internal/cli"
+	"msw/internal/tool/tail"
 )
 
 func main() {
-	os.Exit(cli.Tail(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(tail.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

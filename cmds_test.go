@@ -1,0 +1,102 @@
+package msw_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"msw/internal/tool/registry"
+)
+
+// cmdDirs lists the commands in cmd/.
+func cmdDirs(t *testing.T) []string {
+	t.Helper()
+	entries, err := os.ReadDir("cmd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "msw-") {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		t.Fatal("no command found in cmd/")
+	}
+	return names
+}
+
+// TestRegistryMatchesCmd holds the registry the test binary acts from to
+// the commands that are built: a tool added to one and not the other
+// fails here.
+func TestRegistryMatchesCmd(t *testing.T) {
+	var registered []string
+	for _, tool := range registry.Tools {
+		if tool.Run == nil {
+			t.Errorf("%s: no body", tool.Name)
+		}
+		registered = append(registered, tool.Name)
+	}
+	slices.Sort(registered)
+	if dirs := cmdDirs(t); !slices.Equal(registered, dirs) {
+		t.Fatalf("internal/tool/registry lists %q; cmd/ holds %q", registered, dirs)
+	}
+}
+
+// TestEveryCommandHasManPage checks that each command in cmd/ has its
+// man page, and that the page documents --version.
+func TestEveryCommandHasManPage(t *testing.T) {
+	for _, name := range cmdDirs(t) {
+		b, err := os.ReadFile(filepath.Join("man", name+".1"))
+		if err != nil {
+			t.Errorf("%s: no man page: %v", name, err)
+			continue
+		}
+		if !strings.Contains(string(b), `.B \-\-version`) {
+			t.Errorf("man/%s.1 does not document --version", name)
+		}
+	}
+}
+
+// TestClientsDoNotLinkSwitch checks that no command but msw-switch links
+// the switch (server, broker) or Prometheus: they would make every client
+// binary larger and slower to start.
+func TestClientsDoNotLinkSwitch(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go command is needed to list dependencies: %v", err)
+	}
+	out, err := exec.Command(goCmd, "list", "-f", "{{.ImportPath}}{{range .Deps}} {{.}}{{end}}", "./cmd/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	forbidden := func(dep string) bool {
+		return dep == "msw/server" || dep == "msw/broker" ||
+			strings.HasPrefix(dep, "msw/server/") || strings.HasPrefix(dep, "msw/broker/") ||
+			strings.HasPrefix(dep, "github.com/prometheus/")
+	}
+	seen := 0
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		pkg, deps := strings.TrimPrefix(fields[0], "msw/cmd/"), fields[1:]
+		seen++
+		bad := slices.DeleteFunc(slices.Clone(deps), func(d string) bool { return !forbidden(d) })
+		if pkg == "msw-switch" {
+			// The check must be able to see what it looks for.
+			if !slices.Contains(deps, "msw/server") {
+				t.Errorf("msw-switch does not seem to depend on msw/server; deps: %q", deps)
+			}
+			continue
+		}
+		if len(bad) > 0 {
+			t.Errorf("%s links %q", pkg, bad)
+		}
+	}
+	if want := len(cmdDirs(t)); seen != want {
+		t.Errorf("go list reported %d commands; cmd/ holds %d", seen, want)
+	}
+}

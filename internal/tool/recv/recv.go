@@ -1,0 +1,578 @@
+package recv
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"msw/internal/tool"
+	"msw/internal/wire"
+	"msw/lib"
+)
+
+const recvUsage = `
+Usage: msw-recv [options] QUEUE...
+
+Take messages from the QUEUEs and write each payload to standard output.
+A message is acknowledged (deleted from its queue) only once it has been
+written and flushed: a msw-recv that is killed or interrupted, or whose
+reader goes away, gives back every message it had not written, and the
+next reader gets them. Without -n or -t it follows the queues until
+interrupted, waiting for the switch as long as it takes. Missing queues
+are created.
+`
+
+var recvGroups = []tool.OptionGroup{
+	tool.Group("Which messages", "n", "t timeout", "peek"),
+	tool.Group("Output", "l", "0", "json"),
+	tool.SwitchGroup,
+}
+
+const (
+	recvPoll      = 25 * time.Second       // longest single long-poll
+	recvMaxTake   = 1000                   // most messages asked for at once
+	recvAckEvery  = 250 * time.Millisecond // ack written messages at least this often while writing a batch
+	recvSlowWrite = 100 * time.Millisecond // a batch written slower than this halves the next one
+	recvFastWrite = 10 * time.Millisecond  // one written faster than this doubles it
+	peekDefault   = 1000                   // --peek without -n shows at most this many per queue
+)
+
+// errOutputClosed is why msw-recv stops when its reader has gone away.
+var errOutputClosed = errors.New("standard output closed")
+
+// outputFormat says how msw-recv writes a message.
+type outputFormat int
+
+const (
+	formatRaw   outputFormat = iota // the payload as it is
+	formatLines                     // -l
+	formatNUL                       // -0
+	formatJSON                      // --json
+)
+
+// Run is the body of msw-recv.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-recv", recvUsage, stdout, stderr)
+	var (
+		limit                    int
+		timeout                  tool.DurationValue
+		lines, nul, asJSON, peek bool
+		sf                       tool.SwitchFlags
+	)
+	fs := c.Flags
+	fs.IntVar(&limit, "n", 0, "stop after `count` messages; never take more than that")
+	fs.Var(&timeout, "t", "exit when nothing arrives for `duration` (status 1 if nothing did)")
+	fs.Var(&timeout, "timeout", "same as -t")
+	fs.BoolVar(&peek, "peek", false, "show ready messages, taking none (-n of them, or 1000 a queue)")
+	fs.BoolVar(&lines, "l", false, "add a newline to each payload that lacks one")
+	fs.BoolVar(&nul, "0", false, "add a NUL to each payload that lacks one")
+	fs.BoolVar(&asJSON, "json", false, "write each message as one line of JSON")
+	sf.Register(fs, lib.WaitForever)
+	if f := fs.Lookup("wait"); f != nil {
+		f.Usage += "; default forever when following, 5s with -n, -t or --peek"
+		f.DefValue = ""
+	}
+	if ok, code := c.Parse(args, recvGroups); !ok {
+		return code
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	queues := fs.Args()
+	if len(queues) == 0 {
+		return c.UsageError("missing QUEUE")
+	}
+	if limit < 0 {
+		return c.UsageError("-n %d: want a count of 0 or more", limit)
+	}
+	format, n := formatRaw, 0
+	for _, f := range []struct {
+		on     bool
+		format outputFormat
+	}{{lines, formatLines}, {nul, formatNUL}, {asJSON, formatJSON}} {
+		if f.on {
+			format = f.format
+			n++
+		}
+	}
+	if n > 1 {
+		return c.UsageError("-l, -0 and --json exclude each other")
+	}
+	if peek && (given["t"] || given["timeout"]) {
+		return c.UsageError("--peek shows what is there at once; -t does not apply")
+	}
+	for _, q := range queues {
+		if err := wire.ValidateName(q); err != nil {
+			return c.Failf("%v", err)
+		}
+	}
+	if given["n"] && limit == 0 {
+		return tool.ExitOK
+	}
+	oneShot := given["n"] || given["t"] || given["timeout"] || peek
+	if oneShot && !given["wait"] {
+		sf.Wait = tool.WaitValue(tool.DefaultWait)
+	}
+	cl, err := sf.Client(c.Name)
+	if err != nil {
+		return c.UsageError("%v", err)
+	}
+
+	ctx, done := runContext(stdout)
+	defer done()
+	r := newReceiver(c, cl, format, stdout)
+	var code int
+	if peek {
+		code = r.peek(ctx, queues, limit)
+	} else {
+		idle := time.Duration(-1) // no -t: wait for messages forever
+		if given["t"] || given["timeout"] {
+			idle = time.Duration(timeout)
+		}
+		code = r.follow(ctx, queues, limit, idle, time.Duration(sf.Wait))
+	}
+	cl.Close()
+	return code
+}
+
+// runContext is the context msw-recv runs in: it ends on SIGINT or
+// SIGTERM (a second one kills msw-recv as usual), and when stdout is a
+// pipe or socket whose reader has gone away. SIGPIPE is caught so that a
+// write to a closed pipe returns EPIPE instead of killing the process
+// before it gives back what it holds. done undoes it all.
+func runContext(stdout io.Writer) (ctx context.Context, done func()) {
+	sigctx, stopSignals := tool.SignalContext()
+	go func() {
+		<-sigctx.Done()
+		stopSignals()
+	}()
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	ctx, cancel := context.WithCancelCause(sigctx)
+	stopWatching := func() {}
+	if f, ok := stdout.(*os.File); ok {
+		stopWatching = watchClosedOutput(f, func() { cancel(errOutputClosed) })
+	}
+	return ctx, func() {
+		stopWatching()
+		cancel(nil)
+		signal.Stop(sigpipe)
+		stopSignals()
+	}
+}
+
+// newReceiver returns a receiver writing to stdout.
+func newReceiver(c *tool.Command, cl *lib.Client, format outputFormat, stdout io.Writer) *receiver {
+	r := &receiver{
+		c:        c,
+		cl:       cl,
+		format:   format,
+		take:     recvMaxTake,
+		ackEvery: recvAckEvery,
+		pending:  lib.Acks{},
+		cw:       &countWriter{w: stdout},
+	}
+	r.out = bufio.NewWriterSize(r.cw, 64<<10)
+	r.enc = json.NewEncoder(&r.jbuf)
+	r.enc.SetEscapeHTML(false)
+	return r
+}
+
+// receiver is one run of msw-recv.
+type receiver struct {
+	c      *tool.Command
+	cl     *lib.Client
+	format outputFormat
+	take   int // messages to ask for next: fewer while the reader is slow
+
+	cw     *countWriter  // stdout, counting the bytes it took
+	out    *bufio.Writer // over cw
+	queued int64         // bytes handed to out
+	ends   []int64       // queued after each message of the batch being written
+	jbuf   bytes.Buffer
+	enc    *json.Encoder // into jbuf
+
+	ackEvery time.Duration // while writing a batch, acknowledge at least this often
+	pending  lib.Acks      // written and flushed, not yet acknowledged
+	npending int
+	queues   []string // subscribed to
+	epoch    uint64   // the client's login count when pending messages came
+	suspect  bool     // the switch went away since: check the session before acking
+}
+
+// follow takes messages until limit (if > 0) have been written, nothing
+// arrived for timeout (if >= 0; 0 takes what is ready and stops), ctx
+// ends or something fails.
+func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeout, wait time.Duration) int {
+	for _, q := range queues {
+		if err := tool.CreateQueue(ctx, r.cl, q); err != nil {
+			return r.stop(ctx, err)
+		}
+	}
+	if err := r.cl.Subscribe(ctx, queues...); err != nil {
+		return r.stop(ctx, err)
+	}
+	got := 0
+	idleUntil := time.Now().Add(timeout)
+	backoff := time.Duration(0)
+	// Message ids are only good in the session (and the life of the
+	// switch) that handed the messages out: a restarted switch numbers
+	// its messages from 1 again. After the switch went away, a request
+	// that is safe to repeat finds out whether the session is still the
+	// same before any acknowledgement is sent; if it is not, the pending
+	// acknowledgements are dropped (their messages, if they still exist,
+	// are delivered again: duplicates, never a loss).
+	r.queues = queues
+	r.epoch = r.cl.Epoch()
+	for limit == 0 || got < limit {
+		poll := recvPoll
+		if timeout >= 0 {
+			poll = min(poll, max(time.Until(idleUntil), 0))
+		}
+		want := r.take
+		if limit > 0 {
+			want = min(want, limit-got)
+		}
+		var ds []lib.Delivery
+		var err error
+		if err = r.checkSession(ctx); err == nil {
+			ds, err = r.cl.Transfer(ctx, lib.TransferOptions{Max: want, Timeout: poll, Acks: r.pending})
+		}
+		if err != nil {
+			// Messages decoded before the answer broke off are held by
+			// this session: give them back, they were not written.
+			r.release(ds)
+			if ctx.Err() != nil {
+				break
+			}
+			// A switch going away in the middle of a long-poll (it is
+			// restarted, say) gets one more try, which waits for the
+			// switch as --wait says; following forever, it gets as many
+			// as it takes.
+			gone := errors.Is(err, lib.ErrUnreachable) || lib.IsCode(err, lib.CodeShuttingDown)
+			r.suspect = r.suspect || gone
+			if gone && (backoff == 0 || wait == lib.WaitForever) {
+				backoff = min(max(2*backoff, 100*time.Millisecond), 2*time.Second)
+				if tool.Sleep(ctx, backoff) != nil {
+					break
+				}
+				continue
+			}
+			return r.stop(ctx, err)
+		}
+		backoff = 0
+		r.clearPending()
+		if len(ds) == 0 {
+			if timeout >= 0 && !time.Now().Before(idleUntil) {
+				if got == 0 {
+					return r.finish(r.c.Failf("no message within %s", timeout))
+				}
+				break
+			}
+			continue
+		}
+		r.epoch = r.cl.Epoch()
+		idleUntil = time.Now().Add(timeout)
+		n, werr := r.writeBatch(ctx, ds)
+		got += n
+		if n < len(ds) {
+			r.release(ds[n:])
+		}
+		if werr != nil {
+			return r.stop(ctx, werr)
+		}
+	}
+	return r.finish(tool.ExitOK)
+}
+
+// checkSession makes sure, after the switch went away, that the pending
+// acknowledgements still belong to the client's session before they are
+// sent: a request that is safe to repeat logs in again if the session is
+// gone, and then they are dropped.
+func (r *receiver) checkSession(ctx context.Context) error {
+	if !r.suspect || r.npending == 0 {
+		r.suspect = false
+		return nil
+	}
+	if err := r.cl.Subscribe(ctx, r.queues...); err != nil {
+		return err
+	}
+	if r.cl.Epoch() != r.epoch {
+		r.clearPending()
+	}
+	r.suspect = false
+	return nil
+}
+
+// peek writes up to limit (else peekDefault per queue) ready messages
+// of the queues without taking them.
+func (r *receiver) peek(ctx context.Context, queues []string, limit int) int {
+	shown := 0
+	for _, q := range queues {
+		max := peekDefault
+		if limit > 0 {
+			max = limit - shown
+			if max <= 0 {
+				break
+			}
+		}
+		ds, err := r.cl.Peek(ctx, q, max)
+		if err != nil {
+			return r.stop(ctx, err)
+		}
+		for i := range ds {
+			if err := r.writeOne(&ds[i]); err != nil {
+				return r.stop(ctx, err)
+			}
+		}
+		shown += len(ds)
+	}
+	if err := r.out.Flush(); err != nil {
+		return r.stop(ctx, &recvWriteError{err})
+	}
+	return tool.ExitOK
+}
+
+// stop ends the run because of err: quietly when msw-recv was asked to
+// stop (a signal, or its reader went away), else with err's message.
+func (r *receiver) stop(ctx context.Context, err error) int {
+	if (ctx.Err() != nil && errors.Is(err, context.Canceled)) || isOutputClosed(err) {
+		return r.finish(tool.ExitOK)
+	}
+	return r.finish(r.c.Fail(err))
+}
+
+// finish acknowledges what was written and not yet acknowledged, and
+// returns code (or the failure to acknowledge, if code was success).
+func (r *receiver) finish(code int) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := r.checkSession(ctx)
+	if err == nil {
+		err = r.ackPending(ctx)
+	}
+	if err != nil {
+		fmt.Fprintf(r.c.Stderr, "%s: acknowledging %d messages already written (they will be delivered again): %v\n", r.c.Name, r.npending, err)
+		if code == tool.ExitOK {
+			code = tool.ExitCode(err)
+		}
+	}
+	return code
+}
+
+// recvWriteError marks a failure to write standard output.
+type recvWriteError struct{ err error }
+
+func (e *recvWriteError) Error() string { return "writing standard output: " + e.err.Error() }
+func (e *recvWriteError) Unwrap() error { return e.err }
+
+func isRecvWriteError(err error) bool {
+	var we *recvWriteError
+	return errors.As(err, &we)
+}
+
+func isOutputClosed(err error) bool {
+	return errors.Is(err, errOutputClosed) || (isRecvWriteError(err) && errors.Is(err, syscall.EPIPE))
+}
+
+// writeBatch writes ds and flushes them. It returns how many were wholly
+// written; those are pending acknowledgement, the others are not. While a
+// slow reader holds up a large batch, what has been written so far is
+// acknowledged every r.ackEvery, so that a msw-recv killed half-way
+// leaves little to be delivered twice.
+func (r *receiver) writeBatch(ctx context.Context, ds []lib.Delivery) (int, error) {
+	start := time.Now()
+	lastAck := start
+	r.ends = r.ends[:0]
+	marked := 0 // ds[:marked] are already pending
+	var err error
+	for i := range ds {
+		if ctx.Err() != nil {
+			break // asked to stop: write no more, give the rest back
+		}
+		if err = r.writeOne(&ds[i]); err != nil {
+			break
+		}
+		r.ends = append(r.ends, r.queued)
+		if i+1 < len(ds) && time.Since(lastAck) >= r.ackEvery {
+			if err = r.out.Flush(); err != nil {
+				err = &recvWriteError{err}
+				break
+			}
+			r.addPending(ds[marked : i+1])
+			marked = i + 1
+			r.ackPending(ctx) // best effort; what fails stays pending
+			lastAck = time.Now()
+		}
+	}
+	if err == nil {
+		if err = r.out.Flush(); err != nil {
+			err = &recvWriteError{err}
+		}
+	}
+	// A message is written once every byte of it has gone to stdout.
+	n := sort.Search(len(r.ends), func(i int) bool { return r.ends[i] > r.cw.n })
+	n = max(n, marked)
+	r.addPending(ds[marked:n])
+	r.adapt(time.Since(start))
+	return n, err
+}
+
+// adapt sizes the next transfer to how fast the reader takes messages, so
+// that msw-recv holds few messages it cannot write soon (which competing
+// receivers could be working on meanwhile).
+func (r *receiver) adapt(took time.Duration) {
+	switch {
+	case took > recvSlowWrite:
+		r.take = max(1, r.take/2)
+	case took < recvFastWrite:
+		r.take = min(recvMaxTake, r.take*2)
+	}
+}
+
+// writeOne writes one message in the chosen format to the buffer.
+func (r *receiver) writeOne(d *lib.Delivery) error {
+	var err error
+	switch r.format {
+	case formatJSON:
+		r.jbuf.Reset()
+		if err = r.enc.Encode(wire.ToJSON(d)); err != nil {
+			return err
+		}
+		_, err = r.out.Write(r.jbuf.Bytes())
+		r.queued += int64(r.jbuf.Len())
+	default:
+		_, err = r.out.Write(d.Payload)
+		r.queued += int64(len(d.Payload))
+		if delim, ok := r.delimiter(); ok && err == nil && (len(d.Payload) == 0 || d.Payload[len(d.Payload)-1] != delim) {
+			err = r.out.WriteByte(delim)
+			r.queued++
+		}
+	}
+	if err != nil {
+		return &recvWriteError{err}
+	}
+	return nil
+}
+
+func (r *receiver) delimiter() (byte, bool) {
+	switch r.format {
+	case formatLines:
+		return '\n', true
+	case formatNUL:
+		return 0, true
+	}
+	return 0, false
+}
+
+func (r *receiver) addPending(ds []lib.Delivery) {
+	for i := range ds {
+		r.pending[ds[i].Queue] = append(r.pending[ds[i].Queue], ds[i].ID)
+	}
+	r.npending += len(ds)
+}
+
+func (r *receiver) clearPending() {
+	if r.npending > 0 {
+		r.pending = lib.Acks{}
+		r.npending = 0
+	}
+}
+
+// ackPending acknowledges the pending messages. Messages already gone
+// (acked by an earlier request whose answer was lost) are not an error.
+func (r *receiver) ackPending(ctx context.Context) error {
+	if r.npending == 0 {
+		return nil
+	}
+	err := r.cl.Ack(ctx, r.pending)
+	if err != nil && !lib.IsCode(err, lib.CodeNoSuchMessage) && !lib.IsCode(err, lib.CodeNoSuchQueue) {
+		return err
+	}
+	r.clearPending()
+	return nil
+}
+
+// release gives messages taken but not written back to their queues at
+// once, for the next reader. If that fails, closing the session (or its
+// end when the process is gone) gives them back all the same.
+func (r *receiver) release(ds []lib.Delivery) {
+	if len(ds) == 0 {
+		return
+	}
+	acks := lib.Acks{}
+	for i := range ds {
+		acks[ds[i].Queue] = append(acks[ds[i].Queue], ds[i].ID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r.cl.Release(ctx, acks)
+}
+
+// countWriter counts the bytes its writer took, even on error.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// watchClosedOutput calls onClose when f is a pipe or socket whose reading
+// end has been closed, so that msw-recv notices a departed reader while it
+// waits for messages, not only at its next write. It returns a function
+// that stops watching.
+func watchClosedOutput(f *os.File, onClose func()) (stop func()) {
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) == 0 {
+		return func() {}
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return func() {}
+	}
+	fd := -1
+	rc.Control(func(u uintptr) { fd = int(u) })
+	if fd < 0 {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		// Polling for no event still reports POLLERR (a pipe without a
+		// reader) and POLLHUP (a socket shut down).
+		fds := []unix.PollFd{{Fd: int32(fd)}}
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			n, err := unix.Poll(fds, 200)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || fds[0].Revents&unix.POLLNVAL != 0 {
+				return
+			}
+			if n > 0 && fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
+				onClose()
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
+}

@@ -1,0 +1,401 @@
+package send
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+
+	"msw/internal/tool"
+	"msw/internal/wire"
+	"msw/lib"
+)
+
+const sendUsage = `
+Usage: msw-send [options] QUEUE
+
+Send standard input to QUEUE as one message, byte for byte (empty input
+is one empty message). With -l each line is a message, with -0 each
+NUL-terminated record, with --json each line is a JSON envelope as
+'msw-recv --json' prints it. QUEUE is created if it does not exist.
+Messages are sent in order, in batches, while input is still being read.
+`
+
+var sendGroups = []tool.OptionGroup{
+	tool.Group("Input", "l", "0", "json"),
+	tool.Group("Message", "correlation-id", "reply-to"),
+	tool.SwitchGroup,
+}
+
+// Batching: a batch is handed to the sender when it holds this many
+// payload bytes or messages, or when the input has nothing more buffered
+// (so a slow producer's lines do not wait for a full batch).
+const (
+	sendBatchBytes = 1 << 20
+	sendBatchMsgs  = 8192
+)
+
+// splitMode says how msw-send cuts its input into messages.
+type splitMode int
+
+const (
+	splitWhole splitMode = iota // all of stdin is one message
+	splitLines                  // -l
+	splitNUL                    // -0
+	splitJSON                   // --json
+)
+
+// unit names one piece of input in error messages.
+func (m splitMode) unit() string {
+	switch m {
+	case splitLines, splitJSON:
+		return "line"
+	case splitNUL:
+		return "record"
+	}
+	return "message"
+}
+
+// Run is the body of msw-send.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-send", sendUsage, stdout, stderr)
+	var (
+		lines, nul, asJSON bool
+		replyTo, corrID    string
+		sf                 tool.SwitchFlags
+	)
+	fs := c.Flags
+	fs.BoolVar(&lines, "l", false, "each line is a message (its newline removed)")
+	fs.BoolVar(&nul, "0", false, "each NUL-terminated record is a message")
+	fs.BoolVar(&asJSON, "json", false, "each line is a JSON envelope as msw-recv --json prints it")
+	fs.StringVar(&corrID, "correlation-id", "", "correlation `id` of every message")
+	fs.StringVar(&replyTo, "reply-to", "", "`queue` that replies should go to")
+	sf.Register(fs, tool.DefaultWait)
+	if ok, code := c.Parse(args, sendGroups); !ok {
+		return code
+	}
+	switch fs.NArg() {
+	case 0:
+		return c.UsageError("missing QUEUE")
+	case 1:
+	default:
+		return c.UsageError("unexpected argument %q", fs.Arg(1))
+	}
+	mode := splitWhole
+	n := 0
+	for _, m := range []struct {
+		on   bool
+		mode splitMode
+	}{{lines, splitLines}, {nul, splitNUL}, {asJSON, splitJSON}} {
+		if m.on {
+			mode = m.mode
+			n++
+		}
+	}
+	if n > 1 {
+		return c.UsageError("-l, -0 and --json exclude each other")
+	}
+	if len(corrID) > wire.MaxFieldLen {
+		return c.UsageError("--correlation-id: %d bytes, limit %d", len(corrID), wire.MaxFieldLen)
+	}
+	queue := fs.Arg(0)
+	if err := wire.ValidateName(queue); err != nil {
+		return c.Failf("%v", err)
+	}
+	if replyTo != "" {
+		if err := wire.ValidateName(replyTo); err != nil {
+			return c.Failf("--reply-to: %v", err)
+		}
+	}
+	cl, err := sf.Client(c.Name)
+	if err != nil {
+		return c.UsageError("%v", err)
+	}
+	defer cl.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	batches := make(chan sendBatch, 2)
+	sp := &splitter{mode: mode, corrID: corrID, replyTo: replyTo}
+	if mode == splitWhole {
+		// Fail fast, before reading what may be a long input, if the
+		// switch is not there.
+		if err := tool.CreateQueue(ctx, cl, queue); err != nil {
+			return c.Fail(err)
+		}
+		go sp.readWhole(ctx, stdin, batches)
+	} else {
+		go sp.read(ctx, stdin, batches)
+		if err := tool.CreateQueue(ctx, cl, queue); err != nil {
+			return c.Fail(err)
+		}
+	}
+	for b := range batches {
+		if len(b.msgs) > 0 {
+			if _, err := cl.SendBatch(ctx, queue, b.msgs); err != nil {
+				return sendFailed(c, ctx, cl, queue, mode, b, err)
+			}
+		}
+		if b.err != nil {
+			return c.Failf("%v", b.err)
+		}
+	}
+	return tool.ExitOK
+}
+
+// framePrefix is how the switch names the message of a batch it refused.
+var framePrefix = regexp.MustCompile(`^frame ([0-9]+): (.*)$`)
+
+// sendFailed reports a batch the switch refused. When the switch names
+// one message of the batch as too large, the messages before it
+// are sent again on their own, so that everything before the message
+// named in the error was sent, and nothing from it on.
+func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, queue string, mode splitMode, b sendBatch, err error) int {
+	var le *lib.Error
+	if !errors.As(err, &le) || le.Code != lib.CodeTooLarge {
+		return c.Fail(err)
+	}
+	k, why := 1, le.Message
+	if m := framePrefix.FindStringSubmatch(le.Message); m != nil {
+		k, _ = strconv.Atoi(m[1])
+		why = m[2]
+	} else if len(b.msgs) != 1 {
+		return c.Fail(err)
+	}
+	if k < 1 || k > len(b.msgs) {
+		return c.Fail(err)
+	}
+	if k > 1 {
+		if _, err := cl.SendBatch(ctx, queue, b.msgs[:k-1]); err != nil {
+			return c.Fail(err)
+		}
+	}
+	if mode == splitWhole {
+		return c.Failf("%s", why)
+	}
+	return c.Failf("%s %d: %s", mode.unit(), b.lineOf(k-1), why)
+}
+
+// sendBatch is a run of messages read from the input, in order. A batch
+// with err set is the last one: err is why reading stopped, after msgs.
+type sendBatch struct {
+	msgs  []lib.Message
+	first int   // input line (record) number of msgs[0]
+	lines []int // line numbers of msgs, when they are not consecutive
+	err   error
+}
+
+func (b *sendBatch) lineOf(i int) int {
+	if b.lines != nil {
+		return b.lines[i]
+	}
+	return b.first + i
+}
+
+// splitter cuts msw-send's input into messages and hands them over in
+// batches.
+type splitter struct {
+	mode            splitMode
+	corrID, replyTo string
+
+	arena []byte // payloads of small messages are carved from it
+}
+
+// payload copies tok into storage that is never written again.
+func (sp *splitter) payload(tok []byte) []byte {
+	if len(tok) > 32<<10 {
+		return bytes.Clone(tok)
+	}
+	if cap(sp.arena)-len(sp.arena) < len(tok) {
+		sp.arena = make([]byte, 0, 256<<10)
+	}
+	start := len(sp.arena)
+	sp.arena = append(sp.arena, tok...)
+	return sp.arena[start:len(sp.arena):len(sp.arena)]
+}
+
+// readWhole sends all of r as one message.
+func (sp *splitter) readWhole(ctx context.Context, r io.Reader, out chan<- sendBatch) {
+	defer close(out)
+	data, err := io.ReadAll(r)
+	b := sendBatch{first: 1}
+	if err != nil {
+		b.err = fmt.Errorf("reading standard input: %w", err)
+	} else {
+		b.msgs = []lib.Message{{Payload: data, CorrelationID: sp.corrID, ReplyTo: sp.replyTo}}
+	}
+	select {
+	case out <- b:
+	case <-ctx.Done():
+	}
+}
+
+// read cuts r into messages and sends them to out in batches: a batch
+// goes as soon as it is full or the input has nothing more buffered, so
+// reading overlaps sending and a slow producer's messages are not held
+// back. The last batch carries the error that stopped reading, if any.
+func (sp *splitter) read(ctx context.Context, r io.Reader, out chan<- sendBatch) {
+	defer close(out)
+	delim := byte('\n')
+	if sp.mode == splitNUL {
+		delim = 0
+	}
+	br := bufio.NewReaderSize(r, 64<<10)
+	var (
+		partial []byte
+		line    int
+		b       = sendBatch{first: 1}
+		size    int
+	)
+	hand := func() bool {
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return false
+		}
+		b = sendBatch{first: line + 1}
+		size = 0
+		return true
+	}
+	for {
+		tok, err := br.ReadSlice(delim)
+		if err == bufio.ErrBufferFull {
+			partial = append(partial, tok...)
+			continue
+		}
+		if len(partial) > 0 {
+			partial = append(partial, tok...)
+			tok = partial
+		}
+		last := err != nil
+		if err == nil {
+			tok = tok[:len(tok)-1]
+		} else if err != io.EOF {
+			b.err = fmt.Errorf("reading standard input: %w", err)
+			hand()
+			return
+		}
+		if len(tok) > 0 || !last {
+			line++
+			if size > 0 && size+len(tok) > sendBatchBytes {
+				if !hand() {
+					return
+				}
+				b.first = line
+			}
+			m, merr := sp.message(tok)
+			if merr != nil {
+				b.err = fmt.Errorf("%s %d: %w", sp.mode.unit(), line, merr)
+				hand()
+				return
+			}
+			if m == nil { // a blank line in --json input
+				if b.lines == nil {
+					b.lines = make([]int, len(b.msgs), cap(b.msgs)+1)
+					for i := range b.lines {
+						b.lines[i] = b.first + i
+					}
+				}
+			} else {
+				b.msgs = append(b.msgs, *m)
+				if b.lines != nil {
+					b.lines = append(b.lines, line)
+				}
+				size += len(m.Payload)
+			}
+		}
+		partial = partial[:0]
+		if last {
+			if len(b.msgs) > 0 {
+				hand()
+			}
+			return
+		}
+		if size >= sendBatchBytes || len(b.msgs) >= sendBatchMsgs || (br.Buffered() == 0 && len(b.msgs) > 0) {
+			if !hand() {
+				return
+			}
+		}
+	}
+}
+
+// message makes the message for one piece of input; nil for a blank line
+// of --json input, which is skipped.
+func (sp *splitter) message(tok []byte) (*lib.Message, error) {
+	if sp.mode != splitJSON {
+		return &lib.Message{Payload: sp.payload(tok), CorrelationID: sp.corrID, ReplyTo: sp.replyTo}, nil
+	}
+	if len(bytes.TrimSpace(tok)) == 0 {
+		return nil, nil
+	}
+	m, err := decodeEnvelope(tok)
+	if err != nil {
+		return nil, err
+	}
+	if sp.corrID != "" {
+		m.CorrelationID = sp.corrID
+	}
+	if sp.replyTo != "" {
+		m.ReplyTo = sp.replyTo
+	}
+	return &m, nil
+}
+
+// decodeEnvelope reads one line of msw-recv --json output back into the
+// message it describes: payload (or payload_base64), correlation id,
+// reply-to and status. Other fields (queue, id, delivery count, origin,
+// enqueue time) describe a past delivery and are ignored.
+func decodeEnvelope(line []byte) (lib.Message, error) {
+	t := bytes.TrimSpace(line)
+	if len(t) == 0 || t[0] != '{' {
+		return lib.Message{}, errors.New("want a JSON object")
+	}
+	var j wire.JSONDelivery
+	if err := json.Unmarshal(t, &j); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return lib.Message{}, fmt.Errorf("%s: want %s", te.Field, jsonKind(te.Type.Kind().String()))
+		}
+		return lib.Message{}, fmt.Errorf("bad JSON: %v", err)
+	}
+	switch {
+	case j.Payload == nil && j.PayloadBase64 == nil:
+		return lib.Message{}, errors.New("no payload or payload_base64")
+	case j.Payload != nil && j.PayloadBase64 != nil:
+		return lib.Message{}, errors.New("both payload and payload_base64")
+	}
+	if len(j.CorrelationID) > wire.MaxFieldLen {
+		return lib.Message{}, fmt.Errorf("correlation_id: %d bytes, limit %d", len(j.CorrelationID), wire.MaxFieldLen)
+	}
+	if j.ReplyTo != "" {
+		if err := wire.ValidateName(j.ReplyTo); err != nil {
+			return lib.Message{}, fmt.Errorf("reply_to: %w", err)
+		}
+	}
+	d := wire.FromJSON(&j)
+	return d.Message, nil
+}
+
+// jsonKind names a Go kind as JSON users know it.
+func jsonKind(k string) string {
+	switch k {
+	case "string":
+		return "a string"
+	case "slice":
+		return "a base64 string"
+	case "bool":
+		return "true or false"
+	case "uint8":
+		return "a whole number from 0 to 255"
+	case "uint32", "uint64", "int", "int64":
+		return "a whole number"
+	case "struct":
+		return "a JSON object or string"
+	}
+	return "another type"
+}

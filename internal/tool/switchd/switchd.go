@@ -1,0 +1,200 @@
+package switchd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"log"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"msw/broker"
+	"msw/internal/tool"
+	"msw/internal/wire"
+	"msw/server"
+)
+
+const switchUsage = `
+Usage: msw-switch [options]
+       msw-switch --shutdown [-s ADDR]
+
+Run the message switch: named queues held in memory, served over HTTP on
+each --listen address (default 127.0.0.1:8080). Logs one line per
+lifecycle event to stderr; -v adds one per request. SIGINT and SIGTERM
+stop it cleanly, as does 'msw-switch --shutdown'.
+`
+
+var switchGroups = []tool.OptionGroup{
+	tool.Group("Serving", "listen", "socket-mode", "allow-host", "ready-file", "v"),
+	tool.Group("Limits", "max-payload", "max-wait", "session-grace", "trace-size"),
+	tool.Group("Stopping a running switch", "shutdown", "s switch", "wait", "client-id"),
+}
+
+// listenList is a repeatable --listen flag.
+type listenList []string
+
+func (l *listenList) String() string { return strings.Join(*l, ",") }
+func (l *listenList) Set(s string) error {
+	*l = append(*l, s)
+	return nil
+}
+
+// Run is the body of msw-switch.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand("msw-switch", switchUsage, stdout, stderr)
+	var (
+		listens    listenList
+		allowHosts listenList
+		verbose    bool
+		maxPayload = "16MiB"
+		grace      = tool.DurationValue(broker.DefaultGrace)
+		maxWait    = tool.DurationValue(broker.DefaultMaxWait)
+		traceSize  = broker.DefaultTraceSize
+		socketMode = "0600"
+		readyFile  string
+		shutdown   bool
+		sf         tool.SwitchFlags
+	)
+	fs := c.Flags
+	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
+	fs.BoolVar(&verbose, "v", false, "log every request")
+	fs.StringVar(&maxPayload, "max-payload", maxPayload, "largest message payload accepted (`size`: bytes, or with K, M, G)")
+	fs.Var(&grace, "session-grace", "`duration` a session outlives its last connection")
+	fs.Var(&maxWait, "max-wait", "longest `duration` a transfer or trace long-poll may wait")
+	fs.IntVar(&traceSize, "trace-size", traceSize, "`N` events kept in the trace ring (0 turns tracing off)")
+	fs.StringVar(&socketMode, "socket-mode", socketMode, "permission `mode` of Unix sockets (octal)")
+	fs.Var(&allowHosts, "allow-host", "extra Host `name` that browsers may use (repeatable)")
+	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
+	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
+	sf.Register(fs, tool.DefaultWait)
+	if ok, code := c.Parse(args, switchGroups); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		return c.UsageError("unexpected argument %q", fs.Arg(0))
+	}
+	if shutdown {
+		return askShutdown(c, &sf)
+	}
+	mp, err := tool.ParseSize(maxPayload)
+	if err != nil {
+		return c.UsageError("--max-payload: %v", err)
+	}
+	mode, err := strconv.ParseUint(socketMode, 8, 32)
+	if err != nil || mode > 0o777 {
+		return c.UsageError("--socket-mode %q: want an octal mode such as 0600", socketMode)
+	}
+	if len(listens) == 0 {
+		listens = listenList{server.DefaultAddr}
+	}
+	if traceSize == 0 {
+		traceSize = -1
+	}
+
+	logger := log.New(stderr, "msw-switch: ", 0)
+	ctx, stop := tool.SignalContext()
+	defer stop()
+	metrics := server.NewMetrics()
+	b := broker.New(broker.Options{
+		MaxPayload: mp,
+		Grace:      time.Duration(grace),
+		MaxWait:    time.Duration(maxWait),
+		TraceSize:  traceSize,
+		OnReply:    metrics.ObserveReply,
+	})
+	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics})
+
+	listeners, err := listenAll(listens, iofs.FileMode(mode))
+	if err != nil {
+		return c.Failf("%v", err)
+	}
+	return serve(ctx, c, logger, srv, listeners, readyFile)
+}
+
+// listenAll opens a listener on each address; on a failure, it closes
+// those it opened.
+func listenAll(addrs []string, mode iofs.FileMode) ([]net.Listener, error) {
+	var listeners []net.Listener
+	for _, addr := range addrs {
+		l, err := server.Listen(addr, mode)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return nil, fmt.Errorf("listen %s: %v", addr, err)
+		}
+		listeners = append(listeners, l)
+	}
+	return listeners, nil
+}
+
+// serve serves on the listeners until ctx ends or one fails, writes the
+// first one's address to readyFile (if set) once serving, and shuts the
+// server down at the end.
+func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, listeners []net.Listener, readyFile string) int {
+	errc := make(chan error, len(listeners))
+	for _, l := range listeners {
+		logger.Printf("listening on %s", listenerAddr(l))
+		go func() { errc <- srv.Serve(l) }()
+	}
+	if readyFile != "" {
+		if err := writeFileAtomic(readyFile, listenerAddr(listeners[0])+"\n"); err != nil {
+			srv.Shutdown(context.Background())
+			return c.Failf("--ready-file: %v", err)
+		}
+	}
+	code := tool.ExitOK
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		if err != nil {
+			logger.Printf("serving: %v", err)
+			code = tool.ExitFailure
+		}
+	}
+	logger.Printf("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	for _, l := range listeners {
+		if ua, ok := l.Addr().(*net.UnixAddr); ok {
+			os.Remove(ua.Name)
+		}
+	}
+	logger.Printf("stopped")
+	return code
+}
+
+// listenerAddr renders a listener's address as clients give it.
+func listenerAddr(l net.Listener) string {
+	if ua, ok := l.Addr().(*net.UnixAddr); ok {
+		return wire.Addr{Network: "unix", Address: ua.Name}.String()
+	}
+	return l.Addr().String()
+}
+
+func writeFileAtomic(path, content string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func askShutdown(c *tool.Command, sf *tool.SwitchFlags) int {
+	cl, err := sf.Client(c.Name)
+	if err != nil {
+		return c.UsageError("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(sf.Wait, tool.WaitValue(tool.DefaultWait)))+5*time.Second)
+	defer cancel()
+	if err := cl.Shutdown(ctx); err != nil {
+		return c.Fail(err)
+	}
+	fmt.Fprintf(c.Stderr, "%s: asked the switch at %s to stop\n", c.Name, cl.Addr())
+	return tool.ExitOK
+}
