@@ -90,7 +90,7 @@ func TestUnreachableNamesTheAddress(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
 	c := newClient(t, addr, 0)
-	_, err := c.List(context.Background(), "", true)
+	_, err := c.List(context.Background(), lib.ListOptions{All: true})
 	if !errors.Is(err, lib.ErrUnreachable) {
 		t.Fatalf("List = %v; want ErrUnreachable", err)
 	}

@@ -56,7 +56,7 @@ func Ls(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.usageError("%v", err)
 	}
 	defer done()
-	qs, err := cl.List(ctx, fs.Arg(0), all)
+	qs, err := cl.List(ctx, lib.ListOptions{Prefix: fs.Arg(0), All: all})
 	if err != nil {
 		return c.fail(err)
 	}

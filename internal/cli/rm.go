@@ -48,7 +48,7 @@ func Rm(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	code := ExitOK
 	for _, name := range c.flags.Args() {
-		err := cl.DestroyQueue(ctx, name, !force)
+		err := cl.DestroyQueue(ctx, name, lib.DestroyOptions{IfEmpty: !force})
 		switch {
 		case err == nil:
 			if verbose {
