@@ -125,12 +125,16 @@ func (k *caller) ensureQueue(ctx context.Context, queue string) error {
 // failure reply.
 //
 // Until the request is sent, an unreachable switch is retried as
-// Options.Wait allows. Once it is sent, Call waits for as long as ctx
-// allows, riding out switch outages; if the switch restarted and lost the
-// request, Call sends it again. When ctx ends first, a request no server
-// has taken yet is withdrawn from the queue, and Call returns ctx's error;
-// a request already taken is left to finish and its late reply is
-// discarded.
+// Options.Wait allows; a send whose connection broke (the switch was
+// restarting) is sent again on a new one. Once it is sent, Call waits for
+// as long as ctx allows, riding out switch outages; if the switch
+// restarted and lost the request, Call sends it again. A server may
+// therefore see a request more than once; Call returns the first reply
+// and drops the others (see "Delivery" in the package documentation).
+// When ctx ends first, a request no server has taken yet is withdrawn
+// from the queue, and Call returns ctx's error; a request already taken
+// is left to finish and its late reply is discarded. On a closed Client,
+// Call returns ErrClosed.
 //
 // Many calls may be in flight at once on one Client; they share one
 // reply queue.
