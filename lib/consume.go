@@ -10,6 +10,7 @@ package lib
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -260,6 +261,8 @@ func (c *Client) consumeError(ctx context.Context, err error) error {
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(err, ErrClosed):
+		return err
 	}
 	if _, ok := err.(*Error); ok {
 		return err

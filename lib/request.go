@@ -85,9 +85,9 @@ func opRequest(op wire.Op, queue string, arg uint64, body []byte) *request {
 		r.path = op.Path(queue, arg)
 	}
 	switch op.Stream {
-	case wire.StreamSend:
+	case wire.OpSend.Stream:
 		r.contentType = wire.ContentTypeFrames
-	case wire.StreamTransfer:
+	case wire.OpTransfer.Stream:
 		r.contentType, r.accept = wire.ContentTypeJSON, wire.ContentTypeFrames
 	default:
 		if body != nil {

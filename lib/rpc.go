@@ -2,7 +2,7 @@ package lib
 
 // RPC over named queues, the switch's request/reply pattern.
 //
-// Caller side. Call works through a session of its own (a child client
+// Caller side (caller.go). Call works through a session of its own (a child client
 // with the same options), so that its transfers never take messages meant
 // for the rest of the program. That session owns one transient reply
 // queue, created on the first call, and one background loop that takes
@@ -14,7 +14,7 @@ package lib
 // taken it; a switch restart (the session's epoch changes) makes every
 // waiting call send its request again.
 //
-// Server side. Serve also works through a session of its own. The switch
+// Server side (serve.go). Serve also works through a session of its own. The switch
 // pushes it requests while fewer than its concurrency are unacked (or its
 // loop asks for as many as it has free handler slots); it runs the
 // handler for each concurrently, sends the reply, and only then acks the
@@ -26,7 +26,7 @@ package lib
 // and id may name a different message. Acks, releases and withdrawals are
 // therefore bound to the session (epoch) the message was seen in, and
 // dropped once that session is gone, instead of being applied in a new
-// one.
+// one (bound.go).
 
 import (
 	"context"

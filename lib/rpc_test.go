@@ -448,11 +448,17 @@ func TestCloseEndsCallsAndServe(t *testing.T) {
 		return err == nil && qi.Subscribers == 1
 	})
 	c.Close()
-	if err := <-called; err == nil {
-		t.Fatal("Call returned no error after Close")
+	if err := <-called; !errors.Is(err, lib.ErrClosed) {
+		t.Fatalf("Call after Close = %v; want ErrClosed", err)
 	}
-	if err := <-served; err == nil {
-		t.Fatal("Serve returned no error after Close")
+	if err := <-served; !errors.Is(err, lib.ErrClosed) {
+		t.Fatalf("Serve after Close = %v; want ErrClosed", err)
+	}
+	if _, err := c.Call(context.Background(), "q", []byte("y")); !errors.Is(err, lib.ErrClosed) {
+		t.Errorf("Call on a closed client = %v; want ErrClosed", err)
+	}
+	if err := c.CreateQueue(context.Background(), "q2"); !errors.Is(err, lib.ErrClosed) {
+		t.Errorf("CreateQueue on a closed client = %v; want ErrClosed", err)
 	}
 	// The caller's reply queue went with its session.
 	testutil.Eventually(t, "no transient queues", func() bool {

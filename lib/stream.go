@@ -239,7 +239,7 @@ func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, bod
 	case <-ctx.Done():
 		t := time.NewTimer(settleWait)
 		defer t.Stop()
-		if op.Op == wire.StreamTransfer {
+		if op.Op == wire.OpTransfer.Stream {
 			// Call the transfer off and wait (a little) for the switch to
 			// say it has: a caller that goes on to poll or send again
 			// then knows this transfer takes nothing more. Whatever it
@@ -301,7 +301,7 @@ func (sc *streamConn) abandon(id uint64, call *streamCall) {
 // dispose handles the answer of an abandoned request: messages a
 // transfer took for nobody go back to their queues.
 func (sc *streamConn) dispose(call *streamCall, a answer) {
-	if call.op != wire.StreamTransfer || a.status != http.StatusOK || len(a.body) == 0 {
+	if call.op != wire.OpTransfer.Stream || a.status != http.StatusOK || len(a.body) == 0 {
 		return
 	}
 	acks := wire.Acks{}
@@ -316,10 +316,10 @@ func (sc *streamConn) dispose(call *streamCall, a answer) {
 	if len(acks) == 0 {
 		return
 	}
-	rel := &streamCall{op: wire.StreamRelease, ch: make(chan answer, 1), abandoned: true}
+	rel := &streamCall{op: wire.OpRelease.Stream, ch: make(chan answer, 1), abandoned: true}
 	id, err := sc.register(rel)
 	if err == nil {
-		sc.write(&wire.StreamRequest{Op: wire.StreamRelease, ID: id}, jsonBody(wire.AckRequest{Acks: acks}), rel)
+		sc.write(&wire.StreamRequest{Op: wire.OpRelease.Stream, ID: id}, jsonBody(wire.AckRequest{Acks: acks}), rel)
 	}
 }
 
