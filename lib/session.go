@@ -101,8 +101,20 @@ func (c *Client) ref() sessionRef {
 	return sessionRef{id: c.session, epoch: c.epoch, started: c.started}
 }
 
-// login starts a session and restores the client's state in it. loginMu held.
+// login starts a session and restores the client's state in it. A
+// switch that forgets the new session before the restore is done (it
+// restarted again meanwhile) is logged in to afresh. loginMu held.
 func (c *Client) login(ctx context.Context) (sessionRef, error) {
+	for n := 1; ; n++ {
+		ref, err := c.loginOnce(ctx)
+		if n == maxFresh || !IsCode(err, CodeUnknownSession) {
+			return ref, err
+		}
+	}
+}
+
+// loginOnce is one attempt of login.
+func (c *Client) loginOnce(ctx context.Context) (sessionRef, error) {
 	var lr wire.LoginResponse
 	// A login repeated after its connection broke leaves at most a
 	// session with no connection, which the switch ends after its grace.
