@@ -100,10 +100,10 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // waitq QUEUE COND... polls the switch until every condition holds for
-// the queue: depth=N, inflight=N, subscribers=N, exists, absent.
+// the queue: depth=N, depth>=N, inflight=N, subscribers=N, exists, absent.
 func cmdWaitQueue(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: waitq QUEUE depth=N|inflight=N|subscribers=N|exists|absent ...")
+		ts.Fatalf("usage: waitq QUEUE depth=N|depth>=N|inflight=N|subscribers=N|exists|absent ...")
 	}
 	c, err := lib.New(lib.Options{Addr: ts.Getenv(lib.EnvSwitch), ClientID: "waitq"})
 	ts.Check(err)
@@ -153,6 +153,8 @@ func holds(ts *testscript.TestScript, cond string, absent bool, qi lib.QueueInfo
 	switch k {
 	case "depth":
 		return qi.Depth == n
+	case "depth>":
+		return qi.Depth >= n
 	case "inflight":
 		return qi.InFlight == n
 	case "subscribers":

@@ -3,6 +3,7 @@ package lib_test
 import (
 	"context"
 	"errors"
+	"log"
 	"net"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"msw/broker"
 	"msw/internal/switchtest"
+	"msw/internal/testutil"
 	"msw/lib"
 	"msw/server"
 )
@@ -17,8 +19,13 @@ import (
 // runSwitch serves a fresh broker on addr (a unix: path or 127.0.0.1:0)
 // and returns the address clients use and a function that stops it.
 func runSwitch(t *testing.T, addr string, opts broker.Options) (string, func()) {
-	sw := switchtest.Start(t, addr, opts, server.Options{})
+	sw := switchtest.Start(t, addr, opts, switchLog(t))
 	return sw.Addr, sw.Stop
+}
+
+// switchLog has a switch's log lines show with the test.
+func switchLog(t *testing.T) server.Options {
+	return server.Options{Log: log.New(testutil.LogWriter(t, "switch: "), "", 0)}
 }
 
 func newClient(t *testing.T, addr string, wait time.Duration) *lib.Client {
@@ -90,7 +97,7 @@ func TestUnreachableNamesTheAddress(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
 	c := newClient(t, addr, 0)
-	_, err := c.List(context.Background(), "", true)
+	_, err := c.List(context.Background(), lib.ListOptions{All: true})
 	if !errors.Is(err, lib.ErrUnreachable) {
 		t.Fatalf("List = %v; want ErrUnreachable", err)
 	}

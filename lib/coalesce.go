@@ -2,9 +2,6 @@ package lib
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -84,7 +81,7 @@ func (c *Client) sendCoalesced(ctx context.Context, queue string, m *Message) (u
 	if !line.busy {
 		line.busy = true
 		sl.mu.Unlock()
-		id, epoch, err := c.sendFrames(ctx, queue, []*Message{m})
+		id, epoch, err := c.sendMessages(ctx, queue, []*Message{m})
 		c.lineDone(queue, line)
 		return id, epoch, err
 	}
@@ -170,12 +167,12 @@ func (c *Client) sendBatchOf(ctx context.Context, queue string, batch []*pending
 	for i, p := range batch {
 		ms[i] = p.m
 	}
-	first, epoch, err := c.sendFrames(ctx, queue, ms)
+	first, epoch, err := c.sendMessages(ctx, queue, ms)
 	if err != nil && len(batch) > 1 {
 		if e, ok := err.(*Error); ok && e.Status/100 == 4 {
 			// Refused whole: send each alone so that only the culprit fails.
 			for _, p := range batch {
-				id, epoch, err := c.sendFrames(ctx, queue, []*Message{p.m})
+				id, epoch, err := c.sendMessages(ctx, queue, []*Message{p.m})
 				p.done <- sendResult{id, epoch, err}
 			}
 			return
@@ -190,30 +187,15 @@ func (c *Client) sendBatchOf(ctx context.Context, queue string, batch []*pending
 	}
 }
 
-// sendFrames sends messages as one frames request and returns the id of
-// the first and the epoch of the session that carried them.
-func (c *Client) sendFrames(ctx context.Context, queue string, ms []*Message) (uint64, uint64, error) {
+// sendMessages frames messages into one send request.
+func (c *Client) sendMessages(ctx context.Context, queue string, ms []*Message) (uint64, uint64, error) {
 	n := 0
 	for _, m := range ms {
 		n += len(m.Payload) + len(m.CorrelationID) + len(m.ReplyTo) + 24
 	}
 	buf := make([]byte, 0, n)
 	for _, m := range ms {
-		buf = wire.AppendSendFrame(buf, m)
+		buf = wire.AppendSendFrame(buf, m.wireMessage())
 	}
-	resp, epoch, err := c.doIn(ctx, &request{method: http.MethodPost, path: queuePath(queue) + "/messages",
-		contentType: wire.ContentTypeFrames, body: buf,
-		stream: &wire.StreamRequest{Op: wire.StreamSend, Queue: queue}}, 0, false)
-	if err != nil {
-		return 0, epoch, err
-	}
-	defer resp.Body.Close()
-	var sr wire.SendResponse
-	if err := json.NewDecoder(resp.Body).Decode(&sr); err != nil {
-		return 0, epoch, fmt.Errorf("switch at %s: bad answer to a send: %w", c.ep.display, err)
-	}
-	if sr.Count != len(ms) {
-		return 0, epoch, fmt.Errorf("switch at %s: enqueued %d of %d messages", c.ep.display, sr.Count, len(ms))
-	}
-	return sr.ID, epoch, nil
+	return c.sendFrames(ctx, queue, buf, len(ms))
 }

@@ -3,11 +3,12 @@ package lib
 import (
 	"context"
 	"fmt"
+	"log"
 	"sync"
 	"testing"
-	"time"
 
 	"msw/broker"
+	"msw/internal/testutil"
 	mswserver "msw/server"
 )
 
@@ -15,7 +16,7 @@ import (
 // queues (a server replying to many callers) keeps none of them.
 func TestSendLinesAreRetired(t *testing.T) {
 	b := broker.New(broker.Options{})
-	srv := mswserver.New(b, mswserver.Options{})
+	srv := mswserver.New(b, mswserver.Options{Log: log.New(testutil.LogWriter(t, "switch: "), "", 0)})
 	l, err := mswserver.Listen("127.0.0.1:0", 0o600)
 	if err != nil {
 		t.Fatal(err)
@@ -46,14 +47,9 @@ func TestSendLinesAreRetired(t *testing.T) {
 	}
 	wg.Wait()
 	// A batch's sender answers before it looks for more: allow it to.
-	var n int
-	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+	testutil.Eventually(t, "every send line retired after every send returned", func() bool {
 		c.sendLines.mu.Lock()
-		n = len(c.sendLines.lines)
-		c.sendLines.mu.Unlock()
-		if n == 0 {
-			return
-		}
-	}
-	t.Errorf("%d send lines left after every send returned", n)
+		defer c.sendLines.mu.Unlock()
+		return len(c.sendLines.lines) == 0
+	})
 }

@@ -10,7 +10,7 @@ package lib
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -37,7 +37,7 @@ const maxWindow = wire.MaxConsumeWindow
 // pushQueue holds a consume's answers until they are taken.
 type pushQueue struct {
 	mu      sync.Mutex
-	items   []streamAnswer
+	items   []answer
 	notify  chan struct{}   // a new answer
 	deliver func(*Delivery) // see pushOptions
 }
@@ -47,7 +47,7 @@ func newPushQueue(deliver func(*Delivery)) *pushQueue {
 }
 
 // put takes an answer from the stream's reader.
-func (q *pushQueue) put(a streamAnswer) {
+func (q *pushQueue) put(a answer) {
 	if q.deliver != nil && a.status == http.StatusOK && deliverEach(a.body, q.deliver) {
 		return
 	}
@@ -60,14 +60,14 @@ func (q *pushQueue) put(a streamAnswer) {
 	}
 }
 
-func (q *pushQueue) pop() (streamAnswer, bool) {
+func (q *pushQueue) pop() (answer, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if len(q.items) == 0 {
-		return streamAnswer{}, false
+		return answer{}, false
 	}
 	a := q.items[0]
-	q.items[0] = streamAnswer{}
+	q.items[0] = answer{}
 	q.items = q.items[1:]
 	return a, true
 }
@@ -98,12 +98,12 @@ func (c *Client) consumer(ctx context.Context) (*consumer, error) {
 		k.cancel()
 		c.cons = nil
 	}
-	sc, resp, err := c.streamFor(ctx, ref.id)
+	sc, refusal, err := c.streamFor(ctx, ref.id)
 	if err != nil {
 		return nil, err
 	}
-	if resp != nil {
-		e := readError(resp)
+	if sc == nil {
+		e := answerError(refusal)
 		if e.Code == wire.CodeUnknownSession {
 			c.dropSession(ref.epoch)
 		}
@@ -143,7 +143,7 @@ func (k *consumer) take(ctx context.Context, max int, timeout time.Duration) ([]
 		}
 		if a, ok := k.pushes.pop(); ok {
 			if a.status != http.StatusOK {
-				k.err = answerError(a.status, a.body)
+				k.err = answerError(a)
 				continue
 			}
 			if err := k.decode(a.body); err != nil {
@@ -175,12 +175,12 @@ func (k *consumer) take(ctx context.Context, max int, timeout time.Duration) ([]
 
 func (k *consumer) decode(body []byte) error {
 	for len(body) > 0 {
-		var d Delivery
+		var d wire.Delivery
 		var err error
 		if body, err = wire.ParseFrame(body, math.MaxInt, &d); err != nil {
 			return fmt.Errorf("pushed deliveries: %w", err)
 		}
-		k.backlog = append(k.backlog, d)
+		k.backlog = append(k.backlog, deliveryOf(&d))
 	}
 	return nil
 }
@@ -190,15 +190,16 @@ func (k *consumer) decode(body []byte) error {
 // handed none, if the batch is malformed.
 func deliverEach(body []byte, deliver func(*Delivery)) bool {
 	for rest := body; len(rest) > 0; {
-		var d Delivery
+		var d wire.Delivery
 		var err error
 		if rest, err = wire.ParseFrame(rest, math.MaxInt, &d); err != nil {
 			return false
 		}
 	}
 	for len(body) > 0 {
-		var d Delivery
-		body, _ = wire.ParseFrame(body, math.MaxInt, &d)
+		var w wire.Delivery
+		body, _ = wire.ParseFrame(body, math.MaxInt, &w)
+		d := deliveryOf(&w)
 		deliver(&d)
 	}
 	return true
@@ -236,7 +237,7 @@ func (c *Client) stopConsuming() ([]Delivery, uint64) {
 // ackEpoch) go on their own, then pushed deliveries are taken.
 func (c *Client) transferPushed(ctx context.Context, o TransferOptions, ackEpoch uint64) ([]Delivery, uint64, error) {
 	if len(o.Acks) > 0 && ackEpoch != 0 && !c.push.autoAck {
-		if err := c.acksIn(ctx, wire.PathAck, o.Acks, ackEpoch, false); err != nil && err != errStaleSession {
+		if err := c.acksIn(ctx, wire.OpAck, o.Acks, ackEpoch, false); err != nil && err != errStaleSession {
 			return nil, 0, err
 		}
 	}
@@ -260,12 +261,17 @@ func (c *Client) consumeError(ctx context.Context, err error) error {
 		return nil
 	case ctx.Err() != nil:
 		return ctx.Err()
+	case errors.Is(err, ErrClosed):
+		return err
 	}
 	if _, ok := err.(*Error); ok {
 		return err
 	}
 	return &unreachableError{addr: c.ep.display, err: err}
 }
+
+// opReply is the stream's reply-and-ack, which only the stream carries.
+var opReply = wire.Op{Name: "reply", Stream: wire.StreamReply}
 
 // replyAck sends m to replyTo and acks request id of queue reqQueue in
 // one step, in the session of epoch (errStaleSession if it is gone).
@@ -274,21 +280,10 @@ func (c *Client) replyAck(ctx context.Context, replyTo string, m *Message, reqQu
 		return errNoStream
 	}
 	body := wire.AppendString(make([]byte, 0, len(reqQueue)+len(m.Payload)+len(m.CorrelationID)+32), reqQueue)
-	body = wire.AppendSendFrame(body, m)
-	resp, _, err := c.doIn(ctx, &request{path: queuePath(replyTo) + "/messages", body: body,
-		stream: &wire.StreamRequest{Op: wire.StreamReply, Queue: replyTo, Arg: id}}, epoch, false)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	return nil
-}
-
-// answerError is the *Error of a failure answer.
-func answerError(status int, body []byte) *Error {
-	var we wire.Error
-	if json.Unmarshal(body, &we) != nil || we.Message == "" {
-		we.Message = fmt.Sprintf("switch answered %d %s", status, http.StatusText(status))
-	}
-	return &Error{Status: status, Code: we.Code, Message: we.Message}
+	body = wire.AppendSendFrame(body, m.wireMessage())
+	r := opRequest(opReply, replyTo, id, body)
+	r.path = queuePath(replyTo) // checked as a queue name; never sent over HTTP
+	r.bound = epoch
+	_, _, err := c.do(ctx, r)
+	return err
 }

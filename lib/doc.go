@@ -19,4 +19,33 @@
 // replays a request naming messages to a switch that restarted (Ack,
 // Release and Withdraw fail with ErrSwitchRestarted; Transfer drops its
 // Acks), and a caller holding ids should drop them once Epoch changes.
+//
+// # Delivery
+//
+// Sends are at least once. A send whose connection broke after it left
+// and before its answer came (the switch was killed or restarted, say)
+// is sent again, and if the switch had enqueued it before it broke, the
+// message is there twice. Call sends its request again whenever the
+// session changed while it waited (the restarted switch lost it), so a
+// server may see a request twice; Call returns the first reply and drops
+// any other reply with the same correlation id. A receiver that must not
+// act twice on one message keys its work on something in the message.
+//
+// # Locks
+//
+// Lock order, outermost first (a lock is only ever taken while holding
+// locks above it):
+//
+//	Client.consMu     the consumer; held while it logs in and opens the stream
+//	caller.setupMu    the reply queue's setup; held across requests of the caller's child client
+//	Client.loginMu    one login at a time; held across the login's HTTP requests
+//	Client.streamMu   the session's stream; held while it dials and upgrades
+//	streamConn.mu     a stream's requests waiting for answers
+//	Client.mu         session, epoch, restore list, caller, closed
+//	streamConn.wmu, sendLines.mu, caller.mu, serveLoop.mu, pushQueue.mu  (leaves)
+//
+// No lock is held while a request waits for its answer, except the three
+// marked "held across" above, which serialise their own requests. The
+// stream's reader takes streamConn.mu only to find the request an answer
+// is for, and hands the answer on after releasing it.
 package lib

@@ -1,14 +1,25 @@
 package lib
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"msw/internal/wire"
 )
 
 // ErrUnreachable wraps every failure to connect to the switch.
 var ErrUnreachable = errors.New("not reachable")
+
+// ErrClosed is returned by the requests, calls and serves of a Client
+// that was closed, including those in progress when Close was called.
+var ErrClosed = errors.New("client closed")
+
+// ErrSwitchRestarted is returned by a request naming messages (ack,
+// release, withdraw) when the switch restarted since they were taken:
+// they were lost with it, and their ids now mean other messages.
+var ErrSwitchRestarted = errors.New("the switch restarted: the messages taken before are gone")
 
 // unreachableError names the switch that could not be reached and why.
 type unreachableError struct {
@@ -58,6 +69,15 @@ const (
 	CodeForbidden      = wire.CodeForbidden
 	CodeShuttingDown   = wire.CodeShuttingDown
 )
+
+// answerError is the *Error of a failure answer.
+func answerError(a answer) *Error {
+	var we wire.Error
+	if json.Unmarshal(a.body, &we) != nil || we.Message == "" {
+		we.Message = fmt.Sprintf("switch answered %d %s", a.status, http.StatusText(a.status))
+	}
+	return &Error{Status: a.status, Code: we.Code, Message: we.Message}
+}
 
 // IsCode reports whether err is an Error from the switch with that code.
 func IsCode(err error, code string) bool {

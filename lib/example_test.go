@@ -3,6 +3,7 @@ package lib_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log"
 
@@ -53,4 +54,53 @@ func Example() {
 	// Output:
 	// HELLO, SWITCH
 	// serve returned: <nil>
+}
+
+// Queues are made, listed and destroyed by name; a closed client says so
+// with ErrClosed.
+func Example_queues() {
+	srv := server.New(broker.New(broker.Options{}), server.Options{})
+	l, err := server.Listen("127.0.0.1:0", 0o600)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
+
+	ctx := context.Background()
+	c, err := lib.New(lib.Options{Addr: l.Addr().String()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, q := range []string{"jobs.mail", "jobs.print", "logs"} {
+		if err := c.CreateQueue(ctx, q); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if _, err := c.Send(ctx, "jobs.mail", lib.Message{Payload: []byte("to: ops")}); err != nil {
+		log.Fatal(err)
+	}
+
+	qs, err := c.List(ctx, lib.ListOptions{Prefix: "jobs.", All: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, q := range qs {
+		fmt.Printf("%s holds %d\n", q.Name, q.Depth)
+	}
+
+	// IfEmpty refuses to destroy a queue that still holds messages.
+	err = c.DestroyQueue(ctx, "jobs.mail", lib.DestroyOptions{IfEmpty: true})
+	fmt.Println("not empty:", lib.IsCode(err, lib.CodeQueueNotEmpty))
+	fmt.Println("destroyed:", c.DestroyQueue(ctx, "jobs.mail", lib.DestroyOptions{}) == nil)
+
+	c.Close()
+	_, err = c.Send(ctx, "logs", lib.Message{Payload: []byte("late")})
+	fmt.Println("after Close:", errors.Is(err, lib.ErrClosed))
+	// Output:
+	// jobs.mail holds 1
+	// jobs.print holds 0
+	// not empty: true
+	// destroyed: true
+	// after Close: true
 }

@@ -13,6 +13,7 @@ import (
 
 	"msw/broker"
 	"msw/internal/switchtest"
+	"msw/internal/testutil"
 	"msw/lib"
 	"msw/server"
 )
@@ -20,23 +21,11 @@ import (
 // rpcSwitch serves a fresh broker on addr ("127.0.0.1:0" or
 // "unix:/path") until the test ends or Stop is called.
 func rpcSwitch(t *testing.T, addr string) *switchtest.Switch {
-	return switchtest.Start(t, addr, broker.Options{Grace: 300 * time.Millisecond}, server.Options{})
+	return switchtest.Start(t, addr, broker.Options{Grace: 300 * time.Millisecond}, switchLog(t))
 }
 
 func rpcClient(t *testing.T, addr string) *lib.Client {
 	return switchtest.Client(t, addr, lib.Options{ClientID: t.Name(), Wait: 5 * time.Second})
-}
-
-// waitFor polls cond for up to 10s.
-func rpcWaitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // queueIs reports whether queue has the given ready and in-flight counts.
@@ -51,6 +40,10 @@ func queueIs(sw *switchtest.Switch, name string, depth, inflight int) func() boo
 // returns Serve's result.
 func rpcServe(t *testing.T, c *lib.Client, queue string, opts lib.ServeOptions, h lib.Handler) (stop func() error) {
 	t.Helper()
+	if opts.Logf == nil {
+		l := testutil.LogWriter(t, "serve "+queue+": ")
+		opts.Logf = func(format string, args ...any) { fmt.Fprintf(l, format+"\n", args...) }
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- c.Serve(ctx, queue, opts, h) }()
@@ -121,7 +114,7 @@ func TestCallManyConcurrent(t *testing.T) {
 	if m := maxRunning.Load(); m > 8 {
 		t.Errorf("%d handlers ran at once; concurrency is 8", m)
 	}
-	rpcWaitFor(t, "svc drained", queueIs(sw, "svc", 0, 0))
+	testutil.Eventually(t, "svc drained", queueIs(sw, "svc", 0, 0))
 }
 
 func TestCallBeforeServe(t *testing.T) {
@@ -138,12 +131,12 @@ func TestCallBeforeServe(t *testing.T) {
 		}
 		res <- string(got)
 	}()
-	rpcWaitFor(t, "request queued", queueIs(sw, "late", 1, 0))
+	testutil.Eventually(t, "request queued", queueIs(sw, "late", 1, 0))
 	rpcServe(t, rpcClient(t, sw.Addr), "late", lib.ServeOptions{}, rpcEcho)
 	if got := <-res; got != "hello" {
 		t.Fatalf("got %q", got)
 	}
-	rpcWaitFor(t, "request acked", queueIs(sw, "late", 0, 0))
+	testutil.Eventually(t, "request acked", queueIs(sw, "late", 0, 0))
 }
 
 func TestCallBinaryPayload(t *testing.T) {
@@ -199,7 +192,7 @@ func TestHandlerErrors(t *testing.T) {
 	if got, err := c.Call(context.Background(), "fail", []byte("fine")); err != nil || string(got) != "ok" {
 		t.Fatalf("after failures: got %q, %v", got, err)
 	}
-	rpcWaitFor(t, "failures acked", queueIs(sw, "fail", 0, 0))
+	testutil.Eventually(t, "failures acked", queueIs(sw, "fail", 0, 0))
 }
 
 // callInBackground makes a call in a goroutine; its error arrives on the
@@ -218,7 +211,7 @@ func TestCallCancelWithdraws(t *testing.T) {
 	c := rpcClient(t, sw.Addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := callInBackground(ctx, c, "nobody", "anyone?")
-	rpcWaitFor(t, "request queued", queueIs(sw, "nobody", 1, 0))
+	testutil.Eventually(t, "request queued", queueIs(sw, "nobody", 1, 0))
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
@@ -252,7 +245,7 @@ func TestCallCancelTakenLateReplyDiscarded(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := callInBackground(ctx, c, "slow", "slow")
-	rpcWaitFor(t, "request taken", queueIs(sw, "slow", 0, 1))
+	testutil.Eventually(t, "request taken", queueIs(sw, "slow", 0, 1))
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v", err)
@@ -261,7 +254,7 @@ func TestCallCancelTakenLateReplyDiscarded(t *testing.T) {
 		t.Fatal("a taken request must be left to finish")
 	}
 	close(release)
-	rpcWaitFor(t, "late request acked", queueIs(sw, "slow", 0, 0))
+	testutil.Eventually(t, "late request acked", queueIs(sw, "slow", 0, 0))
 	// The late reply is dropped; the next call gets its own.
 	got, err := c.Call(context.Background(), "slow", []byte("next"))
 	if err != nil || string(got) != "re:next" {
@@ -292,7 +285,7 @@ func TestServeGivesBackOnStop(t *testing.T) {
 	if !cancelled.Load() {
 		t.Error("the running handler's context was not cancelled")
 	}
-	rpcWaitFor(t, "request given back", queueIs(sw, "work", 1, 0))
+	testutil.Eventually(t, "request given back", queueIs(sw, "work", 1, 0))
 
 	// A second server gets it, marked redelivered.
 	var redelivered atomic.Bool
@@ -338,7 +331,7 @@ func TestServeGraceLetsRunningFinish(t *testing.T) {
 	if got := <-res; got != "finished <nil>" {
 		t.Fatalf("got %q", got)
 	}
-	rpcWaitFor(t, "only the new request left", queueIs(sw, "work", 1, 0))
+	testutil.Eventually(t, "only the new request left", queueIs(sw, "work", 1, 0))
 }
 
 func TestServeTimeout(t *testing.T) {
@@ -369,7 +362,7 @@ func TestServeNoReplyTo(t *testing.T) {
 		got <- string(req.Payload)
 		return []byte("nobody reads this"), nil
 	})
-	rpcWaitFor(t, "server subscribed", func() bool {
+	testutil.Eventually(t, "server subscribed", func() bool {
 		qi, err := sw.Broker.Info("oneway")
 		return err == nil && qi.Subscribers == 1
 	})
@@ -379,7 +372,7 @@ func TestServeNoReplyTo(t *testing.T) {
 	if g := <-got; g != "fire and forget" {
 		t.Fatalf("handler got %q", g)
 	}
-	rpcWaitFor(t, "acked", queueIs(sw, "oneway", 0, 0))
+	testutil.Eventually(t, "acked", queueIs(sw, "oneway", 0, 0))
 }
 
 func TestCallSurvivesSwitchRestart(t *testing.T) {
@@ -393,11 +386,11 @@ func TestCallSurvivesSwitchRestart(t *testing.T) {
 		got, err := c.Call(ctx, "svc", []byte("survive"))
 		res <- fmt.Sprintf("%s %v", got, err)
 	}()
-	rpcWaitFor(t, "request queued", queueIs(sw, "svc", 1, 0))
+	testutil.Eventually(t, "request queued", queueIs(sw, "svc", 1, 0))
 	sw.Stop() // everything it held is lost
 
 	sw2 := rpcSwitch(t, sock)
-	rpcWaitFor(t, "request sent again", queueIs(sw2, "svc", 1, 0))
+	testutil.Eventually(t, "request sent again", queueIs(sw2, "svc", 1, 0))
 	rpcServe(t, rpcClient(t, sock), "svc", lib.ServeOptions{}, rpcEcho)
 	if got := <-res; got != "survive <nil>" {
 		t.Fatalf("got %q", got)
@@ -419,7 +412,7 @@ func TestServeSurvivesSwitchRestart(t *testing.T) {
 	if got, err := c.Call(ctx, "svc", []byte("two")); err != nil || string(got) != "two" {
 		t.Fatalf("after restart: got %q, %v", got, err)
 	}
-	rpcWaitFor(t, "acked", queueIs(sw2, "svc", 0, 0))
+	testutil.Eventually(t, "acked", queueIs(sw2, "svc", 0, 0))
 }
 
 func TestCallUnreachable(t *testing.T) {
@@ -449,20 +442,26 @@ func TestCloseEndsCallsAndServe(t *testing.T) {
 		_, err := c.Call(context.Background(), "q", []byte("x"))
 		called <- err
 	}()
-	rpcWaitFor(t, "request queued", queueIs(sw, "q", 1, 0))
-	rpcWaitFor(t, "server subscribed", func() bool {
+	testutil.Eventually(t, "request queued", queueIs(sw, "q", 1, 0))
+	testutil.Eventually(t, "server subscribed", func() bool {
 		qi, err := sw.Broker.Info("other")
 		return err == nil && qi.Subscribers == 1
 	})
 	c.Close()
-	if err := <-called; err == nil {
-		t.Fatal("Call returned no error after Close")
+	if err := <-called; !errors.Is(err, lib.ErrClosed) {
+		t.Fatalf("Call after Close = %v; want ErrClosed", err)
 	}
-	if err := <-served; err == nil {
-		t.Fatal("Serve returned no error after Close")
+	if err := <-served; !errors.Is(err, lib.ErrClosed) {
+		t.Fatalf("Serve after Close = %v; want ErrClosed", err)
+	}
+	if _, err := c.Call(context.Background(), "q", []byte("y")); !errors.Is(err, lib.ErrClosed) {
+		t.Errorf("Call on a closed client = %v; want ErrClosed", err)
+	}
+	if err := c.CreateQueue(context.Background(), "q2"); !errors.Is(err, lib.ErrClosed) {
+		t.Errorf("CreateQueue on a closed client = %v; want ErrClosed", err)
 	}
 	// The caller's reply queue went with its session.
-	rpcWaitFor(t, "no transient queues", func() bool {
+	testutil.Eventually(t, "no transient queues", func() bool {
 		for _, qi := range sw.Broker.List("", true) {
 			if qi.Kind == "transient" {
 				return false
@@ -541,7 +540,7 @@ func BenchmarkCall(b *testing.B) {
 }
 
 func TestReplyTooLargeBecomesFailure(t *testing.T) {
-	sw := switchtest.Start(t, "", broker.Options{MaxPayload: 1000}, server.Options{})
+	sw := switchtest.Start(t, "", broker.Options{MaxPayload: 1000}, switchLog(t))
 	c := rpcClient(t, sw.Addr)
 	rpcServe(t, c, "big", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 		return make([]byte, 2000), nil

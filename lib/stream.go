@@ -17,7 +17,6 @@ package lib
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -26,7 +25,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,8 +39,9 @@ var errNoStream = errors.New("switch has no stream endpoint")
 // any of it was written, so it is safe to send again on a new one.
 var errUnsent = errors.New("stream broke before the request was sent")
 
-// errStreamClosed ends the requests of a stream its client closed.
-var errStreamClosed = errors.New("client closed")
+// errStreamReplaced ends the requests of a stream whose session the
+// client no longer has; do sends them again in the new one, if they may go.
+var errStreamReplaced = errors.New("stream of an old session")
 
 // bigBody is the size from which a request body is written straight from
 // the caller's buffer instead of being copied into the shared one.
@@ -86,42 +85,37 @@ type streamConn struct {
 // streamCall is one request waiting for its answer.
 type streamCall struct {
 	op        wire.StreamOp
-	ch        chan streamAnswer // buffered: the reader never blocks on it
-	abandoned bool              // the caller left; dispose of the answer
-	unsent    atomic.Bool       // the stream broke before any of it was written (set by whichever goroutine was writing)
-	pushes    *pushQueue        // a consume's: its answers, kept in order
-}
-
-type streamAnswer struct {
-	status int
-	body   []byte
+	ch        chan answer // buffered: the reader never blocks on it
+	abandoned bool        // the caller left; dispose of the answer
+	unsent    atomic.Bool // the stream broke before any of it was written (set by whichever goroutine was writing)
+	pushes    *pushQueue  // a consume's: its answers, kept in order
 }
 
 // streamFor returns the open stream of session sess, opening it if need
-// be. A switch that refuses the upgrade with an HTTP error (an ended
-// session, say) gives that answer back as resp, for do to deal with.
-func (c *Client) streamFor(ctx context.Context, sess string) (sc *streamConn, resp *http.Response, err error) {
+// be. A switch that refuses the upgrade (an ended session, say) gives its
+// answer back as refusal, with sc nil.
+func (c *Client) streamFor(ctx context.Context, sess string) (sc *streamConn, refusal answer, err error) {
 	c.streamMu.Lock()
 	defer c.streamMu.Unlock()
 	if c.noStream.Load() {
-		return nil, nil, errNoStream // found out while this waited for the lock
+		return nil, answer{}, errNoStream // found out while this waited for the lock
 	}
 	if sc := c.stream; sc != nil {
 		if sc.sess == sess && sc.alive() {
-			return sc, nil, nil
+			return sc, answer{}, nil
 		}
-		sc.fail(errStreamClosed)
+		sc.fail(errStreamReplaced)
 		c.stream = nil
 	}
-	sc, resp, err = c.openStream(ctx, sess)
-	if err == nil && resp == nil {
+	sc, refusal, err = c.openStream(ctx, sess)
+	if sc != nil {
 		c.stream = sc
 	}
-	return sc, resp, err
+	return sc, refusal, err
 }
 
 // openStream dials the switch and upgrades the connection.
-func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, *http.Response, error) {
+func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, answer, error) {
 	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	network, addr, host := "tcp", c.ep.display, c.ep.display
 	if c.ep.unix != "" {
@@ -129,7 +123,7 @@ func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, *htt
 	}
 	conn, err := d.DialContext(ctx, network, addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, answer{}, err
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
@@ -148,9 +142,9 @@ func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, *htt
 	if err != nil {
 		conn.Close()
 		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
+			return nil, answer{}, ctx.Err()
 		}
-		return nil, nil, fmt.Errorf("opening the stream: %w", err)
+		return nil, answer{}, fmt.Errorf("opening the stream: %w", err)
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
@@ -159,14 +153,13 @@ func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, *htt
 		switch resp.StatusCode {
 		case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusUpgradeRequired:
 			c.noStream.Store(true)
-			return nil, nil, errNoStream
+			return nil, answer{}, errNoStream
 		}
-		resp.Body = io.NopCloser(bytes.NewReader(body))
-		return nil, resp, nil
+		return nil, answer{status: resp.StatusCode, body: body}, nil
 	}
 	if !stop() {
 		conn.Close()
-		return nil, nil, ctx.Err()
+		return nil, answer{}, ctx.Err()
 	}
 	conn.SetDeadline(time.Time{})
 	sc := &streamConn{
@@ -179,7 +172,7 @@ func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, *htt
 	sc.wcond.L = &sc.wmu
 	go sc.readLoop(br)
 	go sc.flusher()
-	return sc, nil, nil
+	return sc, answer{}, nil
 }
 
 // closeStream closes the client's stream, if it has one.
@@ -189,26 +182,18 @@ func (c *Client) closeStream() {
 	c.stream = nil
 	c.streamMu.Unlock()
 	if sc != nil {
-		sc.fail(errStreamClosed)
+		sc.fail(ErrClosed)
 	}
 }
 
-// streamRoundTrip carries r on the stream of session sess and returns its
-// answer dressed as the HTTP response the same request would have had.
-func (c *Client) streamRoundTrip(ctx context.Context, r *request, sess string) (*http.Response, error) {
-	sc, resp, err := c.streamFor(ctx, sess)
-	if err != nil || resp != nil {
-		return resp, err
+// streamExchange carries r on the stream of session sess. A refused
+// upgrade is the request's answer.
+func (c *Client) streamExchange(ctx context.Context, r *request, sess string) (answer, error) {
+	sc, refusal, err := c.streamFor(ctx, sess)
+	if sc == nil {
+		return refusal, err
 	}
-	a, err := sc.roundTrip(ctx, r.stream, r.body)
-	if err != nil {
-		return nil, err
-	}
-	return &http.Response{
-		StatusCode: a.status,
-		Status:     strconv.Itoa(a.status) + " " + http.StatusText(a.status),
-		Body:       io.NopCloser(bytes.NewReader(a.body)),
-	}, nil
+	return sc.roundTrip(ctx, &wire.StreamRequest{Op: r.op.Stream, Queue: r.queue, Arg: r.arg}, r.body)
 }
 
 func (sc *streamConn) alive() bool {
@@ -224,19 +209,19 @@ func (sc *streamConn) alive() bool {
 // first, a transfer is called off (and what it took given back) and
 // other requests get a moment to be answered; then the request is
 // abandoned.
-func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, body []byte) (streamAnswer, error) {
-	call := &streamCall{op: op.Op, ch: make(chan streamAnswer, 1)}
+func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, body []byte) (answer, error) {
+	call := &streamCall{op: op.Op, ch: make(chan answer, 1)}
 	id, err := sc.register(call)
 	if err != nil {
-		return streamAnswer{}, errUnsent
+		return answer{}, errUnsent
 	}
 	req := *op
 	req.ID = id
 	if err := sc.write(&req, body, call); err != nil {
 		if call.unsent.Load() {
-			return streamAnswer{}, errUnsent
+			return answer{}, errUnsent
 		}
-		return streamAnswer{}, err
+		return answer{}, err
 	}
 	select {
 	case a := <-call.ch:
@@ -248,13 +233,13 @@ func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, bod
 		default:
 		}
 		if call.unsent.Load() {
-			return streamAnswer{}, errUnsent
+			return answer{}, errUnsent
 		}
-		return streamAnswer{}, sc.err
+		return answer{}, sc.err
 	case <-ctx.Done():
 		t := time.NewTimer(settleWait)
 		defer t.Stop()
-		if op.Op == wire.StreamTransfer {
+		if op.Op == wire.OpTransfer.Stream {
 			// Call the transfer off and wait (a little) for the switch to
 			// say it has: a caller that goes on to poll or send again
 			// then knows this transfer takes nothing more. Whatever it
@@ -263,7 +248,7 @@ func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, bod
 			select {
 			case a := <-call.ch:
 				sc.dispose(call, a)
-				return streamAnswer{}, ctx.Err()
+				return answer{}, ctx.Err()
 			case <-sc.done:
 			case <-t.C:
 			}
@@ -279,7 +264,7 @@ func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, bod
 			}
 		}
 		sc.abandon(id, call)
-		return streamAnswer{}, ctx.Err()
+		return answer{}, ctx.Err()
 	}
 }
 
@@ -315,13 +300,13 @@ func (sc *streamConn) abandon(id uint64, call *streamCall) {
 
 // dispose handles the answer of an abandoned request: messages a
 // transfer took for nobody go back to their queues.
-func (sc *streamConn) dispose(call *streamCall, a streamAnswer) {
-	if call.op != wire.StreamTransfer || a.status != http.StatusOK || len(a.body) == 0 {
+func (sc *streamConn) dispose(call *streamCall, a answer) {
+	if call.op != wire.OpTransfer.Stream || a.status != http.StatusOK || len(a.body) == 0 {
 		return
 	}
-	acks := Acks{}
+	acks := wire.Acks{}
 	for body := a.body; len(body) > 0; {
-		var d Delivery
+		var d wire.Delivery
 		var err error
 		if body, err = wire.ParseFrame(body, math.MaxInt, &d); err != nil {
 			break
@@ -331,10 +316,10 @@ func (sc *streamConn) dispose(call *streamCall, a streamAnswer) {
 	if len(acks) == 0 {
 		return
 	}
-	rel := &streamCall{op: wire.StreamRelease, ch: make(chan streamAnswer, 1), abandoned: true}
+	rel := &streamCall{op: wire.OpRelease.Stream, ch: make(chan answer, 1), abandoned: true}
 	id, err := sc.register(rel)
 	if err == nil {
-		sc.write(&wire.StreamRequest{Op: wire.StreamRelease, ID: id}, jsonBody(wire.AckRequest{Acks: acks}), rel)
+		sc.write(&wire.StreamRequest{Op: wire.OpRelease.Stream, ID: id}, jsonBody(wire.AckRequest{Acks: acks}), rel)
 	}
 }
 
@@ -481,7 +466,7 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 				sc.inflight.Add(-1)
 			}
 			sc.mu.Unlock()
-			call.pushes.put(streamAnswer{status, body})
+			call.pushes.put(answer{status, body})
 			continue
 		}
 		if call != nil {
@@ -493,9 +478,9 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 		switch {
 		case call == nil:
 		case abandoned:
-			sc.dispose(call, streamAnswer{status, body})
+			sc.dispose(call, answer{status, body})
 		default:
-			call.ch <- streamAnswer{status, body}
+			call.ch <- answer{status, body}
 		}
 	}
 }
@@ -508,7 +493,7 @@ func (sc *streamConn) fail(err error) {
 	if sc.err != nil {
 		return
 	}
-	if err != errStreamClosed {
+	if err != ErrClosed && err != errStreamReplaced {
 		err = &streamLostError{err}
 	}
 	sc.err = err

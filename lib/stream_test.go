@@ -13,6 +13,7 @@ import (
 
 	"msw/broker"
 	"msw/internal/switchtest"
+	"msw/internal/testutil"
 	"msw/internal/wire"
 	"msw/lib"
 	"msw/server"
@@ -30,7 +31,7 @@ type countingSwitch struct {
 
 func startCounting(t *testing.T, noStream bool) *countingSwitch {
 	b := broker.New(broker.Options{Grace: 300 * time.Millisecond})
-	h := server.New(b, server.Options{}).Handler()
+	h := server.New(b, switchLog(t)).Handler()
 	cs := &countingSwitch{broker: b, counts: map[string]int{}}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cs.mu.Lock()
@@ -168,7 +169,7 @@ func TestAbandonedTransferTakesNothing(t *testing.T) {
 		_, err := a.Transfer(actx, lib.TransferOptions{Timeout: 30 * time.Second})
 		errc <- err
 	}()
-	rpcWaitFor(t, "a's transfer to reach the switch", polled(sw, a))
+	testutil.Eventually(t, "a's transfer to reach the switch", polled(sw, a))
 	cancel()
 	if err := <-errc; !errors.Is(err, context.Canceled) {
 		t.Fatalf("abandoned transfer: %v, want context.Canceled", err)
@@ -180,7 +181,7 @@ func TestAbandonedTransferTakesNothing(t *testing.T) {
 		ds, _ := b.Transfer(ctx, lib.TransferOptions{Timeout: 5 * time.Second})
 		got <- ds
 	}()
-	rpcWaitFor(t, "b's transfer to reach the switch", polled(sw, b))
+	testutil.Eventually(t, "b's transfer to reach the switch", polled(sw, b))
 	if _, err := sender.Send(ctx, "q", lib.Message{Payload: []byte("m")}); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestServeHoldsNoMoreThanItsConcurrency(t *testing.T) {
 		return []byte("slow"), nil
 	})
 	defer stopSlow()
-	rpcWaitFor(t, "the slow server", func() bool {
+	testutil.Eventually(t, "the slow server", func() bool {
 		qi, err := sw.Broker.Info("svc")
 		return err == nil && qi.Subscribers == 1
 	})
@@ -227,7 +228,7 @@ func TestServeHoldsNoMoreThanItsConcurrency(t *testing.T) {
 			answers <- string(got)
 		}()
 	}
-	rpcWaitFor(t, "the slow server to hold two", queueIs(sw, "svc", 8, 2))
+	testutil.Eventually(t, "the slow server to hold two", queueIs(sw, "svc", 8, 2))
 	// The other eight are left for other servers.
 	stopFast := rpcServe(t, fast, "svc", lib.ServeOptions{Concurrency: 8}, func(ctx context.Context, r *lib.Request) ([]byte, error) {
 		return []byte("fast"), nil

@@ -142,7 +142,7 @@ func TestMetricsMatchListing(t *testing.T) {
 	}
 
 	fams := scrape(t, addr)
-	queues, err := sender.List(ctx, "", true)
+	queues, err := sender.List(ctx, lib.ListOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}

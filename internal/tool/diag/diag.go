@@ -10,6 +10,7 @@ import (
 
 	"msw/internal/tool"
 	"msw/internal/wire"
+	"msw/lib"
 )
 
 const diagUsage = `
@@ -88,7 +89,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 					n++
 				}
 			}
-			if n == 0 || !slices.ContainsFunc(q.Messages, func(m wire.MessageInfo) bool { return !m.InFlight && m.Size > wire.PreviewLen }) {
+			if n == 0 || !slices.ContainsFunc(q.Messages, func(m lib.MessageInfo) bool { return !m.InFlight && m.Size > wire.PreviewLen }) {
 				continue
 			}
 			ds, err := cl.Peek(ctx, q.Name, n)
@@ -117,22 +118,22 @@ const (
 
 // diagReport turns a snapshot into the explanation msw-diag prints.
 type diagReport struct {
-	snap    *wire.Snapshot
+	snap    *lib.Snapshot
 	addr    string
 	stale   time.Duration
 	verbose bool
 	full    map[string]map[uint64][]byte // whole payloads by queue and id, with -v
 
-	queues   map[string]*wire.QueueSnapshot
-	byClient map[string][]*wire.SessionInfo
+	queues   map[string]*lib.QueueSnapshot
+	byClient map[string][]*lib.SessionInfo
 }
 
 func (r *diagReport) index() {
-	r.queues = map[string]*wire.QueueSnapshot{}
+	r.queues = map[string]*lib.QueueSnapshot{}
 	for i := range r.snap.Queues {
 		r.queues[r.snap.Queues[i].Name] = &r.snap.Queues[i]
 	}
-	r.byClient = map[string][]*wire.SessionInfo{}
+	r.byClient = map[string][]*lib.SessionInfo{}
 	for i := range r.snap.Sessions {
 		s := &r.snap.Sessions[i]
 		r.byClient[s.ClientID] = append(r.byClient[s.ClientID], s)
@@ -145,8 +146,8 @@ func (r *diagReport) ago(t time.Time) string {
 }
 
 // servers returns the sessions subscribed to a queue.
-func (r *diagReport) servers(queue string) []*wire.SessionInfo {
-	var out []*wire.SessionInfo
+func (r *diagReport) servers(queue string) []*lib.SessionInfo {
+	var out []*lib.SessionInfo
 	for i := range r.snap.Sessions {
 		if slices.Contains(r.snap.Sessions[i].Subscribed, queue) {
 			out = append(out, &r.snap.Sessions[i])
@@ -156,7 +157,7 @@ func (r *diagReport) servers(queue string) []*wire.SessionInfo {
 }
 
 // lastPoll is the latest poll of a queue by anyone.
-func (r *diagReport) lastPoll(q *wire.QueueSnapshot) time.Time {
+func (r *diagReport) lastPoll(q *lib.QueueSnapshot) time.Time {
 	t := q.LastTransfer
 	for _, s := range r.servers(q.Name) {
 		if s.LastPoll.After(t) {
@@ -187,7 +188,7 @@ func (r *diagReport) recent(t time.Time) bool {
 // waiting is running however long ago the poll began; it is stuck when a
 // message has waited past the threshold with nobody polling, or when the
 // server holding a message has not polled since longer than that.
-func (r *diagReport) classify(q *wire.QueueSnapshot) (serviceState, string) {
+func (r *diagReport) classify(q *lib.QueueSnapshot) (serviceState, string) {
 	held := len(q.Messages) > 0 || q.Depth+q.InFlight > 0
 	polled := r.lastPoll(q)
 	switch {
@@ -233,9 +234,9 @@ func (r *diagReport) write(w io.Writer) {
 	s := r.snap
 	fmt.Fprintf(w, "Switch at %s started %s (%s).\n", r.addr, s.Started.Local().Format("2006-01-02 15:04:05 MST"), r.ago(s.Started))
 
-	groups := map[serviceState][]*wire.QueueSnapshot{}
+	groups := map[serviceState][]*lib.QueueSnapshot{}
 	reasons := map[string]string{}
-	var uncollected []*wire.QueueSnapshot
+	var uncollected []*lib.QueueSnapshot
 	for i := range s.Queues {
 		q := &s.Queues[i]
 		if q.Kind == wire.KindTransient {
@@ -315,7 +316,7 @@ func (r *diagReport) write(w io.Writer) {
 	}
 }
 
-func (r *diagReport) writeService(w io.Writer, q *wire.QueueSnapshot, why string) {
+func (r *diagReport) writeService(w io.Writer, q *lib.QueueSnapshot, why string) {
 	var head []string
 	if srv := r.servers(q.Name); len(srv) > 0 {
 		names := make([]string, 0, len(srv))
@@ -343,7 +344,7 @@ func (r *diagReport) writeService(w io.Writer, q *wire.QueueSnapshot, why string
 	r.writeTruncated(w, q)
 }
 
-func (r *diagReport) writeTruncated(w io.Writer, q *wire.QueueSnapshot) {
+func (r *diagReport) writeTruncated(w io.Writer, q *lib.QueueSnapshot) {
 	if more := q.Depth + q.InFlight - len(q.Messages); q.Truncated && more > 0 {
 		fmt.Fprintf(w, "    ... and %d more (see --max-messages)\n", more)
 	}
@@ -351,7 +352,7 @@ func (r *diagReport) writeTruncated(w io.Writer, q *wire.QueueSnapshot) {
 
 // writeMessage describes one message; caller says whether to tell the
 // state of whoever waits for its reply.
-func (r *diagReport) writeMessage(w io.Writer, q *wire.QueueSnapshot, m wire.MessageInfo, caller bool) {
+func (r *diagReport) writeMessage(w io.Writer, q *lib.QueueSnapshot, m lib.MessageInfo, caller bool) {
 	origin := m.Origin
 	if origin == "" {
 		origin = "an anonymous sender"
@@ -376,7 +377,7 @@ func (r *diagReport) writeMessage(w io.Writer, q *wire.QueueSnapshot, m wire.Mes
 }
 
 // payload renders a message's payload for the report.
-func (r *diagReport) payload(queue string, m wire.MessageInfo) string {
+func (r *diagReport) payload(queue string, m lib.MessageInfo) string {
 	if full, ok := r.full[queue][m.ID]; ok {
 		return tool.SummarizePayload(wire.Escape(full), len(full), false, -1)
 	}
@@ -392,7 +393,7 @@ func (r *diagReport) payload(queue string, m wire.MessageInfo) string {
 }
 
 // callerState says whether anyone still waits for a request's reply.
-func (r *diagReport) callerState(m wire.MessageInfo) string {
+func (r *diagReport) callerState(m lib.MessageInfo) string {
 	if m.ReplyTo == "" {
 		return "none: no reply expected"
 	}

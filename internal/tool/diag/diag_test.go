@@ -9,7 +9,6 @@ import (
 	"msw/broker"
 	"msw/internal/tool"
 	"msw/internal/tool/tooltest"
-	"msw/internal/wire"
 	"msw/lib"
 )
 
@@ -39,18 +38,18 @@ func TestAgeWords(t *testing.T) {
 
 // snapshotAt builds a snapshot taken at now with the given queues and
 // sessions.
-func snapshotAt(now time.Time, qs []wire.QueueSnapshot, ss []wire.SessionInfo) *wire.Snapshot {
-	return &wire.Snapshot{Started: now.Add(-time.Hour), Now: now, Queues: qs, Sessions: ss}
+func snapshotAt(now time.Time, qs []lib.QueueSnapshot, ss []lib.SessionInfo) *lib.Snapshot {
+	return &lib.Snapshot{Started: now.Add(-time.Hour), Now: now, Queues: qs, Sessions: ss}
 }
 
 func TestDiagClassify(t *testing.T) {
 	now := time.Now()
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
-	req := func(id uint64, age time.Duration, inFlight bool, holder string) wire.MessageInfo {
-		return wire.MessageInfo{ID: id, Origin: "caller", EnqueuedAt: ago(age), ReplyTo: "tmp-1", Size: 5, Preview: "hello", InFlight: inFlight, Holder: holder}
+	req := func(id uint64, age time.Duration, inFlight bool, holder string) lib.MessageInfo {
+		return lib.MessageInfo{ID: id, Origin: "caller", EnqueuedAt: ago(age), ReplyTo: "tmp-1", Size: 5, Preview: "hello", InFlight: inFlight, Holder: holder}
 	}
-	q := func(name string, ever bool, subs int, lastTransfer time.Time, ms ...wire.MessageInfo) wire.QueueSnapshot {
-		qs := wire.QueueSnapshot{QueueInfo: wire.QueueInfo{Name: name, Kind: "persistent", Subscribers: subs, LastTransfer: lastTransfer}, EverSubscribed: ever, Messages: ms}
+	q := func(name string, ever bool, subs int, lastTransfer time.Time, ms ...lib.MessageInfo) lib.QueueSnapshot {
+		qs := lib.QueueSnapshot{QueueInfo: lib.QueueInfo{Name: name, Kind: "persistent", Subscribers: subs, LastTransfer: lastTransfer}, EverSubscribed: ever, Messages: ms}
 		for _, m := range ms {
 			if m.InFlight {
 				qs.InFlight++
@@ -60,7 +59,7 @@ func TestDiagClassify(t *testing.T) {
 		}
 		return qs
 	}
-	sessions := []wire.SessionInfo{
+	sessions := []lib.SessionInfo{
 		{ClientID: "caller", Connections: 1},
 		{ClientID: "busy", Connections: 1, Subscribed: []string{"slow"}, LastPoll: ago(time.Minute)},
 		{ClientID: "idle", Connections: 1, Subscribed: []string{"quiet"}, LastPoll: ago(50 * time.Second)},
@@ -68,7 +67,7 @@ func TestDiagClassify(t *testing.T) {
 		{ClientID: "stopped", Connections: 1, Subscribed: []string{"blocked"}, LastPoll: ago(40 * time.Second)},
 	}
 	for _, c := range []struct {
-		q    wire.QueueSnapshot
+		q    lib.QueueSnapshot
 		want serviceState
 	}{
 		{q("empty", false, 0, time.Time{}), stateIdle},
@@ -82,7 +81,7 @@ func TestDiagClassify(t *testing.T) {
 		{q("dead", true, 0, ago(time.Minute), req(6, time.Minute, false, "")), stateStuck},
 		{q("restarting", true, 0, ago(2*time.Second), req(7, time.Minute, false, "")), stateRunning},
 	} {
-		r := diagReport{snap: snapshotAt(now, []wire.QueueSnapshot{c.q}, sessions), stale: 30 * time.Second}
+		r := diagReport{snap: snapshotAt(now, []lib.QueueSnapshot{c.q}, sessions), stale: 30 * time.Second}
 		r.index()
 		if got, why := r.classify(&r.snap.Queues[0]); got != c.want {
 			t.Errorf("queue %s: state %d (%s); want %d", c.q.Name, got, why, c.want)

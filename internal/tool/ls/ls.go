@@ -57,7 +57,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.UsageError("%v", err)
 	}
 	defer done()
-	qs, err := cl.List(ctx, fs.Arg(0), all)
+	qs, err := cl.List(ctx, lib.ListOptions{Prefix: fs.Arg(0), All: all})
 	if err != nil {
 		return c.Fail(err)
 	}

@@ -447,7 +447,8 @@ func (r *receiver) writeOne(d *lib.Delivery) error {
 	switch r.format {
 	case formatJSON:
 		r.jbuf.Reset()
-		if err = r.enc.Encode(wire.ToJSON(d)); err != nil {
+		if err = r.enc.Encode(wire.ToJSON(&wire.Delivery{Queue: d.Queue, ID: d.ID, DeliveryCount: d.DeliveryCount,
+			Origin: d.Origin, EnqueuedAt: d.EnqueuedAt, Message: wire.Message(d.Message)})); err != nil {
 			return err
 		}
 		_, err = r.out.Write(r.jbuf.Bytes())

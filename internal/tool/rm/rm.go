@@ -49,7 +49,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	code := tool.ExitOK
 	for _, name := range c.Flags.Args() {
-		err := cl.DestroyQueue(ctx, name, !force)
+		err := cl.DestroyQueue(ctx, name, lib.DestroyOptions{IfEmpty: !force})
 		switch {
 		case err == nil:
 			if verbose {

@@ -378,7 +378,7 @@ func decodeEnvelope(line []byte) (lib.Message, error) {
 		}
 	}
 	d := wire.FromJSON(&j)
-	return d.Message, nil
+	return lib.Message(d.Message), nil
 }
 
 // jsonKind names a Go kind as JSON users know it.

@@ -192,8 +192,8 @@ func (l *lastN) Set(s string) error {
 
 // readTrace reads the events the switch holds after `after`, page by
 // page, and returns them with the sequence number to follow from.
-func readTrace(ctx context.Context, cl *lib.Client, after uint64) ([]wire.TraceEvent, uint64, error) {
-	var events []wire.TraceEvent
+func readTrace(ctx context.Context, cl *lib.Client, after uint64) ([]lib.TraceEvent, uint64, error) {
+	var events []lib.TraceEvent
 	for {
 		tr, err := cl.Trace(ctx, after, tailPage, 0)
 		if err != nil {
@@ -219,7 +219,7 @@ type eventWriter struct {
 
 // measure sets the column widths from a batch printed at once, so that
 // its rows line up whatever their lengths.
-func (o *eventWriter) measure(events []wire.TraceEvent) {
+func (o *eventWriter) measure(events []lib.TraceEvent) {
 	if len(events) == 0 {
 		return
 	}
@@ -233,7 +233,7 @@ func (o *eventWriter) measure(events []wire.TraceEvent) {
 	}
 }
 
-func (o *eventWriter) write(ev wire.TraceEvent) {
+func (o *eventWriter) write(ev lib.TraceEvent) {
 	o.n++
 	if o.json {
 		b, _ := json.Marshal(ev)
@@ -269,7 +269,7 @@ func (o *eventWriter) write(ev wire.TraceEvent) {
 
 // cells are a row's columns: relative time, event, route, message id,
 // processing time and payload summary.
-func (o *eventWriter) cells(ev wire.TraceEvent) []string {
+func (o *eventWriter) cells(ev lib.TraceEvent) []string {
 	rel := ev.Time.Sub(o.base)
 	if o.base.IsZero() {
 		rel = 0
@@ -292,7 +292,7 @@ func (o *eventWriter) cells(ev wire.TraceEvent) []string {
 	}
 }
 
-func (o *eventWriter) summary(ev wire.TraceEvent) string {
+func (o *eventWriter) summary(ev lib.TraceEvent) string {
 	if !isMessageEvent(ev.Kind) {
 		return ""
 	}
@@ -322,7 +322,7 @@ func isMessageEvent(kind string) bool {
 
 // eventName is the event's kind, with a send that answers a request
 // called a reply.
-func eventName(ev wire.TraceEvent) string {
+func eventName(ev lib.TraceEvent) string {
 	if ev.Kind == wire.EventSend && ev.Reply {
 		return "reply"
 	}
@@ -332,7 +332,7 @@ func eventName(ev wire.TraceEvent) string {
 // eventRoute says who did what to which queue: "from → queue" for most events,
 // "from → queue → to" for a delivery (from being the message's sender),
 // just the client for a session event.
-func eventRoute(ev wire.TraceEvent) string {
+func eventRoute(ev lib.TraceEvent) string {
 	from := ev.From
 	if from == "" {
 		from = "(anonymous)"
@@ -374,7 +374,7 @@ type chartArrow struct {
 
 // chartArrows turns events into arrows, one per event, and lists the
 // participants in order of first appearance.
-func chartArrows(events []wire.TraceEvent, verbose bool) ([]chartArrow, []string) {
+func chartArrows(events []lib.TraceEvent, verbose bool) ([]chartArrow, []string) {
 	var arrows []chartArrow
 	var parts []string
 	seen := map[string]bool{}
@@ -455,7 +455,7 @@ func chartArrows(events []wire.TraceEvent, verbose bool) ([]chartArrow, []string
 }
 
 // writeMscgen prints events as an mscgen chart.
-func writeMscgen(w io.Writer, events []wire.TraceEvent, verbose bool) {
+func writeMscgen(w io.Writer, events []lib.TraceEvent, verbose bool) {
 	arrows, parts := chartArrows(events, verbose)
 	ids := map[string]string{}
 	fmt.Fprintln(w, "msc {")
@@ -485,7 +485,7 @@ func mscgenEscape(s string) string {
 
 // writeMermaid prints events as a Mermaid sequence diagram: one arrow per
 // event.
-func writeMermaid(w io.Writer, events []wire.TraceEvent, verbose bool) {
+func writeMermaid(w io.Writer, events []lib.TraceEvent, verbose bool) {
 	arrows, parts := chartArrows(events, verbose)
 	ids := map[string]string{}
 	fmt.Fprintln(w, "sequenceDiagram")

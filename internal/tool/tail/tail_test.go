@@ -18,10 +18,10 @@ import (
 )
 
 // everyKind is one event of each kind, some with odd text in them.
-func everyKind() []wire.TraceEvent {
+func everyKind() []lib.TraceEvent {
 	t0 := time.Unix(1700000000, 0)
 	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
-	return []wire.TraceEvent{
+	return []lib.TraceEvent{
 		{Seq: 1, Time: at(0), Kind: wire.EventSessionStart, From: "caller#1;x"},
 		{Seq: 2, Time: at(1), Kind: wire.EventQueueCreate, Queue: "tmp-1", From: "caller#1;x"},
 		{Seq: 3, Time: at(2), Kind: wire.EventQueueCreate, Queue: "svc"},
@@ -148,7 +148,7 @@ func TestTailJSONAndCount(t *testing.T) {
 	var kinds []string
 	var seqs []uint64
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
-		var ev wire.TraceEvent
+		var ev lib.TraceEvent
 		if err := json.Unmarshal([]byte(l), &ev); err != nil {
 			t.Fatalf("line %q: %v", l, err)
 		}

@@ -1,0 +1,316 @@
+package lib
+
+// The caller: Call's side of RPC over named queues (see rpc.go).
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"msw/internal/wire"
+)
+
+// caller is the Call side of a client.
+type caller struct {
+	cl     *Client
+	prefix string // of correlation ids
+	seq    atomic.Uint64
+	done   chan struct{} // the parent client closed
+
+	setupMu sync.Mutex
+	replyQ  atomic.Pointer[string]
+	madeQ   string   // reply queue created but not yet subscribed
+	queues  sync.Map // service queues created
+
+	mu      sync.Mutex
+	pending map[string]*pendingCall
+
+	ctx      context.Context // the reply loop's
+	cancel   context.CancelFunc
+	loopDone chan struct{}
+}
+
+// pendingCall is a call waiting for its reply.
+type pendingCall struct {
+	reply  chan Delivery // gets the reply, once
+	resend chan struct{} // nudged when the session may have changed
+}
+
+// getCaller returns the client's caller, making it on first use.
+func (c *Client) getCaller() (*caller, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if c.caller == nil {
+		var rnd [6]byte
+		rand.Read(rnd[:])
+		ctx, cancel := context.WithCancel(context.Background())
+		cl := c.child()
+		// Replies are pushed as they come, acked as pushed: the reply
+		// queue is this session's own and dies with it.
+		cl.push = pushOptions{window: replyWindow, autoAck: true}
+		c.caller = &caller{
+			cl:       cl,
+			prefix:   hex.EncodeToString(rnd[:]) + "-",
+			done:     c.done,
+			pending:  make(map[string]*pendingCall),
+			ctx:      ctx,
+			cancel:   cancel,
+			loopDone: make(chan struct{}),
+		}
+		// Replies go straight from the stream to their calls.
+		cl.push.deliver = c.caller.dispatch
+	}
+	return c.caller, nil
+}
+
+func (k *caller) close() {
+	k.cancel()
+	if k.replyQ.Load() != nil {
+		<-k.loopDone
+	}
+	k.cl.close(time.Second)
+}
+
+// setup creates and subscribes the reply queue and starts the reply loop,
+// once; it returns the reply queue's name.
+func (k *caller) setup(ctx context.Context) (string, error) {
+	if q := k.replyQ.Load(); q != nil {
+		return *q, nil
+	}
+	k.setupMu.Lock()
+	defer k.setupMu.Unlock()
+	if q := k.replyQ.Load(); q != nil {
+		return *q, nil
+	}
+	if k.ctx.Err() != nil {
+		return "", ErrClosed
+	}
+	if k.madeQ == "" {
+		name, err := k.cl.CreateTransient(ctx, "")
+		if err != nil {
+			return "", err
+		}
+		k.madeQ = name
+	}
+	if err := k.cl.Subscribe(ctx, k.madeQ); err != nil {
+		return "", err
+	}
+	name := k.madeQ
+	k.replyQ.Store(&name)
+	go k.loop(name)
+	return name, nil
+}
+
+// ensureQueue creates a service queue, once per caller.
+func (k *caller) ensureQueue(ctx context.Context, queue string) error {
+	if _, ok := k.queues.Load(queue); ok {
+		return nil
+	}
+	if err := k.cl.CreateQueue(ctx, queue); err != nil {
+		return err
+	}
+	k.queues.Store(queue, struct{}{})
+	return nil
+}
+
+// Call sends payload as a request to queue (creating the queue if needed)
+// and waits for the reply: the reply's payload, or a *RemoteError for a
+// failure reply.
+//
+// Until the request is sent, an unreachable switch is retried as
+// Options.Wait allows; a send whose connection broke (the switch was
+// restarting) is sent again on a new one. Once it is sent, Call waits for
+// as long as ctx allows, riding out switch outages; if the switch
+// restarted and lost the request, Call sends it again. A server may
+// therefore see a request more than once; Call returns the first reply
+// and drops the others (see "Delivery" in the package documentation).
+// When ctx ends first, a request no server has taken yet is withdrawn
+// from the queue, and Call returns ctx's error; a request already taken
+// is left to finish and its late reply is discarded. On a closed Client,
+// Call returns ErrClosed.
+//
+// Many calls may be in flight at once on one Client; they share one
+// reply queue.
+func (c *Client) Call(ctx context.Context, queue string, payload []byte) ([]byte, error) {
+	k, err := c.getCaller()
+	if err != nil {
+		return nil, err
+	}
+	return k.call(ctx, queue, payload)
+}
+
+func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte, error) {
+	replyQ, err := k.setup(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := k.ensureQueue(ctx, queue); err != nil {
+		return nil, err
+	}
+	corr := k.prefix + strconv.FormatUint(k.seq.Add(1), 36)
+	p := &pendingCall{reply: make(chan Delivery, 1), resend: make(chan struct{}, 1)}
+	k.mu.Lock()
+	k.pending[corr] = p
+	k.mu.Unlock()
+	defer func() {
+		k.mu.Lock()
+		delete(k.pending, corr)
+		k.mu.Unlock()
+	}()
+
+	m := Message{Payload: payload, CorrelationID: corr, ReplyTo: replyQ}
+	id, epoch, err := k.cl.sendCoalesced(ctx, queue, &m)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if k.cl.Epoch() != epoch {
+			// The session changed: the switch may have restarted and lost
+			// the request (and the reply queue, which the client restores).
+			if id, epoch, err = k.resend(ctx, queue, &m); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		select {
+		case d := <-p.reply:
+			return replyResult(&d)
+		case <-p.resend:
+		case <-ctx.Done():
+			select {
+			case d := <-p.reply:
+				return replyResult(&d)
+			default:
+			}
+			k.withdraw(queue, id, epoch)
+			return nil, ctx.Err()
+		case <-k.done:
+			return nil, ErrClosed
+		}
+	}
+}
+
+func replyResult(d *Delivery) ([]byte, error) {
+	if d.Status != 0 {
+		return nil, &RemoteError{Status: int(d.Status), Message: string(d.Payload)}
+	}
+	if d.Payload == nil {
+		return []byte{}, nil
+	}
+	return d.Payload, nil
+}
+
+// resend sends a request again after a session change, retrying while the
+// switch is away and ctx allows. It returns the new id and the epoch it
+// was sent in.
+func (k *caller) resend(ctx context.Context, queue string, m *Message) (uint64, uint64, error) {
+	backoff := minBackoff
+	for {
+		id, epoch, err := k.cl.sendCoalesced(ctx, queue, m)
+		if err == nil {
+			return id, epoch, nil
+		}
+		if ctx.Err() != nil {
+			return 0, 0, ctx.Err()
+		}
+		if !retryable(err) {
+			return 0, 0, err
+		}
+		if !sleepCtx(ctx, backoff) {
+			return 0, 0, ctx.Err()
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// withdraw deletes a request no server has taken, if it is still in the
+// session (switch instance) it was sent in. Errors are ignored: a taken
+// request (in_flight) is left to finish.
+func (k *caller) withdraw(queue string, id, epoch uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	r := opRequest(wire.OpWithdraw, queue, id, nil)
+	r.bound, r.once = epoch, true
+	k.cl.do(ctx, r)
+}
+
+// loop receives replies and hands them to their calls until the caller
+// closes.
+func (k *caller) loop(replyQ string) {
+	defer close(k.loopDone)
+	var acks []uint64
+	var ackEpoch uint64
+	lastEpoch := k.cl.Epoch()
+	probe := false
+	backoff := minBackoff
+	for k.ctx.Err() == nil {
+		o := TransferOptions{Timeout: rpcPoll}
+		if probe {
+			// After a failure, look at once: logging in again there tells
+			// the calls to re-send before the loop settles into a long poll.
+			o.Timeout = 0
+		}
+		if len(acks) > 0 {
+			o.Acks = Acks{replyQ: acks}
+		}
+		ds, epoch, err := k.cl.transferIn(k.ctx, o, ackEpoch)
+		if len(ds) > 0 || err == nil {
+			acks = acks[:0:0]
+			ackEpoch = epoch
+		}
+		if epoch != lastEpoch && epoch != 0 {
+			lastEpoch = epoch
+			k.nudgeAll()
+		}
+		for i := range ds {
+			acks = append(acks, ds[i].ID)
+			k.dispatch(&ds[i])
+		}
+		if err != nil {
+			if k.ctx.Err() != nil {
+				return
+			}
+			probe = true
+			if !sleepCtx(k.ctx, backoff) {
+				return
+			}
+			backoff = min(2*backoff, maxBackoff)
+			continue
+		}
+		probe = false
+		backoff = minBackoff
+	}
+}
+
+// dispatch hands a reply to the call waiting for it; a reply nobody waits
+// for (its call gave up, or a duplicate) is dropped.
+func (k *caller) dispatch(d *Delivery) {
+	k.mu.Lock()
+	p := k.pending[d.CorrelationID]
+	if p != nil {
+		delete(k.pending, d.CorrelationID)
+	}
+	k.mu.Unlock()
+	if p != nil {
+		p.reply <- *d
+	}
+}
+
+// nudgeAll tells every waiting call to check whether the session changed.
+func (k *caller) nudgeAll() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for _, p := range k.pending {
+		select {
+		case p.resend <- struct{}{}:
+		default:
+		}
+	}
+}

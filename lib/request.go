@@ -1,0 +1,409 @@
+package lib
+
+// The one request path. Every request the client makes — over HTTP or on
+// the session's stream, from a method of Client, the send lines, the RPC
+// loops or a login's restores — goes through do, and do alone decides
+// what a failure means:
+//
+//   - the request never left (a refused dial, a stream that broke before
+//     any of it was written): it is sent again, as long as Options.Wait
+//     allows the switch to stay unreachable;
+//   - the connection broke after the request left, or the switch answered
+//     that it is shutting down: the switch restarted, or is restarting.
+//     The connections to it are dropped and the request goes again at
+//     once on a fresh one (then as Options.Wait allows). Requests that
+//     are safe to repeat are repeated; so are sends and transfers, at
+//     least once (see "Delivery" in doc.go); anything else fails;
+//   - the switch does not know the session (it restarted, or the session
+//     ended): the client logs in again, restores its queues and
+//     subscriptions, and sends the request in the new session — unless
+//     the request is bound to the old one (errStaleSession) or names
+//     messages taken in it (ErrSwitchRestarted);
+//   - the client was closed: ErrClosed; ctx ended: ctx's error.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"msw/internal/wire"
+)
+
+// request describes one request to the switch.
+type request struct {
+	// op is the hot-path operation the request is (its stream op and
+	// whether it may be repeated come from the table in internal/wire);
+	// zero for a request only HTTP carries.
+	op wire.Op
+	// method and path are the HTTP request; method is empty for a request
+	// only the stream carries.
+	method, path string
+	// queue and arg are the stream request's queue and argument.
+	queue string
+	arg   uint64
+
+	query       url.Values
+	body        []byte
+	contentType string
+	accept      string
+
+	// session marks a request carried in the client's session, logging in
+	// first if need be; sess carries that token instead (a login's
+	// restores, a logout).
+	session bool
+	sess    string
+	// bound, if not zero, is the epoch of the only session the request
+	// may be carried in: once that session is gone, the request fails
+	// with errStaleSession instead of going in a new one.
+	bound uint64
+
+	idempotent bool // safe to send again after it left
+	once       bool // one attempt: never wait for the switch
+	// namesMessages marks a body that names messages by id. Ids are only
+	// good for the life of the switch that gave them out, so such a body
+	// is never replayed to a restarted switch: it is replaced by
+	// withoutMessages, or, if that is nil, the request fails with
+	// ErrSwitchRestarted.
+	namesMessages   bool
+	withoutMessages []byte
+}
+
+// opRequest is a request for hot-path operation op on queue (message id
+// or argument arg), carried in the client's session.
+func opRequest(op wire.Op, queue string, arg uint64, body []byte) *request {
+	r := &request{op: op, method: op.Method, queue: queue, arg: arg, body: body,
+		session: true, idempotent: op.Idempotent}
+	if op.Route != "" {
+		r.path = op.Path(queue, arg)
+	}
+	switch op.Stream {
+	case wire.OpSend.Stream:
+		r.contentType = wire.ContentTypeFrames
+	case wire.OpTransfer.Stream:
+		r.contentType, r.accept = wire.ContentTypeJSON, wire.ContentTypeFrames
+	default:
+		if body != nil {
+			r.contentType = wire.ContentTypeJSON
+		}
+	}
+	return r
+}
+
+// resendable reports whether r may be sent again after it left and its
+// answer was lost. Every hot-path operation is: acks, releases,
+// withdrawals and keep-alives are idempotent, and sends and transfers are
+// at least once (a repeated send may enqueue its messages twice; what a
+// lost transfer took goes back to its queue).
+func (r *request) resendable() bool {
+	return r.idempotent || r.op.Stream != 0
+}
+
+// answer is the switch's answer to one request, whichever way it went:
+// its status and body. No header of an answer matters to the client.
+type answer struct {
+	status int
+	body   []byte
+}
+
+// sessionRef is the session a request was sent in.
+type sessionRef struct {
+	id      string
+	epoch   uint64
+	started time.Time // when the switch that gave the session started
+}
+
+// maxFresh bounds the attempts a request makes at once, on a fresh
+// connection or in a fresh session, before it waits for the switch like
+// one that cannot reach it.
+const maxFresh = 3
+
+// pacer paces the attempts of one request.
+type pacer struct {
+	wait    time.Duration // Options.Wait
+	once    bool
+	start   time.Time // of the first wait
+	backoff time.Duration
+	fresh   int  // attempts made at once so far
+	unsent  bool // an attempt was made again because it never left
+}
+
+// again reports whether to make another attempt after a failure, having
+// paused as need be. fresh marks a failure a new connection or session
+// may cure at once. It reports false once Options.Wait is used up or ctx
+// ended.
+func (p *pacer) again(ctx context.Context, fresh bool) bool {
+	if p.once {
+		return false
+	}
+	if fresh && p.fresh < maxFresh {
+		p.fresh++
+		return ctx.Err() == nil
+	}
+	if p.start.IsZero() {
+		p.start, p.backoff = time.Now(), minBackoff
+	}
+	if p.wait != WaitForever && time.Since(p.start)+p.backoff > p.wait {
+		return false
+	}
+	if !sleepCtx(ctx, p.backoff) {
+		return false
+	}
+	p.backoff = min(2*p.backoff, maxBackoff)
+	return true
+}
+
+// do sends r and returns the answer for a 2xx status, with the epoch of
+// the session that carried it; any other status becomes an *Error. See
+// the top of this file for what it does when something fails.
+func (c *Client) do(ctx context.Context, r *request) (answer, uint64, error) {
+	if err := checkQueuePath(r.path); err != nil {
+		return answer{}, 0, err
+	}
+	p := pacer{wait: c.opts.Wait, once: r.once}
+	for {
+		ref, err := c.sessionFor(ctx, r)
+		if err != nil {
+			return answer{}, ref.epoch, err
+		}
+		a, err := c.exchange(ctx, r, ref.id)
+		if err == nil && a.status/100 == 2 {
+			return a, ref.epoch, nil
+		}
+		if ctx.Err() != nil {
+			return answer{}, ref.epoch, ctx.Err()
+		}
+		if err == nil {
+			err = c.refused(ctx, r, ref, answerError(a), &p)
+		} else {
+			err = c.failed(ctx, r, ref, err, &p)
+		}
+		if err != nil {
+			return answer{}, ref.epoch, err
+		}
+	}
+}
+
+// sessionFor returns the session r goes in: none, the one it names, its
+// bound one, or the client's (logging in if need be).
+func (c *Client) sessionFor(ctx context.Context, r *request) (sessionRef, error) {
+	switch {
+	case r.sess != "":
+		return sessionRef{id: r.sess}, nil
+	case !r.session:
+		return sessionRef{}, nil
+	case r.bound != 0:
+		c.mu.Lock()
+		ref, closed := c.ref(), c.closed
+		c.mu.Unlock()
+		if closed {
+			return ref, ErrClosed
+		}
+		if ref.epoch != r.bound || ref.id == "" {
+			return ref, errStaleSession
+		}
+		return ref, nil
+	}
+	return c.ensureRef(ctx)
+}
+
+// refused decides what to do with a request the switch answered with e:
+// nil to try again, or the error to return.
+func (c *Client) refused(ctx context.Context, r *request, ref sessionRef, e *Error, p *pacer) error {
+	switch {
+	case e.Code == CodeUnknownSession && r.session:
+		// The session ended, or the switch restarted and lost it.
+		c.dropSession(ref.epoch)
+		if r.bound != 0 {
+			return errStaleSession
+		}
+		if r.namesMessages {
+			now, err := c.ensureRef(ctx)
+			if err != nil {
+				return err
+			}
+			if !now.started.Equal(ref.started) {
+				if r.withoutMessages == nil {
+					return ErrSwitchRestarted
+				}
+				r.body, r.namesMessages = r.withoutMessages, false
+			}
+		}
+		if p.again(ctx, true) {
+			return nil
+		}
+	case e.Code == CodeShuttingDown:
+		// The switch is going away and refused the request whole: the
+		// connections to it are of no more use.
+		c.dropConnections()
+		if p.again(ctx, true) {
+			return nil
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return e
+}
+
+// failed decides what to do after a request's connection failed: nil to
+// try again, or the error to return.
+func (c *Client) failed(ctx context.Context, r *request, ref sessionRef, err error, p *pacer) error {
+	switch {
+	case errors.Is(err, ErrClosed), err == errNoStream, err == errStaleSession:
+		return err
+	case err == errUnsent:
+		// The stream broke before the request left: send it on a new
+		// one (even a request of one attempt: this one never happened).
+		if !p.unsent {
+			p.unsent = true
+			return nil
+		}
+		if p.again(ctx, true) {
+			return nil
+		}
+	case isDialError(err):
+		if p.again(ctx, false) {
+			return nil
+		}
+	default:
+		// The connection broke under the request: the switch went away.
+		c.dropConnections()
+		if r.resendable() && p.again(ctx, true) {
+			return nil
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return &unreachableError{addr: c.ep.display, err: err}
+}
+
+// dropConnections closes the client's idle HTTP connections and its
+// stream if that broke, so that the next attempt dials afresh.
+func (c *Client) dropConnections() {
+	c.hc.CloseIdleConnections()
+	c.streamMu.Lock()
+	sc := c.stream
+	if sc != nil && !sc.alive() {
+		c.stream = nil
+	}
+	c.streamMu.Unlock()
+}
+
+// exchange makes one attempt at r: on the session's stream if r can go
+// there, else as an HTTP request.
+func (c *Client) exchange(ctx context.Context, r *request, sess string) (answer, error) {
+	if r.op.Stream != 0 && sess != "" && !c.noStream.Load() {
+		a, err := c.streamExchange(ctx, r, sess)
+		if err != errNoStream {
+			return a, err
+		}
+	}
+	if r.method == "" {
+		return answer{}, errNoStream // a request only the stream can carry
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, c.ep.base+r.path, bytes.NewReader(r.body))
+	if err != nil {
+		return answer{}, err
+	}
+	if r.query != nil {
+		req.URL.RawQuery = r.query.Encode()
+	}
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	if r.accept != "" {
+		req.Header.Set("Accept", r.accept)
+	}
+	if sess != "" {
+		req.Header.Set(wire.HeaderSession, sess)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return answer{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return answer{}, err
+	}
+	return answer{status: resp.StatusCode, body: body}, nil
+}
+
+// isDialError reports whether err happened before anything was sent.
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// call does r and decodes a JSON answer into out (if not nil).
+func (c *Client) call(ctx context.Context, r *request, out any) error {
+	a, _, err := c.do(ctx, r)
+	if err != nil || out == nil {
+		return err
+	}
+	if err := json.Unmarshal(a.body, out); err != nil {
+		return c.badAnswer(r, err)
+	}
+	return nil
+}
+
+// badAnswer is the error of an answer that does not parse.
+func (c *Client) badAnswer(r *request, err error) error {
+	what := r.method + " " + r.path
+	if r.op.Name != "" {
+		what = "a " + r.op.Name
+	}
+	return fmt.Errorf("switch at %s: bad answer to %s: %w", c.ep.display, what, err)
+}
+
+func jsonBody(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only our own wire types are marshalled
+	}
+	return b
+}
+
+func queuePath(name string) string {
+	return wire.PathQueuePrefix + url.PathEscape(name)
+}
+
+// checkQueuePath refuses a request for a queue whose name the switch would
+// refuse, before it is sent: names such as ".." would otherwise be folded
+// into another path on the way.
+func checkQueuePath(path string) error {
+	rest, ok := strings.CutPrefix(path, wire.PathQueuePrefix)
+	if !ok {
+		return nil
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	name, err := url.PathUnescape(seg)
+	if err == nil {
+		err = wire.ValidateName(name)
+	}
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeBadQueueName, Message: err.Error()}
+	}
+	return nil
+}
+
+// sleepCtx pauses for d; it reports false if ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

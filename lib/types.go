@@ -1,0 +1,200 @@
+package lib
+
+import (
+	"time"
+
+	"msw/internal/wire"
+)
+
+// The types a user of the library handles. They mirror the protocol's
+// shapes in internal/wire field for field, so that converting between the
+// two is a type conversion the compiler checks (a field added on one side
+// only fails to build) and costs nothing on the hot path.
+
+// Message is what a sender gives the switch.
+type Message struct {
+	// Payload is the message's body: any bytes, passed through unchanged.
+	Payload []byte
+	// CorrelationID ties a reply to its request; the switch only carries it.
+	CorrelationID string
+	// ReplyTo names the queue a reply should go to; empty for none.
+	ReplyTo string
+	// Status is 0 for an ordinary message. A non-zero status marks a
+	// failure reply: msw-serve puts the failed program's exit status here
+	// (1 when it has none) and its error text in the payload.
+	Status uint8
+}
+
+// wireMessage is m as the wire package frames it.
+func (m *Message) wireMessage() *wire.Message { return (*wire.Message)(m) }
+
+// Delivery is a message as the switch hands it out: by Transfer (held by
+// the client, in flight, until acked or released) or by Peek (left in
+// place).
+type Delivery struct {
+	// Queue is the queue the message was taken from.
+	Queue string
+	// ID names the message in its queue, for Ack, Release and Withdraw.
+	// Ids are only good for the life of the switch that gave them out.
+	ID uint64
+	// DeliveryCount is 1 on first delivery, more on redelivery, and 0
+	// for a peek of a message never delivered.
+	DeliveryCount uint32
+	// Origin is the client id of the session that sent the message.
+	Origin string
+	// EnqueuedAt is when the switch took the message in.
+	EnqueuedAt time.Time
+	// Message is what the sender sent.
+	Message
+}
+
+// Redelivered reports whether the message was handed out before.
+func (d Delivery) Redelivered() bool { return d.DeliveryCount > 1 }
+
+// deliveryOf converts a parsed delivery.
+func deliveryOf(d *wire.Delivery) Delivery {
+	return Delivery{Queue: d.Queue, ID: d.ID, DeliveryCount: d.DeliveryCount, Origin: d.Origin,
+		EnqueuedAt: d.EnqueuedAt, Message: Message(d.Message)}
+}
+
+// Acks lists message ids by queue name: the messages an Ack, a Release or
+// a Transfer's acks apply to.
+type Acks map[string][]uint64
+
+// QueueInfo describes a queue, as List and Info return it (and msw-ls
+// --json prints it).
+type QueueInfo struct {
+	// Name is the queue's name.
+	Name string `json:"name"`
+	// Kind is "persistent" or "transient".
+	Kind string `json:"kind"`
+	// Owner is the client id of a transient queue's session.
+	Owner string `json:"owner,omitempty"`
+	// Depth counts the ready messages.
+	Depth int `json:"depth"`
+	// InFlight counts the messages delivered and not yet acked.
+	InFlight int `json:"in_flight"`
+	// Subscribers counts the sessions that take from the queue.
+	Subscribers int `json:"subscribers"`
+	// Alive reports that someone subscribes to the queue or polled it
+	// recently.
+	Alive bool `json:"alive"`
+	// Created is when the queue was created.
+	Created time.Time `json:"created"`
+	// OldestMessage is the enqueue time of the oldest ready message.
+	OldestMessage time.Time `json:"oldest_message,omitzero"`
+	// LastTransfer is when a receiver last took from the queue.
+	LastTransfer time.Time `json:"last_transfer,omitzero"`
+	// Bytes is the size of the messages the queue holds.
+	Bytes int64 `json:"bytes"`
+}
+
+// Snapshot is the switch's diagnostics view, as Diagnostics returns it.
+type Snapshot struct {
+	// Started is when the switch started; Now when the snapshot was taken.
+	Started time.Time `json:"started"`
+	Now     time.Time `json:"now"`
+	// Queues describes every queue, with some of its messages.
+	Queues []QueueSnapshot `json:"queues"`
+	// Sessions describes every live session.
+	Sessions []SessionInfo `json:"sessions"`
+}
+
+// QueueSnapshot is one queue in the diagnostics snapshot.
+type QueueSnapshot struct {
+	QueueInfo
+	// EverSubscribed reports that a session has subscribed to the queue
+	// at some time.
+	EverSubscribed bool `json:"ever_subscribed"`
+	// Messages lists the queue's messages, up to the number asked for.
+	Messages []MessageInfo `json:"messages"`
+	// Truncated reports that the queue holds more messages than listed.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// MessageInfo describes a message in the diagnostics snapshot.
+type MessageInfo struct {
+	ID            uint64    `json:"id"`
+	Origin        string    `json:"origin"` // client id of the sender
+	EnqueuedAt    time.Time `json:"enqueued_at"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	ReplyTo       string    `json:"reply_to,omitempty"`
+	Status        uint8     `json:"status,omitempty"`
+	Size          int       `json:"size"`
+	// Preview is the start of the payload, made printable.
+	Preview       string `json:"preview"`
+	InFlight      bool   `json:"in_flight"`
+	DeliveryCount uint32 `json:"delivery_count"`
+	// Holder is the client id holding the message in flight.
+	Holder string `json:"holder,omitempty"`
+}
+
+// SessionInfo describes a live session in the diagnostics snapshot.
+type SessionInfo struct {
+	ID          string    `json:"id"`
+	ClientID    string    `json:"client_id"`
+	Started     time.Time `json:"started"`
+	Connections int       `json:"connections"`
+	Subscribed  []string  `json:"subscribed,omitempty"`
+	LastPoll    time.Time `json:"last_poll,omitzero"`
+}
+
+// snapshotOf converts the switch's snapshot.
+func snapshotOf(w *wire.Snapshot) *Snapshot {
+	s := &Snapshot{Started: w.Started, Now: w.Now,
+		Queues: make([]QueueSnapshot, len(w.Queues)), Sessions: make([]SessionInfo, len(w.Sessions))}
+	for i := range w.Queues {
+		q := &w.Queues[i]
+		ms := make([]MessageInfo, len(q.Messages))
+		for j := range q.Messages {
+			ms[j] = MessageInfo(q.Messages[j])
+		}
+		s.Queues[i] = QueueSnapshot{QueueInfo: QueueInfo(q.QueueInfo), EverSubscribed: q.EverSubscribed,
+			Messages: ms, Truncated: q.Truncated}
+	}
+	for i := range w.Sessions {
+		s.Sessions[i] = SessionInfo(w.Sessions[i])
+	}
+	return s
+}
+
+// TraceEvent is one entry of the switch's trace: something that happened
+// to a message, a queue or a session. Kind says which (the wire's Event
+// names: "send", "deliver", "ack", ...).
+type TraceEvent struct {
+	Seq           uint64    `json:"seq"`
+	Time          time.Time `json:"time"`
+	Kind          string    `json:"kind"`
+	Queue         string    `json:"queue,omitempty"`
+	From          string    `json:"from,omitempty"` // client id acting (sender, acker)
+	To            string    `json:"to,omitempty"`   // client id receiving (deliver)
+	MessageID     uint64    `json:"message_id,omitempty"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	ReplyTo       string    `json:"reply_to,omitempty"`
+	Size          int       `json:"size,omitempty"`
+	Preview       string    `json:"preview,omitempty"`
+	// ProcessingMicros is set on the send of a reply: how long the request
+	// it answers took, from its enqueue to this reply.
+	ProcessingMicros int64 `json:"processing_us,omitempty"`
+	// Reply marks a send that answers a request the sender held.
+	Reply bool `json:"reply,omitempty"`
+}
+
+// TraceResponse is a page of trace events, as Trace returns it.
+type TraceResponse struct {
+	Events []TraceEvent `json:"events"`
+	// Next is the sequence number to ask for next (Trace's after).
+	Next uint64 `json:"next"`
+	// Lost counts events that fell out of the switch's ring before they
+	// were read.
+	Lost uint64 `json:"lost,omitempty"`
+}
+
+// traceOf converts a page of the switch's trace.
+func traceOf(w *wire.TraceResponse) *TraceResponse {
+	t := &TraceResponse{Events: make([]TraceEvent, len(w.Events)), Next: w.Next, Lost: w.Lost}
+	for i := range w.Events {
+		t.Events[i] = TraceEvent(w.Events[i])
+	}
+	return t
+}
