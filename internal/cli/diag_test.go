@@ -11,7 +11,6 @@ import (
 
 	"msw/broker"
 	"msw/internal/switchtest"
-	"msw/internal/wire"
 	"msw/lib"
 	"msw/server"
 )
@@ -31,30 +30,6 @@ func runBody(body func([]string, io.Reader, io.Writer, io.Writer) int, args ...s
 	var out, errb bytes.Buffer
 	code := body(args, strings.NewReader(""), &out, &errb)
 	return code, out.String(), errb.String()
-}
-
-func TestAgeWords(t *testing.T) {
-	for _, c := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{0, "less than a second"},
-		{-time.Second, "less than a second"},
-		{999 * time.Millisecond, "less than a second"},
-		{time.Second, "1 second"},
-		{59*time.Second + 900*time.Millisecond, "59 seconds"},
-		{2*time.Minute + 3*time.Second, "2 min and 3 seconds"},
-		{time.Minute + time.Second, "1 min and 1 second"},
-		{5 * time.Minute, "5 min"},
-		{time.Hour + 4*time.Minute + 59*time.Second, "1 hour and 4 min"},
-		{2 * time.Hour, "2 hours"},
-		{3*24*time.Hour + 2*time.Hour, "3 days and 2 hours"},
-		{24 * time.Hour, "1 day"},
-	} {
-		if got := ageWords(c.d); got != c.want {
-			t.Errorf("ageWords(%v) = %q; want %q", c.d, got, c.want)
-		}
-	}
 }
 
 func TestSummarize(t *testing.T) {
@@ -79,59 +54,6 @@ func TestSummarize(t *testing.T) {
 	} {
 		if got := summarizePayload(c.text, c.size, c.cut, c.width); got != c.want {
 			t.Errorf("summarizePayload(%q, %d, %v, %d) = %q; want %q", c.text, c.size, c.cut, c.width, got, c.want)
-		}
-	}
-}
-
-// snapshotAt builds a snapshot taken at now with the given queues and
-// sessions.
-func snapshotAt(now time.Time, qs []wire.QueueSnapshot, ss []wire.SessionInfo) *wire.Snapshot {
-	return &wire.Snapshot{Started: now.Add(-time.Hour), Now: now, Queues: qs, Sessions: ss}
-}
-
-func TestDiagClassify(t *testing.T) {
-	now := time.Now()
-	ago := func(d time.Duration) time.Time { return now.Add(-d) }
-	req := func(id uint64, age time.Duration, inFlight bool, holder string) wire.MessageInfo {
-		return wire.MessageInfo{ID: id, Origin: "caller", EnqueuedAt: ago(age), ReplyTo: "tmp-1", Size: 5, Preview: "hello", InFlight: inFlight, Holder: holder}
-	}
-	q := func(name string, ever bool, subs int, lastTransfer time.Time, ms ...wire.MessageInfo) wire.QueueSnapshot {
-		qs := wire.QueueSnapshot{QueueInfo: wire.QueueInfo{Name: name, Kind: "persistent", Subscribers: subs, LastTransfer: lastTransfer}, EverSubscribed: ever, Messages: ms}
-		for _, m := range ms {
-			if m.InFlight {
-				qs.InFlight++
-			} else {
-				qs.Depth++
-			}
-		}
-		return qs
-	}
-	sessions := []wire.SessionInfo{
-		{ClientID: "caller", Connections: 1},
-		{ClientID: "busy", Connections: 1, Subscribed: []string{"slow"}, LastPoll: ago(time.Minute)},
-		{ClientID: "idle", Connections: 1, Subscribed: []string{"quiet"}, LastPoll: ago(50 * time.Second)},
-		{ClientID: "fresh", Connections: 1, Subscribed: []string{"ok"}, LastPoll: ago(time.Second)},
-		{ClientID: "stopped", Connections: 1, Subscribed: []string{"blocked"}, LastPoll: ago(40 * time.Second)},
-	}
-	for _, c := range []struct {
-		q    wire.QueueSnapshot
-		want serviceState
-	}{
-		{q("empty", false, 0, time.Time{}), stateIdle},
-		{q("gone-empty", true, 0, ago(time.Hour)), stateIdle},
-		{q("never", false, 0, time.Time{}, req(1, time.Minute, false, "")), stateNeverStarted},
-		{q("ok", true, 1, ago(time.Second), req(2, time.Minute, true, "fresh")), stateRunning},
-		{q("quiet", true, 1, ago(50*time.Second)), stateRunning}, // a long poll with nothing to take
-		{q("slow", true, 1, ago(time.Minute), req(3, 2*time.Minute, true, "busy")), stateStuck},
-		{q("blocked", true, 1, ago(40*time.Second), req(4, 35*time.Second, false, "")), stateStuck},
-		{q("fresh-req", true, 1, ago(40*time.Second), req(5, 2*time.Second, false, "")), stateRunning},
-		{q("dead", true, 0, ago(time.Minute), req(6, time.Minute, false, "")), stateStuck},
-		{q("restarting", true, 0, ago(2*time.Second), req(7, time.Minute, false, "")), stateRunning},
-	} {
-		r := diagReport{snap: snapshotAt(now, []wire.QueueSnapshot{c.q}, sessions), stale: 30 * time.Second}
-		r.index()
-		if got, why := r.classify(&r.snap.Queues[0]); got != c.want {
-			t.Errorf("queue %s: state %d (%s); want %d", c.q.Name, got, why, c.want)
 		}
 	}
 }

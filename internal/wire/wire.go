@@ -199,6 +199,9 @@ type Snapshot struct {
 	Now      time.Time       `json:"now"`
 	Queues   []QueueSnapshot `json:"queues"`
 	Sessions []SessionInfo   `json:"sessions"`
+	// Services is the diagnosis of the snapshot (see Diagnose), present
+	// when the request asked for it with stale_ms.
+	Services *Services `json:"services,omitempty"`
 }
 
 // Error is the JSON body of every 4xx and 5xx answer.
