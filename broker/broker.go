@@ -471,7 +471,7 @@ func (b *Broker) Release(s *Session, acks wire.Acks) error {
 				s.takeRequest(back[i].replyTo(), back[i].corr())
 			}
 		}
-		b.traceMessages(wire.EventRedeliver, name, back, s.clientID, "", false)
+		b.traceMessages(wire.EventRedeliver, name, back, clientOf(s), "", false)
 	}
 	return nil
 }
