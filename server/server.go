@@ -34,6 +34,12 @@ type Options struct {
 	// give its ObserveReply to the broker as OnReply to fill the RPC
 	// histogram.
 	Metrics *Metrics
+	// HistoryInterval is the time between the samples of queue depths and
+	// rates that GET /v1/history serves; 0 means DefaultHistoryInterval.
+	HistoryInterval time.Duration
+	// UIWrites lets browsers change state (the web page's destroy and ack
+	// buttons); without it, a request with an Origin may only read.
+	UIWrites bool
 }
 
 // Server serves one broker over HTTP on any number of listeners.
@@ -44,6 +50,8 @@ type Server struct {
 	conns sync.Map // net.Conn -> *connInfo
 	stop  sync.Once
 	trim  trimmer // returns memory to the system when idle (trim.go)
+
+	history *history // samples queue depths and rates (history.go)
 
 	streamsMu     sync.Mutex
 	streams       map[*stream]struct{} // open streams (stream.go)
@@ -64,7 +72,7 @@ func New(b *broker.Broker, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = log.New(discard{}, "", 0)
 	}
-	s := &Server{b: b, opts: opts}
+	s := &Server{b: b, opts: opts, history: newHistory(opts.HistoryInterval)}
 	maxWait := b.Options().MaxWait
 	s.http = &http.Server{
 		Handler:           s.guard(s.routes()),
@@ -91,6 +99,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
 	s.trim.run()
+	s.history.run(s.b)
 	err := s.http.Serve(l)
 	if err == http.ErrServerClosed {
 		return nil
@@ -106,6 +115,7 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 // requests in progress.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.trim.halt()
+	s.history.halt()
 	s.b.Close()
 	s.closeStreams()
 	return s.http.Shutdown(ctx)
@@ -163,6 +173,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				writeError(w, &httpError{http.StatusForbidden, wire.CodeForbidden, "cross-origin request from " + o + " refused"})
 				return
 			}
+		}
+		if err := s.browserWrite(r); err != nil {
+			writeError(w, err)
+			return
 		}
 		if s.opts.Verbose {
 			start := time.Now()

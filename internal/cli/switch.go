@@ -49,6 +49,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		socketMode = "0600"
 		readyFile  string
 		shutdown   bool
+		uiWrites   bool
 		sf         switchFlags
 	)
 	fs := c.flags
@@ -61,6 +62,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&socketMode, "socket-mode", socketMode, "permission `mode` of Unix sockets (octal)")
 	fs.Var(&allowHosts, "allow-host", "extra Host `name` that browsers may use (repeatable)")
 	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
+	fs.BoolVar(&uiWrites, "ui-writes", false, "let the web page on / destroy queues and ack messages (each after a confirmation); without it the page only reads")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
 	sf.register(fs, DefaultWait)
 	if ok, code := c.parse(args); !ok {
@@ -98,7 +100,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		TraceSize:  traceSize,
 		OnReply:    metrics.ObserveReply,
 	})
-	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics})
+	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites})
 
 	var listeners []net.Listener
 	for _, addr := range listens {

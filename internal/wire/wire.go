@@ -23,6 +23,7 @@ const (
 	PathTrace       = "/v1/trace"             // GET long-poll
 	PathShutdown    = "/v1/shutdown"          // POST
 	PathHealth      = "/v1/health"            // GET
+	PathHistory     = "/v1/history"           // GET depth and rate samples per queue
 	PathMetrics     = "/metrics"              // GET, Prometheus text format
 )
 
