@@ -23,7 +23,9 @@ Usage: msw-switch [options]
 Run the message switch: named queues held in memory, served over HTTP on
 each --listen address (default 127.0.0.1:8080). Logs one line per
 lifecycle event to stderr; -v adds one per request. SIGINT and SIGTERM
-stop it cleanly, as does 'msw-switch --shutdown'.
+stop it cleanly, as does 'msw-switch --shutdown'. Open the listening
+address in a browser (http://127.0.0.1:8080/) for a live view of its
+queues, services and trace; the page only reads unless --ui-writes.
 `
 
 // listenList is a repeatable --listen flag.
