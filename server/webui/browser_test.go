@@ -236,6 +236,28 @@ func TestPageInChromium(t *testing.T) {
 	}
 	b.screenshot(t, "page-wide")
 
+	// Events of the other kinds, for the exports below: a withdrawal, a
+	// queue destroyed, a message given back as its taker's session ends.
+	if err := producer.Withdraw(ctx, "billing", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := producer.CreateQueue(ctx, "scratch"); err != nil {
+		t.Fatal(err)
+	}
+	if err := producer.DestroyQueue(ctx, "scratch", false); err != nil {
+		t.Fatal(err)
+	}
+	taker := client(t, sw.Addr, "taker")
+	if err := taker.Subscribe(ctx, "work"); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := taker.Transfer(ctx, lib.TransferOptions{Max: 1, Timeout: 5 * time.Second}); err != nil || len(ds) == 0 {
+		t.Fatalf("transfer: %d messages, %v", len(ds), err)
+	}
+	taker.Close()
+	b.waitFor(t, "diagram shows the withdrawal, the destroyed queue and the taker's end",
+		`["withdraw #1", "destroy scratch", "give back #1", "session end"].every((l) => [...document.querySelectorAll("#sequence g.arrow title")].some((x) => x.textContent === l))`)
+
 	// Paused, the diagram keeps still while events arrive; resumed, it
 	// draws them.
 	arrows := `document.querySelectorAll("#sequence g.arrow").length`
@@ -280,6 +302,29 @@ func TestPageInChromium(t *testing.T) {
 	b.do(t, "narrow window", chromedp.EmulateViewport(400, 900))
 	b.waitFor(t, "page fits a narrow window", `document.documentElement.scrollWidth <= window.innerWidth`)
 	b.screenshot(t, "page-narrow")
+
+	// Processing times print with Go's rounding (an exact tie goes to even,
+	// where JavaScript's toFixed rounds up), as msw-tail prints them.
+	micros := []int64{0, 999, 1000, 1250, 1350, 2750, 999949, 999950, 1000000, 1062500, 61234567}
+	got, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]string](
+		fmt.Sprintf(`import("/ui/sequence.js").then((m) => %s.map(m.shortDuration))`, strings.Join(strings.Fields(fmt.Sprint(micros)), ",")),
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, us := range micros {
+		d := time.Duration(us) * time.Microsecond
+		want := fmt.Sprintf("%dµs", us)
+		switch {
+		case d >= time.Second:
+			want = fmt.Sprintf("%.3fs", d.Seconds())
+		case d >= time.Millisecond:
+			want = fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
+		}
+		if i >= len(got) || got[i] != want {
+			t.Errorf("page's shortDuration(%dµs) = %q; want %q", us, got, want)
+		}
+	}
 
 	if !eval[bool](t, b, `window.loadedOnce === true`) {
 		t.Error("the page reloaded")

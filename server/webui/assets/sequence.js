@@ -53,75 +53,52 @@ export function chartArrows(events, verbose) {
       payload = ": " + summarizePayload(ev.preview || "", size, size > PREVIEW_LEN, width);
     }
     const a = { from: "", to: "", style: "send", label: "", seq: ev.seq };
+    // set fills the arrow; participants are added from first, as msw-tail does.
+    const set = (f, t, style, label) => {
+      a.from = add(f);
+      a.to = add(t);
+      a.style = style;
+      a.label = label;
+    };
     switch (ev.kind) {
       case "send":
-        a.from = add(from);
-        a.to = add(queue);
-        a.label = "send" + id + payload;
         if (ev.reply) {
-          a.style = "reply";
-          a.label = "reply" + id + " (took " + shortDuration(ev.processing_us || 0) + ")" + payload;
+          set(from, queue, "reply", "reply" + id + " (took " + shortDuration(ev.processing_us || 0) + ")" + payload);
+        } else {
+          set(from, queue, "send", "send" + id + payload);
         }
         break;
       case "deliver":
-        a.from = add(queue);
-        a.to = add(ev.to || "");
-        a.style = "deliver";
-        a.label = "deliver" + id;
+        set(queue, ev.to || "", "deliver", "deliver" + id);
         break;
       case "ack":
-        a.from = add(from);
-        a.to = add(queue);
-        a.style = "ack";
-        a.label = "ack" + id;
+        set(from, queue, "ack", "ack" + id);
         break;
       case "redeliver":
-        a.from = add(from);
-        a.to = add(queue);
-        a.style = "drop";
-        a.label = "give back" + id;
+        set(from, queue, "drop", "give back" + id);
         break;
       case "withdraw":
-        a.from = add(from);
-        a.to = add(queue);
-        a.style = "drop";
-        a.label = "withdraw" + id;
+        set(from, queue, "drop", "withdraw" + id);
         break;
       case "queue_create":
       case "queue_destroy": {
-        let verb = "create";
-        if (ev.kind === "queue_destroy") {
-          verb = "destroy";
-          a.style = "drop";
-        } else {
-          a.style = "note";
-        }
+        const destroy = ev.kind === "queue_destroy";
+        const label = (destroy ? "destroy " : "create ") + queue;
         if (!ev.from) {
-          a.from = add(queue);
-          a.to = a.from;
+          set(queue, queue, destroy ? "drop" : "note", label);
         } else {
-          a.from = add(from);
-          a.to = add(queue);
+          set(from, queue, destroy ? "drop" : "note", label);
         }
-        a.label = verb + " " + queue;
         break;
       }
       case "session_start":
+        set(from, from, "note", "session start");
+        break;
       case "session_end":
-        a.from = add(from);
-        a.to = a.from;
-        a.style = "note";
-        a.label = "session start";
-        if (ev.kind === "session_end") {
-          a.style = "drop";
-          a.label = "session end";
-        }
+        set(from, from, "drop", "session end");
         break;
       default:
-        a.from = add(from);
-        a.to = a.from;
-        a.style = "note";
-        a.label = ev.kind;
+        set(from, from, "note", ev.kind);
     }
     arrows.push(a);
   }
