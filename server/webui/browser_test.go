@@ -384,3 +384,38 @@ func TestPageWritesInChromium(t *testing.T) {
 	b.screenshot(t, "page-writes")
 	b.noProblems(t)
 }
+
+// TestPageFollowsRestart: when the switch restarts on the same address,
+// the page drops the old switch's trace and follows the new one's, with
+// no reload.
+func TestPageFollowsRestart(t *testing.T) {
+	b := startBrowser(t)
+	first := startSwitch(t, false)
+	addr := first.Addr
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := client(t, addr, "admin")
+	if err := c.CreateQueue(ctx, "before"); err != nil {
+		t.Fatal(err)
+	}
+	b.do(t, "load the page", chromedp.Navigate("http://"+addr+"/"))
+	created := func(q string) string {
+		return fmt.Sprintf(`[...document.querySelectorAll("#sequence g.arrow title")].some((x) => x.textContent === "create %s")`, q)
+	}
+	b.waitFor(t, "diagram shows the first switch's queue", created("before"))
+	eval[chromedp.Void](t, b, `window.loadedOnce = true`)
+
+	first.Stop()
+	b.waitFor(t, "page says the switch is gone", `document.getElementById("status").classList.contains("bad")`)
+	logger := log.New(testutil.LogWriter(t, "switch: "), "", 0)
+	second := switchtest.Start(t, addr, broker.Options{}, server.Options{Log: logger})
+	c2 := client(t, second.Addr, "admin")
+	if err := c2.CreateQueue(ctx, "after"); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(t, "diagram shows the new switch's queue only", created("after")+" && !"+created("before"))
+	b.waitFor(t, "page live again", `document.getElementById("status").textContent.startsWith("live")`)
+	if !eval[bool](t, b, `window.loadedOnce === true`) {
+		t.Error("the page reloaded")
+	}
+}

@@ -1,7 +1,7 @@
 // app.js: the switch's web page. It reads the same HTTP API as the tools
-// (docs/protocol.md): the queue listing, the depth and rate history and
-// the diagnostics snapshot once a second, and the trace through its
-// long-poll. It changes nothing unless the switch lets browsers write
+// (docs/protocol.md): the diagnostics snapshot (queues, sessions and the
+// diagnosis of services) and the depth and rate history once a second,
+// and the trace through its long-poll. It changes nothing unless the switch lets browsers write
 // (msw-switch --ui-writes), and then only after a confirmation.
 
 import { PREVIEW_LEN, summarizePayload } from "./summary.js";
@@ -40,8 +40,8 @@ class APIError extends Error {
   }
 }
 
-async function api(method, path, body) {
-  const init = { method, headers: {} };
+async function api(method, path, body, signal) {
+  const init = { method, headers: {}, signal };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -228,14 +228,17 @@ async function refresh() {
   if (refreshing) return;
   refreshing = true;
   try {
-    const [list, history, snap] = await Promise.all([
-      api("GET", "/v1/queues?all=1"),
+    const [history, snap] = await Promise.all([
       api("GET", "/v1/history"),
       api("GET", `/v1/diagnostics?stale_ms=${STALE_MS}&max_messages=20`),
     ]);
     const now = Date.parse(snap.now);
     $("switch-info").textContent = `at ${location.host}, started ${new Date(snap.started).toLocaleString()}`;
-    renderQueues(list.queues, history, now);
+    if (trace.started !== snap.started) {
+      if (trace.started !== null) restartTrace(); // a new switch numbers its events afresh
+      trace.started = snap.started;
+    }
+    renderQueues(snap.queues, history, now);
     renderServices(snap, now);
     setStatus(`live · updated ${new Date(now).toLocaleTimeString()}`, false);
   } catch (e) {
@@ -247,7 +250,27 @@ async function refresh() {
 
 // ---- Trace ----
 
-const trace = { events: [], next: 0, lost: 0, paused: false, unseen: 0 };
+const trace = { events: [], next: 0, lost: 0, paused: false, unseen: 0, started: null, abort: null, drawing: null };
+
+// restartTrace forgets the events of a switch that restarted and reads
+// the new one's from its start.
+function restartTrace() {
+  trace.events = [];
+  trace.next = 0;
+  trace.lost = 0;
+  if (trace.abort) trace.abort.abort();
+  scheduleDraw();
+}
+
+// scheduleDraw redraws the diagram soon, once however many batches of
+// events arrive meanwhile, unless it is paused.
+function scheduleDraw() {
+  if (trace.drawing !== null) return;
+  trace.drawing = setTimeout(() => {
+    trace.drawing = null;
+    if (!trace.paused) drawTrace();
+  }, 50);
+}
 
 function filtered() {
   const f = $("filter").value.trim().toLowerCase();
@@ -271,8 +294,9 @@ function drawTrace() {
 async function followTrace() {
   let timeout = 0;
   for (;;) {
+    trace.abort = new AbortController();
     try {
-      const tr = await api("GET", `/v1/trace?after=${trace.next}&max=1000&timeout_ms=${timeout}`);
+      const tr = await api("GET", `/v1/trace?after=${trace.next}&max=1000&timeout_ms=${timeout}`, undefined, trace.abort.signal);
       trace.lost += tr.lost || 0;
       trace.next = tr.next;
       if (tr.events.length > 0) {
@@ -282,11 +306,15 @@ async function followTrace() {
           trace.unseen += tr.events.length;
           $("pause").textContent = `Resume (${trace.unseen} new)`;
         } else {
-          drawTrace();
+          scheduleDraw();
         }
       }
       timeout = tr.events.length >= 1000 ? 0 : TRACE_POLL_MS;
     } catch (e) {
+      if (e.name === "AbortError") {
+        timeout = 0; // the switch restarted: read its events from the start
+        continue;
+      }
       setStatus(`trace: ${e.message}`, true);
       await new Promise((r) => setTimeout(r, 2000));
     }
