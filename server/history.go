@@ -25,7 +25,9 @@ const (
 	historyQueues          = 256
 )
 
-// history is the sampler and its rings.
+// history is the sampler and its rings. Its mu is taken before the
+// broker's locks (sample reads the queues while holding it), never while
+// holding one of them.
 type history struct {
 	every time.Duration
 

@@ -38,7 +38,8 @@ type Options struct {
 	// rates that GET /v1/history serves; 0 means DefaultHistoryInterval.
 	HistoryInterval time.Duration
 	// UIWrites lets browsers change state (the web page's destroy and ack
-	// buttons); without it, a request with an Origin may only read.
+	// buttons); without it, a request a browser makes (one with an Origin
+	// or Sec-Fetch-Site header) may only read. See browserWrite in ui.go.
 	UIWrites bool
 }
 
