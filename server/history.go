@@ -153,7 +153,7 @@ func (h *history) sample(b *broker.Broker, now time.Time) {
 func (h *history) answer() wire.HistoryResponse {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	resp := wire.HistoryResponse{IntervalMillis: h.every.Milliseconds(), Queues: make([]wire.QueueHistory, 0, len(h.series)), Untracked: h.untracked}
+	resp := wire.HistoryResponse{IntervalMillis: h.every.Milliseconds(), Keep: historySamples, Queues: make([]wire.QueueHistory, 0, len(h.series)), Untracked: h.untracked}
 	for name, s := range h.series {
 		qh := wire.QueueHistory{Queue: name, Kind: s.kind, Samples: make([]wire.HistorySample, s.n)}
 		for i := range s.n {

@@ -44,8 +44,8 @@ func TestHistorySamplesDepthAndRates(t *testing.T) {
 	h.sample(b, t0.Add(time.Second))
 
 	resp := h.answer()
-	if resp.IntervalMillis != 1000 {
-		t.Errorf("interval_ms = %d; want 1000", resp.IntervalMillis)
+	if resp.IntervalMillis != 1000 || resp.Keep != historySamples {
+		t.Errorf("interval_ms = %d, keep = %d; want 1000 and %d", resp.IntervalMillis, resp.Keep, historySamples)
 	}
 	work, ok := historyOf(resp, "work")
 	if !ok || len(work.Samples) != 2 {

@@ -31,6 +31,9 @@ const HistoryTransient = "(transient)"
 type HistoryResponse struct {
 	// IntervalMillis is the time between samples.
 	IntervalMillis int64 `json:"interval_ms"`
+	// Keep is how many samples the switch keeps per queue: a full history
+	// spans Keep × IntervalMillis.
+	Keep int `json:"keep"`
 	// Queues lists the sampled queues by name.
 	Queues []QueueHistory `json:"queues"`
 	// Untracked counts queues not sampled because the switch already

@@ -13,7 +13,6 @@ const STALE_MS = 30000; // as msw-diag's --stale: a service silent longer is stu
 const TRACE_POLL_MS = 25000; // how long one trace request waits for events
 const TRACE_KEEP = 5000; // events the page holds
 const TRACE_DRAW = 400; // events the diagram shows, newest
-const HISTORY_SAMPLES = 120; // samples the switch keeps per queue
 
 const writes = document.body.dataset.writes === "true";
 const $ = (id) => document.getElementById(id);
@@ -111,14 +110,14 @@ function renderQueues(queues, history, now) {
       if (q.oldest_message && (!transient.oldest || q.oldest_message < transient.oldest)) transient.oldest = q.oldest_message;
       continue;
     }
-    rows.push(queueRow(q.name, q.kind, q, hist.get(q.name), history.interval_ms, now, true));
+    rows.push(queueRow(q.name, q.kind, q, hist.get(q.name), history.interval_ms, history.keep, now, true));
   }
   if (transient.n > 0 || hist.has("(transient)")) {
     const label = `(${transient.n} transient)`;
-    rows.push(queueRow(label, "transient", { ...transient, oldest_message: transient.oldest }, hist.get("(transient)"), history.interval_ms, now, false));
+    rows.push(queueRow(label, "transient", { ...transient, oldest_message: transient.oldest }, hist.get("(transient)"), history.interval_ms, history.keep, now, false));
   }
   $("queue-table").tBodies[0].replaceChildren(...rows);
-  const mins = (history.interval_ms * HISTORY_SAMPLES) / 60000;
+  const mins = (history.interval_ms * history.keep) / 60000;
   $("history-span").textContent = mins >= 1 ? `${+mins.toFixed(1)} minutes` : `${(mins * 60).toFixed(0)} seconds`;
   $("queue-note").textContent = [
     queues.length === 0 ? "No queues yet." : "",
@@ -126,8 +125,8 @@ function renderQueues(queues, history, now) {
   ].join(" ");
 }
 
-function queueRow(name, kind, q, hist, intervalMs, now, destroyable) {
-  const chart = drawHistory(hist ? hist.samples : [], intervalMs, HISTORY_SAMPLES);
+function queueRow(name, kind, q, hist, intervalMs, keep, now, destroyable) {
+  const chart = drawHistory(hist ? hist.samples : [], intervalMs, keep);
   const actions = h("td", { class: "write-only" });
   if (writes && destroyable) {
     actions.append(h("button", {
