@@ -22,7 +22,8 @@ type QueueHistory struct {
 }
 
 // HistoryTransient is the queue name under which the history of every
-// transient queue is summed: reply queues come and go with each caller.
+// transient queue is summed (and the metrics' queue label for them):
+// reply queues come and go with each caller.
 const HistoryTransient = "(transient)"
 
 // HistoryResponse is the body of GET /v1/history: the switch samples

@@ -98,6 +98,7 @@ async function confirmThen(question, action) {
 
 function renderQueues(queues, history, now) {
   const hist = new Map(history.queues.map((q) => [q.queue, q]));
+  const transientHist = history.queues.find((q) => q.kind === "transient"); // all of them, summed
   const rows = [];
   const transient = { depth: 0, in_flight: 0, subscribers: 0, bytes: 0, n: 0, oldest: "" };
   for (const q of queues) {
@@ -112,9 +113,9 @@ function renderQueues(queues, history, now) {
     }
     rows.push(queueRow(q.name, q.kind, q, hist.get(q.name), history.interval_ms, history.keep, now, true));
   }
-  if (transient.n > 0 || hist.has("(transient)")) {
+  if (transient.n > 0 || transientHist) {
     const label = `(${transient.n} transient)`;
-    rows.push(queueRow(label, "transient", { ...transient, oldest_message: transient.oldest }, hist.get("(transient)"), history.interval_ms, history.keep, now, false));
+    rows.push(queueRow(label, "transient", { ...transient, oldest_message: transient.oldest }, transientHist, history.interval_ms, history.keep, now, false));
   }
   $("queue-table").tBodies[0].replaceChildren(...rows);
   const mins = (history.interval_ms * history.keep) / 60000;
