@@ -17,7 +17,7 @@ build:
 # tests need Chromium (CHROMIUM=/path, or chromium on PATH) and skip
 # without it, which the line below says.
 test: fmt-check vet man-check build
-	@if [ -z "$$CHROMIUM" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null; then \
+	@if [ -z "$$CHROMIUM" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null && ! command -v google-chrome-stable >/dev/null; then \
 		echo "browser tests: Chromium not found, skipped (apt-get install chromium)"; fi
 	$(GO) test -race -count=1 ./...
 
