@@ -419,3 +419,15 @@ func TestPageFollowsRestart(t *testing.T) {
 		t.Error("the page reloaded")
 	}
 }
+
+// TestPageWithoutTrace: against a switch that keeps no trace, the page
+// says so instead of asking again and again.
+func TestPageWithoutTrace(t *testing.T) {
+	b := startBrowser(t)
+	logger := log.New(testutil.LogWriter(t, "switch: "), "", 0)
+	sw := switchtest.Start(t, "", broker.Options{TraceSize: -1}, server.Options{Log: logger})
+	b.do(t, "load the page", chromedp.Navigate("http://"+sw.Addr+"/"))
+	b.waitFor(t, "page says there is no trace", `document.getElementById("trace-count").textContent.includes("may keep no trace")`)
+	b.waitFor(t, "page live", `document.getElementById("status").textContent.startsWith("live")`)
+	b.noProblems(t)
+}

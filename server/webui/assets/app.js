@@ -291,32 +291,50 @@ function drawTrace() {
   $("trace-count").textContent = text;
 }
 
+// rest waits ms, or less if the trace restarts meanwhile.
+function rest(ms) {
+  const signal = trace.abort.signal;
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
+
 async function followTrace() {
   let timeout = 0;
   for (;;) {
     trace.abort = new AbortController();
+    const asked = Date.now();
     try {
       const tr = await api("GET", `/v1/trace?after=${trace.next}&max=1000&timeout_ms=${timeout}`, undefined, trace.abort.signal);
+      const events = tr.events || []; // a switch keeping no trace answers null
       trace.lost += tr.lost || 0;
       trace.next = tr.next;
-      if (tr.events.length > 0) {
-        trace.events.push(...tr.events);
+      if (events.length > 0) {
+        trace.events.push(...events);
         if (trace.events.length > TRACE_KEEP) trace.events.splice(0, trace.events.length - TRACE_KEEP);
         if (trace.paused) {
-          trace.unseen += tr.events.length;
+          trace.unseen += events.length;
           $("pause").textContent = `Resume (${trace.unseen} new)`;
         } else {
           scheduleDraw();
         }
       }
-      timeout = tr.events.length >= 1000 ? 0 : TRACE_POLL_MS;
+      if (events.length === 0 && timeout > 0 && Date.now() - asked < 1000) {
+        // A long-poll that ends at once with nothing: the switch keeps no
+        // trace (--trace-size 0) or is stopping. Ask again a little later.
+        $("trace-count").textContent = "no events: the switch may keep no trace (msw-switch --trace-size)";
+        await rest(5000);
+      }
+      timeout = events.length >= 1000 ? 0 : TRACE_POLL_MS;
     } catch (e) {
       if (e.name === "AbortError") {
         timeout = 0; // the switch restarted: read its events from the start
         continue;
       }
       setStatus(`trace: ${e.message}`, true);
-      await new Promise((r) => setTimeout(r, 2000));
+      await rest(2000);
     }
   }
 }
