@@ -19,8 +19,12 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/ $(addprefix ./cmd/,$(CMDS))
 
 # The one command that checks everything: formatting, vet, every test
-# with the race detector, and every tool builds.
+# with the race detector, and every tool builds. The web page's browser
+# tests need Chromium (CHROMIUM=/path, or chromium on PATH) and skip
+# without it, which the line below says.
 test: fmt-check vet man-check build
+	@if [ -z "$$CHROMIUM" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null && ! command -v google-chrome-stable >/dev/null; then \
+		echo "browser tests: Chromium not found, skipped (apt-get install chromium)"; fi
 	$(GO) test -race -count=1 ./...
 
 vet:

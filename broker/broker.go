@@ -377,6 +377,7 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
 	first := q.enqueueLocked(stored)
+	q.sent += uint64(len(stored))
 	q.mu.Unlock()
 	b.Counters.Sent.Add(uint64(len(ms)))
 	if s != nil {
@@ -432,6 +433,7 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 			q.bytes -= int64(len(h.msg.data))
 			done = append(done, h.msg)
 		}
+		q.acked += uint64(len(done))
 		q.mu.Unlock()
 		b.Counters.Acked.Add(uint64(len(done)))
 		if s != nil {
@@ -471,7 +473,7 @@ func (b *Broker) Release(s *Session, acks wire.Acks) error {
 				s.takeRequest(back[i].replyTo(), back[i].corr())
 			}
 		}
-		b.traceMessages(wire.EventRedeliver, name, back, s.clientID, "", false)
+		b.traceMessages(wire.EventRedeliver, name, back, clientOf(s), "", false)
 	}
 	return nil
 }

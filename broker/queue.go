@@ -27,6 +27,7 @@ type Queue struct {
 	waiters        []*waiter
 	subscribers    int
 	everSubscribed bool
+	sent, acked    uint64 // messages enqueued and acked since the queue was made
 }
 
 // held is a message in flight and the session holding it.

@@ -12,6 +12,7 @@ import (
 
 	"msw/broker"
 	"msw/internal/wire"
+	"msw/server/webui"
 )
 
 // routes is the route table of docs/protocol.md: the hot-path
@@ -37,6 +38,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+wire.PathShutdown, s.shutdown)
 	mux.HandleFunc("GET "+wire.PathHealth, s.health)
 	mux.Handle("GET "+wire.PathMetrics, s.metricsHandler())
+	mux.HandleFunc("GET "+wire.PathHistory, s.queueHistory)
+	mux.Handle("GET /{$}", s.page())
+	mux.Handle("GET "+webui.AssetPrefix, s.page())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		var allow []string
 		for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
@@ -292,7 +296,16 @@ func (s *Server) diagnostics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.b.Snapshot(max))
+	staleMs, err := intParam(r, "stale_ms", 0)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	snap := s.b.Snapshot(max)
+	if staleMs > 0 {
+		snap.Services = wire.Diagnose(&snap, time.Duration(staleMs)*time.Millisecond)
+	}
+	writeJSON(w, http.StatusOK, snap)
 }
 
 func (s *Server) trace(w http.ResponseWriter, r *http.Request) {

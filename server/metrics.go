@@ -15,7 +15,7 @@ import (
 // TransientLabel is the queue label under which every transient queue is
 // counted: reply queues come and go with each caller, and one series each
 // would grow without bound.
-const TransientLabel = "(transient)"
+const TransientLabel = wire.HistoryTransient
 
 // rpcBuckets are the RPC processing time buckets, in seconds: from a
 // tenth of a millisecond (a reply from a server already polling) to a

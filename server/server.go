@@ -30,6 +30,13 @@ type Options struct {
 	// give its ObserveReply to the broker as OnReply to fill the RPC
 	// histogram.
 	Metrics *Metrics
+	// HistoryInterval is the time between the samples of queue depths and
+	// rates that GET /v1/history serves; 0 means DefaultHistoryInterval.
+	HistoryInterval time.Duration
+	// UIWrites lets browsers change state (the web page's destroy and ack
+	// buttons); without it, a request a browser makes (one with an Origin
+	// or Sec-Fetch-Site header) may only read. See browserWrite in ui.go.
+	UIWrites bool
 }
 
 // Server serves one broker over HTTP on any number of listeners.
@@ -40,6 +47,8 @@ type Server struct {
 	conns sync.Map // net.Conn -> *connInfo
 	stop  sync.Once
 	trim  trimmer // returns memory to the system when idle (trim.go)
+
+	history *history // samples queue depths and rates (history.go)
 
 	streamsMu     sync.Mutex
 	streams       map[*stream]struct{} // open streams (stream.go)
@@ -61,7 +70,7 @@ func New(b *broker.Broker, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = log.New(discard{}, "", 0)
 	}
-	s := &Server{b: b, opts: opts}
+	s := &Server{b: b, opts: opts, history: newHistory(opts.HistoryInterval)}
 	maxWait := b.Options().MaxWait
 	s.http = &http.Server{
 		Handler:           s.guard(s.routes()),
@@ -88,6 +97,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
 	s.trim.run()
+	s.history.run(s.b)
 	err := s.http.Serve(l)
 	if err == http.ErrServerClosed {
 		return nil
@@ -104,6 +114,7 @@ func (s *Server) Handler() http.Handler { return s.http.Handler }
 // no client is still connected to this server.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.trim.halt()
+	s.history.halt()
 	s.b.Close()
 	s.closeStreams()
 	err := s.http.Shutdown(ctx)
@@ -174,6 +185,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 				writeError(w, &httpError{http.StatusForbidden, wire.CodeForbidden, "cross-origin request from " + o + " refused"})
 				return
 			}
+		}
+		if err := s.browserWrite(r); err != nil {
+			writeError(w, err)
+			return
 		}
 		if s.opts.Verbose {
 			start := time.Now()

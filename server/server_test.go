@@ -130,7 +130,7 @@ func TestBrowserGuard(t *testing.T) {
 		status int
 	}{
 		{"no origin (a command-line client)", nil, 200},
-		{"same origin", map[string]string{"Origin": base}, 200},
+		{"same origin (the switch's own page: read-only, see TestPageWrites)", map[string]string{"Origin": base}, 403},
 		{"other origin", map[string]string{"Origin": "http://evil.example"}, 403},
 		{"null origin", map[string]string{"Origin": "null"}, 403},
 		{"rebinding host", map[string]string{"Host": "evil.example:" + strings.Split(host, ":")[1]}, 403},

@@ -23,6 +23,7 @@ const (
 	PathTrace       = "/v1/trace"             // GET long-poll
 	PathShutdown    = "/v1/shutdown"          // POST
 	PathHealth      = "/v1/health"            // GET
+	PathHistory     = "/v1/history"           // GET depth and rate samples per queue
 	PathMetrics     = "/metrics"              // GET, Prometheus text format
 )
 
@@ -217,6 +218,9 @@ type Snapshot struct {
 	Now      time.Time       `json:"now"`
 	Queues   []QueueSnapshot `json:"queues"`
 	Sessions []SessionInfo   `json:"sessions"`
+	// Services is the diagnosis of the snapshot (see Diagnose), present
+	// when the request asked for it with stale_ms.
+	Services *Services `json:"services,omitempty"`
 }
 
 // Error is the JSON body of every 4xx and 5xx answer.

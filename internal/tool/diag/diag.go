@@ -25,10 +25,6 @@ queues holding replies nobody collected. --json prints the switch's raw
 diagnostics snapshot instead, for scripts.
 `
 
-// DefaultStale is how long a service may go without polling before
-// msw-diag calls it crashed or deadlocked.
-const DefaultStale = 30 * time.Second
-
 var diagGroups = []tool.OptionGroup{
 	tool.Group("Report", "stale", "v", "max-messages", "json"),
 	tool.SwitchGroup,
@@ -38,7 +34,7 @@ var diagGroups = []tool.OptionGroup{
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := tool.NewCommand("msw-diag", diagUsage, stdout, stderr)
 	var (
-		stale   = tool.DurationValue(DefaultStale)
+		stale   = tool.DurationValue(wire.DefaultStale)
 		verbose bool
 		asJSON  bool
 		maxMsgs = 100
@@ -76,7 +72,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s\n", b)
 		return tool.ExitOK
 	}
-	r := diagReport{snap: snap, addr: cl.Addr(), stale: time.Duration(stale), verbose: verbose}
+	r := diagReport{snap: wireSnapshot(snap), addr: cl.Addr(), stale: time.Duration(stale), verbose: verbose}
 	if verbose {
 		// The snapshot keeps only a prefix of each payload; fetch the
 		// whole of the queued ones that were cut. Messages in flight
@@ -106,195 +102,77 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return tool.ExitOK
 }
 
-// serviceState is the group a service falls in.
-type serviceState int
-
-const (
-	stateIdle         serviceState = iota // no server, nothing queued: not shown as a service
-	stateRunning                          // polled recently, or its servers are waiting for work
-	stateNeverStarted                     // requests queued, nobody ever subscribed
-	stateStuck                            // crashed or deadlocked
-)
-
 // diagReport turns a snapshot into the explanation msw-diag prints.
 type diagReport struct {
-	snap    *lib.Snapshot
+	snap    *wire.Snapshot
 	addr    string
 	stale   time.Duration
 	verbose bool
 	full    map[string]map[uint64][]byte // whole payloads by queue and id, with -v
-
-	queues   map[string]*lib.QueueSnapshot
-	byClient map[string][]*lib.SessionInfo
-}
-
-func (r *diagReport) index() {
-	r.queues = map[string]*lib.QueueSnapshot{}
-	for i := range r.snap.Queues {
-		r.queues[r.snap.Queues[i].Name] = &r.snap.Queues[i]
-	}
-	r.byClient = map[string][]*lib.SessionInfo{}
-	for i := range r.snap.Sessions {
-		s := &r.snap.Sessions[i]
-		r.byClient[s.ClientID] = append(r.byClient[s.ClientID], s)
-	}
 }
 
 // ago says how long before the snapshot t was.
 func (r *diagReport) ago(t time.Time) string {
-	return ageWords(r.snap.Now.Sub(t)) + " ago"
-}
-
-// servers returns the sessions subscribed to a queue.
-func (r *diagReport) servers(queue string) []*lib.SessionInfo {
-	var out []*lib.SessionInfo
-	for i := range r.snap.Sessions {
-		if slices.Contains(r.snap.Sessions[i].Subscribed, queue) {
-			out = append(out, &r.snap.Sessions[i])
-		}
-	}
-	return out
-}
-
-// lastPoll is the latest poll of a queue by anyone.
-func (r *diagReport) lastPoll(q *lib.QueueSnapshot) time.Time {
-	t := q.LastTransfer
-	for _, s := range r.servers(q.Name) {
-		if s.LastPoll.After(t) {
-			t = s.LastPoll
-		}
-	}
-	return t
-}
-
-// clientPoll is the latest poll of any session of a client.
-func (r *diagReport) clientPoll(clientID string) (time.Time, bool) {
-	var t time.Time
-	ss := r.byClient[clientID]
-	for _, s := range ss {
-		if s.LastPoll.After(t) {
-			t = s.LastPoll
-		}
-	}
-	return t, len(ss) > 0
-}
-
-func (r *diagReport) recent(t time.Time) bool {
-	return !t.IsZero() && r.snap.Now.Sub(t) <= r.stale
-}
-
-// classify puts a persistent queue in its group. A server in a long poll
-// polls only when its wait ends, so a subscribed queue with nothing
-// waiting is running however long ago the poll began; it is stuck when a
-// message has waited past the threshold with nobody polling, or when the
-// server holding a message has not polled since longer than that.
-func (r *diagReport) classify(q *lib.QueueSnapshot) (serviceState, string) {
-	held := len(q.Messages) > 0 || q.Depth+q.InFlight > 0
-	polled := r.lastPoll(q)
-	switch {
-	case q.Subscribers == 0 && !held:
-		return stateIdle, ""
-	case !q.EverSubscribed && q.Subscribers == 0:
-		return stateNeverStarted, ""
-	case q.Subscribers == 0:
-		if r.recent(polled) {
-			return stateRunning, "no server subscribed now; last poll " + r.ago(polled)
-		}
-		if polled.IsZero() {
-			return stateStuck, "no server subscribed now, and none ever polled"
-		}
-		return stateStuck, "no server subscribed now; last poll " + r.ago(polled)
-	}
-	for _, m := range q.Messages {
-		if m.InFlight {
-			if t, alive := r.clientPoll(m.Holder); alive && !r.recent(t) {
-				if t.IsZero() {
-					return stateStuck, fmt.Sprintf("#%d is held by %s, which never polled since", m.ID, m.Holder)
-				}
-				return stateStuck, fmt.Sprintf("#%d is held by %s, which last polled %s", m.ID, m.Holder, r.ago(t))
-			}
-		} else if r.snap.Now.Sub(m.EnqueuedAt) > r.stale && !r.recent(polled) {
-			if polled.IsZero() {
-				return stateStuck, fmt.Sprintf("#%d has waited %s and no server has polled", m.ID, ageWords(r.snap.Now.Sub(m.EnqueuedAt)))
-			}
-			return stateStuck, fmt.Sprintf("#%d has waited %s; last poll %s", m.ID, ageWords(r.snap.Now.Sub(m.EnqueuedAt)), r.ago(polled))
-		}
-	}
-	if polled.IsZero() {
-		return stateRunning, "not polled yet"
-	}
-	if !held {
-		return stateRunning, "waiting for requests; last poll " + r.ago(polled)
-	}
-	return stateRunning, "last poll " + r.ago(polled)
+	return wire.AgeWords(r.snap.Now.Sub(t)) + " ago"
 }
 
 func (r *diagReport) write(w io.Writer) {
-	r.index()
 	s := r.snap
 	fmt.Fprintf(w, "Switch at %s started %s (%s).\n", r.addr, s.Started.Local().Format("2006-01-02 15:04:05 MST"), r.ago(s.Started))
 
-	groups := map[serviceState][]*lib.QueueSnapshot{}
-	reasons := map[string]string{}
-	var uncollected []*lib.QueueSnapshot
+	diag := wire.Diagnose(s, r.stale)
+	queues := map[string]*wire.QueueSnapshot{}
 	for i := range s.Queues {
-		q := &s.Queues[i]
-		if q.Kind == wire.KindTransient {
-			if q.Depth > 0 {
-				uncollected = append(uncollected, q)
-			}
-			continue
-		}
-		st, why := r.classify(q)
-		groups[st] = append(groups[st], q)
-		reasons[q.Name] = why
+		queues[s.Queues[i].Name] = &s.Queues[i]
+	}
+	groups := map[string][]*wire.Service{}
+	for i := range diag.Services {
+		svc := &diag.Services[i]
+		groups[svc.State] = append(groups[svc.State], svc)
 	}
 
-	if len(groups[stateRunning])+len(groups[stateNeverStarted])+len(groups[stateStuck]) == 0 {
+	if len(diag.Services) == 0 {
 		fmt.Fprintln(w, "\nThere are no known services (yet).")
 	}
 	sections := []struct {
-		st    serviceState
+		st    string
 		title string
 	}{
-		{stateRunning, "Running services:"},
-		{stateNeverStarted, "Called but never started (requests queued; no server has ever subscribed):"},
-		{stateStuck, fmt.Sprintf("Crashed or deadlocked (nobody has polled for more than %s):", staleWords(r.stale))},
+		{wire.ServiceRunning, "Running services:"},
+		{wire.ServiceNeverStarted, "Called but never started (requests queued; no server has ever subscribed):"},
+		{wire.ServiceStuck, fmt.Sprintf("Crashed or deadlocked (nobody has polled for more than %s):", staleWords(r.stale))},
 	}
 	for _, sec := range sections {
-		qs := groups[sec.st]
-		if len(qs) == 0 {
+		svcs := groups[sec.st]
+		if len(svcs) == 0 {
 			continue
 		}
 		fmt.Fprintf(w, "\n%s\n", sec.title)
-		for _, q := range qs {
-			r.writeService(w, q, reasons[q.Name])
+		for _, svc := range svcs {
+			r.writeService(w, queues[svc.Queue], svc)
 		}
 	}
 
-	if len(uncollected) > 0 {
+	if len(diag.Uncollected) > 0 {
 		fmt.Fprintln(w, "\nReplies nobody collected:")
-		for _, q := range uncollected {
+		for _, name := range diag.Uncollected {
+			q := queues[name]
 			oldest := ""
 			if !q.OldestMessage.IsZero() {
 				oldest = ", oldest " + r.ago(q.OldestMessage)
 			}
-			fmt.Fprintf(w, "  %s (reply queue of %s): %s%s\n", q.Name, q.Owner, countOf(int64(q.Depth), "reply", "replies"), oldest)
+			fmt.Fprintf(w, "  %s (reply queue of %s): %s%s\n", q.Name, q.Owner, wire.CountOf(int64(q.Depth), "reply", "replies"), oldest)
 			for _, m := range q.Messages {
 				if !m.InFlight {
-					r.writeMessage(w, q, m, false)
+					r.writeMessage(w, q, m, "")
 				}
 			}
 			r.writeTruncated(w, q)
 		}
 	}
 
-	if idle := groups[stateIdle]; len(idle) > 0 {
-		names := make([]string, len(idle))
-		for i, q := range idle {
-			names[i] = q.Name
-		}
-		fmt.Fprintf(w, "\nIdle queues (no server, nothing queued): %s\n", strings.Join(names, ", "))
+	if len(diag.Idle) > 0 {
+		fmt.Fprintf(w, "\nIdle queues (no server, nothing queued): %s\n", strings.Join(diag.Idle, ", "))
 	}
 
 	if r.verbose {
@@ -307,7 +185,7 @@ func (r *diagReport) write(w io.Writer) {
 			if !ss.LastPoll.IsZero() {
 				poll = "last poll " + r.ago(ss.LastPoll)
 			}
-			fmt.Fprintf(w, "  %s: started %s, %s, %s", ss.ClientID, r.ago(ss.Started), countOf(int64(ss.Connections), "connection", "connections"), poll)
+			fmt.Fprintf(w, "  %s: started %s, %s, %s", ss.ClientID, r.ago(ss.Started), wire.CountOf(int64(ss.Connections), "connection", "connections"), poll)
 			if len(ss.Subscribed) > 0 {
 				fmt.Fprintf(w, ", subscribed to %s", strings.Join(ss.Subscribed, ", "))
 			}
@@ -316,17 +194,14 @@ func (r *diagReport) write(w io.Writer) {
 	}
 }
 
-func (r *diagReport) writeService(w io.Writer, q *lib.QueueSnapshot, why string) {
+func (r *diagReport) writeService(w io.Writer, q *wire.QueueSnapshot, svc *wire.Service) {
 	var head []string
-	if srv := r.servers(q.Name); len(srv) > 0 {
-		names := make([]string, 0, len(srv))
-		for _, s := range srv {
-			names = append(names, s.ClientID)
-		}
+	if srv := svc.Servers; len(srv) > 0 {
+		names := srv
 		if len(names) > 4 {
-			names = append(names[:4], fmt.Sprintf("and %d more", len(srv)-4))
+			names = append(slices.Clone(names[:4]), fmt.Sprintf("and %d more", len(srv)-4))
 		}
-		head = append(head, fmt.Sprintf("%s (%s)", countOf(int64(len(srv)), "server", "servers"), strings.Join(names, ", ")))
+		head = append(head, fmt.Sprintf("%s (%s)", wire.CountOf(int64(len(srv)), "server", "servers"), strings.Join(names, ", ")))
 	}
 	if q.Depth > 0 {
 		head = append(head, fmt.Sprintf("%d queued", q.Depth))
@@ -334,25 +209,25 @@ func (r *diagReport) writeService(w io.Writer, q *lib.QueueSnapshot, why string)
 	if q.InFlight > 0 {
 		head = append(head, fmt.Sprintf("%d in flight", q.InFlight))
 	}
-	if why != "" {
-		head = append(head, why)
+	if svc.Reason != "" {
+		head = append(head, svc.Reason)
 	}
 	fmt.Fprintf(w, "  %s: %s\n", q.Name, strings.Join(head, "; "))
-	for _, m := range q.Messages {
-		r.writeMessage(w, q, m, true)
+	for i, m := range q.Messages {
+		r.writeMessage(w, q, m, svc.Callers[i])
 	}
 	r.writeTruncated(w, q)
 }
 
-func (r *diagReport) writeTruncated(w io.Writer, q *lib.QueueSnapshot) {
+func (r *diagReport) writeTruncated(w io.Writer, q *wire.QueueSnapshot) {
 	if more := q.Depth + q.InFlight - len(q.Messages); q.Truncated && more > 0 {
 		fmt.Fprintf(w, "    ... and %d more (see --max-messages)\n", more)
 	}
 }
 
-// writeMessage describes one message; caller says whether to tell the
-// state of whoever waits for its reply.
-func (r *diagReport) writeMessage(w io.Writer, q *lib.QueueSnapshot, m lib.MessageInfo, caller bool) {
+// writeMessage describes one message, with the state of whoever waits
+// for its reply when caller is not empty.
+func (r *diagReport) writeMessage(w io.Writer, q *wire.QueueSnapshot, m wire.MessageInfo, caller string) {
 	origin := m.Origin
 	if origin == "" {
 		origin = "an anonymous sender"
@@ -364,20 +239,20 @@ func (r *diagReport) writeMessage(w io.Writer, q *lib.QueueSnapshot, m lib.Messa
 			state += fmt.Sprintf(" (delivery %d)", m.DeliveryCount)
 		}
 	} else if m.DeliveryCount > 0 {
-		state = fmt.Sprintf("queued again after %s", countOf(int64(m.DeliveryCount), "delivery", "deliveries"))
+		state = fmt.Sprintf("queued again after %s", wire.CountOf(int64(m.DeliveryCount), "delivery", "deliveries"))
 	}
 	fmt.Fprintf(w, "    #%d from %s, %s, %s\n", m.ID, origin, r.ago(m.EnqueuedAt), state)
 	if m.Status != 0 {
 		fmt.Fprintf(w, "        status: %d (a failure reply)\n", m.Status)
 	}
 	fmt.Fprintf(w, "        payload: %s\n", r.payload(q.Name, m))
-	if caller {
-		fmt.Fprintf(w, "        caller: %s\n", r.callerState(m))
+	if caller != "" {
+		fmt.Fprintf(w, "        caller: %s\n", caller)
 	}
 }
 
 // payload renders a message's payload for the report.
-func (r *diagReport) payload(queue string, m lib.MessageInfo) string {
+func (r *diagReport) payload(queue string, m wire.MessageInfo) string {
 	if full, ok := r.full[queue][m.ID]; ok {
 		return tool.SummarizePayload(wire.Escape(full), len(full), false, -1)
 	}
@@ -392,79 +267,29 @@ func (r *diagReport) payload(queue string, m lib.MessageInfo) string {
 	return s
 }
 
-// callerState says whether anyone still waits for a request's reply.
-func (r *diagReport) callerState(m lib.MessageInfo) string {
-	if m.ReplyTo == "" {
-		return "none: no reply expected"
-	}
-	_, originAlive := r.byClient[m.Origin]
-	rq := r.queues[m.ReplyTo]
-	switch {
-	case rq == nil:
-		if originAlive {
-			return fmt.Sprintf("%s is connected, but its reply queue %s is gone: the reply has nowhere to go", m.Origin, m.ReplyTo)
-		}
-		return fmt.Sprintf("gone (its reply queue %s no longer exists)", m.ReplyTo)
-	case rq.Kind == wire.KindTransient:
-		who := rq.Owner
-		if who == "" {
-			who = m.Origin
-		}
-		for _, s := range r.byClient[rq.Owner] {
-			if s.Connections == 0 {
-				return fmt.Sprintf("%s waiting on %s, but it has no connection left (it may have gone)", who, m.ReplyTo)
-			}
-		}
-		return fmt.Sprintf("%s waiting (reply queue %s)", who, m.ReplyTo)
-	case originAlive:
-		return fmt.Sprintf("%s waiting (replies go to queue %s)", m.Origin, m.ReplyTo)
-	default:
-		return fmt.Sprintf("gone (the reply will wait in queue %s)", m.ReplyTo)
-	}
-}
-
-// ageWords says a duration as people do: "less than a second",
-// "5 seconds", "2 min and 3 seconds", "1 hour and 4 min", "3 days and 2 hours".
-func ageWords(d time.Duration) string {
-	if d < time.Second {
-		return "less than a second"
-	}
-	s := int64(d / time.Second)
-	switch {
-	case s < 60:
-		return countOf(s, "second", "seconds")
-	case s < 3600:
-		if s%60 == 0 {
-			return fmt.Sprintf("%d min", s/60)
-		}
-		return fmt.Sprintf("%d min and %s", s/60, countOf(s%60, "second", "seconds"))
-	case s < 86400:
-		h, m := s/3600, s%3600/60
-		if m == 0 {
-			return countOf(h, "hour", "hours")
-		}
-		return fmt.Sprintf("%s and %d min", countOf(h, "hour", "hours"), m)
-	default:
-		days, h := s/86400, s%86400/3600
-		if h == 0 {
-			return countOf(days, "day", "days")
-		}
-		return countOf(days, "day", "days") + " and " + countOf(h, "hour", "hours")
-	}
-}
-
 // staleWords says the threshold in words when it is whole seconds, else
 // as given.
 func staleWords(d time.Duration) string {
 	if d%time.Second != 0 {
 		return d.String()
 	}
-	return ageWords(d)
+	return wire.AgeWords(d)
 }
 
-func countOf(n int64, one, many string) string {
-	if n == 1 {
-		return "1 " + one
+// wireSnapshot gives the snapshot back the protocol's shape, which the
+// diagnosis the switch shares with its web page (wire.Diagnose) reads.
+func wireSnapshot(s *lib.Snapshot) *wire.Snapshot {
+	w := &wire.Snapshot{Started: s.Started, Now: s.Now,
+		Queues: make([]wire.QueueSnapshot, len(s.Queues)), Sessions: make([]wire.SessionInfo, len(s.Sessions))}
+	for i, q := range s.Queues {
+		w.Queues[i] = wire.QueueSnapshot{QueueInfo: wire.QueueInfo(q.QueueInfo), EverSubscribed: q.EverSubscribed,
+			Messages: make([]wire.MessageInfo, len(q.Messages)), Truncated: q.Truncated}
+		for j, m := range q.Messages {
+			w.Queues[i].Messages[j] = wire.MessageInfo(m)
+		}
 	}
-	return fmt.Sprintf("%d %s", n, many)
+	for i, ss := range s.Sessions {
+		w.Sessions[i] = wire.SessionInfo(ss)
+	}
+	return w
 }

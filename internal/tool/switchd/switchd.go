@@ -25,11 +25,13 @@ Usage: msw-switch [options]
 Run the message switch: named queues held in memory, served over HTTP on
 each --listen address (default 127.0.0.1:8080). Logs one line per
 lifecycle event to stderr; -v adds one per request. SIGINT and SIGTERM
-stop it cleanly, as does 'msw-switch --shutdown'.
+stop it cleanly, as does 'msw-switch --shutdown'. Open the listening
+address in a browser (http://127.0.0.1:8080/) for a live view of its
+queues, services and trace; the page only reads unless --ui-writes.
 `
 
 var switchGroups = []tool.OptionGroup{
-	tool.Group("Serving", "listen", "socket-mode", "allow-host", "ready-file", "v"),
+	tool.Group("Serving", "listen", "socket-mode", "allow-host", "ready-file", "ui-writes", "v"),
 	tool.Group("Limits", "max-payload", "max-wait", "session-grace", "trace-size"),
 	tool.Group("Stopping a running switch", "shutdown", "s switch", "wait", "client-id"),
 }
@@ -57,6 +59,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		socketMode = "0600"
 		readyFile  string
 		shutdown   bool
+		uiWrites   bool
 		sf         tool.SwitchFlags
 	)
 	fs := c.Flags
@@ -69,6 +72,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&socketMode, "socket-mode", socketMode, "permission `mode` of Unix sockets (octal)")
 	fs.Var(&allowHosts, "allow-host", "extra Host `name` that browsers may use (repeatable)")
 	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
+	fs.BoolVar(&uiWrites, "ui-writes", false, "let the web page on / destroy queues and ack messages (each after a confirmation); without it the page only reads")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
 	sf.Register(fs, tool.DefaultWait)
 	if ok, code := c.Parse(args, switchGroups); !ok {
@@ -106,7 +110,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		TraceSize:  traceSize,
 		OnReply:    metrics.ObserveReply,
 	})
-	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics})
+	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites})
 
 	listeners, err := listenAll(listens, iofs.FileMode(mode))
 	if err != nil {

@@ -1,0 +1,65 @@
+package wire
+
+import (
+	"testing"
+	"time"
+)
+
+// snapshotAt builds a snapshot taken at now with the given queues and
+// sessions.
+func snapshotAt(now time.Time, qs []QueueSnapshot, ss []SessionInfo) *Snapshot {
+	return &Snapshot{Started: now.Add(-time.Hour), Now: now, Queues: qs, Sessions: ss}
+}
+
+func TestDiagnoseClassify(t *testing.T) {
+	now := time.Now()
+	ago := func(d time.Duration) time.Time { return now.Add(-d) }
+	req := func(id uint64, age time.Duration, inFlight bool, holder string) MessageInfo {
+		return MessageInfo{ID: id, Origin: "caller", EnqueuedAt: ago(age), ReplyTo: "tmp-1", Size: 5, Preview: "hello", InFlight: inFlight, Holder: holder}
+	}
+	q := func(name string, ever bool, subs int, lastTransfer time.Time, ms ...MessageInfo) QueueSnapshot {
+		qs := QueueSnapshot{QueueInfo: QueueInfo{Name: name, Kind: "persistent", Subscribers: subs, LastTransfer: lastTransfer}, EverSubscribed: ever, Messages: ms}
+		for _, m := range ms {
+			if m.InFlight {
+				qs.InFlight++
+			} else {
+				qs.Depth++
+			}
+		}
+		return qs
+	}
+	sessions := []SessionInfo{
+		{ClientID: "caller", Connections: 1},
+		{ClientID: "busy", Connections: 1, Subscribed: []string{"slow"}, LastPoll: ago(time.Minute)},
+		{ClientID: "idle", Connections: 1, Subscribed: []string{"quiet"}, LastPoll: ago(50 * time.Second)},
+		{ClientID: "fresh", Connections: 1, Subscribed: []string{"ok"}, LastPoll: ago(time.Second)},
+		{ClientID: "stopped", Connections: 1, Subscribed: []string{"blocked"}, LastPoll: ago(40 * time.Second)},
+	}
+	for _, c := range []struct {
+		q    QueueSnapshot
+		want string
+	}{
+		{q("empty", false, 0, time.Time{}), ""},
+		{q("gone-empty", true, 0, ago(time.Hour)), ""},
+		{q("never", false, 0, time.Time{}, req(1, time.Minute, false, "")), ServiceNeverStarted},
+		{q("ok", true, 1, ago(time.Second), req(2, time.Minute, true, "fresh")), ServiceRunning},
+		{q("quiet", true, 1, ago(50*time.Second)), ServiceRunning}, // a long poll with nothing to take
+		{q("slow", true, 1, ago(time.Minute), req(3, 2*time.Minute, true, "busy")), ServiceStuck},
+		{q("blocked", true, 1, ago(40*time.Second), req(4, 35*time.Second, false, "")), ServiceStuck},
+		{q("fresh-req", true, 1, ago(40*time.Second), req(5, 2*time.Second, false, "")), ServiceRunning},
+		{q("dead", true, 0, ago(time.Minute), req(6, time.Minute, false, "")), ServiceStuck},
+		{q("restarting", true, 0, ago(2*time.Second), req(7, time.Minute, false, "")), ServiceRunning},
+	} {
+		d := Diagnose(snapshotAt(now, []QueueSnapshot{c.q}, sessions), 30*time.Second)
+		got, why := "", ""
+		if len(d.Services) == 1 {
+			got, why = d.Services[0].State, d.Services[0].Reason
+		}
+		if got != c.want {
+			t.Errorf("queue %s: state %q (%s); want %q", c.q.Name, got, why, c.want)
+		}
+		if idle := len(d.Idle) == 1; idle != (c.want == "") {
+			t.Errorf("queue %s: idle %v; want %v", c.q.Name, idle, c.want == "")
+		}
+	}
+}
