@@ -18,10 +18,11 @@ import (
 // send, transfer and ack. Steadier than the loopback benchmarks on a
 // busy machine.
 
-func BenchmarkHandleStream(b *testing.B) {
+// benchServer is a server with queue q and a session subscribed to it.
+func benchServer(b *testing.B) (*Server, *broker.Session) {
 	br := broker.New(broker.Options{})
-	defer br.Close()
-	s := New(br, Options{})
+	b.Cleanup(br.Close)
+	s := New(br, Options{Log: testLog(b)})
 	br.CreateQueue(nil, "q")
 	sess, err := br.Login("bench")
 	if err != nil {
@@ -29,6 +30,11 @@ func BenchmarkHandleStream(b *testing.B) {
 	}
 	sess.AddConn() // as a connection would: no grace period runs out
 	br.Subscribe(sess, []string{"q"})
+	return s, sess
+}
+
+func BenchmarkHandleStream(b *testing.B) {
+	s, sess := benchServer(b)
 	st := &stream{s: s, sess: sess, bw: bufio.NewWriter(io.Discard), waiting: map[uint64]context.CancelFunc{}}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	defer st.cancel()
@@ -49,16 +55,8 @@ func BenchmarkHandleStream(b *testing.B) {
 }
 
 func BenchmarkHandleHTTP(b *testing.B) {
-	br := broker.New(broker.Options{})
-	defer br.Close()
-	h := New(br, Options{}).Handler()
-	br.CreateQueue(nil, "q")
-	sess, err := br.Login("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	sess.AddConn() // as a connection would: no grace period runs out
-	br.Subscribe(sess, []string{"q"})
+	s, sess := benchServer(b)
+	h := s.Handler()
 	serve := func(path, body string, want int) {
 		r := httptest.NewRequest("POST", "http://127.0.0.1"+path, strings.NewReader(body))
 		r.Header.Set(wire.HeaderSession, sess.ID())

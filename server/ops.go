@@ -35,9 +35,9 @@ var hotOps = map[string]opFunc{
 	wire.OpKeepalive.Name: (*Server).keepalive,
 }
 
-// hotOp returns the function of a row of wire.HotOps; a row without one
-// is a mistake in the program, found by the first test that starts a
-// server.
+// hotOp returns the function of a row of wire.HotOps. A row without one
+// is a mistake in the program: the package panics as it initializes
+// (streamOps) or New does (routes), so any test finds it.
 func hotOp(op wire.Op) opFunc {
 	f := hotOps[op.Name]
 	if f == nil {

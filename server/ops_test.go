@@ -1,8 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
+	"log"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"msw/broker"
@@ -67,4 +72,45 @@ func TestHotOpAnswersAlikeOnHTTPAndStream(t *testing.T) {
 			t.Errorf("%s: codes HTTP %q, stream %q; want %q", tc.name, he.Code, se.Code, tc.code)
 		}
 	}
+}
+
+// TestVerboseLogNamesOperations: -v lines name a hot-path operation as
+// wire.HotOps does, on HTTP and on the stream.
+func TestVerboseLogNamesOperations(t *testing.T) {
+	var buf syncBuffer
+	b := broker.New(broker.Options{})
+	b.CreateQueue(nil, "q")
+	h := New(b, Options{Log: log.New(&buf, "", 0), Verbose: true}).Handler()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("POST", "http://127.0.0.1"+wire.OpSend.Path("q", 0), strings.NewReader("x")))
+	w = httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "http://127.0.0.1"+wire.PathQueues, nil))
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log = %q; want two lines", lines)
+	}
+	if f := strings.Fields(lines[0]); len(f) != 5 || f[0]+" "+f[1]+" "+f[2] != "POST /v1/queues/q/messages 200" || f[4] != "send" {
+		t.Errorf("log of a send = %q; want POST /v1/queues/q/messages 200 <duration> send", lines[0])
+	}
+	if f := strings.Fields(lines[1]); len(f) != 4 || f[0]+" "+f[1]+" "+f[2] != "GET /v1/queues 200" {
+		t.Errorf("log of a listing = %q; want GET /v1/queues 200 <duration>, no operation", lines[1])
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -152,3 +152,53 @@ func FuzzParseFrame(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFrame decodes arbitrary bytes as a frames body both ways the
+// switch does (ParseFrame for the stream, FrameReader for HTTP): neither
+// may panic, they must accept and refuse the same records alike, and
+// what they accept must encode back to the same bytes.
+func FuzzFrame(f *testing.F) {
+	f.Add(AppendFrame(nil, &Delivery{Queue: "q", ID: 1, DeliveryCount: 2, Origin: "o", EnqueuedAt: time.Unix(0, 5),
+		Message: Message{Payload: []byte("p"), CorrelationID: "c", ReplyTo: "r", Status: 1}}))
+	f.Add(AppendSendFrame(AppendSendFrame(nil, &Message{Payload: []byte("a")}), &Message{Payload: []byte{0xff}, CorrelationID: "x"}))
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0x80})
+	f.Add([]byte{0, 0, 0xff, 0x7f})
+	const maxPayload = 1 << 10
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fr := NewFrameReader(bytes.NewReader(body), maxPayload)
+		defer fr.Close()
+		rest := body
+		for n := 1; ; n++ {
+			var p, r Delivery
+			next, perr := ParseFrame(rest, maxPayload, &p)
+			rerr := fr.Next(&r)
+			if len(rest) == 0 {
+				if rerr != io.EOF {
+					t.Fatalf("frame %d: the body ended; FrameReader says %v", n, rerr)
+				}
+				return
+			}
+			if (perr == nil) != (rerr == nil) || errors.Is(perr, ErrFrameTooLarge) != errors.Is(rerr, ErrFrameTooLarge) {
+				t.Fatalf("frame %d: ParseFrame says %v, FrameReader %v", n, perr, rerr)
+			}
+			if perr != nil {
+				return
+			}
+			if p.Queue != r.Queue || p.ID != r.ID || p.DeliveryCount != r.DeliveryCount || p.Origin != r.Origin ||
+				!p.EnqueuedAt.Equal(r.EnqueuedAt) || !bytes.Equal(p.Payload, r.Payload) ||
+				p.CorrelationID != r.CorrelationID || p.ReplyTo != r.ReplyTo || p.Status != r.Status {
+				t.Fatalf("frame %d: ParseFrame %+v, FrameReader %+v", n, p, r)
+			}
+			record := rest[:len(rest)-len(next)]
+			if FrameSize(&p) != len(AppendFrame(nil, &p)) {
+				t.Fatalf("frame %d: FrameSize %d; AppendFrame writes %d", n, FrameSize(&p), len(AppendFrame(nil, &p)))
+			}
+			var again Delivery
+			if _, err := ParseFrame(AppendFrame(nil, &p), maxPayload, &again); err != nil || again.ID != p.ID ||
+				again.CorrelationID != p.CorrelationID || !bytes.Equal(again.Payload, p.Payload) || !again.EnqueuedAt.Equal(p.EnqueuedAt) {
+				t.Fatalf("frame %d (%x): re-encoded = %+v, %v; want %+v", n, record, again, err, p)
+			}
+			rest = next
+		}
+	})
+}
