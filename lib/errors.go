@@ -56,18 +56,18 @@ func (e *Error) Error() string { return e.Message }
 
 // Error codes the switch answers with (see docs/protocol.md).
 const (
-	CodeBadRequest     = wire.CodeBadRequest
-	CodeBadQueueName   = wire.CodeBadQueueName
-	CodeNoSuchQueue    = wire.CodeNoSuchQueue
-	CodeQueueExists    = wire.CodeQueueExists
-	CodeQueueNotEmpty  = wire.CodeQueueNotEmpty
-	CodeNoSuchMessage  = wire.CodeNoSuchMessage
-	CodeInFlight       = wire.CodeInFlight
-	CodeTooLarge       = wire.CodeTooLarge
-	CodeNoSession      = wire.CodeNoSession
-	CodeUnknownSession = wire.CodeUnknownSession
-	CodeForbidden      = wire.CodeForbidden
-	CodeShuttingDown   = wire.CodeShuttingDown
+	CodeBadRequest     = "bad_request"       // the request is malformed
+	CodeBadQueueName   = "bad_queue_name"    // the queue name is not allowed
+	CodeNoSuchQueue    = "no_such_queue"     // the queue does not exist
+	CodeQueueExists    = "queue_exists"      // the queue exists with another kind
+	CodeQueueNotEmpty  = "queue_not_empty"   // DestroyOptions.IfEmpty, and it is not
+	CodeNoSuchMessage  = "no_such_message"   // the message is gone (acked, withdrawn)
+	CodeInFlight       = "in_flight"         // Withdraw of a message a receiver holds
+	CodeTooLarge       = "payload_too_large" // over the switch's size limits
+	CodeNoSession      = "no_session"        // the request needs a session
+	CodeUnknownSession = "unknown_session"   // the session ended, or the switch restarted
+	CodeForbidden      = "forbidden"         // the request's host or origin is refused
+	CodeShuttingDown   = "shutting_down"     // the switch is stopping
 )
 
 // answerError is the *Error of a failure answer.
