@@ -22,6 +22,13 @@ type Options struct {
 	MaxTransfer      int           // messages per transfer; default 1000
 	MaxTransferBytes int           // payload bytes per transfer (at least one message); default 4 MiB
 	TraceSize        int           // trace ring entries; default 4096; negative disables
+	// MaxMemory bounds the bytes held by queued and in-flight messages,
+	// each counted as its bytes and wire.MessageOverhead; 0 means no
+	// bound. A send past it fails with ErrMemoryFull.
+	MaxMemory int64
+	// MaxSessions, MaxQueues and MaxSubscriptions (per session) bound
+	// what clients can make the switch keep; defaults in limits.go.
+	MaxSessions, MaxQueues, MaxSubscriptions int
 	// OnReply, if set, is called with the processing time of each reply:
 	// from the request's enqueue to the reply's send by its holder.
 	OnReply func(time.Duration)
@@ -54,6 +61,9 @@ func (o *Options) fill() {
 	def(&o.MaxPayload, DefaultMaxPayload)
 	def(&o.MaxTransfer, DefaultMaxTransfer)
 	def(&o.MaxTransferBytes, DefaultMaxTransferBytes)
+	def(&o.MaxSessions, DefaultMaxSessions)
+	def(&o.MaxQueues, DefaultMaxQueues)
+	def(&o.MaxSubscriptions, DefaultMaxSubscriptions)
 	defDur(&o.Grace, DefaultGrace)
 	defDur(&o.AliveWindow, DefaultAliveWindow)
 	defDur(&o.MaxWait, DefaultMaxWait)
@@ -68,6 +78,7 @@ type Broker struct {
 	started time.Time
 	trace   *traceRing // nil when tracing is off
 	closed  atomic.Bool
+	held    atomic.Int64 // bytes counted against MaxMemory (limits.go)
 
 	queuesMu sync.RWMutex
 	queues   map[string]*Queue
@@ -138,7 +149,8 @@ func (b *Broker) Login(clientID string) (*Session, error) {
 		return nil, fmt.Errorf("client id: %w: %d bytes, limit %d", ErrTooLarge, len(clientID), MaxFieldLen)
 	}
 	s := &Session{
-		id:         randomHex(12),
+		id:         randomHex(16),
+		public:     randomHex(4),
 		clientID:   clientID,
 		started:    time.Now(),
 		b:          b,
@@ -149,6 +161,11 @@ func (b *Broker) Login(clientID string) (*Session, error) {
 	s.armGraceLocked()
 	s.mu.Unlock()
 	b.sessionsMu.Lock()
+	if len(b.sessions) >= b.opts.MaxSessions {
+		b.sessionsMu.Unlock()
+		s.grace.Stop()
+		return nil, limitError("sessions", b.opts.MaxSessions)
+	}
 	b.sessions[s.id] = s
 	b.sessionsMu.Unlock()
 	b.Counters.SessionsStarted.Add(1)
@@ -258,6 +275,10 @@ func (b *Broker) CreateQueue(s *Session, name string) error {
 		}
 		return nil
 	}
+	if len(b.queues) >= b.opts.MaxQueues {
+		b.queuesMu.Unlock()
+		return limitError("queues", b.opts.MaxQueues)
+	}
 	b.queues[name] = newQueue(b, name, nil)
 	b.queuesMu.Unlock()
 	b.wakeName(name)
@@ -286,6 +307,10 @@ func (b *Broker) CreateTransient(s *Session, name string) (string, error) {
 			return name, nil
 		}
 		return "", fmt.Errorf("%w: %s", ErrQueueExists, name)
+	}
+	if len(b.queues) >= b.opts.MaxQueues {
+		b.queuesMu.Unlock()
+		return "", limitError("queues", b.opts.MaxQueues)
 	}
 	q := newQueue(b, name, s)
 	b.queues[name] = q
@@ -332,6 +357,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) {
 		return
 	}
 	q.destroyed = true
+	b.held.Add(-(q.bytes + int64(q.ready()+len(q.inflight))*wire.MessageOverhead))
 	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, map[uint64]held{}, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
 	q.mu.Unlock()
@@ -352,8 +378,12 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 	if err != nil {
 		return 0, err
 	}
+	if len(ms) > wire.MaxSendMessages {
+		return 0, fmt.Errorf("send: %w: %d messages in one request, limit %d", ErrTooLarge, len(ms), wire.MaxSendMessages)
+	}
 	now := time.Now().UnixNano()
 	stored := make([]message, len(ms))
+	var cost int64
 	for i := range ms {
 		m := &ms[i]
 		if len(m.Payload) > b.opts.MaxPayload {
@@ -370,10 +400,15 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 		stored[i] = newMessage(m)
 		stored[i].enqueued = now
 		stored[i].origin = s
+		cost += messageCost(&stored[i])
+	}
+	if err := b.reserve(cost); err != nil {
+		return 0, err
 	}
 	q.mu.Lock()
 	if q.destroyed {
 		q.mu.Unlock()
+		b.held.Add(-cost)
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
 	first := q.enqueueLocked(stored)
@@ -435,6 +470,7 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 		}
 		q.acked += uint64(len(done))
 		q.mu.Unlock()
+		b.unreserve(done...)
 		b.Counters.Acked.Add(uint64(len(done)))
 		if s != nil {
 			for i := range done {
@@ -493,6 +529,7 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	m, ok := q.removeReadyLocked(id)
 	if ok {
 		q.bytes -= int64(len(m.data))
+		b.unreserve(m)
 	}
 	q.mu.Unlock()
 	if !ok {

@@ -53,6 +53,16 @@ func (q *Queue) Name() string { return q.name }
 // Transient reports whether the queue belongs to a session.
 func (q *Queue) Transient() bool { return q.transient }
 
+// holdsLocked reports whether s holds a message of q in flight. q.mu held.
+func (q *Queue) holdsLocked(s *Session) bool {
+	for _, h := range q.inflight {
+		if h.holder == s {
+			return true
+		}
+	}
+	return false
+}
+
 // ready returns the number of messages waiting for delivery. q.mu held.
 func (q *Queue) ready() int { return len(q.redeliver) + q.fresh.len() }
 

@@ -2,6 +2,7 @@ package lib
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"os"
@@ -34,6 +35,15 @@ type Options struct {
 	// KeepaliveInterval is how often a logged-in client tells the switch
 	// it is still there; default 30s.
 	KeepaliveInterval time.Duration
+	// Token is the switch's token, sent with every request, when it was
+	// started with one (msw-switch --token-file; commands take it from
+	// MSW_TOKEN or --token-file). Without it such a switch answers 401
+	// (CodeUnauthorized).
+	Token string
+	// TLS configures the connection to an https:// address: LoadCA makes
+	// one that trusts a switch's own certificate authority. Nil trusts
+	// the system's roots.
+	TLS *tls.Config
 }
 
 // Client talks to one switch. It logs in on first need and keeps one
@@ -72,7 +82,7 @@ type Client struct {
 
 // New returns a client for the switch at opts.Addr. It does not connect.
 func New(opts Options) (*Client, error) {
-	ep, err := parseAddr(opts.Addr)
+	ep, err := parseAddr(opts.Addr, opts.TLS)
 	if err != nil {
 		return nil, err
 	}

@@ -259,6 +259,9 @@ func (c *Client) failed(ctx context.Context, r *request, ref sessionRef, err err
 	switch {
 	case errors.Is(err, ErrClosed), err == errNoStream, err == errStaleSession:
 		return err
+	case isTLSError(err):
+		// Trying again cannot help: the switch is not the one trusted.
+		return &tlsError{addr: c.ep.display, err: err}
 	case err == errUnsent:
 		// The stream broke before the request left: send it on a new
 		// one (even a request of one attempt: this one never happened).
@@ -325,6 +328,9 @@ func (c *Client) exchange(ctx context.Context, r *request, sess string) (answer,
 	}
 	if sess != "" {
 		req.Header.Set(wire.HeaderSession, sess)
+	}
+	if c.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -116,14 +116,17 @@ func (c *Client) streamFor(ctx context.Context, sess string) (sc *streamConn, re
 
 // openStream dials the switch and upgrades the connection.
 func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, answer, error) {
-	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	network, addr, host := "tcp", c.ep.display, c.ep.display
+	host := c.ep.tcp
 	if c.ep.unix != "" {
-		network, addr, host = "unix", c.ep.unix, "unix"
+		host = "unix"
 	}
-	conn, err := d.DialContext(ctx, network, addr)
+	conn, err := c.ep.dial(ctx)
 	if err != nil {
 		return nil, answer{}, err
+	}
+	auth := ""
+	if c.opts.Token != "" {
+		auth = "Authorization: Bearer " + c.opts.Token + "\r\n"
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
@@ -132,8 +135,8 @@ func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, answ
 	conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	_, err = fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n%s: %s\r\n\r\n",
-		wire.PathStream, host, wire.StreamProtocol, wire.HeaderSession, sess)
+	_, err = fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n%s: %s\r\n%s\r\n",
+		wire.PathStream, host, wire.StreamProtocol, wire.HeaderSession, sess, auth)
 	br := bufio.NewReaderSize(conn, 64<<10)
 	var resp *http.Response
 	if err == nil {

@@ -53,8 +53,11 @@ func (st *stream) consume(req *wire.StreamRequest) int {
 	}
 	c.autoAck = len(req.Body) > 0 && req.Body[0]&wire.ConsumeAutoAck != 0
 	ctx, cancel := context.WithCancel(st.ctx)
+	if err := st.addWaiting(req.ID, cancel); err != nil {
+		cancel()
+		return st.answerError(req.ID, err)
+	}
 	st.mu.Lock()
-	st.waiting[req.ID] = cancel
 	st.consumers = append(st.consumers, c)
 	st.mu.Unlock()
 	st.async.Add(1)
@@ -67,6 +70,7 @@ func (st *stream) consume(req *wire.StreamRequest) int {
 func (c *consumer) run(ctx context.Context, cancel context.CancelFunc) {
 	st := c.st
 	defer st.async.Done()
+	defer st.s.waiting.Add(-1)
 	defer func() {
 		cancel()
 		if st.ctx.Err() != nil {

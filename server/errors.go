@@ -50,6 +50,8 @@ var errorCodes = []struct {
 	{broker.ErrInFlight, http.StatusConflict, wire.CodeInFlight},
 	{broker.ErrSessionEnded, http.StatusGone, wire.CodeUnknownSession},
 	{broker.ErrClosed, http.StatusServiceUnavailable, wire.CodeShuttingDown},
+	{broker.ErrLimit, http.StatusTooManyRequests, wire.CodeLimit},
+	{broker.ErrMemoryFull, http.StatusInsufficientStorage, wire.CodeMemoryFull},
 }
 
 // errorAnswer is the status and body err is answered with, on HTTP and on

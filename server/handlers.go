@@ -118,7 +118,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	bind(r, sess)
 	if s.opts.Verbose {
-		s.opts.Log.Printf("session %s started for %q", sess.ID(), req.ClientID)
+		s.opts.Log.Printf("session %s started for %q", sess.PublicID(), req.ClientID)
 	}
 	writeJSON(w, http.StatusOK, wire.LoginResponse{
 		Session:       sess.ID(),
@@ -301,7 +301,7 @@ func (s *Server) diagnostics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	snap := s.b.Snapshot(max)
+	snap := s.b.Snapshot(min(max, wire.MaxSnapshotMessages))
 	if staleMs > 0 {
 		snap.Services = wire.Diagnose(&snap, time.Duration(staleMs)*time.Millisecond)
 	}

@@ -149,6 +149,7 @@ const closeWriteGrace = time.Second
 // been ended by the broker's Close and answered; this stops their readers,
 // and bounds how long their last answers may take to write.
 func (s *Server) closeStreams() {
+	s.shuttingDown.Store(true)
 	s.streamsMu.Lock()
 	s.streamsClosed = true
 	sts := make([]*stream, 0, len(s.streams))
@@ -168,10 +169,20 @@ func (st *stream) run() {
 	var lenBuf [4]byte
 	limit := wire.MaxRequestLen(st.s.b.Options().MaxPayload)
 	var req wire.StreamRequest
+	lim := &st.s.opts.Limits
 	for {
+		// Deadlines only when the reader has to wait for the connection:
+		// pipelined frames already buffered cost no system call.
+		if st.br.Buffered() < len(lenBuf) {
+			st.conn.SetReadDeadline(time.Now().Add(lim.StreamIdleTimeout))
+		}
 		n, err := wire.ReadStreamLength(st.br, &lenBuf)
 		if err != nil {
+			st.logDrop(err, "waiting for a request")
 			return
+		}
+		if st.br.Buffered() < n {
+			st.conn.SetReadDeadline(time.Now().Add(lim.FrameTimeout + time.Duration(n/lim.FrameRate)*time.Second))
 		}
 		if n > limit {
 			if !st.refuse(n, limit) {
@@ -184,10 +195,12 @@ func (st *stream) run() {
 		}
 		f, err := st.readFrame(n)
 		if err != nil {
+			st.buf = nil // a frame stopped part-way: its buffer goes with it
+			st.logDrop(err, "reading a "+strconv.Itoa(n)+"-byte frame")
 			return
 		}
 		if err := wire.ParseStreamRequest(f, &req); err != nil {
-			st.s.opts.Log.Printf("stream of session %s: %v; closing it", st.sess.ID(), err)
+			st.s.opts.Log.Printf("stream of session %s: %v; closing it", st.sess.PublicID(), err)
 			return
 		}
 		st.s.trim.requests.Add(1)
@@ -205,6 +218,14 @@ func (st *stream) run() {
 		if len(st.buf) > 1<<20 && cap(st.buf) > 4*n {
 			st.buf = nil // do not keep a big batch's buffer for small frames
 		}
+	}
+}
+
+// logDrop logs why a stream's reader stopped, when a timeout did it.
+func (st *stream) logDrop(err error, doing string) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		st.s.opts.Log.Printf("stream of session %s timed out %s; closing it", st.sess.PublicID(), doing)
 	}
 }
 
@@ -311,12 +332,14 @@ func (st *stream) transfer(id uint64, sess *broker.Session, max int, timeout tim
 		return st.answerDeliveries(id, ds, err)
 	}
 	ctx, cancel := context.WithCancel(st.ctx)
-	st.mu.Lock()
-	st.waiting[id] = cancel
-	st.mu.Unlock()
+	if err := st.addWaiting(id, cancel); err != nil {
+		cancel()
+		return st.answerError(id, err)
+	}
 	st.async.Add(1)
 	go func() {
 		defer st.async.Done()
+		defer st.s.waiting.Add(-1)
 		ds, err := b.Transfer(ctx, sess, max, timeout)
 		if ctx.Err() != nil && st.ctx.Err() == nil {
 			err = nil // cancelled by the client: answer with what it has, nothing
@@ -333,6 +356,23 @@ func (st *stream) transfer(id uint64, sess *broker.Session, max int, timeout tim
 		st.flush()
 	}()
 	return 0
+}
+
+// addWaiting records a request left waiting, within the stream's and
+// the switch's bounds; whoever ends it calls s.waiting.Add(-1).
+func (st *stream) addWaiting(id uint64, cancel context.CancelFunc) error {
+	lim := &st.s.opts.Limits
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.waiting) >= lim.MaxWaitingPerStream {
+		return limitError("waiting requests on one stream", lim.MaxWaitingPerStream)
+	}
+	if st.s.waiting.Add(1) > int64(lim.MaxWaiting) {
+		st.s.waiting.Add(-1)
+		return limitError("waiting requests", lim.MaxWaiting)
+	}
+	st.waiting[id] = cancel
+	return nil
 }
 
 // deliveriesAcks names deliveries by queue and id.
@@ -388,10 +428,19 @@ func (st *stream) answer(id uint64, status int, body []byte) int {
 	return status
 }
 
+// flush writes what is buffered, within the write timeout: a client
+// that stops reading its answers is dropped (its connection closes, so
+// the reader stops and the stream ends).
 func (st *stream) flush() {
 	st.wmu.Lock()
-	if st.err == nil {
+	if st.err == nil && st.bw.Buffered() > 0 {
+		if !st.s.shuttingDown.Load() { // Shutdown has set a shorter one
+			st.conn.SetWriteDeadline(time.Now().Add(st.s.opts.Limits.WriteTimeout))
+		}
 		st.err = st.bw.Flush()
+		if st.err != nil {
+			st.conn.Close()
+		}
 	}
 	st.wmu.Unlock()
 }

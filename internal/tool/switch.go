@@ -2,6 +2,7 @@ package tool
 
 import (
 	"context"
+	"fmt"
 	"flag"
 	"os"
 	"time"
@@ -27,21 +28,30 @@ func (sf *SwitchFlags) Register(fs *flag.FlagSet, defaultWait time.Duration) {
 	if def == "" {
 		def = lib.DefaultAddr
 	}
-	fs.StringVar(&sf.Addr, "s", def, "switch `address`: host:port, http://host:port or unix:/path (env "+lib.EnvSwitch+")")
+	fs.StringVar(&sf.Addr, "s", def, "switch `address`: host:port, http(s)://host:port or unix:/path (env "+lib.EnvSwitch+")")
 	fs.StringVar(&sf.Addr, "switch", def, "same as -s")
 	sf.Wait = WaitValue(defaultWait)
 	fs.Var(&sf.Wait, "wait", "how long to wait for an unreachable switch: a `duration` or 'forever'")
 	fs.StringVar(&sf.ClientID, "client-id", "", "`name` shown for this client in diagnostics (default program[pid]@host)")
 }
 
-// Client returns a library client for the flags.
+// Client returns a library client for the flags, with the switch's
+// token (MSW_TOKEN) and TLS certificate authority (MSW_TLS_CA) if given.
 func (sf *SwitchFlags) Client(name string) (*lib.Client, error) {
 	id := sf.ClientID
 	if id == "" {
 		host, _ := os.Hostname()
 		id = wire.ClientID(name, os.Getpid(), host)
 	}
-	return lib.New(lib.Options{Addr: sf.Addr, ClientID: id, Wait: time.Duration(sf.Wait)})
+	opts := lib.Options{Addr: sf.Addr, ClientID: id, Wait: time.Duration(sf.Wait), Token: os.Getenv(lib.EnvToken)}
+	if ca := os.Getenv(lib.EnvTLSCA); ca != "" {
+		conf, err := lib.LoadCA(ca)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", lib.EnvTLSCA, err)
+		}
+		opts.TLS = conf
+	}
+	return lib.New(opts)
 }
 
 // Connect returns a client for the flags and a context that ends on

@@ -19,6 +19,7 @@ func TestParseAddr(t *testing.T) {
 		{"127.0.0.1:0", "tcp", "127.0.0.1:0", "127.0.0.1:0"},
 		{"http://example.org:80", "tcp", "example.org:80", "example.org:80"},
 		{"http://host:1/", "tcp", "host:1", "host:1"},
+		{"https://host:443/", "tcp", "host:443", "https://host:443"},
 		{"[::1]:8080", "tcp", "[::1]:8080", "[::1]:8080"},
 		{"0.0.0.0:65535", "tcp", "0.0.0.0:65535", "0.0.0.0:65535"},
 		{"unix:/run/msw.sock", "unix", "/run/msw.sock", "unix:/run/msw.sock"},
@@ -38,8 +39,7 @@ func TestParseAddr(t *testing.T) {
 func TestParseAddrRefuses(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"unix:", `switch address "unix:": empty socket path`},
-		{"https://host:443", `switch address "https://host:443": https is not supported`},
-		{"localhost", `switch address "localhost": want host:port, :port, http://host:port or unix:/path`},
+		{"localhost", `switch address "localhost": want host:port, :port, http(s)://host:port or unix:/path`},
 		{"8080", `want host:port`},
 		{"http://", `want host:port`},
 		{"::1:8080", `want host:port`},

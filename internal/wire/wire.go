@@ -204,7 +204,7 @@ type QueueSnapshot struct {
 
 // SessionInfo describes a live session.
 type SessionInfo struct {
-	ID          string    `json:"id"`
+	ID          string    `json:"id"` // the public session id, never its token
 	ClientID    string    `json:"client_id"`
 	Started     time.Time `json:"started"`
 	Connections int       `json:"connections"`
@@ -218,6 +218,9 @@ type Snapshot struct {
 	Now      time.Time       `json:"now"`
 	Queues   []QueueSnapshot `json:"queues"`
 	Sessions []SessionInfo   `json:"sessions"`
+	// QueuesOmitted counts the queues past MaxSnapshotQueues left out
+	// (those holding the fewest messages).
+	QueuesOmitted int `json:"queues_omitted,omitempty"`
 	// Services is the diagnosis of the snapshot (see Diagnose), present
 	// when the request asked for it with stale_ms.
 	Services *Services `json:"services,omitempty"`
@@ -244,4 +247,14 @@ const (
 	CodeForbidden      = "forbidden"
 	CodeShuttingDown   = "shutting_down"
 	CodeInternal       = "internal"
+	// CodeUnauthorized (401): the switch has a token and the request
+	// did not carry it (see auth.go).
+	CodeUnauthorized = "unauthorized"
+	// CodeLimit (429): a switch-wide bound (connections, sessions,
+	// queues, subscriptions, waiting transfers) is reached; the message
+	// names it.
+	CodeLimit = "limit_reached"
+	// CodeMemoryFull (507): the switch holds as many bytes as
+	// --max-memory allows; a send is refused until messages are taken.
+	CodeMemoryFull = "memory_full"
 )

@@ -31,8 +31,9 @@ queues, services and trace; the page only reads unless --ui-writes.
 `
 
 var switchGroups = []tool.OptionGroup{
-	tool.Group("Serving", "listen", "socket-mode", "allow-host", "ready-file", "ui-writes", "v"),
-	tool.Group("Limits", "max-payload", "max-wait", "session-grace", "trace-size"),
+	tool.Group("Serving", "listen", "socket-mode", "socket-group", "allow-host", "ready-file", "ui-writes", "v"),
+	tool.Group("Who may connect", "token-file", "tls-cert", "tls-key", "insecure-listen"),
+	tool.Group("Limits", "max-payload", "max-memory", "max-conns", "max-sessions", "max-queues", "max-wait", "session-grace", "trace-size"),
 	tool.Group("Stopping a running switch", "shutdown", "s switch", "wait", "client-id"),
 }
 
@@ -61,6 +62,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		shutdown   bool
 		uiWrites   bool
 		sf         tool.SwitchFlags
+
+		tokenFile, tlsCert, tlsKey, socketGroup string
+		insecure                                bool
+		maxMemory                               = defaultMaxMemory()
+		maxConns                                = defaultMaxConns()
+		maxSessions                             = broker.DefaultMaxSessions
+		maxQueues                               = broker.DefaultMaxQueues
 	)
 	fs := c.Flags
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
@@ -74,6 +82,15 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
 	fs.BoolVar(&uiWrites, "ui-writes", false, "let the web page on / destroy queues and ack messages (each after a confirmation); without it the page only reads")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
+	fs.StringVar(&socketGroup, "socket-group", "", "give Unix sockets to this `group` (name or number); use with --socket-mode 0660")
+	fs.StringVar(&tokenFile, "token-file", "", "every request but /v1/health must carry the token in this `file` (mode 0600; clients: MSW_TOKEN or --token-file)")
+	fs.StringVar(&tlsCert, "tls-cert", "", "serve TCP with TLS using this certificate `file` (PEM; clients: https:// addresses)")
+	fs.StringVar(&tlsKey, "tls-key", "", "the private key `file` of --tls-cert (PEM)")
+	fs.BoolVar(&insecure, "insecure-listen", false, "let a non-loopback --listen go without a token or TLS: anyone who reaches the port may read, delete and stop everything")
+	fs.StringVar(&maxMemory, "max-memory", maxMemory, "most bytes the switch's messages may hold, each counted with 128 B of overhead (`size`; default half the machine's memory); a send past it gets 507 memory_full")
+	fs.IntVar(&maxConns, "max-conns", maxConns, "most open client connections (`N`; default 10000, less if the open-file limit is lower); past it a connection gets 429")
+	fs.IntVar(&maxSessions, "max-sessions", maxSessions, "most sessions at once (`N`); past it a login gets 429")
+	fs.IntVar(&maxQueues, "max-queues", maxQueues, "most queues at once (`N`); past it a create gets 429")
 	sf.Register(fs, tool.DefaultWait)
 	if ok, code := c.Parse(args, switchGroups); !ok {
 		return code
@@ -92,8 +109,27 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil || mode > 0o777 {
 		return c.UsageError("--socket-mode %q: want an octal mode such as 0600", socketMode)
 	}
+	mm, err := tool.ParseSize(maxMemory)
+	if err != nil {
+		return c.UsageError("--max-memory: %v", err)
+	}
 	if len(listens) == 0 {
 		listens = listenList{server.DefaultAddr}
+	}
+	var token string
+	if tokenFile != "" {
+		if token, err = readToken(tokenFile); err != nil {
+			return c.UsageError("--token-file: %v", err)
+		}
+	}
+	tlsConf, err := loadTLS(tlsCert, tlsKey)
+	if err != nil {
+		return c.UsageError("%v", err)
+	}
+	for _, l := range listens {
+		if exposed(l) && token == "" && tlsConf == nil && !insecure {
+			return c.UsageError("--listen %s reaches beyond this machine: give --token-file and/or --tls-cert/--tls-key (or --insecure-listen to let anyone who reaches it do anything)", l)
+		}
 	}
 	if traceSize == 0 {
 		traceSize = -1
@@ -104,17 +140,38 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	metrics := server.NewMetrics()
 	b := broker.New(broker.Options{
-		MaxPayload: mp,
-		Grace:      time.Duration(grace),
-		MaxWait:    time.Duration(maxWait),
-		TraceSize:  traceSize,
-		OnReply:    metrics.ObserveReply,
+		MaxMemory:   int64(mm),
+		MaxSessions: maxSessions,
+		MaxQueues:   maxQueues,
+		MaxPayload:  mp,
+		Grace:       time.Duration(grace),
+		MaxWait:     time.Duration(maxWait),
+		TraceSize:   traceSize,
+		OnReply:     metrics.ObserveReply,
 	})
-	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites})
+	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites,
+		Token: token, TLS: tlsConf, Limits: server.Limits{MaxConns: maxConns}})
 
 	listeners, err := listenAll(listens, iofs.FileMode(mode))
 	if err != nil {
 		return c.Failf("%v", err)
+	}
+	for i, l := range listeners {
+		if ua, ok := l.Addr().(*net.UnixAddr); ok {
+			if socketGroup != "" {
+				if err := chgrpSocket(ua.Name, socketGroup); err != nil {
+					closeAll(listeners)
+					return c.Failf("%v", err)
+				}
+			}
+			continue
+		}
+		if exposed(listens[i]) && token == "" && tlsConf == nil {
+			logger.Printf("WARNING: --insecure-listen: %s is open to anyone who can reach it, with no token and no TLS: they may read and delete every message and stop the switch", listens[i])
+		}
+		if tlsConf != nil {
+			listeners[i] = tlsListener{l}
+		}
 	}
 	return serve(ctx, c, logger, srv, listeners, readyFile)
 }
@@ -126,14 +183,36 @@ func listenAll(addrs []string, mode iofs.FileMode) ([]net.Listener, error) {
 	for _, addr := range addrs {
 		l, err := server.Listen(addr, mode)
 		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
+			closeAll(listeners)
 			return nil, fmt.Errorf("listen %s: %v", addr, err)
 		}
 		listeners = append(listeners, l)
 	}
 	return listeners, nil
+}
+
+func closeAll(listeners []net.Listener) {
+	for _, l := range listeners {
+		l.Close()
+	}
+}
+
+// defaultMaxMemory is half the machine's memory, or 1 GiB if unknown.
+func defaultMaxMemory() string {
+	if m := physicalMemory(); m > 0 {
+		return strconv.FormatInt(m/2>>20, 10) + "MiB"
+	}
+	return "1GiB"
+}
+
+// defaultMaxConns leaves room under the open-file limit for the
+// switch's own files.
+func defaultMaxConns() int {
+	n := server.DefaultMaxConns
+	if fl := fdLimit(); fl > 0 && fl-128 < n {
+		n = max(fl-128, 16)
+	}
+	return n
 }
 
 // serve serves on the listeners until ctx ends or one fails, writes the
@@ -178,8 +257,14 @@ func listenerAddr(l net.Listener) string {
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
 		return wire.Addr{Network: "unix", Address: ua.Name}.String()
 	}
+	if _, ok := l.(tlsListener); ok {
+		return "https://" + l.Addr().String()
+	}
 	return l.Addr().String()
 }
+
+// tlsListener marks a TCP listener the server speaks TLS on.
+type tlsListener struct{ net.Listener }
 
 func writeFileAtomic(path, content string) error {
 	tmp := path + ".tmp"
