@@ -24,6 +24,8 @@ type Switch struct {
 	Addr string
 	// Broker is the switch's core, for tests that look inside.
 	Broker *broker.Broker
+	// Server is the switch's HTTP face, for tests that look inside.
+	Server *server.Server
 
 	srv  *server.Server
 	done chan struct{}
@@ -50,7 +52,10 @@ func Start(tb testing.TB, listen string, opts broker.Options, sopts server.Optio
 	sw := &Switch{Addr: l.Addr().String(), Broker: b, srv: srv, done: make(chan struct{})}
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
 		sw.Addr = wire.Addr{Network: "unix", Address: ua.Name}.String()
+	} else if sopts.TLS != nil {
+		sw.Addr = "https://" + sw.Addr
 	}
+	sw.Server = srv
 	go func() {
 		srv.Serve(l)
 		close(sw.done)
