@@ -2,8 +2,8 @@ package tool
 
 import (
 	"context"
-	"fmt"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
