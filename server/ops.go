@@ -286,8 +286,17 @@ func readFrames(w http.ResponseWriter, r *http.Request, maxPayload int) ([]wire.
 			}
 			return nil, badRequest(err.Error())
 		}
+		if len(msgs) == wire.MaxSendMessages {
+			return nil, tooManyMessages()
+		}
 		msgs = append(msgs, d.Message)
 	}
+}
+
+// tooManyMessages refuses a send of more than wire.MaxSendMessages, as
+// soon as the one past the bound is read.
+func tooManyMessages() error {
+	return fmt.Errorf("send: %w: more than %d messages in one request", broker.ErrTooLarge, wire.MaxSendMessages)
 }
 
 // readMessage reads an HTTP send of one message: the body is its

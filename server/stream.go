@@ -477,6 +477,9 @@ func decodeSend(body []byte, maxPayload int) ([]wire.Message, error) {
 			}
 			return nil, badRequest(fmt.Sprintf("frame %d: %v", n, err))
 		}
+		if len(msgs) == wire.MaxSendMessages {
+			return nil, tooManyMessages()
+		}
 		msgs = append(msgs, d.Message)
 	}
 	return msgs, nil
