@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /{$}", s.page())
 	mux.Handle("GET "+webui.AssetPrefix, s.page())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if err := badQueuePath(r); err != nil {
+			writeError(w, err) // a name that reads as no route ("/", ""), named as what it is
+			return
+		}
 		var allow []string
 		for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
 			alt := r.Clone(r.Context())
@@ -58,6 +63,21 @@ func (s *Server) routes() http.Handler {
 		writeError(w, &httpError{http.StatusNotFound, wire.CodeBadRequest, "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return mux
+}
+
+// badQueuePath is the error of a path under /v1/queues/ whose name
+// segment is not a queue name, or nil.
+func badQueuePath(r *http.Request) error {
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), wire.PathQueuePrefix)
+	if !ok {
+		return nil
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	name, err := url.PathUnescape(seg)
+	if err != nil {
+		return badRequest("queue name " + strconv.Quote(seg) + ": bad escape")
+	}
+	return wire.ValidateName(name)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
