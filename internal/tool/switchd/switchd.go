@@ -128,7 +128,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	for _, l := range listens {
 		if exposed(l) && token == "" && tlsConf == nil && !insecure {
-			return c.UsageError("--listen %s reaches beyond this machine: give --token-file and/or --tls-cert/--tls-key (or --insecure-listen to let anyone who reaches it do anything)", l)
+			return c.Failf("--listen %s reaches beyond this machine: give --token-file and/or --tls-cert/--tls-key (or --insecure-listen to let anyone who reaches it do anything)", l)
 		}
 	}
 	if traceSize == 0 {
