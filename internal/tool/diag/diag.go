@@ -185,7 +185,7 @@ func (r *diagReport) write(w io.Writer) {
 			if !ss.LastPoll.IsZero() {
 				poll = "last poll " + r.ago(ss.LastPoll)
 			}
-			fmt.Fprintf(w, "  %s: started %s, %s, %s", ss.ClientID, r.ago(ss.Started), wire.CountOf(int64(ss.Connections), "connection", "connections"), poll)
+			fmt.Fprintf(w, "  %s (session %s): started %s, %s, %s", ss.ClientID, ss.ID, r.ago(ss.Started), wire.CountOf(int64(ss.Connections), "connection", "connections"), poll)
 			if len(ss.Subscribed) > 0 {
 				fmt.Fprintf(w, ", subscribed to %s", strings.Join(ss.Subscribed, ", "))
 			}
