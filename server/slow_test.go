@@ -93,6 +93,13 @@ func isTimeout(err error) bool {
 // openRawStream logs in and upgrades a connection to a stream by hand.
 func openRawStream(t *testing.T, addr string) net.Conn {
 	t.Helper()
+	c, _ := openRawSession(t, addr)
+	return c
+}
+
+// openRawSession is openRawStream, also returning the session's token.
+func openRawSession(t *testing.T, addr string) (net.Conn, string) {
+	t.Helper()
 	resp, err := http.Post("http://"+addr+wire.PathSession, wire.ContentTypeJSON, strings.NewReader(`{"client_id":"raw"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +123,7 @@ func openRawStream(t *testing.T, addr string) net.Conn {
 	if !strings.HasPrefix(string(buf), "HTTP/1.1 101") {
 		t.Fatalf("upgrade: %q", buf)
 	}
-	return c
+	return c, login.Session
 }
 
 // closedBy waits for the server to close c and returns how long it took.
@@ -179,4 +186,48 @@ func TestStreamTimeouts(t *testing.T) {
 			t.Fatalf("send after %d idle spells: %v", i+1, err)
 		}
 	}
+}
+
+// TestStreamReaderThatStopsReading: a client that asks for pushes and
+// stops reading is dropped by the write timeout, and every message
+// pushed down its stream goes back to the queue.
+func TestStreamReaderThatStopsReading(t *testing.T) {
+	sw := switchtest.Start(t, "", broker.Options{Grace: time.Hour}, server.Options{Limits: server.Limits{WriteTimeout: 500 * time.Millisecond}})
+	const n, size = 2000, 16 << 10
+	if err := sw.Broker.CreateQueue(nil, "q"); err != nil {
+		t.Fatal(err)
+	}
+	ms := make([]wire.Message, n)
+	for i := range ms {
+		ms[i].Payload = make([]byte, size)
+	}
+	if _, err := sw.Broker.Send(nil, "q", ms); err != nil {
+		t.Fatal(err)
+	}
+	c, token := openRawSession(t, sw.Addr)
+	defer c.Close()
+	sess, err := sw.Broker.Session(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Broker.Subscribe(sess, []string{"q"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Write(wire.AppendStreamRequest(nil, &wire.StreamRequest{Op: wire.StreamConsume, ID: 1, Arg: wire.MaxConsumeWindow}, 0))
+	info := func() wire.QueueInfo {
+		qi, err := sw.Broker.Info("q")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return qi
+	}
+	testutil.Eventually(t, "messages pushed down the stream", func() bool { return info().InFlight > 0 })
+	t.Logf("pushed, and not read: %d in flight", info().InFlight)
+	start := time.Now()
+	testutil.Eventually(t, "the pushed messages go back", func() bool {
+		qi := info()
+		return qi.InFlight == 0 && qi.Depth == n
+	})
+	t.Logf("a stream that stopped reading was dropped after %v; all %d messages are back in the queue", time.Since(start).Round(time.Millisecond), n)
+	closedBy(t, c)
 }

@@ -88,7 +88,7 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) {
 		sess:    sess,
 		conn:    conn,
 		br:      brw.Reader,
-		bw:      bufio.NewWriterSize(conn, 32<<10),
+		bw:      bufio.NewWriterSize(&deadlineWriter{conn: conn, s: s}, 32<<10),
 		waiting: map[uint64]context.CancelFunc{},
 	}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
@@ -428,21 +428,33 @@ func (st *stream) answer(id uint64, status int, body []byte) int {
 	return status
 }
 
-// flush writes what is buffered, within the write timeout: a client
-// that stops reading its answers is dropped (its connection closes, so
-// the reader stops and the stream ends).
 func (st *stream) flush() {
 	st.wmu.Lock()
-	if st.err == nil && st.bw.Buffered() > 0 {
-		if !st.s.shuttingDown.Load() { // Shutdown has set a shorter one
-			st.conn.SetWriteDeadline(time.Now().Add(st.s.opts.Limits.WriteTimeout))
-		}
+	if st.err == nil {
 		st.err = st.bw.Flush()
-		if st.err != nil {
-			st.conn.Close()
-		}
 	}
 	st.wmu.Unlock()
+}
+
+// deadlineWriter is what a stream's buffered writer writes to: each
+// write must be taken within Limits.WriteTimeout, and one that is not
+// closes the connection, so that a client that stops reading its
+// answers is dropped (the reader stops, the stream ends, and what was
+// pushed down it goes back to its queues).
+type deadlineWriter struct {
+	conn net.Conn
+	s    *Server
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	if !w.s.shuttingDown.Load() { // Shutdown has set a shorter deadline
+		w.conn.SetWriteDeadline(time.Now().Add(w.s.opts.Limits.WriteTimeout))
+	}
+	n, err := w.conn.Write(p)
+	if err != nil {
+		w.conn.Close()
+	}
+	return n, err
 }
 
 // close ends the stream: waiting transfers stop (what they took goes
