@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,7 +102,12 @@ func rpcFigures(t *testing.T, c *lib.Client, n int) (p50, p99 time.Duration) {
 // --max-memory, counted per message as well as per byte, while an RPC on
 // a quiet queue keeps its latency.
 func TestMemoryBound(t *testing.T) {
-	const bound = 32 << 20
+	bound := int64(32 << 20)
+	const headroom = 256 << 20 // as msw-switch gives the runtime (switchd.memoryHeadroom)
+	if heavy() {
+		bound = 1 << 30
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(bound + headroom))
+	}
 	sw := switchtest.Start(t, "", broker.Options{MaxMemory: bound, TraceSize: -1}, server.Options{})
 	caller := echo(t, sw.Addr)
 	p50, p99 := rpcFigures(t, caller, 200)
@@ -153,7 +159,11 @@ func TestMemoryBound(t *testing.T) {
 		t.Fatalf("the flood ended with %v; want %s", err, lib.CodeMemoryFull)
 	}
 	held := sw.Broker.Held()
-	t.Logf("refused after %d messages of 100 B: %v; held %d of %d bytes; RSS %.0f → %.0f MiB", sent, err, held, bound, rss0, rssMiB())
+	rss := rssMiB()
+	t.Logf("refused after %d messages of 100 B: %v; held %d of %d bytes; RSS %.0f → %.0f MiB", sent, err, held, bound, rss0, rss)
+	if heavy() && !raceEnabled && rss > float64(bound+headroom)/(1<<20) {
+		t.Errorf("resident memory %.0f MiB; want under the bound and %d MiB", rss, headroom>>20)
+	}
 	if held > bound {
 		t.Errorf("held %d bytes, over the bound %d", held, bound)
 	}
@@ -397,5 +407,65 @@ func raiseFileLimit(t *testing.T, n int) {
 	t.Helper()
 	if err := setFileLimit(uint64(n)); err != nil {
 		t.Skipf("cannot raise the open-file limit to %d: %v", n, err)
+	}
+}
+
+// zeros is an endless body that counts what was read of it.
+type zeros struct {
+	mu   sync.Mutex
+	read int64
+	max  int64
+}
+
+func (z *zeros) Read(p []byte) (int, error) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if z.read >= z.max {
+		return 0, io.EOF
+	}
+	n := int(min(int64(len(p)), z.max-z.read))
+	clear(p[:n])
+	z.read += int64(n)
+	return n, nil
+}
+
+// TestChunkedUpload: a 1 GiB chunked upload of one message is refused
+// with 413 once it passes the payload limit, long before its end, and
+// memory rises by less than the limit and a small constant.
+func TestChunkedUpload(t *testing.T) {
+	const limit = 16 << 20
+	sw := switchtest.Start(t, "", broker.Options{MaxPayload: limit, TraceSize: -1}, server.Options{})
+	if err := sw.Broker.CreateQueue(nil, "q"); err != nil {
+		t.Fatal(err)
+	}
+	body := &zeros{max: 1 << 30}
+	req, err := http.NewRequest("POST", "http://"+sw.Addr+wire.OpSend.Path("q", 0), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1 // chunked
+	rss0 := rssMiB()
+	resp, err := http.DefaultClient.Do(req)
+	var status int
+	if err == nil {
+		status = resp.StatusCode
+		resp.Body.Close()
+	}
+	body.mu.Lock()
+	read := body.read
+	body.mu.Unlock()
+	rss := rssMiB()
+	t.Logf("1 GiB chunked upload: %d (%v) after %d MiB were sent; RSS %.0f → %.0f MiB", status, err, read>>20, rss0, rss)
+	if status != http.StatusRequestEntityTooLarge && err == nil {
+		t.Errorf("status %d; want 413", status)
+	}
+	if read > 1<<29 {
+		t.Errorf("%d MiB were taken before the refusal", read>>20)
+	}
+	if !raceEnabled && rss-rss0 > float64(limit>>20)+64 {
+		t.Errorf("resident memory rose %.0f MiB; want under the limit and 64 MiB", rss-rss0)
+	}
+	if qi, _ := sw.Broker.Info("q"); qi.Depth != 0 {
+		t.Errorf("%d messages queued", qi.Depth)
 	}
 }

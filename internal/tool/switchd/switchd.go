@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -135,6 +136,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		traceSize = -1
 	}
 
+	setMemoryLimit(int64(mm))
 	logger := log.New(stderr, "msw-switch: ", 0)
 	ctx, stop := tool.SignalContext()
 	defer stop()
@@ -194,6 +196,20 @@ func listenAll(addrs []string, mode iofs.FileMode) ([]net.Listener, error) {
 func closeAll(listeners []net.Listener) {
 	for _, l := range listeners {
 		l.Close()
+	}
+}
+
+// memoryHeadroom is what the switch may use beyond --max-memory: its
+// connections' buffers, requests being decoded, the trace, the runtime.
+const memoryHeadroom = 256 << 20
+
+// setMemoryLimit tells the Go runtime to collect harder as the switch
+// nears --max-memory plus its headroom, so that its resident memory
+// stays near what it holds instead of growing to twice that between
+// collections. GOMEMLIMIT, if set, is left as the operator gave it.
+func setMemoryLimit(maxMemory int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(maxMemory + memoryHeadroom)
 	}
 }
 
