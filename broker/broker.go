@@ -334,6 +334,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) {
 	q.destroyed = true
 	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, map[uint64]held{}, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
+	q.wakeWatchersLocked()
 	q.mu.Unlock()
 	b.traceEvent(traceRecord{kind: wire.EventQueueDestroy, queue: name, from: clientOf(s)})
 }
@@ -356,16 +357,8 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 	stored := make([]message, len(ms))
 	for i := range ms {
 		m := &ms[i]
-		if len(m.Payload) > b.opts.MaxPayload {
-			return 0, fmt.Errorf("payload: %w: %d bytes, limit %d", ErrTooLarge, len(m.Payload), b.opts.MaxPayload)
-		}
-		if len(m.CorrelationID) > MaxFieldLen {
-			return 0, fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
-		}
-		if m.ReplyTo != "" {
-			if err := ValidateName(m.ReplyTo); err != nil {
-				return 0, fmt.Errorf("reply-to: %w", err)
-			}
+		if err := b.checkMessage(m); err != nil {
+			return 0, err
 		}
 		stored[i] = newMessage(m)
 		stored[i].enqueued = now
@@ -411,38 +404,44 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 	var firstErr error
 	for name, ids := range acks {
 		q, err := b.lookup(name)
-		if err != nil {
+		if err == nil {
+			err = b.ackIn(s, q, ids)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// ackIn is Ack for the ids of one queue.
+func (b *Broker) ackIn(s *Session, q *Queue, ids []uint64) error {
+	var firstErr error
+	var done []message
+	q.mu.Lock()
+	for _, id := range ids {
+		h, ok := q.inflight[id]
+		if ok {
+			delete(q.inflight, id)
+		} else if h.msg, ok = q.removeReadyLocked(id); !ok {
 			if firstErr == nil {
-				firstErr = err
+				firstErr = fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, q.name, id)
 			}
 			continue
 		}
-		var done []message
-		q.mu.Lock()
-		for _, id := range ids {
-			h, ok := q.inflight[id]
-			if ok {
-				delete(q.inflight, id)
-			} else if h.msg, ok = q.removeReadyLocked(id); !ok {
-				if firstErr == nil {
-					firstErr = fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, name, id)
-				}
-				continue
-			}
-			q.bytes -= int64(len(h.msg.data))
-			done = append(done, h.msg)
-		}
-		q.mu.Unlock()
-		b.Counters.Acked.Add(uint64(len(done)))
-		if s != nil {
-			for i := range done {
-				if done[i].replyLen > 0 {
-					s.takeRequest(done[i].replyTo(), done[i].corr())
-				}
-			}
-		}
-		b.traceMessages(wire.EventAck, name, done, clientOf(s), "", false)
+		q.bytes -= int64(len(h.msg.data))
+		done = append(done, h.msg)
 	}
+	q.mu.Unlock()
+	b.Counters.Acked.Add(uint64(len(done)))
+	if s != nil {
+		for i := range done {
+			if done[i].replyLen > 0 {
+				s.takeRequest(done[i].replyTo(), done[i].corr())
+			}
+		}
+	}
+	b.traceMessages(wire.EventAck, q.name, done, clientOf(s), "", false)
 	return firstErr
 }
 
