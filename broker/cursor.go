@@ -48,6 +48,14 @@ func (b *Broker) Epoch(queue string) (int64, error) {
 	return q.epoch(), nil
 }
 
+// appendCursor appends messages of q to out as cursor messages.
+func (q *Queue) appendCursor(out []CursorMessage, ms []message) []CursorMessage {
+	for i := range ms {
+		out = append(out, CursorMessage{Cursor: q.epoch() + int64(ms[i].id), Delivery: ms[i].delivery(q.name)})
+	}
+	return out
+}
+
 // wakeWatchersLocked wakes every cursor reader waiting on q. q.mu held.
 func (q *Queue) wakeWatchersLocked() {
 	for _, w := range q.watchers {
@@ -151,9 +159,7 @@ func (b *Broker) readCursor(s *Session, names []string, from int64, w *waiter) (
 		}
 		b.Counters.Delivered.Add(uint64(len(ms)))
 		s.noteRequests(ms)
-		for i := range ms {
-			out = append(out, CursorMessage{Cursor: epoch + int64(ms[i].id), Delivery: ms[i].delivery(q.name)})
-		}
+		out = q.appendCursor(out, ms)
 		if b.trace != nil {
 			b.trace.addMessages(now, wire.EventDeliver, q.name, ms, "", s.clientID, true)
 		}
@@ -206,6 +212,21 @@ func (b *Broker) unwatch(watched []*Queue, names []string, w *waiter) {
 	for _, name := range names {
 		b.forgetName(name, w)
 	}
+}
+
+// Contents returns up to max unacked messages of a queue, ready or in
+// flight, in id order, with no more than MaxTransferBytes of payload (at
+// least one message). It is a look, not a read: nothing is recorded.
+func (b *Broker) Contents(queue string, max int) ([]CursorMessage, error) {
+	q, err := b.lookup(queue)
+	if err != nil {
+		return nil, err
+	}
+	budget := b.opts.MaxTransferBytes
+	q.mu.Lock()
+	ms := q.aboveLocked(0, max, &budget, true)
+	q.mu.Unlock()
+	return q.appendCursor(nil, ms), nil
 }
 
 // SendNumbered enqueues one message whose correlation id names its own

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/compat"
 	"msw/server"
 )
 
@@ -40,6 +41,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := newCommand("msw-switch", switchUsage, stdout, stderr)
 	var (
 		listens    listenList
+		compats    listenList
 		allowHosts listenList
 		verbose    bool
 		maxPayload = "16MiB"
@@ -53,6 +55,10 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	)
 	fs := c.flags
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
+	fs.Func("compat", "also serve the original message-switch's protocol on this `address`: unix:/path or a loopback host:port (repeatable)", func(a string) error {
+		compats = append(compats, a)
+		return compat.CheckAddr(a)
+	})
 	fs.BoolVar(&verbose, "v", false, "log every request")
 	fs.StringVar(&maxPayload, "max-payload", maxPayload, "largest message payload accepted (`size`: bytes, or with K, M, G)")
 	fs.Var(&grace, "session-grace", "how long a session outlives its last connection")
@@ -100,9 +106,14 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	})
 	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics})
 
+	cs := compat.New(b, srv, compat.Options{Log: logger, OnShutdown: stop})
 	var listeners []net.Listener
-	for _, addr := range listens {
-		l, err := server.Listen(addr, iofs.FileMode(mode))
+	for i, addr := range append(listens, compats...) {
+		listen := server.Listen
+		if i >= len(listens) {
+			listen = compat.Listen
+		}
+		l, err := listen(addr, iofs.FileMode(mode))
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -112,7 +123,12 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		listeners = append(listeners, l)
 	}
 	errc := make(chan error, len(listeners))
-	for _, l := range listeners {
+	for i, l := range listeners {
+		if i >= len(listens) {
+			logger.Printf("listening on %s (message-switch protocol)", listenerAddr(l))
+			go func() { errc <- cs.Serve(l) }()
+			continue
+		}
 		logger.Printf("listening on %s", listenerAddr(l))
 		go func() { errc <- srv.Serve(l) }()
 	}
@@ -134,6 +150,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	logger.Printf("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	cs.Shutdown(sctx)
 	srv.Shutdown(sctx)
 	for _, l := range listeners {
 		if ua, ok := l.Addr().(*net.UnixAddr); ok {
