@@ -20,9 +20,10 @@ func (s *Server) sendRequest(w http.ResponseWriter, r *http.Request, sess *broke
 		fail(w, err)
 		return
 	}
-	if replyTo == "" {
-		// Read back, it could not be told from a response (kind.go).
-		fail(w, badRequest("request to %s: empty reply queue", queue))
+	if err := broker.ValidateName(replyTo); err != nil {
+		// No reply could reach it; and without one, the request could
+		// not be told from a response (kind.go).
+		fail(w, badRequest("request to %s: reply queue: %v", queue, err))
 		return
 	}
 	m := wire.Message{Payload: payload, ReplyTo: replyTo}
