@@ -348,4 +348,3 @@ func TestTraceShape(t *testing.T) {
 		t.Errorf("trace from %s = %s", last, got)
 	}
 }
-
