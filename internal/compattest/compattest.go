@@ -7,6 +7,7 @@ package compattest
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -264,9 +265,9 @@ func (k *Caller) Call(dest string, payload []byte, limit time.Duration) ([]byte,
 
 // Serve is the original's threaded service on queue: a polling
 // connection that logs in twice and a reply connection, answering each
-// Request with handle(payload) and then acking it, until stop is closed
-// or a request fails. It returns nil when stopped.
-func Serve(path, token, queue string, pollTimeout float64, stop <-chan struct{}, handle func([]byte) []byte) error {
+// Request with handle(payload) and then acking it, until ctx is done
+// (it then closes its connections and returns nil) or a request fails.
+func Serve(ctx context.Context, path, token, queue string, pollTimeout float64, handle func([]byte) []byte) error {
 	poll, err := Dial(path)
 	if err != nil {
 		return err
@@ -277,24 +278,24 @@ func Serve(path, token, queue string, pollTimeout float64, stop <-chan struct{},
 		return err
 	}
 	defer replies.Close()
+	stop := context.AfterFunc(ctx, func() {
+		poll.Close()
+		replies.Close()
+	})
+	defer stop()
 	for _, step := range []struct {
 		c    *Conn
 		path string
 	}{{poll, "/login/" + token}, {replies, "/login/" + token}, {poll, "/login/" + token}, {poll, "/persistent/" + queue}} {
 		if _, err := step.c.Ok("GET", step.path, nil); err != nil {
-			return err
+			return served(ctx, err)
 		}
 	}
 	var from *int64
 	for {
-		select {
-		case <-stop:
-			return nil
-		default:
-		}
 		ms, next, err := poll.Transfer(from, pollTimeout, queue)
 		if err != nil {
-			return err
+			return served(ctx, err)
 		}
 		if len(ms) > 0 {
 			from = &next
@@ -305,11 +306,20 @@ func Serve(path, token, queue string, pollTimeout float64, stop <-chan struct{},
 			}
 			out := handle([]byte(m.Payload))
 			if _, err := replies.Ok("POST", fmt.Sprintf("/response/%s/%s/%d", m.ReplyTo, m.Queue, m.ID), out); err != nil {
-				return err
+				return served(ctx, err)
 			}
 			if _, err := replies.Ok("GET", fmt.Sprintf("/ack/%s/%d", m.Queue, m.ID), nil); err != nil {
-				return err
+				return served(ctx, err)
 			}
 		}
 	}
+}
+
+// served is Serve's result for err: nil once ctx is done (the error is
+// then that of the connections Serve closed).
+func served(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
