@@ -31,15 +31,7 @@ func mustRead(t *testing.T, b *Broker, s *Session, from int64, timeout time.Dura
 
 // queueWatchers reports whether n cursor readers wait on the named queue.
 func queueWatchers(b *Broker, name string, n int) func() bool {
-	return func() bool {
-		q, err := b.lookup(name)
-		if err != nil {
-			return false
-		}
-		q.mu.Lock()
-		defer q.mu.Unlock()
-		return len(q.watchers) == n
-	}
+	return queueCount(b, name, n, func(q *Queue) int { return len(q.watchers) })
 }
 
 func TestCursorReadersEachSeeEveryMessageUntilAcked(t *testing.T) {

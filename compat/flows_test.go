@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"msw/broker"
+	"msw/compat"
 	"msw/internal/compattest"
 	"msw/internal/switchtest"
 	"msw/internal/testutil"
@@ -189,4 +191,32 @@ func TestTransferEndsWhenItsClientGoes(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// POST /shutdown, from a client that logged in, asks the switch to stop
+// (after answering); without a login it is refused.
+func TestShutdown(t *testing.T) {
+	e := start(t, broker.Options{})
+	asked := make(chan struct{})
+	cs := compat.New(e.b, e.sw.Server, compat.Options{OnShutdown: func() { close(asked) }})
+	sock := filepath.Join(t.TempDir(), "s.sock")
+	l, err := compat.Listen(sock, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go cs.Serve(l)
+	t.Cleanup(func() { cs.Shutdown(t.Context()) })
+	c, err := compattest.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	exact(t, c, string(compattest.Request("POST", "/shutdown", nil)), 404, "Please log in.")
+	ok(t, c, "GET", "/login/message-cli:1", "")
+	exact(t, c, string(compattest.Request("POST", "/shutdown", nil)), 200, "")
+	select {
+	case <-asked:
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnShutdown not called")
+	}
 }

@@ -276,8 +276,8 @@ func TestScenario(t *testing.T) {
 	exact(t, x, string(compattest.Request("GET", "/transient/t2", nil)), 200, "t2")
 }
 
-// numbers replaces the times in a diagnostics or trace body, which no
-// test can know, by T.
+// times matches the times in a diagnostics or trace body, which no
+// test can know (replaced by T).
 var times = regexp.MustCompile(`"(current_time|time|next_transfer_expected|processing_time)":[0-9.]+`)
 
 func TestDiagnosticsShape(t *testing.T) {
