@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +94,23 @@ func TestOriginalCallerToOriginalService(t *testing.T) {
 			qi, err := e.b.Info(q)
 			return err == nil && qi.Depth == 0 && qi.InFlight == 0
 		})
+	}
+	// /metrics counts them like any other.
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	req.Host = "localhost"
+	rec := httptest.NewRecorder()
+	e.sw.Server.Handler().ServeHTTP(rec, req)
+	for _, line := range []string{
+		`msw_queue_subscribers{queue="org.xen.xapi.example"} 1`,
+		`msw_queue_depth{queue="org.xen.xapi.example"} 0`,
+		"msw_messages_sent_total 6",
+		"msw_messages_acked_total 6",
+		"msw_sessions 2",
+		"msw_connections 4",
+	} {
+		if !strings.Contains(rec.Body.String(), "\n"+line+"\n") {
+			t.Errorf("/metrics lacks %q", line)
+		}
 	}
 }
 
