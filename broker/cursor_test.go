@@ -226,3 +226,28 @@ func TestSendNumberedNamesItsOwnCursor(t *testing.T) {
 		t.Fatal("FindCursor found a message never sent")
 	}
 }
+
+func TestCursorReaderWaitingThroughADestroy(t *testing.T) {
+	b := newTestBroker(t, Options{})
+	x := login(t, b, "x")
+	b.CreateQueue(nil, "q")
+	done := make(chan []CursorMessage, 1)
+	go func() {
+		ms, _ := b.ReadCursor(context.Background(), x, []string{"q"}, -1, 10*time.Second)
+		done <- ms
+	}()
+	testutil.Eventually(t, "reader watching q", queueWatchers(b, "q", 1))
+	// Destroyed and made again while the reader waits: a send to the new
+	// queue wakes it.
+	b.DestroyQueue(nil, "q", false)
+	b.CreateQueue(nil, "q")
+	mustSend(t, b, nil, "q", "again")
+	select {
+	case ms := <-done:
+		if cursorPayloads(ms) != "again" {
+			t.Fatalf("reader woke with %q; want again", cursorPayloads(ms))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reader not woken by the new queue's send")
+	}
+}
