@@ -45,7 +45,7 @@ func (l *lockedBuffer) String() string {
 	return l.buf.String()
 }
 
-func start(t *testing.T, opts broker.Options) *env {
+func start(t testing.TB, opts broker.Options) *env {
 	t.Helper()
 	dir := t.TempDir()
 	sw := switchtest.Start(t, "unix:"+filepath.Join(dir, "msw.sock"), opts, server.Options{})
