@@ -343,6 +343,12 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) {
 // returns the first id. s may be nil for an anonymous sender. Either every
 // message is enqueued or none is.
 func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, error) {
+	return b.send(s, queue, ms, nil)
+}
+
+// send is Send; a number function, if given, names the first message's
+// correlation id after its id, under the queue's lock (SendNumbered).
+func (b *Broker) send(s *Session, queue string, ms []wire.Message, number numbering) (uint64, error) {
 	if b.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -357,8 +363,16 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 	stored := make([]message, len(ms))
 	for i := range ms {
 		m := &ms[i]
-		if err := b.checkMessage(m); err != nil {
-			return 0, err
+		if len(m.Payload) > b.opts.MaxPayload {
+			return 0, fmt.Errorf("payload: %w: %d bytes, limit %d", ErrTooLarge, len(m.Payload), b.opts.MaxPayload)
+		}
+		if len(m.CorrelationID) > MaxFieldLen {
+			return 0, fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
+		}
+		if m.ReplyTo != "" {
+			if err := ValidateName(m.ReplyTo); err != nil {
+				return 0, fmt.Errorf("reply-to: %w", err)
+			}
 		}
 		stored[i] = newMessage(m)
 		stored[i].enqueued = now
@@ -368,6 +382,12 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 	if q.destroyed {
 		q.mu.Unlock()
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
+	}
+	if number != nil {
+		if err := number.apply(q, &ms[0], &stored[0]); err != nil {
+			q.mu.Unlock()
+			return 0, err
+		}
 	}
 	first := q.enqueueLocked(stored)
 	q.mu.Unlock()

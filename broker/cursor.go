@@ -235,35 +235,31 @@ func (b *Broker) Contents(queue string, max int) ([]CursorMessage, error) {
 // id. The original protocol's requests are sent this way, so that a reply
 // carrying the request's correlation id says which request it answers.
 func (b *Broker) SendNumbered(s *Session, queue string, m wire.Message, number func(cursor int64) string) (int64, error) {
-	if b.closed.Load() {
-		return 0, ErrClosed
-	}
-	if err := b.checkMessage(&m); err != nil {
-		return 0, err
-	}
-	q, err := b.lookup(queue)
+	var epoch int64
+	first, err := b.send(s, queue, []wire.Message{m}, func(q *Queue, id uint64) string {
+		epoch = q.epoch()
+		return number(epoch + int64(id))
+	})
 	if err != nil {
 		return 0, err
 	}
-	q.mu.Lock()
-	if q.destroyed {
-		q.mu.Unlock()
-		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
-	}
-	cursor := q.epoch() + int64(q.nextID+1)
-	m.CorrelationID = number(cursor)
+	return epoch + int64(first), nil
+}
+
+// numbering names a message's correlation id after its queue and the id
+// it is about to get.
+type numbering func(q *Queue, id uint64) string
+
+// apply renames m, about to be enqueued in q as st, after its id. q.mu held.
+func (n numbering) apply(q *Queue, m *wire.Message, st *message) error {
+	m.CorrelationID = n(q, q.nextID+1)
 	if len(m.CorrelationID) > MaxFieldLen {
-		q.mu.Unlock()
-		return 0, fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
+		return fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
 	}
-	stored := []message{newMessage(&m)}
-	stored[0].enqueued = time.Now().UnixNano()
-	stored[0].origin = s
-	q.enqueueLocked(stored)
-	q.mu.Unlock()
-	b.Counters.Sent.Add(1)
-	b.traceMessageAt(stored[0].enqueued, wire.EventSend, queue, &stored[0], clientOf(s), "")
-	return cursor, nil
+	enqueued, origin := st.enqueued, st.origin
+	*st = newMessage(m)
+	st.enqueued, st.origin = enqueued, origin
+	return nil
 }
 
 // FindCursor returns the unacked message of a queue with the given cursor
