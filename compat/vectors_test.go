@@ -214,12 +214,15 @@ func TestRequestParsing(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("foo holds\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	// GET /login/a%20b logs in as "a b"; /list/alive (three segments) is
-	// List("alive", all); /list/alive/ is the alive list, prefix "".
-	ok(t, e.dial(t), "GET", "/login/a%20b", "")
-	if !hasClient(e, "a b") {
-		t.Error(`no session for "a b"`)
+	// Each segment is decoded exactly once, and '+' stays '+'.
+	for path, token := range map[string]string{"/login/a%20b": "a b", "/login/a%2541": "a%41", "/login/a+b": "a+b"} {
+		ok(t, e.dial(t), "GET", path, "")
+		if !hasClient(e, token) {
+			t.Errorf("GET %s: no session for %q", path, token)
+		}
 	}
+	// /list/alive (three segments) is List("alive", all); /list/alive/
+	// is the alive list, prefix "".
 	ok(t, c, "GET", "/persistent/alive.x", "")
 	if got := ok(t, c, "GET", "/list/alive", ""); got != `["alive.x"]` {
 		t.Errorf("/list/alive = %s", got)
