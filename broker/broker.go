@@ -360,6 +360,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) {
 	b.held.Add(-(q.bytes + int64(q.ready()+len(q.inflight))*wire.MessageOverhead))
 	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, map[uint64]held{}, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
+	q.wakeWatchersLocked()
 	q.mu.Unlock()
 	b.traceEvent(traceRecord{kind: wire.EventQueueDestroy, queue: name, from: clientOf(s)})
 }
@@ -368,6 +369,12 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) {
 // returns the first id. s may be nil for an anonymous sender. Either every
 // message is enqueued or none is.
 func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, error) {
+	return b.send(s, queue, ms, nil)
+}
+
+// send is Send; a number function, if given, names the first message's
+// correlation id after its id, under the queue's lock (SendNumbered).
+func (b *Broker) send(s *Session, queue string, ms []wire.Message, number numbering) (uint64, error) {
 	if b.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -411,6 +418,13 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 		b.held.Add(-cost)
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
+	if number != nil {
+		if err := number.apply(q, &ms[0], &stored[0]); err != nil {
+			q.mu.Unlock()
+			b.held.Add(-cost)
+			return 0, err
+		}
+	}
 	first := q.enqueueLocked(stored)
 	q.sent += uint64(len(stored))
 	q.mu.Unlock()
@@ -447,40 +461,46 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 	var firstErr error
 	for name, ids := range acks {
 		q, err := b.lookup(name)
-		if err != nil {
+		if err == nil {
+			err = b.ackIn(s, q, ids)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// ackIn is Ack for the ids of one queue.
+func (b *Broker) ackIn(s *Session, q *Queue, ids []uint64) error {
+	var firstErr error
+	var done []message
+	q.mu.Lock()
+	for _, id := range ids {
+		h, ok := q.inflight[id]
+		if ok {
+			delete(q.inflight, id)
+		} else if h.msg, ok = q.removeReadyLocked(id); !ok {
 			if firstErr == nil {
-				firstErr = err
+				firstErr = fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, q.name, id)
 			}
 			continue
 		}
-		var done []message
-		q.mu.Lock()
-		for _, id := range ids {
-			h, ok := q.inflight[id]
-			if ok {
-				delete(q.inflight, id)
-			} else if h.msg, ok = q.removeReadyLocked(id); !ok {
-				if firstErr == nil {
-					firstErr = fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, name, id)
-				}
-				continue
-			}
-			q.bytes -= int64(len(h.msg.data))
-			done = append(done, h.msg)
-		}
-		q.acked += uint64(len(done))
-		q.mu.Unlock()
-		b.unreserve(done...)
-		b.Counters.Acked.Add(uint64(len(done)))
-		if s != nil {
-			for i := range done {
-				if done[i].replyLen > 0 {
-					s.takeRequest(done[i].replyTo(), done[i].corr())
-				}
-			}
-		}
-		b.traceMessages(wire.EventAck, name, done, clientOf(s), "", false)
+		q.bytes -= int64(len(h.msg.data))
+		done = append(done, h.msg)
 	}
+	q.acked += uint64(len(done))
+	q.mu.Unlock()
+	b.unreserve(done...)
+	b.Counters.Acked.Add(uint64(len(done)))
+	if s != nil {
+		for i := range done {
+			if done[i].replyLen > 0 {
+				s.takeRequest(done[i].replyTo(), done[i].corr())
+			}
+		}
+	}
+	b.traceMessages(wire.EventAck, q.name, done, clientOf(s), "", false)
 	return firstErr
 }
 

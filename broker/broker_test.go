@@ -74,6 +74,11 @@ func acksOf(ds []wire.Delivery) wire.Acks {
 
 // queueWaiters reports whether n transfers wait on the named queue.
 func queueWaiters(b *Broker, name string, n int) func() bool {
+	return queueCount(b, name, n, func(q *Queue) int { return len(q.waiters) })
+}
+
+// queueCount reports whether count, read under the named queue's lock, is n.
+func queueCount(b *Broker, name string, n int, count func(*Queue) int) func() bool {
 	return func() bool {
 		q, err := b.lookup(name)
 		if err != nil {
@@ -81,7 +86,7 @@ func queueWaiters(b *Broker, name string, n int) func() bool {
 		}
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		return len(q.waiters) == n
+		return count(q) == n
 	}
 }
 

@@ -25,6 +25,7 @@ type Queue struct {
 	nextID         uint64
 	bytes          int64 // payload bytes held, ready and in flight
 	waiters        []*waiter
+	watchers       []*waiter // cursor readers, all woken by a send (cursor.go)
 	subscribers    int
 	everSubscribed bool
 	sent, acked    uint64 // messages enqueued and acked since the queue was made
@@ -76,6 +77,7 @@ func (q *Queue) enqueueLocked(ms []message) uint64 {
 		q.fresh.pushBack(ms[i])
 	}
 	q.wakeLocked(len(ms))
+	q.wakeWatchersLocked()
 	return first
 }
 

@@ -24,7 +24,7 @@ type Switch struct {
 	Addr string
 	// Broker is the switch's core, for tests that look inside.
 	Broker *broker.Broker
-	// Server is the switch's HTTP face, for tests that look inside.
+	// Server is the switch's HTTP server, for listeners served beside it.
 	Server *server.Server
 
 	srv  *server.Server
@@ -49,13 +49,12 @@ func Start(tb testing.TB, listen string, opts broker.Options, sopts server.Optio
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sw := &Switch{Addr: l.Addr().String(), Broker: b, srv: srv, done: make(chan struct{})}
+	sw := &Switch{Addr: l.Addr().String(), Broker: b, Server: srv, srv: srv, done: make(chan struct{})}
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
 		sw.Addr = wire.Addr{Network: "unix", Address: ua.Name}.String()
 	} else if sopts.TLS != nil {
 		sw.Addr = "https://" + sw.Addr
 	}
-	sw.Server = srv
 	go func() {
 		srv.Serve(l)
 		close(sw.done)

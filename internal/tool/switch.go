@@ -2,10 +2,12 @@ package tool
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"msw/internal/wire"
 	"msw/lib"
@@ -16,27 +18,32 @@ const DefaultWait = 5 * time.Second
 
 // SwitchFlags are the flags that say how to reach the switch.
 type SwitchFlags struct {
-	Addr     string
-	Wait     WaitValue
-	ClientID string
+	Addr      string
+	Wait      WaitValue
+	ClientID  string
+	TokenFile string // --token-file; MSW_TOKEN without it
+	TLSCA     string // --tls-ca or MSW_TLS_CA
 }
 
-// Register adds -s/--switch, --wait and --client-id. defaultWait is the
+// Register adds -s/--switch, --token-file, --tls-ca, --wait and
+// --client-id. defaultWait is the
 // command's own: short for one-shot commands, forever for services.
-func (sf *SwitchFlags) Register(fs *flag.FlagSet, defaultWait time.Duration) {
+func (sf *SwitchFlags) Register(fs *pflag.FlagSet, defaultWait time.Duration) {
 	def := os.Getenv(lib.EnvSwitch)
 	if def == "" {
 		def = lib.DefaultAddr
 	}
-	fs.StringVar(&sf.Addr, "s", def, "switch `address`: host:port, http(s)://host:port or unix:/path (env "+lib.EnvSwitch+")")
-	fs.StringVar(&sf.Addr, "switch", def, "same as -s")
+	fs.StringVarP(&sf.Addr, "switch", "s", def, "switch `address`: host:port, http(s)://host:port or unix:/path (env "+lib.EnvSwitch+")")
+	fs.StringVar(&sf.TokenFile, "token-file", "", "the switch's token is the first line of this `file` (default: env "+lib.EnvToken+"); msw-switch demands it of every request but /v1/health")
+	fs.StringVar(&sf.TLSCA, "tls-ca", os.Getenv(lib.EnvTLSCA), "trust the certificate authority in this PEM `file` for https:// addresses (env "+lib.EnvTLSCA+")")
 	sf.Wait = WaitValue(defaultWait)
 	fs.Var(&sf.Wait, "wait", "how long to wait for an unreachable switch: a `duration` or 'forever'")
 	fs.StringVar(&sf.ClientID, "client-id", "", "`name` shown for this client in diagnostics (default program[pid]@host)")
 }
 
 // Client returns a library client for the flags, with the switch's
-// token (MSW_TOKEN) and TLS certificate authority (MSW_TLS_CA) if given.
+// token (--token-file, else MSW_TOKEN) and TLS certificate authority
+// (--tls-ca, else MSW_TLS_CA) if given. Its errors are usage errors.
 func (sf *SwitchFlags) Client(name string) (*lib.Client, error) {
 	id := sf.ClientID
 	if id == "" {
@@ -44,10 +51,20 @@ func (sf *SwitchFlags) Client(name string) (*lib.Client, error) {
 		id = wire.ClientID(name, os.Getpid(), host)
 	}
 	opts := lib.Options{Addr: sf.Addr, ClientID: id, Wait: time.Duration(sf.Wait), Token: os.Getenv(lib.EnvToken)}
-	if ca := os.Getenv(lib.EnvTLSCA); ca != "" {
-		conf, err := lib.LoadCA(ca)
+	if sf.TokenFile != "" {
+		b, err := os.ReadFile(sf.TokenFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", lib.EnvTLSCA, err)
+			return nil, fmt.Errorf("--token-file: %v", err)
+		}
+		tok, _, _ := strings.Cut(string(b), "\n")
+		if opts.Token = strings.TrimSpace(tok); opts.Token == "" {
+			return nil, fmt.Errorf("--token-file %s: empty", sf.TokenFile)
+		}
+	}
+	if sf.TLSCA != "" {
+		conf, err := lib.LoadCA(sf.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %v", err)
 		}
 		opts.TLS = conf
 	}

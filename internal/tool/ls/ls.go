@@ -27,7 +27,7 @@ subscribers, age of the oldest message and time since the last poll.
 
 var lsGroups = []tool.OptionGroup{
 	tool.Group("Which queues", "all"),
-	tool.Group("Output", "l", "json"),
+	tool.Group("Output", "long", "json"),
 	tool.SwitchGroup,
 }
 
@@ -39,8 +39,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sf                tool.SwitchFlags
 	)
 	fs := c.Flags
-	fs.BoolVar(&all, "all", false, "list every queue, not only the alive ones")
-	fs.BoolVar(&long, "l", false, "print a table even on a pipe")
+	fs.BoolVarP(&all, "all", "a", false, "list every queue, not only the alive ones")
+	fs.BoolVarP(&long, "long", "l", false, "print a table even on a pipe")
 	fs.BoolVar(&asJSON, "json", false, "print a JSON array with everything known of each queue")
 	sf.Register(fs, tool.DefaultWait)
 	if ok, code := c.Parse(args, lsGroups); !ok {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/compat"
 	"msw/internal/tool"
 	"msw/internal/wire"
 	"msw/server"
@@ -32,16 +33,17 @@ queues, services and trace; the page only reads unless --ui-writes.
 `
 
 var switchGroups = []tool.OptionGroup{
-	tool.Group("Serving", "listen", "socket-mode", "socket-group", "allow-host", "ready-file", "ui-writes", "v"),
-	tool.Group("Who may connect", "token-file", "tls-cert", "tls-key", "insecure-listen"),
+	tool.Group("Serving", "listen", "compat", "socket-mode", "socket-group", "allow-host", "ready-file", "ui-writes", "verbose"),
+	tool.Group("Who may connect", "token-file", "tls-cert", "tls-key", "insecure-listen", "tls-ca"),
 	tool.Group("Limits", "max-payload", "max-memory", "max-conns", "max-sessions", "max-queues", "max-wait", "session-grace", "trace-size"),
-	tool.Group("Stopping a running switch", "shutdown", "s switch", "wait", "client-id"),
+	tool.Group("Stopping a running switch", "shutdown", "switch", "wait", "client-id"),
 }
 
 // listenList is a repeatable --listen flag.
 type listenList []string
 
 func (l *listenList) String() string { return strings.Join(*l, ",") }
+func (l *listenList) Type() string   { return "address" }
 func (l *listenList) Set(s string) error {
 	*l = append(*l, s)
 	return nil
@@ -52,6 +54,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := tool.NewCommand("msw-switch", switchUsage, stdout, stderr)
 	var (
 		listens    listenList
+		compats    listenList
 		allowHosts listenList
 		verbose    bool
 		maxPayload = "16MiB"
@@ -64,16 +67,20 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		uiWrites   bool
 		sf         tool.SwitchFlags
 
-		tokenFile, tlsCert, tlsKey, socketGroup string
-		insecure                                bool
-		maxMemory                               = defaultMaxMemory()
-		maxConns                                = defaultMaxConns()
-		maxSessions                             = broker.DefaultMaxSessions
-		maxQueues                               = broker.DefaultMaxQueues
+		tlsCert, tlsKey, socketGroup string
+		insecure                     bool
+		maxMemory                    = defaultMaxMemory()
+		maxConns                     = defaultMaxConns()
+		maxSessions                  = broker.DefaultMaxSessions
+		maxQueues                    = broker.DefaultMaxQueues
 	)
 	fs := c.Flags
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
-	fs.BoolVar(&verbose, "v", false, "log every request")
+	fs.Func("compat", "also serve the original message-switch's protocol on this `address`: unix:/path or a loopback host:port (repeatable)", func(a string) error {
+		compats = append(compats, a)
+		return compat.CheckAddr(a)
+	})
+	fs.BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	fs.StringVar(&maxPayload, "max-payload", maxPayload, "largest message payload accepted (`size`: bytes, or with K, M, G)")
 	fs.Var(&grace, "session-grace", "`duration` a session outlives its last connection")
 	fs.Var(&maxWait, "max-wait", "longest `duration` a transfer or trace long-poll may wait")
@@ -84,7 +91,6 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&uiWrites, "ui-writes", false, "let the web page on / destroy queues and ack messages (each after a confirmation); without it the page only reads")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
 	fs.StringVar(&socketGroup, "socket-group", "", "give Unix sockets to this `group` (name or number); use with --socket-mode 0660")
-	fs.StringVar(&tokenFile, "token-file", "", "every request but /v1/health must carry the token in this `file` (mode 0600; clients: MSW_TOKEN or --token-file)")
 	fs.StringVar(&tlsCert, "tls-cert", "", "serve TCP with TLS using this certificate `file` (PEM; clients: https:// addresses)")
 	fs.StringVar(&tlsKey, "tls-key", "", "the private key `file` of --tls-cert (PEM)")
 	fs.BoolVar(&insecure, "insecure-listen", false, "let a non-loopback --listen go without a token or TLS: anyone who reaches the port may read, delete and stop everything")
@@ -117,9 +123,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(listens) == 0 {
 		listens = listenList{server.DefaultAddr}
 	}
+	// --token-file (from SwitchFlags) is the token the switch demands,
+	// and the one --shutdown sends.
 	var token string
-	if tokenFile != "" {
-		if token, err = readToken(tokenFile); err != nil {
+	if sf.TokenFile != "" {
+		if token, err = readToken(sf.TokenFile); err != nil {
 			return c.UsageError("--token-file: %v", err)
 		}
 	}
@@ -154,11 +162,12 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites,
 		Token: token, TLS: tlsConf, Limits: server.Limits{MaxConns: maxConns}})
 
-	listeners, err := listenAll(listens, iofs.FileMode(mode))
+	cs := compat.New(b, srv, compat.Options{Log: logger, OnShutdown: stop})
+	listeners, err := listenAll(listens, compats, iofs.FileMode(mode))
 	if err != nil {
 		return c.Failf("%v", err)
 	}
-	for i, l := range listeners {
+	for i, l := range listeners[:len(listens)] {
 		if ua, ok := l.Addr().(*net.UnixAddr); ok {
 			if socketGroup != "" {
 				if err := chgrpSocket(ua.Name, socketGroup); err != nil {
@@ -175,15 +184,19 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			listeners[i] = tlsListener{l}
 		}
 	}
-	return serve(ctx, c, logger, srv, listeners, readyFile)
+	return serve(ctx, c, logger, srv, cs, listeners, len(listens), readyFile)
 }
 
-// listenAll opens a listener on each address; on a failure, it closes
-// those it opened.
-func listenAll(addrs []string, mode iofs.FileMode) ([]net.Listener, error) {
+// listenAll opens a listener on each address, msw's own first and then
+// the --compat ones; on a failure, it closes those it opened.
+func listenAll(addrs, compats []string, mode iofs.FileMode) ([]net.Listener, error) {
 	var listeners []net.Listener
-	for _, addr := range addrs {
-		l, err := server.Listen(addr, mode)
+	for i, addr := range append(addrs[:len(addrs):len(addrs)], compats...) {
+		listen := server.Listen
+		if i >= len(addrs) {
+			listen = compat.Listen
+		}
+		l, err := listen(addr, mode)
 		if err != nil {
 			closeAll(listeners)
 			return nil, fmt.Errorf("listen %s: %v", addr, err)
@@ -231,12 +244,18 @@ func defaultMaxConns() int {
 	return n
 }
 
-// serve serves on the listeners until ctx ends or one fails, writes the
-// first one's address to readyFile (if set) once serving, and shuts the
-// server down at the end.
-func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, listeners []net.Listener, readyFile string) int {
+// serve serves msw's protocol on the first nOwn listeners and the
+// original's on the rest until ctx ends or one fails, writes the first
+// one's address to readyFile (if set) once serving, and shuts both
+// servers down at the end.
+func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, cs *compat.Server, listeners []net.Listener, nOwn int, readyFile string) int {
 	errc := make(chan error, len(listeners))
-	for _, l := range listeners {
+	for i, l := range listeners {
+		if i >= nOwn {
+			logger.Printf("listening on %s (message-switch protocol)", listenerAddr(l))
+			go func() { errc <- cs.Serve(l) }()
+			continue
+		}
 		logger.Printf("listening on %s", listenerAddr(l))
 		go func() { errc <- srv.Serve(l) }()
 	}
@@ -258,6 +277,7 @@ func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server
 	logger.Printf("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	cs.Shutdown(sctx)
 	srv.Shutdown(sctx)
 	for _, l := range listeners {
 		if ua, ok := l.Addr().(*net.UnixAddr); ok {
