@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -230,4 +231,63 @@ func TestStreamReaderThatStopsReading(t *testing.T) {
 	})
 	t.Logf("a stream that stopped reading was dropped after %v; all %d messages are back in the queue", time.Since(start).Round(time.Millisecond), n)
 	closedBy(t, c)
+}
+
+// TestManyWaitingTransfers: a client that leaves transfer after
+// transfer waiting on one stream gets 429 past the stream's bound, and
+// the switch's goroutines stay bounded (100,000 made 100,011 before).
+func TestManyWaitingTransfers(t *testing.T) {
+	n := scale(100000, 3000)
+	sw := switchtest.Start(t, "", broker.Options{}, server.Options{})
+	c, token := openRawSession(t, sw.Addr)
+	defer c.Close()
+	sess, err := sw.Broker.Session(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Broker.CreateQueue(nil, "empty"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Broker.Subscribe(sess, []string{"empty"}); err != nil {
+		t.Fatal(err)
+	}
+	g0 := runtime.NumGoroutine()
+	body := []byte(`{"max":1,"timeout_ms":60000}`)
+	go func() {
+		var buf []byte
+		for i := 1; i <= n; i++ {
+			buf = wire.AppendStreamRequest(buf, &wire.StreamRequest{Op: wire.StreamTransfer, ID: uint64(i)}, len(body))
+			buf = append(buf, body...)
+			if len(buf) > 64<<10 || i == n {
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+				buf = buf[:0]
+			}
+		}
+	}()
+	br := bufio.NewReader(c)
+	var lenBuf [4]byte
+	limited := 0
+	for limited < n-server.DefaultMaxWaitingPerStream {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		l, err := wire.ReadStreamLength(br, &lenBuf)
+		if err != nil {
+			t.Fatalf("after %d refusals: %v", limited, err)
+		}
+		f, err := wire.ReadStreamFrame(br, l, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, status, body, err := wire.ParseStreamAnswer(f)
+		if err != nil || status != http.StatusTooManyRequests || !strings.Contains(string(body), wire.CodeLimit) {
+			t.Fatalf("answer %d: %d %s %v; want 429 %s", limited+1, status, body, err, wire.CodeLimit)
+		}
+		limited++
+	}
+	g := runtime.NumGoroutine()
+	t.Logf("%d transfers on one stream: %d waiting, %d refused with 429; goroutines %d → %d; RSS %.0f MiB", n, n-limited, limited, g0, g, rssMiB())
+	if g > g0+server.DefaultMaxWaitingPerStream+100 {
+		t.Errorf("%d goroutines for %d waiting transfers", g-g0, n-limited)
+	}
 }
