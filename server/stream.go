@@ -182,7 +182,7 @@ func (st *stream) run() {
 			return
 		}
 		if st.br.Buffered() < n {
-			st.conn.SetReadDeadline(time.Now().Add(lim.FrameTimeout + time.Duration(n/lim.FrameRate)*time.Second))
+			st.conn.SetReadDeadline(time.Now().Add(lim.FrameTimeout + time.Duration(min(n, limit)/lim.FrameRate)*time.Second))
 		}
 		if n > limit {
 			if !st.refuse(n, limit) {
