@@ -25,6 +25,10 @@ type Options struct {
 	// OnReply, if set, is called with the processing time of each reply:
 	// from the request's enqueue to the reply's send by its holder.
 	OnReply func(time.Duration)
+	// Store records persistent queues and their messages; nil (or
+	// Memory) keeps everything in memory only. The broker starts from
+	// the state the store recovered.
+	Store Store
 }
 
 // Defaults for Options.
@@ -78,6 +82,8 @@ type Broker struct {
 	namesMu     sync.Mutex           // leaf
 	nameWaiters map[string][]*waiter // see namewait.go
 
+	store Store // nil unless durable; see durable.go
+
 	// Counters, for metrics.
 	Counters Counters
 }
@@ -99,6 +105,10 @@ func New(opts Options) *Broker {
 	}
 	if opts.TraceSize > 0 {
 		b.trace = newTraceRing(opts.TraceSize)
+	}
+	if opts.Store != nil && opts.Store.Stats().Durable {
+		b.store = opts.Store
+		b.recover(opts.Store.Recovered())
 	}
 	return b
 }
@@ -258,8 +268,20 @@ func (b *Broker) CreateQueue(s *Session, name string) error {
 		}
 		return nil
 	}
-	b.queues[name] = newQueue(b, name, nil)
+	q := newQueue(b, name, nil)
+	var c Commit
+	if b.store != nil {
+		var err error
+		if c, err = b.store.CreateQueue(name); err != nil {
+			b.queuesMu.Unlock()
+			return err
+		}
+	}
+	b.queues[name] = q
 	b.queuesMu.Unlock()
+	if err := b.waitCreated(q, c); err != nil {
+		return err
+	}
 	b.wakeName(name)
 	b.traceEvent(traceRecord{kind: wire.EventQueueCreate, queue: name, from: clientOf(s)})
 	return nil
@@ -316,26 +338,36 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 		delete(q.owner.transients, name)
 		q.owner.mu.Unlock()
 	}
-	b.destroy(s, q, name)
-	return nil
+	return b.destroy(s, q, name)
 }
 
-func (b *Broker) destroy(s *Session, q *Queue, name string) {
+// destroy removes q from the map and drops its messages. Only the
+// recording of a persistent queue's destruction can fail.
+func (b *Broker) destroy(s *Session, q *Queue, name string) error {
+	var c Commit
+	var err error
 	b.queuesMu.Lock()
 	if b.queues[name] == q {
 		delete(b.queues, name)
+		if b.durable(q) {
+			c, err = b.store.DestroyQueue(name)
+		}
 	}
 	b.queuesMu.Unlock()
+	if err == nil && c != 0 {
+		err = b.store.Wait(c)
+	}
 	q.mu.Lock()
 	if q.destroyed {
 		q.mu.Unlock()
-		return
+		return err
 	}
 	q.destroyed = true
 	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, map[uint64]held{}, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
 	q.mu.Unlock()
 	b.traceEvent(traceRecord{kind: wire.EventQueueDestroy, queue: name, from: clientOf(s)})
+	return err
 }
 
 // Send enqueues messages into a queue, in order, with consecutive ids; it
@@ -376,8 +408,20 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 		q.mu.Unlock()
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
+	var c Commit
+	if b.durable(q) {
+		if c, err = b.record(q, stored); err != nil {
+			q.mu.Unlock()
+			return 0, err
+		}
+	}
 	first := q.enqueueLocked(stored)
 	q.mu.Unlock()
+	if c != 0 {
+		if err := b.waitSent(q, c, first, len(stored)); err != nil {
+			return 0, err
+		}
+	}
 	b.Counters.Sent.Add(uint64(len(ms)))
 	if s != nil {
 		for i := range stored {
@@ -431,6 +475,9 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 			}
 			q.bytes -= int64(len(h.msg.data))
 			done = append(done, h.msg)
+		}
+		if b.durable(q) && len(done) > 0 {
+			b.store.Ack(q.name, idsOf(done))
 		}
 		q.mu.Unlock()
 		b.Counters.Acked.Add(uint64(len(done)))
@@ -491,6 +538,9 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	m, ok := q.removeReadyLocked(id)
 	if ok {
 		q.bytes -= int64(len(m.data))
+		if b.durable(q) {
+			b.store.Ack(q.name, []uint64{id})
+		}
 	}
 	q.mu.Unlock()
 	if !ok {

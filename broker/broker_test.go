@@ -14,6 +14,9 @@ import (
 
 func newTestBroker(t *testing.T, opts Options) *Broker {
 	t.Helper()
+	if opts.Store == nil {
+		opts.Store = testStore(t)
+	}
 	b := New(opts)
 	t.Cleanup(b.Close)
 	return b

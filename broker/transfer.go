@@ -189,6 +189,9 @@ func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery
 			buf = make([]message, 0, n)
 		}
 		buf = q.takeBudgetLocked(s, max-len(out), &budget, len(out) == 0, buf[:0])
+		if len(buf) > 0 && b.durable(q) {
+			b.store.Deliver(q.name, idsOf(buf))
+		}
 		if len(buf) == 0 && w != nil {
 			q.waiters = append(q.waiters, w)
 		}

@@ -1,0 +1,135 @@
+package broker
+
+import "msw/internal/wire"
+
+// Durable queues. With a durable Store, every change to a persistent
+// queue is recorded under the lock that orders it (see Store), and the
+// changes a client is answered for (create, destroy, send) wait for the
+// store outside every lock. A sent message is visible to receivers as
+// soon as it is queued, before its record is durable: a receiver may see
+// a message whose sender is then told the send failed (and retries it),
+// which at-least-once delivery allows; a sender is never told a message
+// is accepted that is not on stable storage.
+
+// durable reports whether changes to q are recorded.
+func (b *Broker) durable(q *Queue) bool { return b.store != nil && !q.transient }
+
+// Durable reports whether the broker records its persistent queues.
+func (b *Broker) Durable() bool { return b.store != nil }
+
+// StoreStats describes the broker's store (zero when it has none).
+func (b *Broker) StoreStats() StoreStats {
+	if b.store == nil {
+		return StoreStats{}
+	}
+	return b.store.Stats()
+}
+
+// recover rebuilds the persistent queues a store found. Messages that had
+// been delivered come back ready for redelivery, ahead of the others,
+// with their delivery counts kept.
+func (b *Broker) recover(qs []RecoveredQueue) {
+	origins := map[string]*Session{}
+	for _, rq := range qs {
+		q := newQueue(b, rq.Name, nil)
+		q.nextID = rq.NextID
+		for i := range rq.Messages {
+			sm := &rq.Messages[i]
+			m := newStoredMessage(sm)
+			if sm.Origin != "" {
+				o := origins[sm.Origin]
+				if o == nil {
+					// A session of the switch that wrote the record: gone,
+					// kept only to name the message's origin.
+					o = &Session{clientID: sm.Origin, b: b}
+					o.ended.Store(true)
+					origins[sm.Origin] = o
+				}
+				m.origin = o
+			}
+			q.bytes += int64(len(m.data))
+			q.nextID = max(q.nextID, m.id)
+			if m.deliveries > 0 {
+				q.redeliver = append(q.redeliver, m)
+			} else {
+				q.fresh.pushBack(m)
+			}
+		}
+		b.queues[rq.Name] = q
+	}
+}
+
+// newStoredMessage makes a queued message from its record.
+func newStoredMessage(sm *StoredMessage) message {
+	m := newMessage(&wire.Message{Payload: sm.Payload, CorrelationID: sm.CorrelationID, ReplyTo: sm.ReplyTo, Status: sm.Status})
+	m.id, m.enqueued, m.deliveries = sm.ID, sm.Enqueued, sm.Deliveries
+	return m
+}
+
+// record buffers the send of ms to q, with the ids enqueueLocked will
+// give them. q.mu held.
+func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
+	sms := make([]StoredMessage, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		sms[i] = StoredMessage{
+			ID:            q.nextID + 1 + uint64(i),
+			Enqueued:      m.enqueued,
+			Status:        m.status,
+			Origin:        m.originID(),
+			CorrelationID: m.corr(),
+			ReplyTo:       m.replyTo(),
+			Payload:       m.payload(),
+		}
+	}
+	return b.store.Append(q.name, sms)
+}
+
+// waitSent waits until the send of n messages from id first is durable.
+// If it cannot be made so, the messages nobody has taken yet are removed
+// again and the send fails.
+func (b *Broker) waitSent(q *Queue, c Commit, first uint64, n int) error {
+	err := b.store.Wait(c)
+	if err == nil {
+		return nil
+	}
+	q.mu.Lock()
+	for id := first; id < first+uint64(n); id++ {
+		if m, ok := q.removeReadyLocked(id); ok {
+			q.bytes -= int64(len(m.data))
+		}
+	}
+	q.mu.Unlock()
+	return err
+}
+
+// waitCreated waits until the creation of q is durable. If it cannot be
+// made so, q is taken out again while it is still empty.
+func (b *Broker) waitCreated(q *Queue, c Commit) error {
+	if c == 0 {
+		return nil
+	}
+	err := b.store.Wait(c)
+	if err == nil {
+		return nil
+	}
+	b.queuesMu.Lock()
+	q.mu.Lock()
+	if b.queues[q.name] == q && q.ready()+len(q.inflight) == 0 {
+		delete(b.queues, q.name)
+		q.destroyed = true
+		q.wakeLocked(len(q.waiters))
+	}
+	q.mu.Unlock()
+	b.queuesMu.Unlock()
+	return err
+}
+
+// idsOf returns the ids of ms.
+func idsOf(ms []message) []uint64 {
+	ids := make([]uint64, len(ms))
+	for i := range ms {
+		ids[i] = ms[i].id
+	}
+	return ids
+}
