@@ -1,0 +1,99 @@
+package logstore
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"msw/broker"
+	"msw/internal/wire"
+)
+
+func TestRestartKeepsQueuesMessagesAndIDs(t *testing.T) {
+	dir := t.TempDir()
+	st, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := broker.New(broker.Options{Store: st, TraceSize: -1})
+	if err := b.CreateQueue(nil, "jobs"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateQueue(nil, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	send(t, b, "jobs", "a", "b", "c", "d")
+	send(t, b, "gone", "x")
+	if err := b.DestroyQueue(nil, "gone", false); err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.Login("worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.CreateTransient(s, "reply"); err != nil {
+		t.Fatal(err)
+	}
+	send(t, b, "reply", "never written")
+	if err := b.Subscribe(s, []string{"jobs"}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := b.Transfer(context.Background(), s, 2, 0)
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("transfer: %v %v", ds, err)
+	}
+	if err := b.Ack(s, wire.Acks{"jobs": {ds[0].ID}}); err != nil { // a acked, b in flight
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	st = mustOpen(t, dir, Options{})
+	b = newBroker(t, st)
+	qs := b.List("", true)
+	if len(qs) != 1 || qs[0].Name != "jobs" || qs[0].Kind != "persistent" {
+		t.Fatalf("queues after restart: %+v", qs)
+	}
+	peek, err := b.Peek("jobs", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range peek {
+		got = append(got, string(d.Payload))
+	}
+	if strings.Join(got, " ") != "b c d" {
+		t.Fatalf("after restart: %q, want b (redelivered) c d", got)
+	}
+	if peek[0].ID != 2 || peek[0].DeliveryCount != 1 || peek[1].DeliveryCount != 0 {
+		t.Fatalf("in-flight message came back as %+v", peek[0])
+	}
+	if first := send(t, b, "jobs", "e"); first != 5 {
+		t.Fatalf("first id after restart %d, want 5", first)
+	}
+}
+
+func TestSecondOpenOfADirectoryIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	mustOpen(t, dir, Options{})
+	_, err := Open(dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), "in use by another switch (pid ") {
+		t.Fatalf("second open: %v", err)
+	}
+}
+
+func TestParseFsync(t *testing.T) {
+	for _, s := range []string{"always", "never", "interval=100ms"} {
+		f, err := ParseFsync(s)
+		if err != nil || f.String() != s {
+			t.Errorf("ParseFsync(%q) = %v, %v", s, f, err)
+		}
+	}
+	for _, s := range []string{"", "sometimes", "interval=", "interval=-1s", "interval=0s"} {
+		if _, err := ParseFsync(s); err == nil {
+			t.Errorf("ParseFsync(%q) accepted", s)
+		}
+	}
+}
