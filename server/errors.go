@@ -60,6 +60,10 @@ func errorAnswer(err error) (int, wire.Error) {
 		status, code = http.StatusGone, wire.CodeUnknownSession
 	case errors.Is(err, broker.ErrClosed):
 		status, code = http.StatusServiceUnavailable, wire.CodeShuttingDown
+	case errors.Is(err, broker.ErrStorageFull):
+		status, code = http.StatusInsufficientStorage, wire.CodeStorageFull
+	case errors.Is(err, broker.ErrStorage):
+		status, code = http.StatusInsufficientStorage, wire.CodeStorageError
 	}
 	msg := err.Error()
 	if mbe != nil {

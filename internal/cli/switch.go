@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/broker/logstore"
 	"msw/server"
 )
 
@@ -21,9 +22,11 @@ Usage: msw-switch [options]
        msw-switch --shutdown [-s ADDR]
 
 Run the message switch: named queues held in memory, served over HTTP on
-each --listen address (default 127.0.0.1:8080). Logs one line per
-lifecycle event to stderr; -v adds one per request. SIGINT and SIGTERM
-stop it cleanly, as does 'msw-switch --shutdown'.
+each --listen address (default 127.0.0.1:8080). With --data DIR its
+persistent queues and their messages are kept in a log in DIR and survive
+a restart, kill -9 and power loss. Logs one line per lifecycle event to
+stderr; -v adds one per request. SIGINT and SIGTERM stop it cleanly, as
+does 'msw-switch --shutdown'.
 `
 
 // listenList is a repeatable --listen flag.
@@ -50,6 +53,9 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		readyFile  string
 		shutdown   bool
 		sf         switchFlags
+		dataDir    string
+		fsyncMode  = "always"
+		repair     bool
 	)
 	fs := c.flags
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
@@ -62,6 +68,9 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&allowHosts, "allow-host", "extra Host `name` that browsers may use (repeatable)")
 	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
+	fs.StringVar(&dataDir, "data", "", "keep persistent queues and their messages in `dir` (default: memory only)")
+	fs.StringVar(&fsyncMode, "fsync", fsyncMode, "with --data, when a send is on disk: always (before its answer), interval=`D` or never")
+	fs.BoolVar(&repair, "repair", false, "with --data, cut the log at a corrupt record instead of refusing to start")
 	sf.register(fs, DefaultWait)
 	if ok, code := c.parse(args); !ok {
 		return code
@@ -86,8 +95,21 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if traceSize == 0 {
 		traceSize = -1
 	}
+	fsyncOpt, err := logstore.ParseFsync(fsyncMode)
+	if err != nil {
+		return c.usageError("--fsync: %v", err)
+	}
 
 	logger := log.New(stderr, "msw-switch: ", 0)
+	var store broker.Store
+	if dataDir != "" {
+		st, err := logstore.Open(dataDir, logstore.Options{Fsync: fsyncOpt, Repair: repair, Logf: logger.Printf})
+		if err != nil {
+			return c.failf("--data %s: %v", dataDir, err)
+		}
+		defer st.Close()
+		store = st
+	}
 	ctx, stop := signalContext()
 	defer stop()
 	metrics := server.NewMetrics()
@@ -97,7 +119,12 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		MaxWait:    time.Duration(maxWait),
 		TraceSize:  traceSize,
 		OnReply:    metrics.ObserveReply,
+		Store:      store,
 	})
+	if store != nil {
+		g := b.Gauges(nil)
+		logger.Printf("data in %s, fsync %s: %d queues, %d messages", dataDir, fsyncOpt, g.Queues, g.Ready+g.InFlight)
+	}
 	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics})
 
 	var listeners []net.Listener

@@ -222,4 +222,6 @@ const (
 	CodeForbidden      = "forbidden"
 	CodeShuttingDown   = "shutting_down"
 	CodeInternal       = "internal"
+	CodeStorageFull    = "storage_full"  // 507: the switch's disk is full
+	CodeStorageError   = "storage_error" // 507: writing its log failed
 )
