@@ -476,10 +476,12 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 			q.bytes -= int64(len(h.msg.data))
 			done = append(done, h.msg)
 		}
+		var c Commit
 		if b.durable(q) && len(done) > 0 {
-			b.store.Ack(q.name, idsOf(done))
+			c = b.store.Ack(q.name, idsOf(done))
 		}
 		q.mu.Unlock()
+		b.flush(c)
 		b.Counters.Acked.Add(uint64(len(done)))
 		if s != nil {
 			for i := range done {
@@ -530,6 +532,7 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	if err != nil {
 		return err
 	}
+	var c Commit
 	q.mu.Lock()
 	if _, ok := q.inflight[id]; ok {
 		q.mu.Unlock()
@@ -539,10 +542,11 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	if ok {
 		q.bytes -= int64(len(m.data))
 		if b.durable(q) {
-			b.store.Ack(q.name, []uint64{id})
+			c = b.store.Ack(q.name, []uint64{id})
 		}
 	}
 	q.mu.Unlock()
+	b.flush(c)
 	if !ok {
 		return fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, queue, id)
 	}

@@ -125,6 +125,16 @@ func (b *Broker) waitCreated(q *Queue, c Commit) error {
 	return err
 }
 
+// flush waits until a delivery or ack recorded at c would survive the
+// switch's crash, so that after a kill -9 a message handed out comes back
+// marked redelivered. A failure changes nothing the caller was told: a
+// lost ack is a redelivery.
+func (b *Broker) flush(c Commit) {
+	if c != 0 {
+		b.store.Flush(c)
+	}
+}
+
 // idsOf returns the ids of ms.
 func idsOf(ms []message) []uint64 {
 	ids := make([]uint64, len(ms))

@@ -15,9 +15,10 @@ import (
 //
 // Calls that return a Commit only buffer the record; Wait blocks until the
 // record is as durable as the store promises (on stable storage, for a log
-// with fsync always). The broker waits outside every lock, so concurrent
-// callers share one flush (group commit). Deliveries and acks are
-// recorded without waiting: a lost ack is a redelivery, never a loss.
+// with fsync always), Flush until it would survive the switch's own crash.
+// The broker waits outside every lock, so concurrent callers share one
+// write and one sync (group commit). Deliveries and acks are only flushed,
+// never synced: a lost ack is a redelivery, never a loss.
 type Store interface {
 	// Recovered returns the state found when the store was opened, once;
 	// the broker starts from it.
@@ -31,15 +32,18 @@ type Store interface {
 	Append(queue string, ms []StoredMessage) (Commit, error)
 	// Deliver records that messages were handed to a receiver (their
 	// delivery counts went up by one).
-	Deliver(queue string, ids []uint64)
+	Deliver(queue string, ids []uint64) Commit
 	// Ack records that messages were deleted (acked or withdrawn).
-	Ack(queue string, ids []uint64)
+	Ack(queue string, ids []uint64) Commit
 	// SetQueueMeta records a named property of a queue (a policy, a
 	// binding); a nil value removes it. It comes back in RecoveredQueue.
 	SetQueueMeta(queue, key string, value []byte) (Commit, error)
 	// Wait blocks until c is durable; an error means it may not be, and
 	// the change must not be acknowledged.
 	Wait(c Commit) error
+	// Flush blocks until c would survive a crash of the switch (not of
+	// the machine).
+	Flush(c Commit) error
 	// Stats describes the store for metrics and listings.
 	Stats() StoreStats
 }
@@ -108,10 +112,13 @@ func (Memory) DestroyQueue(string) (Commit, error) { return 0, nil }
 func (Memory) Append(string, []StoredMessage) (Commit, error) { return 0, nil }
 
 // Deliver does nothing.
-func (Memory) Deliver(string, []uint64) {}
+func (Memory) Deliver(string, []uint64) Commit { return 0 }
 
 // Ack does nothing.
-func (Memory) Ack(string, []uint64) {}
+func (Memory) Ack(string, []uint64) Commit { return 0 }
+
+// Flush returns at once.
+func (Memory) Flush(Commit) error { return nil }
 
 // SetQueueMeta does nothing.
 func (Memory) SetQueueMeta(string, string, []byte) (Commit, error) { return 0, nil }

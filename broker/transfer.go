@@ -166,6 +166,7 @@ func (b *Broker) Transfer(ctx context.Context, s *Session, max int, timeout time
 func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery {
 	var out []wire.Delivery
 	var buf []message
+	var c Commit // the last delivery recorded
 	budget := b.opts.MaxTransferBytes
 	for _, q := range s.subscriptions() {
 		if len(out) >= max {
@@ -190,7 +191,7 @@ func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery
 		}
 		buf = q.takeBudgetLocked(s, max-len(out), &budget, len(out) == 0, buf[:0])
 		if len(buf) > 0 && b.durable(q) {
-			b.store.Deliver(q.name, idsOf(buf))
+			c = b.store.Deliver(q.name, idsOf(buf))
 		}
 		if len(buf) == 0 && w != nil {
 			q.waiters = append(q.waiters, w)
@@ -214,6 +215,7 @@ func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery
 		w.giveUp()
 		b.forget(s, w)
 	}
+	b.flush(c)
 	return out
 }
 

@@ -45,7 +45,7 @@ func (s *Store) Compact() error {
 	s.curFile, s.curOff = segID(n+1), magicLen
 	queues, entries := s.idx.copyLive()
 	s.mu.Unlock()
-	s.flushLocked(true)
+	s.writeLocked()
 	var err error
 	if s.fileID != segID(n+1) {
 		if s.fileID != segID(n) {

@@ -1,13 +1,11 @@
 package logstore
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"msw/broker"
@@ -50,7 +48,7 @@ type Store struct {
 	opts Options
 	lock *os.File
 
-	mu        sync.Mutex // appends; guards the fields up to wmu
+	mu        sync.Mutex // appends and outcomes; guards the fields up to wmu
 	idx       *index
 	chunks    []chunk // appended, not yet written
 	curFile   uint64  // file id appends go to
@@ -58,15 +56,21 @@ type Store struct {
 	end       uint64  // commit position of the last append
 	recovered []broker.RecoveredQueue
 
-	wmu      sync.Mutex // writing, syncing and compacting; taken before mu
-	f        File       // the file of id fileID, open for appending
-	fileID   uint64
-	fileSize int64
-	sizes    map[uint64]int64 // bytes of every file, by id
-	done     uint64           // commits up to here are written, or failed
-	fails    []failure        // recent failed ranges
-	broken   error            // set while a failed write could not be cut off
-	unsynced bool             // written since the last sync
+	written uint64    // commits up to here are written, or failed
+	synced  uint64    // commits up to here are synced, or failed
+	fails   []failure // recent failed ranges
+
+	wmu        sync.Mutex // writing, rotating; taken before mu
+	f          File       // the file of id fileID, open for appending
+	fileID     uint64
+	fileSize   int64
+	syncedSize int64            // of fileID, at its last good sync
+	sizes      map[uint64]int64 // bytes of every file, by id
+	broken     error            // set while a failed write could not be cut off
+
+	smu sync.Mutex // syncing; taken before wmu
+
+	writtenA, syncedA atomic.Uint64 // written and synced, for a look without mu
 
 	logBytes atomic.Int64
 	lastSync atomic.Int64 // ns
@@ -157,9 +161,9 @@ func open(dir string, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	close(s.stop)
 	s.bg.Wait()
+	s.flushAll()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	s.flushLocked(s.opts.Fsync.Interval >= 0)
 	err := s.f.Close()
 	if s.lock != nil {
 		s.lock.Close()
@@ -240,20 +244,22 @@ func (s *Store) Append(queue string, ms []broker.StoredMessage) (broker.Commit, 
 	return c, nil
 }
 
-// Deliver records deliveries, without waiting.
-func (s *Store) Deliver(queue string, ids []uint64) {
+// Deliver records deliveries.
+func (s *Store) Deliver(queue string, ids []uint64) broker.Commit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, _ := s.appendLocked(kindDeliver, queue, func(e *encoder) { e.ids(ids) })
+	at, c := s.appendLocked(kindDeliver, queue, func(e *encoder) { e.ids(ids) })
 	s.idx.apply(&record{kind: kindDeliver, queue: queue, ids: ids}, at, false)
+	return c
 }
 
-// Ack records deletions, without waiting.
-func (s *Store) Ack(queue string, ids []uint64) {
+// Ack records deletions.
+func (s *Store) Ack(queue string, ids []uint64) broker.Commit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, _ := s.appendLocked(kindAck, queue, func(e *encoder) { e.ids(ids) })
+	at, c := s.appendLocked(kindAck, queue, func(e *encoder) { e.ids(ids) })
 	s.idx.apply(&record{kind: kindAck, queue: queue, ids: ids}, at, false)
+	return c
 }
 
 // SetQueueMeta records a queue property.
@@ -276,175 +282,6 @@ func encodeMeta(e *encoder, key string, value []byte) {
 	e.bytes(value)
 }
 
-// Wait blocks until the record of c is written and, with fsync always,
-// synced. The first waiter to get the write lock writes and syncs every
-// record buffered so far, for all waiters at once.
-func (s *Store) Wait(c broker.Commit) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	if s.done < uint64(c) {
-		s.flushLocked(s.opts.Fsync.Interval == 0)
-	}
-	for _, f := range s.fails {
-		if uint64(c) > f.from && uint64(c) <= f.to {
-			return f.err
-		}
-	}
-	return nil
-}
-
-// flushLocked writes every buffered chunk, syncing if asked. A failure
-// cuts the file back to its last good size and fails every buffered
-// record: their writers are told, and the index forgets them. s.wmu held.
-func (s *Store) flushLocked(sync bool) {
-	s.mu.Lock()
-	chunks := s.chunks
-	s.chunks = nil
-	s.mu.Unlock()
-	if len(chunks) == 0 && !(sync && s.unsynced) && s.broken == nil {
-		return
-	}
-	err := s.broken
-	if err != nil {
-		err = s.cut()
-	}
-	for _, ch := range chunks {
-		if err != nil {
-			break
-		}
-		if ch.file != s.fileID {
-			if err = s.rotate(ch.file); err != nil {
-				break
-			}
-		}
-		good := s.fileSize
-		if _, err = s.f.Write(ch.data); err != nil {
-			s.fileSize = good
-			s.broken = err
-			err = s.cut()
-			if err == nil {
-				err = s.broken
-			}
-			break
-		}
-		s.grow(int64(len(ch.data)))
-		if sync {
-			if err = s.sync(); err != nil {
-				s.fileSize = good
-				s.broken = err
-				if cerr := s.cut(); cerr != nil {
-					err = cerr
-				}
-				break
-			}
-		}
-		s.done = ch.end
-	}
-	if err == nil && sync && s.unsynced {
-		err = s.sync()
-	}
-	if err == nil {
-		s.failMsg.Store(nil)
-		return
-	}
-	err = storageError(err)
-	msg := err.Error()
-	s.failMsg.Store(&msg)
-	// Everything not written fails, and what was appended meanwhile
-	// (placed after the failed bytes) fails with it.
-	s.mu.Lock()
-	s.chunks = nil
-	s.fails = append(s.fails, failure{from: s.done, to: s.end, err: err})
-	if len(s.fails) > maxFails {
-		s.fails = s.fails[len(s.fails)-maxFails:]
-	}
-	s.done = s.end
-	s.idx.forgetFrom(s.fileID, s.fileSize)
-	s.curFile, s.curOff = s.fileID, s.fileSize
-	s.mu.Unlock()
-}
-
-// cut truncates the current file to its last good size, clearing broken.
-func (s *Store) cut() error {
-	if err := s.f.Truncate(s.fileSize); err != nil {
-		return err
-	}
-	s.setSize(s.fileID, s.fileSize)
-	s.broken = nil
-	return nil
-}
-
-func (s *Store) sync() error {
-	t := time.Now()
-	err := s.f.Sync()
-	s.lastSync.Store(int64(time.Since(t)))
-	s.syncs.Add(1)
-	if err == nil {
-		s.unsynced = false
-	}
-	return err
-}
-
-func (s *Store) grow(n int64) {
-	s.fileSize += n
-	s.unsynced = true
-	s.setSize(s.fileID, s.fileSize)
-}
-
-func (s *Store) setSize(id uint64, n int64) {
-	s.logBytes.Add(n - s.sizes[id])
-	s.sizes[id] = n
-}
-
-// rotate syncs the current file and begins file id: made, its magic
-// written and synced, and the directory synced, before any record goes
-// in. s.wmu held.
-func (s *Store) rotate(id uint64) error {
-	if err := s.sync(); err != nil {
-		return err
-	}
-	f, err := s.createFile(id, segmentMagic)
-	if err != nil {
-		return err
-	}
-	s.f.Close()
-	s.f, s.fileID, s.fileSize = f, id, magicLen
-	s.setSize(id, magicLen)
-	return nil
-}
-
-// createFile makes file id holding only magic, synced with its directory
-// entry.
-func (s *Store) createFile(id uint64, magic string) (File, error) {
-	path := s.path(id)
-	f, err := s.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if _, err = f.Write([]byte(magic)); err == nil {
-		if err = f.Sync(); err == nil {
-			err = s.fs.SyncDir(s.dir)
-		}
-	}
-	if err != nil {
-		f.Close()
-		s.fs.Remove(path)
-		return nil, err
-	}
-	return f, nil
-}
-
-// storageError wraps a write error as the broker's storage error.
-func storageError(err error) error {
-	if errors.Is(err, broker.ErrStorageFull) || errors.Is(err, broker.ErrStorage) {
-		return err
-	}
-	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EFBIG) {
-		return fmt.Errorf("%w: %v", broker.ErrStorageFull, err)
-	}
-	return fmt.Errorf("%w: %v", broker.ErrStorage, err)
-}
-
 // background writes buffered acks and deliveries, syncs with fsync
 // interval=D, and compacts the log when it has grown to twice the live
 // data.
@@ -462,9 +299,7 @@ func (s *Store) background() {
 			return
 		case <-t.C:
 		}
-		s.wmu.Lock()
-		s.flushLocked(s.opts.Fsync.Interval >= 0)
-		s.wmu.Unlock()
+		s.flushAll()
 		if s.needsCompaction() {
 			if err := s.Compact(); err != nil {
 				s.opts.Logf("compacting %s: %v", s.dir, err)
