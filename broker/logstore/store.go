@@ -77,8 +77,10 @@ type Store struct {
 	syncs    atomic.Uint64
 	failMsg  atomic.Pointer[string]
 
-	stop chan struct{}
-	bg   sync.WaitGroup
+	stop      chan struct{}
+	bg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // chunk is appended bytes bound for one file.
@@ -157,18 +159,21 @@ func open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close writes and syncs what is buffered and closes the log.
+// Close writes and syncs what is buffered and closes the log. Calling
+// it again does nothing.
 func (s *Store) Close() error {
-	close(s.stop)
-	s.bg.Wait()
-	s.flushAll()
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	err := s.f.Close()
-	if s.lock != nil {
-		s.lock.Close()
-	}
-	return err
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.bg.Wait()
+		s.flushAll()
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		s.closeErr = s.f.Close()
+		if s.lock != nil {
+			s.lock.Close()
+		}
+	})
+	return s.closeErr
 }
 
 // Recovered returns the state replay found, once.
