@@ -25,6 +25,22 @@ func (b *Broker) StoreStats() StoreStats {
 	return b.store.Stats()
 }
 
+// storageInfo describes the store for the diagnostics snapshot; nil
+// when the broker is not durable.
+func (b *Broker) storageInfo() *wire.StorageInfo {
+	if b.store == nil {
+		return nil
+	}
+	st := b.store.Stats()
+	return &wire.StorageInfo{
+		Fsync:     st.FsyncMode,
+		LogBytes:  st.LogBytes,
+		LastFsync: st.LastSync.Seconds(),
+		DiskOnly:  st.DiskOnly,
+		Failed:    st.Failed,
+	}
+}
+
 // recover rebuilds the persistent queues a store found. Messages that had
 // been delivered come back ready for redelivery, ahead of the others,
 // with their delivery counts kept.

@@ -21,6 +21,8 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 	if q.transient {
 		qi.Kind = "transient"
 		qi.Owner = q.owner.clientID
+	} else {
+		qi.Durable = q.b.store != nil
 	}
 	if lt := q.lastTransfer.Load(); lt != 0 {
 		qi.LastTransfer = time.Unix(0, lt)
@@ -77,7 +79,7 @@ func (b *Broker) Info(name string) (wire.QueueInfo, error) {
 // session.
 func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 	now := time.Now()
-	snap := wire.Snapshot{Started: b.started, Now: now, Queues: []wire.QueueSnapshot{}, Sessions: []wire.SessionInfo{}}
+	snap := wire.Snapshot{Started: b.started, Now: now, Queues: []wire.QueueSnapshot{}, Sessions: []wire.SessionInfo{}, Storage: b.storageInfo()}
 	for _, q := range b.queueList("") {
 		q.mu.Lock()
 		qs := wire.QueueSnapshot{QueueInfo: q.infoLocked(now, b.opts.AliveWindow), EverSubscribed: q.everSubscribed, Messages: []wire.MessageInfo{}}

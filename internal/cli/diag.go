@@ -234,6 +234,13 @@ func (r *diagReport) write(w io.Writer) {
 	r.index()
 	s := r.snap
 	fmt.Fprintf(w, "Switch at %s started %s (%s).\n", r.addr, s.Started.Local().Format("2006-01-02 15:04:05 MST"), r.ago(s.Started))
+	if st := s.Storage; st != nil {
+		fmt.Fprintf(w, "Durable: log of %s on disk, fsync %s, last fsync took %s, %s on disk only.\n",
+			countOf(st.LogBytes, "byte", "bytes"), st.Fsync, time.Duration(st.LastFsync*1e9).Round(time.Microsecond), countOf(int64(st.DiskOnly), "message", "messages"))
+		if st.Failed != "" {
+			fmt.Fprintf(w, "Writing the log failed: %s; sends are refused until it works again.\n", st.Failed)
+		}
+	}
 
 	groups := map[serviceState][]*wire.QueueSnapshot{}
 	reasons := map[string]string{}
