@@ -29,6 +29,10 @@ type Options struct {
 	// Memory) keeps everything in memory only. The broker starts from
 	// the state the store recovered.
 	Store Store
+	// CacheBytes bounds the bytes of durable queues' messages held in
+	// memory; beyond it payloads stay on disk until delivered. Default
+	// DefaultCacheBytes; only with a durable Store.
+	CacheBytes int64
 }
 
 // Defaults for Options.
@@ -64,6 +68,9 @@ func (o *Options) fill() {
 	if o.TraceSize == 0 {
 		o.TraceSize = DefaultTraceSize
 	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
 }
 
 // Broker holds the switch's queues and sessions.
@@ -82,7 +89,9 @@ type Broker struct {
 	namesMu     sync.Mutex           // leaf
 	nameWaiters map[string][]*waiter // see namewait.go
 
-	store Store // nil unless durable; see durable.go
+	store    Store        // nil unless durable; see durable.go
+	cached   atomic.Int64 // bytes durable queues hold in memory; see cache.go
+	diskOnly atomic.Int64 // messages whose payload is on disk only
 
 	// Counters, for metrics.
 	Counters Counters
@@ -363,7 +372,12 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 		return err
 	}
 	q.destroyed = true
+	if b.durable(q) {
+		b.cached.Add(-(q.bytes - q.diskBytes))
+		b.diskOnly.Add(-int64(len(q.onDisk)))
+	}
 	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, map[uint64]held{}, 0
+	q.onDisk, q.diskBytes = nil, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
 	q.mu.Unlock()
 	b.traceEvent(traceRecord{kind: wire.EventQueueDestroy, queue: name, from: clientOf(s)})
@@ -418,7 +432,7 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 	first := q.enqueueLocked(stored)
 	q.mu.Unlock()
 	if c != 0 {
-		if err := b.waitSent(q, c, first, len(stored)); err != nil {
+		if err := b.waitSent(q, c, first, stored); err != nil {
 			return 0, err
 		}
 	}
@@ -473,7 +487,7 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 				}
 				continue
 			}
-			q.bytes -= int64(len(h.msg.data))
+			q.droppedLocked(&h.msg)
 			done = append(done, h.msg)
 		}
 		var c Commit
@@ -540,7 +554,7 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	}
 	m, ok := q.removeReadyLocked(id)
 	if ok {
-		q.bytes -= int64(len(m.data))
+		q.droppedLocked(&m)
 		if b.durable(q) {
 			c = b.store.Ack(q.name, []uint64{id})
 		}
@@ -567,7 +581,12 @@ func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
 	n := min(max, q.ready())
 	out := make([]wire.Delivery, n)
 	for i := 0; i < n; i++ {
-		out[i] = q.readyAt(i).delivery(q.name)
+		m := q.readyAt(i)
+		if q.onDisk != nil {
+			c := b.loadedCopyLocked(q, m)
+			m = &c
+		}
+		out[i] = m.delivery(q.name)
 	}
 	return out, nil
 }

@@ -22,7 +22,9 @@ func (b *Broker) StoreStats() StoreStats {
 	if b.store == nil {
 		return StoreStats{}
 	}
-	return b.store.Stats()
+	st := b.store.Stats()
+	st.DiskOnly = int(b.diskOnly.Load())
+	return st
 }
 
 // storageInfo describes the store for the diagnostics snapshot; nil
@@ -31,7 +33,7 @@ func (b *Broker) storageInfo() *wire.StorageInfo {
 	if b.store == nil {
 		return nil
 	}
-	st := b.store.Stats()
+	st := b.StoreStats()
 	return &wire.StorageInfo{
 		Fsync:     st.FsyncMode,
 		LogBytes:  st.LogBytes,
@@ -64,6 +66,16 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 				m.origin = o
 			}
 			q.bytes += int64(len(m.data))
+			b.cached.Add(int64(len(m.data)))
+			if sm.DiskOnly > 0 {
+				if q.onDisk == nil {
+					q.onDisk = map[uint64]uint32{}
+				}
+				q.onDisk[m.id] = sm.DiskOnly
+				q.diskBytes += int64(sm.DiskOnly)
+				q.bytes += int64(sm.DiskOnly)
+				b.diskOnly.Add(1)
+			}
 			q.nextID = max(q.nextID, m.id)
 			if m.deliveries > 0 {
 				q.redeliver = append(q.redeliver, m)
@@ -101,18 +113,31 @@ func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
 	return b.store.Append(q.name, sms)
 }
 
-// waitSent waits until the send of n messages from id first is durable.
-// If it cannot be made so, the messages nobody has taken yet are removed
+// waitSent waits until the send of ms, from id first, is durable, then
+// leaves their payloads on disk if the cache is over its bound. If it
+// cannot be made durable, the messages nobody has taken yet are removed
 // again and the send fails.
-func (b *Broker) waitSent(q *Queue, c Commit, first uint64, n int) error {
+func (b *Broker) waitSent(q *Queue, c Commit, first uint64, ms []message) error {
+	var size int64
+	for i := range ms {
+		size += int64(len(ms[i].data))
+	}
+	b.cached.Add(size)
 	err := b.store.Wait(c)
 	if err == nil {
+		if b.cached.Load() > b.opts.CacheBytes {
+			q.mu.Lock()
+			if !q.destroyed {
+				b.evictLocked(q, first, len(ms))
+			}
+			q.mu.Unlock()
+		}
 		return nil
 	}
 	q.mu.Lock()
-	for id := first; id < first+uint64(n); id++ {
+	for id := first; id < first+uint64(len(ms)); id++ {
 		if m, ok := q.removeReadyLocked(id); ok {
-			q.bytes -= int64(len(m.data))
+			q.droppedLocked(&m)
 		}
 	}
 	q.mu.Unlock()

@@ -84,7 +84,12 @@ func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 		q.mu.Lock()
 		qs := wire.QueueSnapshot{QueueInfo: q.infoLocked(now, b.opts.AliveWindow), EverSubscribed: q.everSubscribed, Messages: []wire.MessageInfo{}}
 		for i := 0; i < q.ready() && len(qs.Messages) < maxMessages; i++ {
-			qs.Messages = append(qs.Messages, messageInfo(q.readyAt(i), nil))
+			m := q.readyAt(i)
+			if q.onDisk != nil {
+				c := b.loadedCopyLocked(q, m)
+				m = &c
+			}
+			qs.Messages = append(qs.Messages, messageInfo(m, nil))
 		}
 		ids := make([]uint64, 0, len(q.inflight))
 		for id := range q.inflight {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -44,6 +45,10 @@ type Store interface {
 	// Flush blocks until c would survive a crash of the switch (not of
 	// the machine).
 	Flush(c Commit) error
+	// Read returns the payload of a message Append recorded (and Wait
+	// saw written), its checksum verified, for a message whose payload
+	// the broker did not keep in memory.
+	Read(queue string, id uint64) ([]byte, error)
 	// Stats describes the store for metrics and listings.
 	Stats() StoreStats
 }
@@ -62,6 +67,9 @@ type StoredMessage struct {
 	CorrelationID string
 	ReplyTo       string
 	Payload       []byte
+	// DiskOnly, in a recovered message, is the length of a payload the
+	// store left on disk (Payload is nil): read it with Store.Read.
+	DiskOnly uint32
 }
 
 // RecoveredQueue is a persistent queue as a store found it on opening.
@@ -125,6 +133,11 @@ func (Memory) SetQueueMeta(string, string, []byte) (Commit, error) { return 0, n
 
 // Wait returns at once.
 func (Memory) Wait(Commit) error { return nil }
+
+// Read finds nothing: memory keeps every payload.
+func (Memory) Read(queue string, id uint64) ([]byte, error) {
+	return nil, fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, queue, id)
+}
 
 // Stats reports a store that is not durable.
 func (Memory) Stats() StoreStats { return StoreStats{} }

@@ -224,6 +224,11 @@ func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery
 func (q *Queue) takeBudgetLocked(s *Session, max int, budget *int, first bool, out []message) []message {
 	for max > 0 && q.ready() > 0 {
 		m := q.readyAt(0)
+		if q.onDisk != nil {
+			if err := q.b.loadLocked(q, m); err != nil {
+				break // it stays ready; the next transfer tries again
+			}
+		}
 		if len(m.data) > *budget && !(first && len(out) == 0) {
 			break
 		}

@@ -179,6 +179,9 @@ func (s *Store) fail(err error, unsynced bool) {
 	}
 	s.idx.forgetFrom(s.fileID, s.fileSize)
 	s.curFile, s.curOff = s.fileID, s.fileSize
+	s.rmu.Lock()
+	s.reader.msgs = nil // new records will take the failed ones' offsets
+	s.rmu.Unlock()
 }
 
 // cut truncates the current file to its last good size, clearing broken.

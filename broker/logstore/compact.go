@@ -72,6 +72,9 @@ func (s *Store) Compact() error {
 		}
 	}
 	s.mu.Unlock()
+	s.rmu.Lock()
+	s.reader.forget(func(id uint64) bool { return id < snapID(n) })
+	s.rmu.Unlock()
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	for id := range s.sizes {
@@ -258,6 +261,18 @@ func (r *frameReader) message(at loc) (broker.StoredMessage, error) {
 		return broker.StoredMessage{}, fmt.Errorf("%s: record at offset %d has no message %d", r.s.path(at.file), at.off, at.idx)
 	}
 	return r.msgs[at.idx], nil
+}
+
+// forget closes the files of the ids drop says and lets go of the frame
+// kept.
+func (r *frameReader) forget(drop func(id uint64) bool) {
+	for id, f := range r.files {
+		if drop(id) {
+			f.Close()
+			delete(r.files, id)
+		}
+	}
+	r.msgs = nil
 }
 
 func (r *frameReader) close() {

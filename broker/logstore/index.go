@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"bytes"
 	"maps"
 	"slices"
 
@@ -41,6 +42,9 @@ type iqueue struct {
 type index struct {
 	queues    map[string]*iqueue
 	liveBytes int64 // bytes the live state takes in a snapshot
+	// keepBudget is the payload bytes replay may still keep in memory;
+	// payloads past it are left on disk.
+	keepBudget int64
 }
 
 func newIndex() *index { return &index{queues: map[string]*iqueue{}} }
@@ -77,6 +81,12 @@ func (x *index) apply(r *record, at loc, keep bool) {
 			e.at.idx = uint32(i)
 			if keep {
 				e.msg = m
+				if n := int64(len(m.Payload)); n > 0 && n <= x.keepBudget {
+					m.Payload = bytes.Clone(m.Payload) // let the file's buffer go
+					x.keepBudget -= n
+				} else if n > 0 {
+					m.DiskOnly, m.Payload = uint32(n), nil
+				}
 			}
 			if old := q.msgs[m.ID]; old != nil {
 				x.liveBytes -= old.size

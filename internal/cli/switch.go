@@ -56,6 +56,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		dataDir    string
 		fsyncMode  = "always"
 		repair     bool
+		cacheSize  = "256MiB"
 	)
 	fs := c.flags
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
@@ -71,6 +72,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&dataDir, "data", "", "keep persistent queues and their messages in `dir` (default: memory only)")
 	fs.StringVar(&fsyncMode, "fsync", fsyncMode, "with --data, when a send is on disk: always (before its answer), interval=`D` or never")
 	fs.BoolVar(&repair, "repair", false, "with --data, cut the log at a corrupt record instead of refusing to start")
+	fs.StringVar(&cacheSize, "cache", cacheSize, "with --data, message bytes held in memory (`size`); the rest of a backlog stays on disk")
 	sf.register(fs, DefaultWait)
 	if ok, code := c.parse(args); !ok {
 		return code
@@ -99,11 +101,15 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.usageError("--fsync: %v", err)
 	}
+	cache, err := parseSize(cacheSize)
+	if err != nil {
+		return c.usageError("--cache: %v", err)
+	}
 
 	logger := log.New(stderr, "msw-switch: ", 0)
 	var store broker.Store
 	if dataDir != "" {
-		st, err := logstore.Open(dataDir, logstore.Options{Fsync: fsyncOpt, Repair: repair, Logf: logger.Printf})
+		st, err := logstore.Open(dataDir, logstore.Options{Fsync: fsyncOpt, Repair: repair, Logf: logger.Printf, CacheBytes: int64(cache)})
 		if err != nil {
 			return c.failf("--data %s: %v", dataDir, err)
 		}
@@ -120,6 +126,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		TraceSize:  traceSize,
 		OnReply:    metrics.ObserveReply,
 		Store:      store,
+		CacheBytes: int64(cache),
 	})
 	if store != nil {
 		g := b.Gauges(nil)
