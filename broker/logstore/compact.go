@@ -37,8 +37,10 @@ type snapEntry struct {
 }
 
 // Compact writes a snapshot of the live state and removes the files it
-// replaces. It is safe to call at any time, but one at a time.
+// replaces. It is safe to call at any time; calls wait for each other.
 func (s *Store) Compact() error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
 	s.wmu.Lock()
 	s.mu.Lock()
 	n := s.curFile >> 1
@@ -207,14 +209,7 @@ type snapWriter struct {
 
 func (w *snapWriter) record(kind byte, queue string, fill func(e *encoder)) loc {
 	var e encoder
-	start := e.begin(kind)
-	if kind != kindEnd {
-		e.str(queue)
-	}
-	if fill != nil {
-		fill(&e)
-	}
-	e.end(start)
+	e.frame(kind, queue, fill)
 	at := loc{file: w.id, off: w.off, size: uint32(len(e.b))}
 	if w.err == nil {
 		_, w.err = w.f.Write(e.b)

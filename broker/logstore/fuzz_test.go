@@ -11,14 +11,7 @@ func seedFrames() [][]byte {
 	var out [][]byte
 	add := func(kind byte, queue string, fill func(e *encoder)) {
 		var e encoder
-		start := e.begin(kind)
-		if kind != kindEnd {
-			e.str(queue)
-		}
-		if fill != nil {
-			fill(&e)
-		}
-		e.end(start)
+		e.frame(kind, queue, fill)
 		out = append(out, e.b)
 	}
 	add(kindCreate, "jobs", func(e *encoder) { e.uvarint(7) })

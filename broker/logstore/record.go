@@ -63,6 +63,19 @@ func (e *encoder) end(start int) {
 	binary.LittleEndian.PutUint32(e.b[start+4:], crc32.Checksum(body, castagnoli))
 }
 
+// frame appends a whole frame: its kind, its queue (but for kindEnd),
+// and what fill adds.
+func (e *encoder) frame(kind byte, queue string, fill func(e *encoder)) {
+	start := e.begin(kind)
+	if kind != kindEnd {
+		e.str(queue)
+	}
+	if fill != nil {
+		fill(e)
+	}
+	e.end(start)
+}
+
 func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
 func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
 func (e *encoder) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }

@@ -73,6 +73,7 @@ type Store struct {
 	broken     error            // set while a failed write could not be cut off
 
 	smu sync.Mutex // syncing; taken before wmu
+	cmu sync.Mutex // compacting; taken before all the others
 
 	rmu    sync.Mutex // reading payloads back; a leaf
 	reader frameReader
@@ -204,12 +205,7 @@ func (s *Store) Recovered() []broker.RecoveredQueue {
 // place and commit position. s.mu held.
 func (s *Store) appendLocked(kind byte, queue string, fill func(e *encoder)) (loc, broker.Commit) {
 	var e encoder
-	start := e.begin(kind)
-	e.str(queue)
-	if fill != nil {
-		fill(&e)
-	}
-	e.end(start)
+	e.frame(kind, queue, fill)
 	n := int64(len(e.b))
 	if s.curOff+n > s.opts.SegmentSize && s.curOff > magicLen {
 		s.curFile = segID(s.curFile>>1 + 1)

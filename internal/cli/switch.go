@@ -70,9 +70,9 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
 	fs.StringVar(&dataDir, "data", "", "keep persistent queues and their messages in `dir` (default: memory only)")
-	fs.StringVar(&fsyncMode, "fsync", fsyncMode, "with --data, when a send is on disk: always (before its answer), interval=`D` or never")
+	fs.StringVar(&fsyncMode, "fsync", fsyncMode, "with --data, when a send is on disk (`mode`): always (synced before its answer), interval=D or never")
 	fs.BoolVar(&repair, "repair", false, "with --data, cut the log at a corrupt record instead of refusing to start")
-	fs.StringVar(&cacheSize, "cache", cacheSize, "with --data, message bytes held in memory (`size`); the rest of a backlog stays on disk")
+	fs.StringVar(&cacheSize, "cache", cacheSize, "with --data, message bytes held in memory; past them a backlog stays on disk (`size`: bytes, or with K, M, G)")
 	sf.register(fs, DefaultWait)
 	if ok, code := c.parse(args); !ok {
 		return code
