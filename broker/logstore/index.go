@@ -2,7 +2,6 @@ package logstore
 
 import (
 	"bytes"
-	"maps"
 	"slices"
 
 	"msw/broker"
@@ -45,6 +44,24 @@ type index struct {
 	// keepBudget is the payload bytes replay may still keep in memory;
 	// payloads past it are left on disk.
 	keepBudget int64
+	arena      []byte // where replay copies the payloads it keeps
+}
+
+// arenaChunk is the size of the blocks replay copies kept payloads into,
+// so that a million small payloads are a few hundred allocations.
+const arenaChunk = 1 << 20
+
+// keepCopy copies a payload replay keeps out of the file's buffer.
+func (x *index) keepCopy(p []byte) []byte {
+	if len(p) > arenaChunk/4 {
+		return bytes.Clone(p)
+	}
+	if len(x.arena)+len(p) > cap(x.arena) {
+		x.arena = make([]byte, 0, arenaChunk)
+	}
+	start := len(x.arena)
+	x.arena = append(x.arena, p...)
+	return x.arena[start:len(x.arena):len(x.arena)]
 }
 
 func newIndex() *index { return &index{queues: map[string]*iqueue{}} }
@@ -82,7 +99,7 @@ func (x *index) apply(r *record, at loc, keep bool) {
 			if keep {
 				e.msg = m
 				if n := int64(len(m.Payload)); n > 0 && n <= x.keepBudget {
-					m.Payload = bytes.Clone(m.Payload) // let the file's buffer go
+					m.Payload = x.keepCopy(m.Payload) // let the file's buffer go
 					x.keepBudget -= n
 				} else if n > 0 {
 					m.DiskOnly, m.Payload = uint32(n), nil
@@ -168,9 +185,4 @@ func (x *index) forgetFrom(file uint64, off int64) {
 // messageSize is the bytes m takes in a record, about.
 func messageSize(m *broker.StoredMessage) int64 {
 	return int64(24 + len(m.Origin) + len(m.CorrelationID) + len(m.ReplyTo) + len(m.Payload))
-}
-
-// sortedIDs returns q's message ids in order.
-func (q *iqueue) sortedIDs() []uint64 {
-	return slices.Sorted(maps.Keys(q.msgs))
 }

@@ -272,13 +272,14 @@ func (s *Store) recoveredQueues() []broker.RecoveredQueue {
 	var out []broker.RecoveredQueue
 	for name, q := range s.idx.queues {
 		rq := broker.RecoveredQueue{Name: name, NextID: q.nextID, Meta: q.meta}
-		for _, id := range q.sortedIDs() {
-			e := q.msgs[id]
+		rq.Messages = make([]broker.StoredMessage, 0, len(q.msgs))
+		for _, e := range q.msgs {
 			m := *e.msg
 			m.Deliveries = e.deliveries
 			rq.Messages = append(rq.Messages, m)
 			e.msg = nil
 		}
+		slices.SortFunc(rq.Messages, func(a, b broker.StoredMessage) int { return cmpU(a.ID, b.ID) })
 		out = append(out, rq)
 	}
 	slices.SortFunc(out, func(a, b broker.RecoveredQueue) int { return strings.Compare(a.Name, b.Name) })

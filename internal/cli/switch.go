@@ -56,7 +56,7 @@ func Switch(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		dataDir    string
 		fsyncMode  = "always"
 		repair     bool
-		cacheSize  = "256MiB"
+		cacheSize  = "64MiB"
 	)
 	fs := c.flags
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
