@@ -68,8 +68,9 @@ func (s *Store) Compact() error {
 	s.mu.Lock()
 	for _, m := range moved {
 		if q := s.idx.queues[m.queue]; q != nil {
-			if e := q.msgs[m.id]; e != nil && e.at.file <= segID(n) {
+			if e, ok := q.msgs[m.id]; ok && e.at.file <= segID(n) {
 				e.at = m.at
+				q.msgs[m.id] = e
 			}
 		}
 	}

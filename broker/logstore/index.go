@@ -21,20 +21,22 @@ type loc struct {
 	idx  uint32 // message index in the frame
 }
 
-// entry is one live message.
+// entry is one live message: 32 bytes without a pointer, held by value,
+// so that a million of them cost no allocations and no garbage collector
+// scanning.
 type entry struct {
 	at         loc
 	deliveries uint32
-	size       int64                 // bytes the message takes in a record
-	msg        *broker.StoredMessage // set during replay only
+	size       uint32 // bytes the message takes in a record
 }
 
 // iqueue is one live queue.
 type iqueue struct {
 	nextID uint64
-	msgs   map[uint64]*entry
+	msgs   map[uint64]entry
 	meta   map[string][]byte
-	at     loc // its create record, so a failed write can take it back
+	at     loc                              // its create record, so a failed write can take it back
+	kept   map[uint64]*broker.StoredMessage // the messages replay decoded; until Recovered
 }
 
 // index is the live state. Guarded by the store's mu.
@@ -74,7 +76,7 @@ const queueOverhead = 64
 func (x *index) queue(name string, at loc) *iqueue {
 	q := x.queues[name]
 	if q == nil {
-		q = &iqueue{msgs: map[uint64]*entry{}, at: at}
+		q = &iqueue{msgs: map[uint64]entry{}, at: at}
 		x.queues[name] = q
 		x.liveBytes += queueOverhead + int64(len(name))
 	}
@@ -94,10 +96,13 @@ func (x *index) apply(r *record, at loc, keep bool) {
 		q := x.queue(r.queue, at)
 		for i := range r.msgs {
 			m := &r.msgs[i]
-			e := &entry{at: at, deliveries: m.Deliveries, size: messageSize(m)}
+			e := entry{at: at, deliveries: m.Deliveries, size: messageSize(m)}
 			e.at.idx = uint32(i)
 			if keep {
-				e.msg = m
+				if q.kept == nil {
+					q.kept = map[uint64]*broker.StoredMessage{}
+				}
+				q.kept[m.ID] = m
 				if n := int64(len(m.Payload)); n > 0 && n <= x.keepBudget {
 					m.Payload = x.keepCopy(m.Payload) // let the file's buffer go
 					x.keepBudget -= n
@@ -105,18 +110,19 @@ func (x *index) apply(r *record, at loc, keep bool) {
 					m.DiskOnly, m.Payload = uint32(n), nil
 				}
 			}
-			if old := q.msgs[m.ID]; old != nil {
-				x.liveBytes -= old.size
+			if old, ok := q.msgs[m.ID]; ok {
+				x.liveBytes -= int64(old.size)
 			}
 			q.msgs[m.ID] = e
-			x.liveBytes += e.size
+			x.liveBytes += int64(e.size)
 			q.nextID = max(q.nextID, m.ID)
 		}
 	case kindDeliver:
 		if q := x.queues[r.queue]; q != nil {
 			for _, id := range r.ids {
-				if e := q.msgs[id]; e != nil {
+				if e, ok := q.msgs[id]; ok {
 					e.deliveries++
+					q.msgs[id] = e
 				}
 			}
 		}
@@ -142,9 +148,10 @@ func (x *index) apply(r *record, at loc, keep bool) {
 
 func (x *index) ack(q *iqueue, ids []uint64) {
 	for _, id := range ids {
-		if e := q.msgs[id]; e != nil {
-			x.liveBytes -= e.size
+		if e, ok := q.msgs[id]; ok {
+			x.liveBytes -= int64(e.size)
 			delete(q.msgs, id)
+			delete(q.kept, id)
 		}
 	}
 }
@@ -155,7 +162,7 @@ func (x *index) drop(name string) {
 		return
 	}
 	for _, e := range q.msgs {
-		x.liveBytes -= e.size
+		x.liveBytes -= int64(e.size)
 	}
 	for k, v := range q.meta {
 		x.liveBytes -= int64(len(k) + len(v))
@@ -172,7 +179,7 @@ func (x *index) forgetFrom(file uint64, off int64) {
 	for name, q := range x.queues {
 		for id, e := range q.msgs {
 			if after(e.at) {
-				x.liveBytes -= e.size
+				x.liveBytes -= int64(e.size)
 				delete(q.msgs, id)
 			}
 		}
@@ -183,6 +190,6 @@ func (x *index) forgetFrom(file uint64, off int64) {
 }
 
 // messageSize is the bytes m takes in a record, about.
-func messageSize(m *broker.StoredMessage) int64 {
-	return int64(24 + len(m.Origin) + len(m.CorrelationID) + len(m.ReplyTo) + len(m.Payload))
+func messageSize(m *broker.StoredMessage) uint32 {
+	return uint32(24 + len(m.Origin) + len(m.CorrelationID) + len(m.ReplyTo) + len(m.Payload))
 }

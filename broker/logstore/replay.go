@@ -273,12 +273,16 @@ func (s *Store) recoveredQueues() []broker.RecoveredQueue {
 	for name, q := range s.idx.queues {
 		rq := broker.RecoveredQueue{Name: name, NextID: q.nextID, Meta: q.meta}
 		rq.Messages = make([]broker.StoredMessage, 0, len(q.msgs))
-		for _, e := range q.msgs {
-			m := *e.msg
+		for id, e := range q.msgs {
+			k := q.kept[id]
+			if k == nil {
+				continue // every live message was decoded; never here
+			}
+			m := *k
 			m.Deliveries = e.deliveries
 			rq.Messages = append(rq.Messages, m)
-			e.msg = nil
 		}
+		q.kept = nil
 		slices.SortFunc(rq.Messages, func(a, b broker.StoredMessage) int { return cmpU(a.ID, b.ID) })
 		out = append(out, rq)
 	}

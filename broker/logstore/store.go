@@ -329,17 +329,14 @@ func (s *Store) background() {
 func (s *Store) Read(queue string, id uint64) ([]byte, error) {
 	for try := 0; ; try++ {
 		s.mu.Lock()
-		var at loc
-		q := s.idx.queues[queue]
-		e := (*entry)(nil)
-		if q != nil {
-			e = q.msgs[id]
+		var e entry
+		ok := false
+		if q := s.idx.queues[queue]; q != nil {
+			e, ok = q.msgs[id]
 		}
-		if e != nil {
-			at = e.at
-		}
+		at := e.at
 		s.mu.Unlock()
-		if e == nil {
+		if !ok {
 			return nil, fmt.Errorf("%w: %s/%d is not in the log", broker.ErrStorage, queue, id)
 		}
 		s.rmu.Lock()
