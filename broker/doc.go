@@ -101,6 +101,11 @@
 //	log,   64 producers                       1,100 - 8,800 sends/s (12-17 per fsync)
 //	bbolt, 64 producers                       1,300 - 1,900 sends/s
 //
+// The log's own benchmarks (broker/logstore/bench_test.go) measured, in
+// a quieter moment: the disk's fsync 196 us; one producer's synced send
+// 201 us (1.03 times the fsync); 64 producers 38,500 sends/s, 12.5 sends
+// per fsync; replay of 100,000 records 144 ms.
+//
 // bbolt's Batch waits up to 10 ms to gather a batch, and each of its
 // transactions rewrites B-tree pages and then its meta page, syncing
 // both; a log appends each record once and syncs one file. Replay, compaction and the payload cache need only the
