@@ -172,6 +172,7 @@ var scenarios = []scenario{
 	{"6", "exec serving", scenarioExec},
 	{"7", "trace cost", scenarioTrace},
 	{"8", "idle pollers", scenarioIdle},
+	{"9", "durable ingest", scenarioDurable},
 }
 
 // Machine says where the numbers came from.
