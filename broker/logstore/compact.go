@@ -68,9 +68,8 @@ func (s *Store) Compact() error {
 	s.mu.Lock()
 	for _, m := range moved {
 		if q := s.idx.queues[m.queue]; q != nil {
-			if e, ok := q.msgs[m.id]; ok && e.at.file <= segID(n) {
+			if e, ok := q.msgs.get(m.id); ok && e.at.file <= segID(n) {
 				e.at = m.at
-				q.msgs[m.id] = e
 			}
 		}
 	}
@@ -105,9 +104,10 @@ func (x *index) copyLive() ([]snapQueue, []snapEntry) {
 	var es []snapEntry
 	for name, q := range x.queues {
 		qs = append(qs, snapQueue{name: name, nextID: q.nextID, meta: maps.Clone(q.meta)})
-		for id, e := range q.msgs {
+		q.msgs.each(func(id uint64, e *entry) bool {
 			es = append(es, snapEntry{queue: name, id: id, at: e.at, deliveries: e.deliveries})
-		}
+			return true
+		})
 	}
 	slices.SortFunc(qs, func(a, b snapQueue) int { return strings.Compare(a.name, b.name) })
 	slices.SortFunc(es, func(a, b snapEntry) int {

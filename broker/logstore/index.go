@@ -33,7 +33,7 @@ type entry struct {
 // iqueue is one live queue.
 type iqueue struct {
 	nextID uint64
-	msgs   map[uint64]entry
+	msgs   msgIndex
 	meta   map[string][]byte
 	at     loc                              // its create record, so a failed write can take it back
 	kept   map[uint64]*broker.StoredMessage // the messages replay decoded; until Recovered
@@ -76,7 +76,7 @@ const queueOverhead = 64
 func (x *index) queue(name string, at loc) *iqueue {
 	q := x.queues[name]
 	if q == nil {
-		q = &iqueue{msgs: map[uint64]entry{}, at: at}
+		q = &iqueue{at: at}
 		x.queues[name] = q
 		x.liveBytes += queueOverhead + int64(len(name))
 	}
@@ -110,19 +110,17 @@ func (x *index) apply(r *record, at loc, keep bool) {
 					m.DiskOnly, m.Payload = uint32(n), nil
 				}
 			}
-			if old, ok := q.msgs[m.ID]; ok {
+			if old, ok := q.msgs.put(m.ID, e); ok {
 				x.liveBytes -= int64(old.size)
 			}
-			q.msgs[m.ID] = e
 			x.liveBytes += int64(e.size)
 			q.nextID = max(q.nextID, m.ID)
 		}
 	case kindDeliver:
 		if q := x.queues[r.queue]; q != nil {
 			for _, id := range r.ids {
-				if e, ok := q.msgs[id]; ok {
+				if e, ok := q.msgs.get(id); ok {
 					e.deliveries++
-					q.msgs[id] = e
 				}
 			}
 		}
@@ -148,9 +146,8 @@ func (x *index) apply(r *record, at loc, keep bool) {
 
 func (x *index) ack(q *iqueue, ids []uint64) {
 	for _, id := range ids {
-		if e, ok := q.msgs[id]; ok {
+		if e, ok := q.msgs.del(id); ok {
 			x.liveBytes -= int64(e.size)
-			delete(q.msgs, id)
 			delete(q.kept, id)
 		}
 	}
@@ -161,9 +158,10 @@ func (x *index) drop(name string) {
 	if q == nil {
 		return
 	}
-	for _, e := range q.msgs {
+	q.msgs.each(func(_ uint64, e *entry) bool {
 		x.liveBytes -= int64(e.size)
-	}
+		return true
+	})
 	for k, v := range q.meta {
 		x.liveBytes -= int64(len(k) + len(v))
 	}
@@ -177,13 +175,14 @@ func (x *index) drop(name string) {
 func (x *index) forgetFrom(file uint64, off int64) {
 	after := func(l loc) bool { return l.file > file || l.file == file && l.off >= off }
 	for name, q := range x.queues {
-		for id, e := range q.msgs {
+		q.msgs.each(func(_ uint64, e *entry) bool {
 			if after(e.at) {
 				x.liveBytes -= int64(e.size)
-				delete(q.msgs, id)
+				return false
 			}
-		}
-		if after(q.at) && len(q.msgs) == 0 {
+			return true
+		})
+		if after(q.at) && q.msgs.len() == 0 {
 			x.drop(name)
 		}
 	}

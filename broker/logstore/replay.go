@@ -272,18 +272,16 @@ func (s *Store) recoveredQueues() []broker.RecoveredQueue {
 	var out []broker.RecoveredQueue
 	for name, q := range s.idx.queues {
 		rq := broker.RecoveredQueue{Name: name, NextID: q.nextID, Meta: q.meta}
-		rq.Messages = make([]broker.StoredMessage, 0, len(q.msgs))
-		for id, e := range q.msgs {
-			k := q.kept[id]
-			if k == nil {
-				continue // every live message was decoded; never here
+		rq.Messages = make([]broker.StoredMessage, 0, q.msgs.len())
+		q.msgs.each(func(id uint64, e *entry) bool {
+			if k := q.kept[id]; k != nil { // every live message was decoded
+				m := *k
+				m.Deliveries = e.deliveries
+				rq.Messages = append(rq.Messages, m)
 			}
-			m := *k
-			m.Deliveries = e.deliveries
-			rq.Messages = append(rq.Messages, m)
-		}
+			return true
+		})
 		q.kept = nil
-		slices.SortFunc(rq.Messages, func(a, b broker.StoredMessage) int { return cmpU(a.ID, b.ID) })
 		out = append(out, rq)
 	}
 	slices.SortFunc(out, func(a, b broker.RecoveredQueue) int { return strings.Compare(a.Name, b.Name) })

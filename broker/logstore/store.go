@@ -204,7 +204,12 @@ func (s *Store) Recovered() []broker.RecoveredQueue {
 // appendLocked adds a frame built by fill to the buffer and returns its
 // place and commit position. s.mu held.
 func (s *Store) appendLocked(kind byte, queue string, fill func(e *encoder)) (loc, broker.Commit) {
-	var e encoder
+	return s.appendSizedLocked(kind, queue, 64, fill)
+}
+
+// appendSizedLocked is appendLocked for a record of about size bytes.
+func (s *Store) appendSizedLocked(kind byte, queue string, size int, fill func(e *encoder)) (loc, broker.Commit) {
+	e := encoder{b: make([]byte, 0, size+len(queue)+frameHeader+16)}
 	e.frame(kind, queue, fill)
 	n := int64(len(e.b))
 	if s.curOff+n > s.opts.SegmentSize && s.curOff > magicLen {
@@ -250,7 +255,12 @@ func (s *Store) DestroyQueue(name string) (broker.Commit, error) {
 func (s *Store) Append(queue string, ms []broker.StoredMessage) (broker.Commit, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, c := s.appendLocked(kindMessages, queue, func(e *encoder) {
+	size := 0
+	for i := range ms {
+		m := &ms[i]
+		size += 32 + len(m.Origin) + len(m.CorrelationID) + len(m.ReplyTo) + len(m.Payload)
+	}
+	at, c := s.appendSizedLocked(kindMessages, queue, size, func(e *encoder) {
 		e.uvarint(uint64(len(ms)))
 		for i := range ms {
 			e.message(&ms[i])
@@ -329,12 +339,14 @@ func (s *Store) background() {
 func (s *Store) Read(queue string, id uint64) ([]byte, error) {
 	for try := 0; ; try++ {
 		s.mu.Lock()
-		var e entry
+		var at loc
 		ok := false
 		if q := s.idx.queues[queue]; q != nil {
-			e, ok = q.msgs[id]
+			var e *entry
+			if e, ok = q.msgs.get(id); ok {
+				at = e.at
+			}
 		}
-		at := e.at
 		s.mu.Unlock()
 		if !ok {
 			return nil, fmt.Errorf("%w: %s/%d is not in the log", broker.ErrStorage, queue, id)
