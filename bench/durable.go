@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"msw/broker"
@@ -60,17 +59,10 @@ func startSyncNATS() (*natsServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := &natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true, SyncAlways: true}
-	s, err := natsserver.NewServer(opts)
+	ns, err := startNATSSync(dir, true)
 	if err != nil {
 		return nil, err
 	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		return nil, fmt.Errorf("nats server not ready")
-	}
-	ns := &natsServer{s: s, url: s.ClientURL()}
 	nc, js, err := ns.jetStream()
 	if err != nil {
 		ns.close()
