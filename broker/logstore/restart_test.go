@@ -97,3 +97,40 @@ func TestParseFsync(t *testing.T) {
 		}
 	}
 }
+
+func TestQueuePropertiesSurviveRestartAndCompaction(t *testing.T) {
+	mfs := newMemFS(1)
+	opts := Options{FS: mfs, SegmentSize: 512}
+	st := mustOpen(t, testDir, opts)
+	b := newBroker(t, st)
+	if err := b.CreateQueue(nil, "q"); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range []struct{ k, v string }{{"ttl", "1m"}, {"max", "10"}, {"ttl", "2m"}} {
+		c, err := st.SetQueueMeta("q", kv.k, []byte(kv.v))
+		if err == nil {
+			err = st.Wait(c)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, _ := st.SetQueueMeta("q", "max", nil)
+	if err := st.Wait(c); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		send(t, b, "q", strings.Repeat("x", 30)+string(rune('a'+i%26)))
+	}
+	if err := st.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	st.Close()
+
+	st2 := mustOpen(t, testDir, Options{FS: mfs.crash()})
+	q := recoveredQueue(st2.Recovered(), "q")
+	if q == nil || len(q.Meta) != 1 || string(q.Meta["ttl"]) != "2m" || len(q.Messages) != 30 {
+		t.Fatalf("after compaction and restart: %+v", q)
+	}
+}
