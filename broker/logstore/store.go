@@ -127,7 +127,7 @@ func fileName(id uint64) string {
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.FS == nil {
 		opts.FS = OSFS{}
-		if err := opts.FS.MkdirAll(dir); err != nil {
+		if err := mkdirSynced(opts.FS, dir); err != nil {
 			return nil, err
 		}
 		l, err := lockDir(dir)
@@ -142,10 +142,19 @@ func Open(dir string, opts Options) (*Store, error) {
 		s.lock = l
 		return s, nil
 	}
-	if err := opts.FS.MkdirAll(dir); err != nil {
+	if err := mkdirSynced(opts.FS, dir); err != nil {
 		return nil, err
 	}
 	return open(dir, opts)
+}
+
+// mkdirSynced makes dir if needed, and syncs its parent so that a power
+// loss cannot take a new data directory, and the records in it, away.
+func mkdirSynced(fs FS, dir string) error {
+	if err := fs.MkdirAll(dir); err != nil {
+		return err
+	}
+	return fs.SyncDir(filepath.Dir(filepath.Clean(dir)))
 }
 
 func open(dir string, opts Options) (*Store, error) {
