@@ -351,28 +351,28 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 }
 
 // destroy removes q from the map and drops its messages. Only the
-// recording of a persistent queue's destruction can fail.
+// recording of a persistent queue's destruction can fail. It is recorded
+// under q.mu, as it is marked destroyed, so that no send to q can be
+// recorded after it (replay would bring the queue back).
 func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 	var c Commit
 	var err error
 	b.queuesMu.Lock()
-	if b.queues[name] == q {
+	removed := b.queues[name] == q
+	if removed {
 		delete(b.queues, name)
-		if b.durable(q) {
-			c, err = b.store.DestroyQueue(name)
-		}
-	}
-	b.queuesMu.Unlock()
-	if err == nil && c != 0 {
-		err = b.store.Wait(c)
 	}
 	q.mu.Lock()
 	if q.destroyed {
 		q.mu.Unlock()
-		return err
+		b.queuesMu.Unlock()
+		return nil
 	}
 	q.destroyed = true
 	if b.durable(q) {
+		if removed {
+			c, err = b.store.DestroyQueue(name)
+		}
 		b.cached.Add(-(q.bytes - q.diskBytes))
 		b.diskOnly.Add(-int64(len(q.onDisk)))
 	}
@@ -380,6 +380,10 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 	q.onDisk, q.diskBytes = nil, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
 	q.mu.Unlock()
+	b.queuesMu.Unlock()
+	if err == nil && c != 0 {
+		err = b.store.Wait(c)
+	}
 	b.traceEvent(traceRecord{kind: wire.EventQueueDestroy, queue: name, from: clientOf(s)})
 	return err
 }
