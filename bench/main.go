@@ -172,6 +172,8 @@ var scenarios = []scenario{
 	{"6", "exec serving", scenarioExec},
 	{"7", "trace cost", scenarioTrace},
 	{"8", "idle pollers", scenarioIdle},
+	{"9", "durable ingest", scenarioDurable},
+	{"10", "durable backlog", scenarioBacklog},
 }
 
 // Machine says where the numbers came from.

@@ -87,6 +87,9 @@ type QueueInfo struct {
 	LastTransfer time.Time `json:"last_transfer,omitzero"`
 	// Bytes is the size of the messages the queue holds.
 	Bytes int64 `json:"bytes"`
+	// Durable reports a persistent queue of a switch with --data, kept
+	// on disk.
+	Durable bool `json:"durable,omitempty"`
 }
 
 // Snapshot is the switch's diagnostics view, as Diagnostics returns it.
@@ -98,6 +101,23 @@ type Snapshot struct {
 	Queues []QueueSnapshot `json:"queues"`
 	// Sessions describes every live session.
 	Sessions []SessionInfo `json:"sessions"`
+	// Storage describes the log of a switch with --data; nil without.
+	Storage *StorageInfo `json:"storage,omitempty"`
+}
+
+// StorageInfo describes the log a durable switch keeps.
+type StorageInfo struct {
+	// Fsync is the switch's --fsync mode: always, interval=D or never.
+	Fsync string `json:"fsync"`
+	// LogBytes is the size of the log's files on disk.
+	LogBytes int64 `json:"log_bytes"`
+	// LastFsync is how long the last fsync took, in seconds.
+	LastFsync float64 `json:"last_fsync_seconds"`
+	// DiskOnly counts the messages whose payload is on disk only.
+	DiskOnly int `json:"disk_only"`
+	// Failed is the write error the log is in, if any: sends are refused
+	// until writing works again.
+	Failed string `json:"failed,omitempty"`
 }
 
 // QueueSnapshot is one queue in the diagnostics snapshot.
@@ -154,6 +174,10 @@ func snapshotOf(w *wire.Snapshot) *Snapshot {
 	}
 	for i := range w.Sessions {
 		s.Sessions[i] = SessionInfo(w.Sessions[i])
+	}
+	if w.Storage != nil {
+		st := StorageInfo(*w.Storage)
+		s.Storage = &st
 	}
 	return s
 }

@@ -172,6 +172,8 @@ type QueueInfo struct {
 	OldestMessage time.Time `json:"oldest_message,omitzero"`
 	LastTransfer  time.Time `json:"last_transfer,omitzero"`
 	Bytes         int64     `json:"bytes"`
+	// Durable: a persistent queue of a switch with --data, kept on disk.
+	Durable bool `json:"durable,omitempty"`
 }
 
 // QueuesResponse is the body of GET /v1/queues.
@@ -221,6 +223,17 @@ type Snapshot struct {
 	// Services is the diagnosis of the snapshot (see Diagnose), present
 	// when the request asked for it with stale_ms.
 	Services *Services `json:"services,omitempty"`
+	// Storage describes the log of a switch with --data; nil without.
+	Storage *StorageInfo `json:"storage,omitempty"`
+}
+
+// StorageInfo describes the log a durable switch keeps.
+type StorageInfo struct {
+	Fsync     string  `json:"fsync"`              // always, interval=D or never
+	LogBytes  int64   `json:"log_bytes"`          // bytes of log files on disk
+	LastFsync float64 `json:"last_fsync_seconds"` // how long the last fsync took
+	DiskOnly  int     `json:"disk_only"`          // messages whose payload is on disk only
+	Failed    string  `json:"failed,omitempty"`   // the write error the log is in, if any
 }
 
 // Error is the JSON body of every 4xx and 5xx answer.
@@ -244,4 +257,6 @@ const (
 	CodeForbidden      = "forbidden"
 	CodeShuttingDown   = "shutting_down"
 	CodeInternal       = "internal"
+	CodeStorageFull    = "storage_full"  // 507: the switch's disk is full
+	CodeStorageError   = "storage_error" // 507: writing its log failed
 )
