@@ -159,6 +159,20 @@ func natsSetupStream(ns *natsServer) error {
 	return err
 }
 
+// natsDurable makes the durable consumer name on the bench stream, acking
+// each message explicitly with no bound on those pending; drop deletes it.
+func natsDurable(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Consumer, func(), error) {
+	cons, err := js.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
+		Durable:       name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		MaxAckPending: -1,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cons, func() { js.DeleteConsumer(context.Background(), natsStream, name) }, nil
+}
+
 func natsStreamMsgs(js jetstream.JetStream) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -245,15 +259,11 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, err = sjs.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
-		Durable:       "drain",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		MaxAckPending: -1,
-	})
+	_, drop, err := natsDurable(ctx, sjs, "drain")
 	if err != nil {
 		return 0, err
 	}
-	defer sjs.DeleteConsumer(context.Background(), natsStream, "drain")
+	defer drop()
 	var got atomic.Uint64
 	done := make(chan struct{})
 	var consumers []jetstream.ConsumeContext
@@ -592,15 +602,11 @@ func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 		return 0, err
 	}
 	defer setup.Close()
-	cons, err := sjs.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
-		Durable:       "fanin",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		MaxAckPending: -1,
-	})
+	cons, drop, err := natsDurable(ctx, sjs, "fanin")
 	if err != nil {
 		return 0, err
 	}
-	defer sjs.DeleteConsumer(context.Background(), natsStream, "fanin")
+	defer drop()
 	jss := make([]jetstream.JetStream, producers)
 	for i := range jss {
 		nc, js, err := ns.jetStream()
