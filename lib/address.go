@@ -9,7 +9,8 @@ import (
 	"msw/internal/wire"
 )
 
-// DefaultAddr is the switch's default address.
+// DefaultAddr is the switch's default address, 127.0.0.1:8080: where a
+// client looks when neither Options.Addr nor EnvSwitch says otherwise.
 const DefaultAddr = wire.DefaultAddr
 
 // EnvSwitch names the environment variable that gives the switch's
