@@ -118,12 +118,11 @@ func (c *Client) streamFor(ctx context.Context, sess string) (sc *streamConn, re
 
 // openStream dials the switch and upgrades the connection.
 func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, answer, error) {
-	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	network, addr, host := "tcp", c.ep.display, c.ep.display
 	if c.ep.unix != "" {
 		network, addr, host = "unix", c.ep.unix, "unix"
 	}
-	conn, err := d.DialContext(ctx, network, addr)
+	conn, err := dialer.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, answer{}, err
 	}
