@@ -173,6 +173,17 @@ func natsDurable(ctx context.Context, js jetstream.JetStream, name string) (jets
 	return cons, func() { js.DeleteConsumer(context.Background(), natsStream, name) }, nil
 }
 
+// natsAckAll consumes from cons, acking each message; got counts the
+// messages of every consumer sharing it, and done closes at the n-th.
+func natsAckAll(cons jetstream.Consumer, got *atomic.Uint64, n uint64, done chan struct{}) (jetstream.ConsumeContext, error) {
+	return cons.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		if got.Add(1) == n {
+			close(done)
+		}
+	}, jetstream.PullMaxMessages(1000))
+}
+
 func natsStreamMsgs(js jetstream.JetStream) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -287,12 +298,7 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	}
 	t0 := time.Now()
 	for _, cons := range conns {
-		cc, err := cons.Consume(func(m jetstream.Msg) {
-			m.Ack()
-			if got.Add(1) == n {
-				close(done)
-			}
-		}, jetstream.PullMaxMessages(1000))
+		cc, err := natsAckAll(cons, &got, n, done)
 		if err != nil {
 			return 0, err
 		}
@@ -622,12 +628,7 @@ func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
 	t0 := time.Now()
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		m.Ack()
-		if got.Add(1) == total {
-			close(done)
-		}
-	}, jetstream.PullMaxMessages(1000))
+	cc, err := natsAckAll(cons, &got, total, done)
 	if err != nil {
 		return 0, err
 	}
