@@ -25,6 +25,11 @@ const (
 	PathHealth      = "/v1/health"            // GET
 	PathHistory     = "/v1/history"           // GET depth and rate samples per queue
 	PathMetrics     = "/metrics"              // GET, Prometheus text format
+
+	// SuffixMessages follows a queue's path (PathQueuePrefix and its
+	// path-escaped name) to name its messages: GET peeks, POST sends
+	// (OpSend).
+	SuffixMessages = "/messages"
 )
 
 // Query parameters of the GET and DELETE endpoints (docs/protocol.md).
@@ -37,6 +42,7 @@ const (
 	ParamMaxMessages = "max_messages" // diagnostics: most messages per queue
 	ParamAfter       = "after"        // trace: events after this sequence number
 	ParamTimeout     = "timeout_ms"   // trace: how long to wait for an event
+	ParamStale       = "stale_ms"     // diagnostics: group by service, stuck after this long unpolled
 )
 
 // Headers.
