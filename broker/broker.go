@@ -32,6 +32,14 @@ type Options struct {
 	// OnReply, if set, is called with the processing time of each reply:
 	// from the request's enqueue to the reply's send by its holder.
 	OnReply func(time.Duration)
+	// Store records persistent queues and their messages; nil (or
+	// Memory) keeps everything in memory only. The broker starts from
+	// the state the store recovered.
+	Store Store
+	// CacheBytes bounds the bytes of durable queues' messages held in
+	// memory; beyond it payloads stay on disk until delivered. Default
+	// DefaultCacheBytes; only with a durable Store.
+	CacheBytes int64
 }
 
 // Defaults for Options.
@@ -70,6 +78,9 @@ func (o *Options) fill() {
 	if o.TraceSize == 0 {
 		o.TraceSize = DefaultTraceSize
 	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
 }
 
 // Broker holds the switch's queues and sessions.
@@ -88,6 +99,10 @@ type Broker struct {
 
 	namesMu     sync.Mutex           // leaf
 	nameWaiters map[string][]*waiter // see namewait.go
+
+	store    Store        // nil unless durable; see durable.go
+	cached   atomic.Int64 // bytes durable queues hold in memory; see cache.go
+	diskOnly atomic.Int64 // messages whose payload is on disk only
 
 	// Counters, for metrics.
 	Counters Counters
@@ -110,6 +125,10 @@ func New(opts Options) *Broker {
 	}
 	if opts.TraceSize > 0 {
 		b.trace = newTraceRing(opts.TraceSize)
+	}
+	if opts.Store != nil && opts.Store.Stats().Durable {
+		b.store = opts.Store
+		b.recover(opts.Store.Recovered())
 	}
 	return b
 }
@@ -279,8 +298,23 @@ func (b *Broker) CreateQueue(s *Session, name string) error {
 		b.queuesMu.Unlock()
 		return limitError("queues", b.opts.MaxQueues)
 	}
-	b.queues[name] = newQueue(b, name, nil)
+	q := newQueue(b, name, nil)
+	var c Commit
+	if b.store != nil {
+		var err error
+		if c, err = b.store.CreateQueue(name); err == nil {
+			c, err = b.store.SetQueueMeta(name, metaCreated, createdMeta(q.created))
+		}
+		if err != nil {
+			b.queuesMu.Unlock()
+			return err
+		}
+	}
+	b.queues[name] = q
 	b.queuesMu.Unlock()
+	if err := b.waitCreated(q, c); err != nil {
+		return err
+	}
 	b.wakeName(name)
 	b.traceEvent(traceRecord{kind: wire.EventQueueCreate, queue: name, from: clientOf(s)})
 	return nil
@@ -341,28 +375,47 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 		delete(q.owner.transients, name)
 		q.owner.mu.Unlock()
 	}
-	b.destroy(s, q, name)
-	return nil
+	return b.destroy(s, q, name)
 }
 
-func (b *Broker) destroy(s *Session, q *Queue, name string) {
+// destroy removes q from the map and drops its messages. Only the
+// recording of a persistent queue's destruction can fail. It is recorded
+// under q.mu, as it is marked destroyed, so that no send to q can be
+// recorded after it (replay would bring the queue back).
+func (b *Broker) destroy(s *Session, q *Queue, name string) error {
+	var c Commit
+	var err error
 	b.queuesMu.Lock()
-	if b.queues[name] == q {
+	removed := b.queues[name] == q
+	if removed {
 		delete(b.queues, name)
 	}
-	b.queuesMu.Unlock()
 	q.mu.Lock()
 	if q.destroyed {
 		q.mu.Unlock()
-		return
+		b.queuesMu.Unlock()
+		return nil
 	}
 	q.destroyed = true
-	b.held.Add(-(q.bytes + int64(q.ready()+len(q.inflight))*wire.MessageOverhead))
+	b.held.Add(-(q.bytes - q.diskBytes + int64(q.ready()+len(q.inflight))*wire.MessageOverhead))
+	if b.durable(q) {
+		if removed {
+			c, err = b.store.DestroyQueue(name)
+		}
+		b.cached.Add(-(q.bytes - q.diskBytes))
+		b.diskOnly.Add(-int64(len(q.onDisk)))
+	}
 	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, map[uint64]held{}, 0
+	q.onDisk, q.diskBytes = nil, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
 	q.wakeWatchersLocked()
 	q.mu.Unlock()
+	b.queuesMu.Unlock()
+	if err == nil && c != 0 {
+		err = b.store.Wait(c)
+	}
 	b.traceEvent(traceRecord{kind: wire.EventQueueDestroy, queue: name, from: clientOf(s)})
+	return err
 }
 
 // Send enqueues messages into a queue, in order, with consecutive ids; it
@@ -425,9 +478,22 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 			return 0, err
 		}
 	}
+	var c Commit
+	if b.durable(q) {
+		if c, err = b.record(q, stored); err != nil {
+			q.mu.Unlock()
+			b.held.Add(-cost)
+			return 0, err
+		}
+	}
 	first := q.enqueueLocked(stored)
 	q.sent += uint64(len(stored))
 	q.mu.Unlock()
+	if c != 0 {
+		if err := b.waitSent(q, c, first, stored); err != nil {
+			return 0, err
+		}
+	}
 	b.Counters.Sent.Add(uint64(len(ms)))
 	if s != nil {
 		for i := range stored {
@@ -486,12 +552,16 @@ func (b *Broker) ackIn(s *Session, q *Queue, ids []uint64) error {
 			}
 			continue
 		}
-		q.bytes -= int64(len(h.msg.data))
+		q.droppedLocked(&h.msg)
 		done = append(done, h.msg)
 	}
 	q.acked += uint64(len(done))
+	var c Commit
+	if b.durable(q) && len(done) > 0 {
+		c = b.store.Ack(q.name, idsOf(done))
+	}
 	q.mu.Unlock()
-	b.unreserve(done...)
+	b.flush(c)
 	b.Counters.Acked.Add(uint64(len(done)))
 	if s != nil {
 		for i := range done {
@@ -541,6 +611,7 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	if err != nil {
 		return err
 	}
+	var c Commit
 	q.mu.Lock()
 	if _, ok := q.inflight[id]; ok {
 		q.mu.Unlock()
@@ -548,10 +619,13 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	}
 	m, ok := q.removeReadyLocked(id)
 	if ok {
-		q.bytes -= int64(len(m.data))
-		b.unreserve(m)
+		q.droppedLocked(&m)
+		if b.durable(q) {
+			c = b.store.Ack(q.name, []uint64{id})
+		}
 	}
 	q.mu.Unlock()
+	b.flush(c)
 	if !ok {
 		return fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, queue, id)
 	}
@@ -572,7 +646,12 @@ func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
 	n := min(max, q.ready())
 	out := make([]wire.Delivery, n)
 	for i := 0; i < n; i++ {
-		out[i] = q.readyAt(i).delivery(q.name)
+		m := q.readyAt(i)
+		if q.onDisk != nil {
+			c := b.loadedCopyLocked(q, m)
+			m = &c
+		}
+		out[i] = m.delivery(q.name)
 	}
 	return out, nil
 }

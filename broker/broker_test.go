@@ -15,6 +15,12 @@ import (
 
 func newTestBroker(t *testing.T, opts Options) *Broker {
 	t.Helper()
+	if opts.Store == nil {
+		opts.Store = testStore(t)
+		if opts.Store != nil && opts.CacheBytes == 0 {
+			opts.CacheBytes = 64 // most payloads are read back from disk
+		}
+	}
 	b := New(opts)
 	t.Cleanup(b.Close)
 	return b

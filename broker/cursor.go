@@ -173,7 +173,8 @@ func (b *Broker) readCursor(s *Session, names []string, from int64, w *waiter) (
 
 // aboveLocked returns q's unacked messages with ids above after, in id
 // order: at most max, and no more payload than *budget (which it
-// charges) unless first is set and it would return none. q.mu held.
+// charges) unless first is set and it would return none. Payloads left on
+// disk are read back into the copies returned. q.mu held.
 func (q *Queue) aboveLocked(after uint64, max int, budget *int, first bool) []message {
 	var ms []message
 	for i := range q.redeliver {
@@ -194,7 +195,15 @@ func (q *Queue) aboveLocked(after uint64, max int, budget *int, first bool) []me
 	}
 	slices.SortFunc(ms, func(a, b message) int { return cmp.Compare(a.id, b.id) })
 	for k := range ms {
-		if k == max || (len(ms[k].data) > *budget && !(first && k == 0)) {
+		if k == max {
+			return ms[:k]
+		}
+		if q.onDisk != nil {
+			// A cursor read takes nothing: read a payload left on disk
+			// without keeping it in memory.
+			ms[k] = q.b.loadedCopyLocked(q, &ms[k])
+		}
+		if len(ms[k].data) > *budget && !(first && k == 0) {
 			return ms[:k]
 		}
 		*budget -= len(ms[k].data)

@@ -26,8 +26,9 @@ var (
 )
 
 // messageCost is what one held message counts against MaxMemory: its
-// stored bytes and wire.MessageOverhead for its bookkeeping, so that a
-// flood of empty messages is bounded as surely as one of large ones.
+// bytes in memory (a payload the store left on disk does not count) and
+// wire.MessageOverhead for its bookkeeping, so that a flood of empty
+// messages is bounded as surely as one of large ones.
 func messageCost(m *message) int64 { return int64(len(m.data)) + wire.MessageOverhead }
 
 // reserve charges cost bytes against MaxMemory, or refuses them.

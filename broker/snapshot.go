@@ -22,6 +22,8 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 	if q.transient {
 		qi.Kind = wire.KindTransient
 		qi.Owner = q.owner.clientID
+	} else {
+		qi.Durable = q.b.store != nil
 	}
 	if lt := q.lastTransfer.Load(); lt != 0 {
 		qi.LastTransfer = time.Unix(0, lt)
@@ -79,7 +81,7 @@ func (b *Broker) Info(name string) (wire.QueueInfo, error) {
 // holding the most messages and counts the others in QueuesOmitted.
 func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 	now := time.Now()
-	snap := wire.Snapshot{Started: b.started, Now: now, Queues: []wire.QueueSnapshot{}, Sessions: []wire.SessionInfo{}}
+	snap := wire.Snapshot{Started: b.started, Now: now, Queues: []wire.QueueSnapshot{}, Sessions: []wire.SessionInfo{}, Storage: b.storageInfo()}
 	qs := b.queueList("")
 	if len(qs) > wire.MaxSnapshotQueues {
 		held := make(map[*Queue]int, len(qs))
@@ -97,7 +99,12 @@ func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 		q.mu.Lock()
 		qs := wire.QueueSnapshot{QueueInfo: q.infoLocked(now, b.opts.AliveWindow), EverSubscribed: q.everSubscribed, Messages: []wire.MessageInfo{}}
 		for i := 0; i < q.ready() && len(qs.Messages) < maxMessages; i++ {
-			qs.Messages = append(qs.Messages, messageInfo(q.readyAt(i), nil))
+			m := q.readyAt(i)
+			if q.onDisk != nil {
+				c := b.loadedCopyLocked(q, m)
+				m = &c
+			}
+			qs.Messages = append(qs.Messages, messageInfo(m, nil))
 		}
 		ids := make([]uint64, 0, len(q.inflight))
 		for id := range q.inflight {

@@ -13,7 +13,8 @@ import (
 	"msw/internal/wire"
 )
 
-// DefaultAddr is the switch's default address.
+// DefaultAddr is the switch's default address, 127.0.0.1:8080: where a
+// client looks when neither Options.Addr nor EnvSwitch says otherwise.
 const DefaultAddr = wire.DefaultAddr
 
 // Environment variables every command reads.
@@ -60,15 +61,14 @@ func parseAddr(addr string, conf *tls.Config) (endpoint, error) {
 // dial connects to the endpoint as the stream does: through TLS for an
 // https:// address, the handshake done before it returns.
 func (e endpoint) dial(ctx context.Context) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	if e.unix != "" {
-		return d.DialContext(ctx, "unix", e.unix)
+		return dialer.DialContext(ctx, "unix", e.unix)
 	}
 	if e.tls != nil {
-		td := &tls.Dialer{NetDialer: d, Config: e.tls}
+		td := &tls.Dialer{NetDialer: &dialer, Config: e.tls}
 		return td.DialContext(ctx, "tcp", e.tcp)
 	}
-	return d.DialContext(ctx, "tcp", e.tcp)
+	return dialer.DialContext(ctx, "tcp", e.tcp)
 }
 
 // LoadCA returns a TLS configuration that trusts the certificates of a
@@ -85,12 +85,14 @@ func LoadCA(path string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
+// dialer reaches the switch, for HTTP requests and the stream alike.
+var dialer = net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
 // transport returns an HTTP transport for the endpoint, keeping enough
 // idle connections for many requests in flight.
 func (e endpoint) transport() *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
-		DialContext:         d.DialContext,
+		DialContext:         dialer.DialContext,
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     0, // the session's keep-alive keeps them in use
@@ -100,7 +102,7 @@ func (e endpoint) transport() *http.Transport {
 	if e.unix != "" {
 		path := e.unix
 		t.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", path)
+			return dialer.DialContext(ctx, "unix", path)
 		}
 	}
 	return t

@@ -57,6 +57,8 @@ const settleWait = 2 * time.Second
 const flusherFrom = 4
 
 // maxAnswer bounds an answer frame; anything larger is a broken stream.
+// Its buffer grows as the bytes arrive (readLoop), so the bound is a
+// sanity check, not an allocation.
 const maxAnswer = 1 << 30
 
 // streamConn is one stream: a connection bound to one session.
@@ -451,8 +453,11 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 			sc.fail(err)
 			return
 		}
-		f := make([]byte, n)
-		if _, err := io.ReadFull(br, f); err != nil {
+		// A buffer of its own (answers are handed on and kept), grown
+		// with the bytes that arrive: a length prefix alone cannot make
+		// the client allocate up to maxAnswer.
+		f, err := wire.ReadStreamFrame(br, n, nil)
+		if err != nil {
 			sc.fail(err)
 			return
 		}

@@ -52,6 +52,8 @@ var errorCodes = []struct {
 	{broker.ErrClosed, http.StatusServiceUnavailable, wire.CodeShuttingDown},
 	{broker.ErrLimit, http.StatusTooManyRequests, wire.CodeLimit},
 	{broker.ErrMemoryFull, http.StatusInsufficientStorage, wire.CodeMemoryFull},
+	{broker.ErrStorageFull, http.StatusInsufficientStorage, wire.CodeStorageFull},
+	{broker.ErrStorage, http.StatusInsufficientStorage, wire.CodeStorageError},
 }
 
 // errorAnswer is the status and body err is answered with, on HTTP and on

@@ -29,7 +29,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}", s.queueInfo)
 	mux.HandleFunc("PUT "+wire.PathQueuePrefix+"{name}", s.createQueue)
 	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}", s.destroyQueue)
-	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}/messages", s.peek)
+	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}"+wire.SuffixMessages, s.peek)
 	mux.HandleFunc("POST "+wire.PathTransient, s.createTransient)
 	mux.HandleFunc("POST "+wire.PathSubscribe, s.subscribe)
 	mux.HandleFunc("POST "+wire.PathUnsubscribe, s.unsubscribe)
@@ -316,7 +316,7 @@ func (s *Server) diagnostics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	staleMs, err := intParam(r, "stale_ms", 0)
+	staleMs, err := intParam(r, wire.ParamStale, 0)
 	if err != nil {
 		writeError(w, err)
 		return

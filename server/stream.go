@@ -51,9 +51,9 @@ type stream struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	waiting   map[uint64]context.CancelFunc // transfers waiting and consumers, by request id
-	consumers []*consumer                   // replaced, never changed in place
-	async     sync.WaitGroup                // their goroutines
+	waiting   map[uint64]func() // stop the waiting transfers and consumers, by request id
+	consumers []*consumer       // replaced, never changed in place
+	async     sync.WaitGroup    // their goroutines
 
 	buf  []byte // the frame being handled (reader goroutine only)
 	call call   // the request being handled (reader goroutine only)
@@ -89,7 +89,7 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) {
 		conn:    conn,
 		br:      brw.Reader,
 		bw:      bufio.NewWriterSize(&deadlineWriter{conn: conn, s: s}, 32<<10),
-		waiting: map[uint64]context.CancelFunc{},
+		waiting: map[uint64]func(){},
 	}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	if !s.track(st) {
@@ -312,15 +312,48 @@ func (st *stream) handle(req *wire.StreamRequest) int {
 }
 
 // cancelWaiting ends the waiting transfer or the consume with request id
-// req.Arg; the cancel itself has no answer.
+// req.Arg; the cancel itself has no answer. It returns once that has
+// left the broker, so the stream's next request cannot be met by it: a
+// release right after a consume's cancel goes to another receiver, not
+// back to the consume still waiting in the broker (which would count a
+// delivery nobody saw).
 func (st *stream) cancelWaiting(req *wire.StreamRequest) int {
 	st.mu.Lock()
-	cancel := st.waiting[req.Arg]
+	stop := st.waiting[req.Arg]
 	st.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if stop != nil {
+		stop()
 	}
 	return 0
+}
+
+// wait runs f in a goroutine of its own, waiting for request id: until
+// f returns, cancelWaiting of id cancels ctx and waits for it. Past the
+// stream's or the switch's bound on waiting requests it starts nothing and
+// returns a 429 limitError.
+func (st *stream) wait(id uint64, cancel context.CancelFunc, f func()) error {
+	lim := &st.s.opts.Limits
+	done := make(chan struct{})
+	st.mu.Lock()
+	if len(st.waiting) >= lim.MaxWaitingPerStream {
+		st.mu.Unlock()
+		return limitError("waiting requests on one stream", lim.MaxWaitingPerStream)
+	}
+	if st.s.waiting.Add(1) > int64(lim.MaxWaiting) {
+		st.s.waiting.Add(-1)
+		st.mu.Unlock()
+		return limitError("waiting requests", lim.MaxWaiting)
+	}
+	st.waiting[id] = func() { cancel(); <-done }
+	st.mu.Unlock()
+	st.async.Add(1)
+	go func() {
+		defer st.async.Done()
+		defer st.s.waiting.Add(-1)
+		defer close(done)
+		f()
+	}()
+	return nil
 }
 
 // transfer answers request id at once if messages are ready, else waits
@@ -332,14 +365,7 @@ func (st *stream) transfer(id uint64, sess *broker.Session, max int, timeout tim
 		return st.answerDeliveries(id, ds, err)
 	}
 	ctx, cancel := context.WithCancel(st.ctx)
-	if err := st.addWaiting(id, cancel); err != nil {
-		cancel()
-		return st.answerError(id, err)
-	}
-	st.async.Add(1)
-	go func() {
-		defer st.async.Done()
-		defer st.s.waiting.Add(-1)
+	if err := st.wait(id, cancel, func() {
 		ds, err := b.Transfer(ctx, sess, max, timeout)
 		if ctx.Err() != nil && st.ctx.Err() == nil {
 			err = nil // cancelled by the client: answer with what it has, nothing
@@ -354,25 +380,11 @@ func (st *stream) transfer(id uint64, sess *broker.Session, max int, timeout tim
 		}
 		st.answerDeliveries(id, ds, err)
 		st.flush()
-	}()
+	}); err != nil {
+		cancel()
+		return st.answerError(id, err)
+	}
 	return 0
-}
-
-// addWaiting records a request left waiting, within the stream's and
-// the switch's bounds; whoever ends it calls s.waiting.Add(-1).
-func (st *stream) addWaiting(id uint64, cancel context.CancelFunc) error {
-	lim := &st.s.opts.Limits
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if len(st.waiting) >= lim.MaxWaitingPerStream {
-		return limitError("waiting requests on one stream", lim.MaxWaitingPerStream)
-	}
-	if st.s.waiting.Add(1) > int64(lim.MaxWaiting) {
-		st.s.waiting.Add(-1)
-		return limitError("waiting requests", lim.MaxWaiting)
-	}
-	st.waiting[id] = cancel
-	return nil
 }
 
 // deliveriesAcks names deliveries by queue and id.

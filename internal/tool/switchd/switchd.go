@@ -25,9 +25,11 @@ Usage: msw-switch [options]
        msw-switch --shutdown [-s ADDR]
 
 Run the message switch: named queues held in memory, served over HTTP on
-each --listen address (default 127.0.0.1:8080). Logs one line per
-lifecycle event to stderr; -v adds one per request. SIGINT and SIGTERM
-stop it cleanly, as does 'msw-switch --shutdown'. Open the listening
+each --listen address (default 127.0.0.1:8080). With --data DIR its
+persistent queues and their messages are kept in a log in DIR and survive
+a restart, kill -9 and power loss. Logs one line per lifecycle event to
+stderr; -v adds one per request. SIGINT and SIGTERM stop it cleanly, as
+does 'msw-switch --shutdown'. Open the listening
 address in a browser (http://127.0.0.1:8080/) for a live view of its
 queues, services and trace; the page only reads unless --ui-writes.
 `
@@ -35,6 +37,7 @@ queues, services and trace; the page only reads unless --ui-writes.
 var switchGroups = []tool.OptionGroup{
 	tool.Group("Serving", "listen", "compat", "socket-mode", "socket-group", "allow-host", "ready-file", "ui-writes", "verbose"),
 	tool.Group("Who may connect", "token-file", "tls-cert", "tls-key", "insecure-listen", "tls-ca"),
+	tool.Group("Durability", "data", "fsync", "cache", "repair"),
 	tool.Group("Limits", "max-payload", "max-memory", "max-conns", "max-sessions", "max-queues", "max-wait", "session-grace", "trace-size"),
 	tool.Group("Stopping a running switch", "shutdown", "switch", "wait", "client-id"),
 }
@@ -66,6 +69,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		shutdown   bool
 		uiWrites   bool
 		sf         tool.SwitchFlags
+		dur        durability
 
 		tlsCert, tlsKey, socketGroup string
 		insecure                     bool
@@ -90,6 +94,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
 	fs.BoolVar(&uiWrites, "ui-writes", false, "let the web page on / destroy queues and ack messages (each after a confirmation); without it the page only reads")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
+	dur.register(fs)
 	fs.StringVar(&socketGroup, "socket-group", "", "give Unix sockets to this `group` (name or number); use with --socket-mode 0660")
 	fs.StringVar(&tlsCert, "tls-cert", "", "serve TCP with TLS using this certificate `file` (PEM; clients: https:// addresses)")
 	fs.StringVar(&tlsKey, "tls-key", "", "the private key `file` of --tls-cert (PEM)")
@@ -146,6 +151,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	setMemoryLimit(int64(mm))
 	logger := log.New(stderr, "msw-switch: ", 0)
+	store, cache, code := dur.open(c, logger)
+	if code != tool.ExitOK {
+		return code
+	}
+	if store != nil {
+		defer store.Close()
+	}
 	ctx, stop := tool.SignalContext()
 	defer stop()
 	metrics := server.NewMetrics()
@@ -158,7 +170,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		MaxWait:     time.Duration(maxWait),
 		TraceSize:   traceSize,
 		OnReply:     metrics.ObserveReply,
+		Store:       dur.store(store),
+		CacheBytes:  cache,
 	})
+	if store != nil {
+		g := b.Gauges(nil)
+		logger.Printf("data in %s, fsync %s: %d queues, %d messages", dur.dir, dur.fsync, g.Queues, g.Ready+g.InFlight)
+	}
 	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites,
 		Token: token, TLS: tlsConf, Limits: server.Limits{MaxConns: maxConns}})
 
