@@ -1,7 +1,8 @@
 # msw — build, test, run, install.
-# Every directory cmd/msw-* is a command; internal/tool/registry lists
-# them again for the test binary, and a test keeps the two in step.
-CMDS    := $(notdir $(wildcard cmd/msw-*))
+# Every directory cmd/msw and cmd/msw-* is a command;
+# internal/tool/registry lists them again for the test binary, and a test
+# keeps the two in step.
+CMDS    := $(notdir $(wildcard cmd/msw cmd/msw-*))
 # The version every command's --version prints: git's description of the
 # checkout where there is one, else what the go command records.
 VERSION := $(shell git describe --always --dirty 2>/dev/null)
@@ -21,10 +22,13 @@ build:
 # The one command that checks everything: formatting, vet, every test
 # with the race detector, and every tool builds. The web page's browser
 # tests need Chromium (CHROMIUM=/path, or chromium on PATH) and skip
-# without it, which the line below says.
+# without it, which the line below says; so do the completion tests'
+# zsh and fish parts.
 test: fmt-check vet man-check build
 	@if [ -z "$$CHROMIUM" ] && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && ! command -v google-chrome >/dev/null && ! command -v google-chrome-stable >/dev/null; then \
 		echo "browser tests: Chromium not found, skipped (apt-get install chromium)"; fi
+	@for sh in zsh fish; do command -v $$sh >/dev/null || \
+		echo "completion tests: $$sh not found, its part skipped (apt-get install $$sh)"; done
 	$(GO) test -race -count=1 ./...
 
 vet:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"msw/internal/tool/catalog"
 	"msw/internal/tool/registry"
 )
 
@@ -20,7 +21,7 @@ func cmdDirs(t *testing.T) []string {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "msw-") {
+		if e.IsDir() && (e.Name() == "msw" || strings.HasPrefix(e.Name(), "msw-")) {
 			names = append(names, e.Name())
 		}
 	}
@@ -44,6 +45,35 @@ func TestRegistryMatchesCmd(t *testing.T) {
 	slices.Sort(registered)
 	if dirs := cmdDirs(t); !slices.Equal(registered, dirs) {
 		t.Fatalf("internal/tool/registry lists %q; cmd/ holds %q", registered, dirs)
+	}
+}
+
+// TestCatalogMatchesRegistry holds the list the front door knows (with
+// no command linked) to the registry, and each summary to the NAME line
+// of the command's man page.
+func TestCatalogMatchesRegistry(t *testing.T) {
+	var names []string
+	for _, tool := range registry.Tools[1:] {
+		names = append(names, tool.Name)
+	}
+	var cataloged []string
+	front := catalog.Command{Name: catalog.FrontDoor, Summary: catalog.FrontDoorSummary}
+	for _, cmd := range append([]catalog.Command{front}, catalog.Commands...) {
+		if cmd != front {
+			cataloged = append(cataloged, cmd.Name)
+		}
+		b, err := os.ReadFile(filepath.Join("man", cmd.Name+".1"))
+		if err != nil {
+			t.Errorf("%s: %v", cmd.Name, err)
+			continue
+		}
+		nameLine := strings.ReplaceAll(cmd.Name, "-", `\-`) + ` \- ` + strings.ReplaceAll(cmd.Summary, "-", `\-`) + "\n"
+		if !strings.Contains(string(b), "\n.SH NAME\n"+nameLine) {
+			t.Errorf("man/%s.1: NAME is not %q", cmd.Name, nameLine)
+		}
+	}
+	if registry.Tools[0].Name != catalog.FrontDoor || !slices.Equal(names, cataloged) {
+		t.Errorf("registry lists %s then %q; catalog lists %q", registry.Tools[0].Name, names, cataloged)
 	}
 }
 

@@ -37,6 +37,7 @@ type Command struct {
 
 	usageText string
 	version   bool // --version was given
+	wantSpec  bool // --msw-spec was given
 }
 
 // NewCommand builds a Command with a flag set whose -h prints the given
@@ -49,6 +50,8 @@ func NewCommand(name, usage string, stdout, stderr io.Writer) *Command {
 	c.Flags.Usage = func() {}
 	c.Flags.SortFlags = false
 	c.Flags.BoolVar(&c.version, "version", false, "print the version and exit")
+	c.Flags.BoolVar(&c.wantSpec, SpecFlag, false, "print the command line's description for completion, as JSON")
+	c.Flags.MarkHidden(SpecFlag)
 	c.usageText = usage
 	return c
 }
