@@ -15,6 +15,7 @@ import (
 	"msw/broker"
 	"msw/internal/tool"
 	"msw/internal/wire"
+	"msw/lib"
 	"msw/server"
 )
 
@@ -64,7 +65,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sf         tool.SwitchFlags
 	)
 	fs := c.Flags
-	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
+	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+lib.EnvSwitch+", else "+server.DefaultAddr+")")
 	fs.BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	fs.StringVar(&maxPayload, "max-payload", maxPayload, "largest message payload accepted (`size`: bytes, or with K, M, G)")
 	fs.Var(&grace, "session-grace", "`duration` a session outlives its last connection")
@@ -93,8 +94,17 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil || mode > 0o777 {
 		return c.UsageError("--socket-mode %q: want an octal mode such as 0600", socketMode)
 	}
+	from := "--listen"
 	if len(listens) == 0 {
-		listens = listenList{server.DefaultAddr}
+		from, listens = lib.EnvSwitch, listenList{os.Getenv(lib.EnvSwitch)}
+		if listens[0] == "" {
+			from, listens = "the default address", listenList{server.DefaultAddr}
+		}
+	}
+	for _, addr := range listens {
+		if _, err := wire.ParseAddr(addr); err != nil {
+			return c.UsageError("%s: %v", from, err)
+		}
 	}
 	if traceSize == 0 {
 		traceSize = -1
@@ -120,19 +130,25 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return serve(ctx, c, logger, srv, listeners, readyFile)
 }
 
+// listener is a listener and the address it was asked for.
+type listener struct {
+	l     net.Listener
+	given string
+}
+
 // listenAll opens a listener on each address; on a failure, it closes
 // those it opened.
-func listenAll(addrs []string, mode iofs.FileMode) ([]net.Listener, error) {
-	var listeners []net.Listener
+func listenAll(addrs []string, mode iofs.FileMode) ([]listener, error) {
+	var listeners []listener
 	for _, addr := range addrs {
 		l, err := server.Listen(addr, mode)
 		if err != nil {
 			for _, l := range listeners {
-				l.Close()
+				l.l.Close()
 			}
 			return nil, fmt.Errorf("listen %s: %v", addr, err)
 		}
-		listeners = append(listeners, l)
+		listeners = append(listeners, listener{l, addr})
 	}
 	return listeners, nil
 }
@@ -140,14 +156,14 @@ func listenAll(addrs []string, mode iofs.FileMode) ([]net.Listener, error) {
 // serve serves on the listeners until ctx ends or one fails, writes the
 // first one's address to readyFile (if set) once serving, and shuts the
 // server down at the end.
-func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, listeners []net.Listener, readyFile string) int {
+func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, listeners []listener, readyFile string) int {
 	errc := make(chan error, len(listeners))
 	for _, l := range listeners {
-		logger.Printf("listening on %s", listenerAddr(l))
-		go func() { errc <- srv.Serve(l) }()
+		logger.Printf("listening on %s", listenerAddr(l.l, l.given))
+		go func() { errc <- srv.Serve(l.l) }()
 	}
 	if readyFile != "" {
-		if err := writeFileAtomic(readyFile, listenerAddr(listeners[0])+"\n"); err != nil {
+		if err := writeFileAtomic(readyFile, listenerAddr(listeners[0].l, listeners[0].given)+"\n"); err != nil {
 			srv.Shutdown(context.Background())
 			return c.Failf("--ready-file: %v", err)
 		}
@@ -166,7 +182,7 @@ func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server
 	defer cancel()
 	srv.Shutdown(sctx)
 	for _, l := range listeners {
-		if ua, ok := l.Addr().(*net.UnixAddr); ok {
+		if ua, ok := l.l.Addr().(*net.UnixAddr); ok {
 			os.Remove(ua.Name)
 		}
 	}
@@ -174,12 +190,19 @@ func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server
 	return code
 }
 
-// listenerAddr renders a listener's address as clients give it.
-func listenerAddr(l net.Listener) string {
+// listenerAddr renders a listener's address as it was given (localhost
+// stays localhost), with the port it got if it asked for any (port 0).
+func listenerAddr(l net.Listener, given string) string {
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
 		return wire.Addr{Network: "unix", Address: ua.Name}.String()
 	}
-	return l.Addr().String()
+	a, err := wire.ParseAddr(given)
+	host, _, err2 := net.SplitHostPort(a.Address)
+	ta, ok := l.Addr().(*net.TCPAddr)
+	if err != nil || err2 != nil || !ok {
+		return l.Addr().String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(ta.Port))
 }
 
 func writeFileAtomic(path, content string) error {
@@ -195,7 +218,9 @@ func askShutdown(c *tool.Command, sf *tool.SwitchFlags) int {
 	if err != nil {
 		return c.UsageError("%v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(sf.Wait, tool.WaitValue(tool.DefaultWait)))+5*time.Second)
+	sigCtx, stop := tool.SignalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(sigCtx, time.Duration(max(sf.Wait, tool.WaitValue(tool.DefaultWait)))+5*time.Second)
 	defer cancel()
 	if err := cl.Shutdown(ctx); err != nil {
 		return c.Fail(err)
