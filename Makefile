@@ -45,16 +45,32 @@ run: build
 # Every man page renders without a warning (skipped where groff is missing).
 man-check:
 	@if command -v groff >/dev/null; then \
-		for f in man/*.1; do \
+		for f in man/*.1 man/*.7; do \
 			out=$$(groff -man -ww -z $$f 2>&1); \
 			if [ -n "$$out" ]; then echo "$$f:"; echo "$$out"; exit 1; fi; \
 		done; \
 	else echo "man-check: groff not installed, skipped"; fi
 
+# Stripped binaries, the man pages, and the completion scripts where
+# bash-completion, zsh and fish look for them: one script each, made by
+# 'msw completion' from the commands just built, and linked under every
+# command's name for the shells that load completions by command name.
+BASHCOMP := $(PREFIX)/share/bash-completion/completions
+ZSHCOMP  := $(PREFIX)/share/zsh/site-functions
+FISHCOMP := $(PREFIX)/share/fish/vendor_completions.d
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 0755 $(addprefix bin/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7 \
+		$(DESTDIR)$(BASHCOMP) $(DESTDIR)$(ZSHCOMP) $(DESTDIR)$(FISHCOMP)
+	install -m 0755 -s $(addprefix bin/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	bin/msw completion bash > $(DESTDIR)$(BASHCOMP)/msw
+	bin/msw completion zsh > $(DESTDIR)$(ZSHCOMP)/_msw
+	bin/msw completion fish > $(DESTDIR)$(FISHCOMP)/msw.fish
+	for c in $(filter-out msw,$(CMDS)); do \
+		ln -sf msw $(DESTDIR)$(BASHCOMP)/$$c; \
+		ln -sf msw.fish $(DESTDIR)$(FISHCOMP)/$$c.fish; \
+	done
 
 # Benchmarks against NATS (a module of its own under bench/, so the NATS
 # dependencies stay out of msw's). BENCHFLAGS=-quick for a smoke run,

@@ -87,6 +87,10 @@ func writeZsh(w io.Writer, specs []tool.Spec) {
 	for _, s := range specs {
 		fmt.Fprintf(w, "compdef _%s %s\n", strings.ReplaceAll(s.Name, "-", "_"), s.Name)
 	}
+	// Installed in fpath as _msw, the file is the body of the function
+	// _msw that compinit calls for any of the commands: having defined
+	// the functions above, it completes the command asked for.
+	fmt.Fprintf(w, "if [[ $funcstack[1] == _msw ]]; then\n\t_${service//-/_} \"$@\"\nfi\n")
 }
 
 // zshOption is one option's _arguments spec, such as
