@@ -259,7 +259,7 @@ func TestSendHelpListsEveryOption(t *testing.T) {
 	help := stdout.String()
 	for _, want := range []string{"Usage: msw-send [options] QUEUE\n", "\nInput:\n", "  -l, --lines  ", "  -0, --null  ", "  --json  ",
 		"\nMessage:\n", "  --correlation-id ID  ", "  --reply-to QUEUE  ", "\nSwitch:\n", "  -s, --switch ADDRESS  ",
-		"  --wait DURATION  ", "(default 5s)", "  --client-id ", "Exit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout."} {
+		"  --wait DURATION  ", "(default 5s)", "  --client-id ", "Exit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout,\n130 interrupted (Ctrl-C).\n"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
 		}
