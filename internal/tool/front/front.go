@@ -127,9 +127,8 @@ func runTool(c *tool.Command, path string, args []string, stdin io.Reader) int {
 			}
 		}
 	}()
-	err := cmd.Wait()
+	cmd.Wait() // its status, below, says how it ended
 	close(done)
-	_ = err // the status says how it ended
 	return exitStatus(cmd.ProcessState)
 }
 
