@@ -51,7 +51,7 @@ man-check:
 		done; \
 	else echo "man-check: groff not installed, skipped"; fi
 
-# Stripped binaries, the man pages, and the completion scripts where
+# Stripped binaries (built without symbols), the man pages, and the completion scripts where
 # bash-completion, zsh and fish look for them: one script each, made by
 # 'msw completion' from the commands just built, and linked under every
 # command's name for the shells that load completions by command name.
@@ -61,7 +61,7 @@ FISHCOMP := $(PREFIX)/share/fish/vendor_completions.d
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7 \
 		$(DESTDIR)$(BASHCOMP) $(DESTDIR)$(ZSHCOMP) $(DESTDIR)$(FISHCOMP)
-	install -m 0755 -s $(addprefix bin/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
+	$(GO) build -ldflags '$(LDFLAGS) -s -w' -o $(DESTDIR)$(PREFIX)/bin/ $(addprefix ./cmd/,$(CMDS))
 	install -m 0644 man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
 	bin/msw completion bash > $(DESTDIR)$(BASHCOMP)/msw

@@ -130,3 +130,50 @@ func TestClientsDoNotLinkSwitch(t *testing.T) {
 		t.Errorf("go list reported %d commands; cmd/ holds %d", seen, want)
 	}
 }
+
+// TestMakeInstall installs into a temporary DESTDIR and checks that
+// everything lands where the system looks: stripped commands, both
+// man sections, and the completion scripts under every command's name.
+func TestMakeInstall(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds every command: not with -short")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make not installed")
+	}
+	dest := t.TempDir()
+	out, err := exec.Command("make", "-s", "install", "DESTDIR="+dest, "PREFIX=/usr").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	usr := filepath.Join(dest, "usr")
+	for _, name := range cmdDirs(t) {
+		for _, p := range []string{
+			"bin/" + name,
+			"share/man/man1/" + name + ".1",
+			"share/bash-completion/completions/" + name,
+		} {
+			if _, err := os.Stat(filepath.Join(usr, p)); err != nil {
+				t.Errorf("%s: %v", p, err)
+			}
+		}
+		if name != "msw" {
+			if _, err := os.Stat(filepath.Join(usr, "share/fish/vendor_completions.d", name+".fish")); err != nil {
+				t.Errorf("fish completion for %s: %v", name, err)
+			}
+		}
+	}
+	for _, p := range []string{"share/man/man7/msw.7", "share/zsh/site-functions/_msw", "share/fish/vendor_completions.d/msw.fish"} {
+		if _, err := os.Stat(filepath.Join(usr, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(usr, "share/bash-completion/completions/msw"))
+	if err != nil || !strings.Contains(string(b), "complete -F _msw_command msw-switch msw-send") {
+		t.Errorf("the bash script does not complete the commands: %v\n%.300s", err, b)
+	}
+	if out, err := exec.Command("go", "version", "-m", filepath.Join(usr, "bin/msw")).Output(); err == nil && strings.Contains(string(out), "-ldflags") && !strings.Contains(string(out), "-s -w") {
+		t.Errorf("bin/msw is not stripped:\n%s", out)
+	}
+}
