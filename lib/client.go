@@ -32,6 +32,11 @@ type Options struct {
 	// allows, if it is safe to repeat or is a send or a transfer (see
 	// "Delivery" in the package documentation); other requests fail.
 	Wait time.Duration
+	// Waiting, if set, is called when a request has waited a second for
+	// a switch it cannot reach, with the switch's address and why it
+	// cannot be reached ("connection refused"); once for each request
+	// that waits that long. Commands use it to say what they wait for.
+	Waiting func(addr, why string)
 	// KeepaliveInterval is how often a logged-in client tells the switch
 	// it is still there; default 30s.
 	KeepaliveInterval time.Duration

@@ -3,8 +3,10 @@ package tool
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -23,12 +25,20 @@ type SwitchFlags struct {
 	ClientID  string
 	TokenFile string // --token-file; MSW_TOKEN without it
 	TLSCA     string // --tls-ca or MSW_TLS_CA
+	// Stderr is where "waiting for switch" is said; os.Stderr if nil.
+	Stderr io.Writer
+	// OwnWaitNote is set by a command that says by itself that it waits
+	// for the switch (msw-serve).
+	OwnWaitNote bool
+
+	fs *pflag.FlagSet // where -s was registered, to tell it from MSW_SWITCH
 }
 
 // Register adds -s/--switch, --token-file, --tls-ca, --wait and
 // --client-id. defaultWait is the
 // command's own: short for one-shot commands, forever for services.
 func (sf *SwitchFlags) Register(fs *pflag.FlagSet, defaultWait time.Duration) {
+	sf.fs = fs
 	def := os.Getenv(lib.EnvSwitch)
 	if def == "" {
 		def = lib.DefaultAddr
@@ -68,7 +78,45 @@ func (sf *SwitchFlags) Client(name string) (*lib.Client, error) {
 		}
 		opts.TLS = conf
 	}
-	return lib.New(opts)
+	if !sf.OwnWaitNote {
+		opts.Waiting = sf.waiting(name)
+	}
+	cl, err := lib.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sf.AddrSource(), err)
+	}
+	return cl, nil
+}
+
+// AddrSource says where the switch address came from, for messages
+// about it: "-s", "MSW_SWITCH" or "the default address".
+func (sf *SwitchFlags) AddrSource() string {
+	switch {
+	case sf.fs != nil && sf.fs.Changed("switch"):
+		return "-s/--switch"
+	case os.Getenv(lib.EnvSwitch) != "":
+		return lib.EnvSwitch
+	}
+	return "the default address"
+}
+
+// waiting returns the lib.Options.Waiting of command name: it says,
+// once, which switch the command waits for, why, and how long it will.
+func (sf *SwitchFlags) waiting(name string) func(addr, why string) {
+	var once sync.Once
+	return func(addr, why string) {
+		once.Do(func() {
+			w := sf.Stderr
+			if w == nil {
+				w = os.Stderr
+			}
+			until := ""
+			if d := time.Duration(sf.Wait); d != lib.WaitForever {
+				until = fmt.Sprintf(", up to %s", d)
+			}
+			fmt.Fprintf(w, "%s: waiting for switch at %s (%s)%s\n", name, addr, why, until)
+		})
+	}
 }
 
 // Connect returns a client for the flags and a context that ends on

@@ -36,8 +36,9 @@ func (a Addr) String() string {
 
 // ParseAddr parses a switch address: "host:port", ":port" (the loopback
 // address 127.0.0.1), "http://host:port" or "https://host:port" (TLS; a
-// trailing slash allowed), or "unix:/path" for a Unix socket. The empty string is DefaultAddr. A
-// port is a number from 0 to 65535; 0 asks a listener for a free one.
+// trailing slash allowed, no path), or "unix:/path" (an absolute path) for
+// a Unix socket. The empty string is DefaultAddr. A port is a number from
+// 0 to 65535; 0 asks a listener for a free one.
 func ParseAddr(s string) (Addr, error) {
 	if s == "" {
 		s = DefaultAddr
@@ -46,13 +47,23 @@ func ParseAddr(s string) (Addr, error) {
 		if path == "" {
 			return Addr{}, fmt.Errorf("switch address %q: empty socket path", s)
 		}
+		if !strings.HasPrefix(path, "/") {
+			// Client and switch may well run in different directories.
+			return Addr{}, fmt.Errorf("switch address %q: socket path %q is relative: want unix:/absolute/path", s, path)
+		}
 		return Addr{Network: "unix", Address: path}, nil
+	}
+	if scheme, _, ok := strings.Cut(s, "://"); ok && scheme != "http" && scheme != "https" {
+		return Addr{}, fmt.Errorf("switch address %q: %s is not supported: want http(s)://host:port, host:port or unix:/path", s, scheme)
 	}
 	hostport, tls := strings.CutPrefix(s, "https://")
 	if !tls {
 		hostport = strings.TrimPrefix(s, "http://")
 	}
 	hostport = strings.TrimSuffix(hostport, "/")
+	if _, path, ok := strings.Cut(hostport, "/"); ok && strings.Contains(s, "://") {
+		return Addr{}, fmt.Errorf("switch address %q: a path (/%s) is not allowed: want http(s)://host:port", s, path)
+	}
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil || strings.ContainsAny(host, "/?#@") {
 		return Addr{}, fmt.Errorf("switch address %q: want host:port, :port, http(s)://host:port or unix:/path", s)

@@ -41,9 +41,6 @@ var callGroups = []tool.OptionGroup{
 	tool.SwitchGroup,
 }
 
-// exitInterrupted is msw-call's status when stopped by SIGINT or SIGTERM.
-const exitInterrupted = 130
-
 // Run is the body of msw-call.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := tool.NewCommand("msw-call", callUsage, stdout, stderr)
@@ -159,7 +156,7 @@ func (k *callRunner) report(err error, where string) int {
 		return re.Status
 	case k.sigCtx.Err() != nil:
 		fmt.Fprintf(k.c.Stderr, "%s: %sinterrupted\n", k.c.Name, where)
-		return exitInterrupted
+		return tool.InterruptStatus()
 	case errors.Is(err, context.DeadlineExceeded):
 		fmt.Fprintf(k.c.Stderr, "%s: %sno reply on %s within %s\n", k.c.Name, where, k.queue, k.timeout)
 		return tool.ExitTimeout

@@ -73,7 +73,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	)
 	fs := c.Flags
 	fs.IntVarP(&limit, "count", "n", 0, "stop after `N` messages; never take more than that")
-	fs.VarP(&timeout, "timeout", "t", "exit when nothing arrives for `duration` (status 1 if nothing did)")
+	fs.VarP(&timeout, "timeout", "t", "exit when nothing arrives for `duration`, with status 124 (as timeout(1)); 0 waits for ever")
 	fs.BoolVar(&peek, "peek", false, "show ready messages, taking none (-n of them, or 1000 a queue)")
 	fs.BoolVarP(&lines, "lines", "l", false, "add a newline to each payload that lacks one")
 	fs.BoolVarP(&nul, "null", "0", false, "add a NUL to each payload that lacks one")
@@ -119,7 +119,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if given["count"] && limit == 0 {
 		return tool.ExitOK
 	}
-	oneShot := given["count"] || given["timeout"] || peek
+	oneShot := given["count"] || timeout > 0 || peek
 	if oneShot && !given["wait"] {
 		sf.Wait = tool.WaitValue(tool.DefaultWait)
 	}
@@ -135,8 +135,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if peek {
 		code = r.peek(ctx, queues, limit)
 	} else {
-		idle := time.Duration(-1) // no -t: wait for messages forever
-		if given["timeout"] {
+		idle := time.Duration(-1) // no -t, or -t 0: wait for messages forever
+		if timeout > 0 {
 			idle = time.Duration(timeout)
 		}
 		code = r.follow(ctx, queues, limit, idle, time.Duration(sf.Wait))
@@ -275,9 +275,9 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		if len(ds) == 0 {
 			if timeout >= 0 && !time.Now().Before(idleUntil) {
 				if got == 0 {
-					return r.finish(r.c.Failf("no message within %s", timeout))
+					r.c.Failf("no message within %s", timeout)
 				}
-				break
+				return r.finish(tool.ExitTimeout) // as timeout(1)
 			}
 			continue
 		}
@@ -291,6 +291,9 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		if werr != nil {
 			return r.stop(ctx, werr)
 		}
+	}
+	if errors.Is(context.Cause(ctx), tool.ErrInterrupted) {
+		return r.finish(tool.InterruptStatus())
 	}
 	return r.finish(tool.ExitOK)
 }
@@ -343,11 +346,16 @@ func (r *receiver) peek(ctx context.Context, queues []string, limit int) int {
 	return tool.ExitOK
 }
 
-// stop ends the run because of err: quietly when msw-recv was asked to
-// stop (a signal, or its reader went away), else with err's message.
+// stop ends the run because of err: quietly when its reader went away,
+// with the status of a signal when one interrupted it, else with err's
+// message.
 func (r *receiver) stop(ctx context.Context, err error) int {
-	if (ctx.Err() != nil && errors.Is(err, context.Canceled)) || isOutputClosed(err) {
+	cause := context.Cause(ctx)
+	switch {
+	case isOutputClosed(err) || (ctx.Err() != nil && isOutputClosed(cause)):
 		return r.finish(tool.ExitOK)
+	case errors.Is(cause, tool.ErrInterrupted):
+		return r.finish(tool.InterruptStatus())
 	}
 	return r.finish(r.c.Fail(err))
 }

@@ -10,6 +10,7 @@ import (
 	"msw/internal/tool/ack"
 	"msw/internal/tool/call"
 	"msw/internal/tool/diag"
+	"msw/internal/tool/front"
 	"msw/internal/tool/ls"
 	"msw/internal/tool/recv"
 	"msw/internal/tool/rm"
@@ -30,8 +31,10 @@ type Tool struct {
 	Run  Body
 }
 
-// Tools lists every command, the switch first.
+// Tools lists every command: the front door msw, then those of
+// catalog.Commands in its order.
 var Tools = []Tool{
+	{"msw", front.Run},
 	{"msw-switch", switchd.Run},
 	{"msw-send", send.Run},
 	{"msw-recv", recv.Run},

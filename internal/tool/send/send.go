@@ -118,8 +118,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer cl.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, stop := tool.SignalContext()
+	defer stop()
 	batches := make(chan sendBatch, 2)
 	sp := &splitter{mode: mode, corrID: corrID, replyTo: replyTo}
 	if mode == splitWhole {
@@ -135,7 +135,17 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return c.Fail(err)
 		}
 	}
-	for b := range batches {
+	for {
+		var b sendBatch
+		select {
+		case <-ctx.Done(): // interrupted, maybe while reading a terminal
+			return c.Fail(ctx.Err())
+		case next, ok := <-batches:
+			if !ok {
+				return tool.ExitOK
+			}
+			b = next
+		}
 		if len(b.msgs) > 0 {
 			if _, err := cl.SendBatch(ctx, queue, b.msgs); err != nil {
 				return sendFailed(c, ctx, cl, queue, mode, b, err)
@@ -145,7 +155,6 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return c.Failf("%v", b.err)
 		}
 	}
-	return tool.ExitOK
 }
 
 // framePrefix is how the switch names the message of a batch it refused.

@@ -118,6 +118,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		argv[0] = path
 	}
 
+	sf.OwnWaitNote = true // "waiting for it", below
 	cl, err := sf.Client(c.Name)
 	if err != nil {
 		return c.UsageError("%v", err)

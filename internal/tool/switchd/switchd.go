@@ -17,6 +17,7 @@ import (
 	"msw/compat"
 	"msw/internal/tool"
 	"msw/internal/wire"
+	"msw/lib"
 	"msw/server"
 )
 
@@ -79,7 +80,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		maxQueues                    = broker.DefaultMaxQueues
 	)
 	fs := c.Flags
-	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
+	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+lib.EnvSwitch+", else "+server.DefaultAddr+")")
 	fs.Func("compat", "also serve the original message-switch's protocol on this `address`: unix:/path or a loopback host:port (repeatable)", func(a string) error {
 		compats = append(compats, a)
 		return compat.CheckAddr(a)
@@ -125,8 +126,17 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.UsageError("--max-memory: %v", err)
 	}
+	from := "--listen"
 	if len(listens) == 0 {
-		listens = listenList{server.DefaultAddr}
+		from, listens = lib.EnvSwitch, listenList{os.Getenv(lib.EnvSwitch)}
+		if listens[0] == "" {
+			from, listens = "the default address", listenList{server.DefaultAddr}
+		}
+	}
+	for _, addr := range listens {
+		if _, err := wire.ParseAddr(addr); err != nil {
+			return c.UsageError("%s: %v", from, err)
+		}
 	}
 	// --token-file (from SwitchFlags) is the token the switch demands,
 	// and the one --shutdown sends.
@@ -202,7 +212,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			listeners[i] = tlsListener{l}
 		}
 	}
-	return serve(ctx, c, logger, srv, cs, listeners, len(listens), readyFile)
+	return serve(ctx, c, logger, srv, cs, listeners, append(listens[:len(listens):len(listens)], compats...), len(listens), readyFile)
 }
 
 // listenAll opens a listener on each address, msw's own first and then
@@ -264,21 +274,21 @@ func defaultMaxConns() int {
 
 // serve serves msw's protocol on the first nOwn listeners and the
 // original's on the rest until ctx ends or one fails, writes the first
-// one's address to readyFile (if set) once serving, and shuts both
+// one's address (as given, with the port it got) to readyFile (if set) once serving, and shuts both
 // servers down at the end.
-func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, cs *compat.Server, listeners []net.Listener, nOwn int, readyFile string) int {
+func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, cs *compat.Server, listeners []net.Listener, given []string, nOwn int, readyFile string) int {
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		if i >= nOwn {
-			logger.Printf("listening on %s (message-switch protocol)", listenerAddr(l))
+			logger.Printf("listening on %s (message-switch protocol)", listenerAddr(l, given[i]))
 			go func() { errc <- cs.Serve(l) }()
 			continue
 		}
-		logger.Printf("listening on %s", listenerAddr(l))
+		logger.Printf("listening on %s", listenerAddr(l, given[i]))
 		go func() { errc <- srv.Serve(l) }()
 	}
 	if readyFile != "" {
-		if err := writeFileAtomic(readyFile, listenerAddr(listeners[0])+"\n"); err != nil {
+		if err := writeFileAtomic(readyFile, listenerAddr(listeners[0], given[0])+"\n"); err != nil {
 			srv.Shutdown(context.Background())
 			return c.Failf("--ready-file: %v", err)
 		}
@@ -306,15 +316,22 @@ func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server
 	return code
 }
 
-// listenerAddr renders a listener's address as clients give it.
-func listenerAddr(l net.Listener) string {
+// listenerAddr renders a listener's address as it was given (localhost
+// stays localhost), with the port it got if it asked for any (port 0).
+func listenerAddr(l net.Listener, given string) string {
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
 		return wire.Addr{Network: "unix", Address: ua.Name}.String()
 	}
-	if _, ok := l.(tlsListener); ok {
-		return "https://" + l.Addr().String()
+	hostport := l.Addr().String()
+	a, err := wire.ParseAddr(given)
+	host, _, err2 := net.SplitHostPort(a.Address)
+	if ta, ok := l.Addr().(*net.TCPAddr); ok && err == nil && err2 == nil {
+		hostport = net.JoinHostPort(host, strconv.Itoa(ta.Port))
 	}
-	return l.Addr().String()
+	if _, ok := l.(tlsListener); ok {
+		return "https://" + hostport
+	}
+	return hostport
 }
 
 // tlsListener marks a TCP listener the server speaks TLS on.
@@ -333,7 +350,9 @@ func askShutdown(c *tool.Command, sf *tool.SwitchFlags) int {
 	if err != nil {
 		return c.UsageError("%v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(sf.Wait, tool.WaitValue(tool.DefaultWait)))+5*time.Second)
+	sigCtx, stop := tool.SignalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(sigCtx, time.Duration(max(sf.Wait, tool.WaitValue(tool.DefaultWait)))+5*time.Second)
 	defer cancel()
 	if err := cl.Shutdown(ctx); err != nil {
 		return c.Fail(err)

@@ -91,9 +91,6 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	events, next, err := readTrace(ctx, cl, after)
 	if err != nil {
-		if ctx.Err() != nil {
-			return tool.ExitOK
-		}
 		return c.Fail(err)
 	}
 	if last.set && len(events) > last.n {
@@ -164,7 +161,7 @@ func followTrace(ctx context.Context, c *tool.Command, cl *lib.Client, out *even
 		out.w.Flush()
 		next = tr.Next
 	}
-	return tool.ExitOK
+	return tool.InterruptStatus() // only a signal ends following
 }
 
 // lastN is -n: a count of events, or unset for all of them.
