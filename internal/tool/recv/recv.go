@@ -205,8 +205,8 @@ type receiver struct {
 	held   []heldMessage // written, not yet taken by the reader
 	// oneByOne is how many more messages go into a pipe one at a time.
 	oneByOne int
-	jbuf   bytes.Buffer
-	enc    *json.Encoder // into jbuf
+	jbuf     bytes.Buffer
+	enc      *json.Encoder // into jbuf
 
 	ackEvery time.Duration // while writing a batch, acknowledge at least this often
 	pending  lib.Acks      // written and flushed, not yet acknowledged
