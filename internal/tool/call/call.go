@@ -181,9 +181,11 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 		reply []byte
 		err   error
 	}
-	// order holds one channel per request, in input order; its capacity
-	// bounds the requests in flight or waiting to be printed.
+	// order holds one channel per request, in input order; slots holds a
+	// token per request in flight or waiting to be printed, taken before
+	// the request is made and given back once its reply is printed.
 	order := make(chan chan result, n)
+	slots := make(chan struct{}, n)
 	var readErr error
 	go func() {
 		defer close(order)
@@ -194,10 +196,11 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 				line = bytes.TrimSuffix(line, []byte("\n"))
 				ch := make(chan result, 1)
 				select {
-				case order <- ch:
+				case slots <- struct{}{}:
 				case <-ctx.Done():
 					return
 				}
+				order <- ch // never blocks: it has room for every slot
 				go func() {
 					reply, err := k.cl.Call(ctx, k.queue, line)
 					ch <- result{reply, err}
@@ -216,6 +219,7 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 	for ch := range order {
 		lineNo++
 		r := <-ch
+		<-slots
 		if stopped {
 			continue // drain: the calls end at once, cancelled
 		}
