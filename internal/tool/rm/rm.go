@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"msw/internal/tool"
+	"msw/internal/wire"
 	"msw/lib"
 )
 
@@ -15,8 +16,9 @@ Usage: msw-rm [options] QUEUE...
 Destroy queues. A queue that holds messages, ready or in flight, is left
 alone with a message unless -f is given: then it is destroyed with its
 messages, and a queue that does not exist is not an error, as with rm -f.
-Subscribers of a destroyed queue see it vanish; a transient queue's
-owner loses it.
+A transient queue (another session's, a waiting msw-call's reply queue
+say) is left alone too unless -f is given. Subscribers of a destroyed
+queue see it vanish; a transient queue's owner loses it.
 `
 
 var rmGroups = []tool.OptionGroup{
@@ -49,6 +51,15 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	code := tool.ExitOK
 	for _, name := range c.Flags.Args() {
+		if !force {
+			// A transient queue is another session's (msw-rm owns
+			// none): its owner, a waiting msw-call say, would lose it.
+			if qi, err := cl.Info(ctx, name); err == nil && qi.Kind == wire.KindTransient {
+				fmt.Fprintf(stderr, "%s: %s: a transient queue of %s: not removed (-f removes it)\n", c.Name, name, qi.Owner)
+				code = tool.ExitFailure
+				continue
+			}
+		}
 		err := cl.DestroyQueue(ctx, name, lib.DestroyOptions{IfEmpty: !force})
 		switch {
 		case err == nil:
