@@ -11,9 +11,10 @@ package tool
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
+
+	"github.com/spf13/pflag"
 
 	"msw/lib"
 )
@@ -32,7 +33,7 @@ type Command struct {
 	Name   string
 	Stdout io.Writer
 	Stderr io.Writer
-	Flags  *flag.FlagSet
+	Flags  *pflag.FlagSet
 
 	usageText string
 	version   bool // --version was given
@@ -43,9 +44,10 @@ type Command struct {
 // --version.
 func NewCommand(name, usage string, stdout, stderr io.Writer) *Command {
 	c := &Command{Name: name, Stdout: stdout, Stderr: stderr}
-	c.Flags = flag.NewFlagSet(name, flag.ContinueOnError)
+	c.Flags = pflag.NewFlagSet(name, pflag.ContinueOnError)
 	c.Flags.SetOutput(io.Discard)
 	c.Flags.Usage = func() {}
+	c.Flags.SortFlags = false
 	c.Flags.BoolVar(&c.version, "version", false, "print the version and exit")
 	c.usageText = usage
 	return c

@@ -2,9 +2,10 @@ package tool
 
 import (
 	"context"
-	"flag"
 	"os"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"msw/internal/wire"
 	"msw/lib"
@@ -22,13 +23,12 @@ type SwitchFlags struct {
 
 // Register adds -s/--switch, --wait and --client-id. defaultWait is the
 // command's own: short for one-shot commands, forever for services.
-func (sf *SwitchFlags) Register(fs *flag.FlagSet, defaultWait time.Duration) {
+func (sf *SwitchFlags) Register(fs *pflag.FlagSet, defaultWait time.Duration) {
 	def := os.Getenv(lib.EnvSwitch)
 	if def == "" {
 		def = lib.DefaultAddr
 	}
-	fs.StringVar(&sf.Addr, "s", def, "switch `address`: host:port, http://host:port or unix:/path (env "+lib.EnvSwitch+")")
-	fs.StringVar(&sf.Addr, "switch", def, "same as -s")
+	fs.StringVarP(&sf.Addr, "switch", "s", def, "switch `address`: host:port, http://host:port or unix:/path (env "+lib.EnvSwitch+")")
 	sf.Wait = WaitValue(defaultWait)
 	fs.Var(&sf.Wait, "wait", "how long to wait for an unreachable switch: a `duration` or 'forever'")
 	fs.StringVar(&sf.ClientID, "client-id", "", "`name` shown for this client in diagnostics (default program[pid]@host)")

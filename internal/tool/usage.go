@@ -1,17 +1,18 @@
 package tool
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"msw/internal/version"
 )
 
 // OptionGroup is a titled group of options in a command's -h text. Each
-// entry of Flags names one option, its aliases separated by spaces ("s
-// switch").
+// entry of Flags is an option's long name; its short one, if any, is
+// shown beside it.
 type OptionGroup struct {
 	Title string
 	Flags []string
@@ -23,7 +24,7 @@ func Group(title string, flags ...string) OptionGroup {
 }
 
 // SwitchGroup lists the options SwitchFlags registers.
-var SwitchGroup = Group("Switch", "s switch", "wait", "client-id")
+var SwitchGroup = Group("Switch", "switch", "wait", "client-id")
 
 // writeUsage prints the -h text: the command's usage text, its options
 // group by group, then -h and --version, the exit codes and the version.
@@ -39,18 +40,16 @@ func (c *Command) writeUsage(groups []OptionGroup) {
 // "  -s, --switch ADDRESS    usage (default ...)".
 // Options left out of every group are listed after them, under "Other";
 // -h and --version come last, under "Help".
-func writeOptionGroups(w io.Writer, fs *flag.FlagSet, groups []OptionGroup) {
+func writeOptionGroups(w io.Writer, fs *pflag.FlagSet, groups []OptionGroup) {
 	listed := map[string]bool{"version": true}
 	for _, g := range groups {
-		for _, entry := range g.Flags {
-			for _, n := range strings.Fields(entry) {
-				listed[n] = true
-			}
+		for _, name := range g.Flags {
+			listed[name] = true
 		}
 	}
 	var other []string
-	fs.VisitAll(func(f *flag.Flag) {
-		if !listed[f.Name] {
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !listed[f.Name] && !f.Hidden {
 			other = append(other, f.Name)
 		}
 	})
@@ -59,10 +58,9 @@ func writeOptionGroups(w io.Writer, fs *flag.FlagSet, groups []OptionGroup) {
 	}
 	for _, g := range groups {
 		fmt.Fprintf(w, "\n%s:\n", g.Title)
-		for _, entry := range g.Flags {
-			names := strings.Fields(entry)
-			if f := fs.Lookup(names[0]); f != nil {
-				writeOption(w, names, f)
+		for _, name := range g.Flags {
+			if f := fs.Lookup(name); f != nil {
+				writeOption(w, f)
 			}
 		}
 	}
@@ -73,19 +71,16 @@ func writeOptionGroups(w io.Writer, fs *flag.FlagSet, groups []OptionGroup) {
 
 // writeOption prints one option: its names, the name of its argument,
 // its usage and its default.
-func writeOption(w io.Writer, names []string, f *flag.Flag) {
-	arg, usage := flag.UnquoteUsage(f)
-	var left strings.Builder
-	for i, n := range names {
-		if i > 0 {
-			left.WriteString(", ")
-		}
-		if len(n) == 1 {
-			left.WriteString("-" + n)
-		} else {
-			left.WriteString("--" + n)
-		}
+func writeOption(w io.Writer, f *pflag.Flag) {
+	arg, usage := pflag.UnquoteUsage(f)
+	if f.NoOptDefVal != "" {
+		arg = "" // a switch such as -v: it takes no value
 	}
+	var left strings.Builder
+	if f.Shorthand != "" {
+		left.WriteString("-" + f.Shorthand + ", ")
+	}
+	left.WriteString("--" + f.Name)
 	if arg != "" {
 		left.WriteString(" " + strings.ToUpper(arg))
 	}

@@ -19,6 +19,9 @@ func (w *WaitValue) String() string {
 	return time.Duration(*w).String()
 }
 
+// Type names the value in messages and completions.
+func (w *WaitValue) Type() string { return "duration" }
+
 func (w *WaitValue) Set(s string) error {
 	if s == "forever" {
 		*w = WaitValue(lib.WaitForever)
@@ -37,6 +40,9 @@ func (w *WaitValue) Set(s string) error {
 type DurationValue time.Duration
 
 func (d *DurationValue) String() string { return time.Duration(*d).String() }
+
+// Type names the value in messages and completions.
+func (d *DurationValue) Type() string { return "duration" }
 
 func (d *DurationValue) Set(s string) error {
 	v, err := parseDuration(s)

@@ -36,8 +36,8 @@ request is sent again.
 
 var callGroups = []tool.OptionGroup{
 	tool.Group("Request", "body", "file"),
-	tool.Group("Waiting", "t timeout"),
-	tool.Group("Many requests", "l", "P"),
+	tool.Group("Waiting", "timeout"),
+	tool.Group("Many requests", "lines", "parallel"),
 	tool.SwitchGroup,
 }
 
@@ -65,10 +65,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		file, fileSet = s, true
 		return nil
 	})
-	fs.Var(&timeout, "t", "give up after this `duration` (exit 124); 0 waits for ever, riding out switch restarts")
-	fs.Var(&timeout, "timeout", "same as -t")
-	fs.BoolVar(&lines, "l", false, "each line of standard input is a request; print one reply per line")
-	fs.IntVar(&parallel, "P", parallel, "with -l, keep up to `N` requests in flight at once")
+	fs.VarP(&timeout, "timeout", "t", "give up after this `duration` (exit 124); 0 waits for ever, riding out switch restarts")
+	fs.BoolVarP(&lines, "lines", "l", false, "each line of standard input is a request; print one reply per line")
+	fs.IntVarP(&parallel, "parallel", "P", parallel, "with -l, keep up to `N` requests in flight at once")
 	sf.Register(fs, tool.DefaultWait)
 	pos, _, _, ok, code := c.ParseInterleaved(args, callGroups)
 	if !ok {

@@ -28,7 +28,7 @@ diagnostics snapshot instead, for scripts.
 `
 
 var diagGroups = []tool.OptionGroup{
-	tool.Group("Report", "stale", "v", "max-messages", "json"),
+	tool.Group("Report", "stale", "verbose", "max-messages", "json"),
 	tool.SwitchGroup,
 }
 
@@ -43,7 +43,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sf      tool.SwitchFlags
 	)
 	c.Flags.Var(&stale, "stale", "a service nobody has polled for longer than this `duration` is called crashed or deadlocked")
-	c.Flags.BoolVar(&verbose, "v", false, "show whole payloads (of queued messages) and every client session")
+	c.Flags.BoolVarP(&verbose, "verbose", "v", false, "show whole payloads (of queued messages) and every client session")
 	c.Flags.BoolVar(&asJSON, "json", false, "print the raw diagnostics snapshot as JSON")
 	c.Flags.IntVar(&maxMsgs, "max-messages", maxMsgs, "list at most `N` messages per queue")
 	sf.Register(c.Flags, tool.DefaultWait)

@@ -32,7 +32,7 @@ since the last poll.
 
 var lsGroups = []tool.OptionGroup{
 	tool.Group("Which queues", "all"),
-	tool.Group("Output", "l", "json"),
+	tool.Group("Output", "long", "json"),
 	tool.SwitchGroup,
 }
 
@@ -44,8 +44,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sf                tool.SwitchFlags
 	)
 	fs := c.Flags
-	fs.BoolVar(&all, "all", false, "list every queue, idle ones too")
-	fs.BoolVar(&long, "l", false, "print a table even on a pipe")
+	fs.BoolVarP(&all, "all", "a", false, "list every queue, idle ones too")
+	fs.BoolVarP(&long, "long", "l", false, "print a table even on a pipe")
 	fs.BoolVar(&asJSON, "json", false, "print a JSON array with everything known of each queue")
 	sf.Register(fs, tool.DefaultWait)
 	if ok, code := c.Parse(args, lsGroups); !ok {

@@ -80,7 +80,7 @@ func TestLsUsage(t *testing.T) {
 	}{
 		{[]string{"a", "b["}, tool.ExitUsage, "msw-ls: \"b[\": not a name or glob: syntax error in pattern\n"},
 		{[]string{"-l", "--json"}, tool.ExitUsage, "msw-ls: -l and --json exclude each other\n"},
-		{[]string{"--long"}, tool.ExitUsage, "msw-ls: unknown option -long\n"},
+		{[]string{"--bogus"}, tool.ExitUsage, "msw-ls: unknown option --bogus\n"},
 		{[]string{"-s", "127.0.0.1:1", "--wait", "0"}, tool.ExitUnreachable, "msw-ls: switch at 127.0.0.1:1 not reachable: connection refused\n"},
 	} {
 		var stdout, stderr bytes.Buffer
@@ -91,7 +91,7 @@ func TestLsUsage(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	if code := Run([]string{"-h"}, nil, &stdout, &stderr); code != tool.ExitOK || strings.Contains(stdout.String(), "Other:") ||
-		!strings.Contains(stdout.String(), "\nWhich queues:\n  --all  ") {
+		!strings.Contains(stdout.String(), "\nWhich queues:\n  -a, --all  ") {
 		t.Errorf("-h: exit %d:\n%s", code, stdout.String())
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"msw/internal/tool"
@@ -34,8 +34,8 @@ are created.
 `
 
 var recvGroups = []tool.OptionGroup{
-	tool.Group("Which messages", "n", "t timeout", "peek"),
-	tool.Group("Output", "l", "0", "json"),
+	tool.Group("Which messages", "count", "timeout", "peek"),
+	tool.Group("Output", "lines", "null", "json"),
 	tool.SwitchGroup,
 }
 
@@ -72,12 +72,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sf                       tool.SwitchFlags
 	)
 	fs := c.Flags
-	fs.IntVar(&limit, "n", 0, "stop after `count` messages; never take more than that")
-	fs.Var(&timeout, "t", "exit when nothing arrives for `duration` (status 1 if nothing did)")
-	fs.Var(&timeout, "timeout", "same as -t")
+	fs.IntVarP(&limit, "count", "n", 0, "stop after `N` messages; never take more than that")
+	fs.VarP(&timeout, "timeout", "t", "exit when nothing arrives for `duration` (status 1 if nothing did)")
 	fs.BoolVar(&peek, "peek", false, "show ready messages, taking none (-n of them, or 1000 a queue)")
-	fs.BoolVar(&lines, "l", false, "add a newline to each payload that lacks one")
-	fs.BoolVar(&nul, "0", false, "add a NUL to each payload that lacks one")
+	fs.BoolVarP(&lines, "lines", "l", false, "add a newline to each payload that lacks one")
+	fs.BoolVarP(&nul, "null", "0", false, "add a NUL to each payload that lacks one")
 	fs.BoolVar(&asJSON, "json", false, "write each message as one line of JSON")
 	sf.Register(fs, lib.WaitForever)
 	if f := fs.Lookup("wait"); f != nil {
@@ -88,7 +87,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return code
 	}
 	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
 	queues := fs.Args()
 	if len(queues) == 0 {
 		return c.UsageError("missing QUEUE")
@@ -109,7 +108,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if n > 1 {
 		return c.UsageError("-l, -0 and --json exclude each other")
 	}
-	if peek && (given["t"] || given["timeout"]) {
+	if peek && (given["timeout"]) {
 		return c.UsageError("--peek shows what is there at once; -t does not apply")
 	}
 	for _, q := range queues {
@@ -117,10 +116,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return c.Failf("%v", err)
 		}
 	}
-	if given["n"] && limit == 0 {
+	if given["count"] && limit == 0 {
 		return tool.ExitOK
 	}
-	oneShot := given["n"] || given["t"] || given["timeout"] || peek
+	oneShot := given["count"] || given["timeout"] || peek
 	if oneShot && !given["wait"] {
 		sf.Wait = tool.WaitValue(tool.DefaultWait)
 	}
@@ -137,7 +136,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		code = r.peek(ctx, queues, limit)
 	} else {
 		idle := time.Duration(-1) // no -t: wait for messages forever
-		if given["t"] || given["timeout"] {
+		if given["timeout"] {
 			idle = time.Duration(timeout)
 		}
 		code = r.follow(ctx, queues, limit, idle, time.Duration(sf.Wait))

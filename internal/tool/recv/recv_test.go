@@ -149,7 +149,7 @@ func TestRecvUsageErrors(t *testing.T) {
 		{[]string{"-n", "-1", "q"}, tool.ExitUsage, "msw-recv: -n -1: want a count of 0 or more\n"},
 		{[]string{"-0", "--json", "q"}, tool.ExitUsage, "msw-recv: -l, -0 and --json exclude each other\n"},
 		{[]string{"--peek", "--timeout", "1", "q"}, tool.ExitUsage, "msw-recv: --peek shows what is there at once; -t does not apply\n"},
-		{[]string{"-t", "-1s", "q"}, tool.ExitUsage, "msw-recv: invalid value \"-1s\" for flag -t: want a duration such as 5s, 1m30s or 0.5\n"},
+		{[]string{"-t", "-1s", "q"}, tool.ExitUsage, "msw-recv: invalid value \"-1s\" for -t: want a duration such as 5s, 1m30s or 0.5\n"},
 		{[]string{"q", "a b"}, tool.ExitFailure, "msw-recv: bad queue name: \"a b\""},
 		{[]string{"-n", "0", "q"}, tool.ExitOK, ""},
 	} {
@@ -167,8 +167,8 @@ func TestRecvHelpListsEveryOption(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	help := stdout.String()
-	for _, want := range []string{"Usage: msw-recv [options] QUEUE...\n", "\nWhich messages:\n", "  -n COUNT  ",
-		"  -t, --timeout DURATION  ", "  --peek  ", "\nOutput:\n", "  -l  ", "  -0  ", "  --json  ",
+	for _, want := range []string{"Usage: msw-recv [options] QUEUE...\n", "\nWhich messages:\n", "  -n, --count N  ",
+		"  -t, --timeout DURATION  ", "  --peek  ", "\nOutput:\n", "  -l, --lines  ", "  -0, --null  ", "  --json  ",
 		"\nSwitch:\n", "default forever when"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)

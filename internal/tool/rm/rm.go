@@ -22,7 +22,7 @@ queue see it vanish; a transient queue's owner loses it.
 `
 
 var rmGroups = []tool.OptionGroup{
-	tool.Group("Removal", "f force", "v"),
+	tool.Group("Removal", "force", "verbose"),
 	tool.SwitchGroup,
 }
 
@@ -33,9 +33,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		force, verbose bool
 		sf             tool.SwitchFlags
 	)
-	c.Flags.BoolVar(&force, "f", false, "destroy queues that hold messages, and ignore queues that do not exist")
-	c.Flags.BoolVar(&force, "force", false, "same as -f")
-	c.Flags.BoolVar(&verbose, "v", false, "print the name of each queue destroyed")
+	c.Flags.BoolVarP(&force, "force", "f", false, "destroy queues that hold messages, and ignore queues that do not exist")
+	c.Flags.BoolVarP(&verbose, "verbose", "v", false, "print the name of each queue destroyed")
 	sf.Register(c.Flags, tool.DefaultWait)
 	if ok, code := c.Parse(args, rmGroups); !ok {
 		return code

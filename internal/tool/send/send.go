@@ -27,7 +27,7 @@ Messages are sent in order, in batches, while input is still being read.
 `
 
 var sendGroups = []tool.OptionGroup{
-	tool.Group("Input", "l", "0", "json"),
+	tool.Group("Input", "lines", "null", "json"),
 	tool.Group("Message", "correlation-id", "reply-to"),
 	tool.SwitchGroup,
 }
@@ -70,8 +70,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sf                 tool.SwitchFlags
 	)
 	fs := c.Flags
-	fs.BoolVar(&lines, "l", false, "each line is a message (its newline removed)")
-	fs.BoolVar(&nul, "0", false, "each NUL-terminated record is a message")
+	fs.BoolVarP(&lines, "lines", "l", false, "each line is a message (its newline removed)")
+	fs.BoolVarP(&nul, "null", "0", false, "each NUL-terminated record is a message")
 	fs.BoolVar(&asJSON, "json", false, "each line is a JSON envelope as msw-recv --json prints it")
 	fs.StringVar(&corrID, "correlation-id", "", "correlation `id` of every message")
 	fs.StringVar(&replyTo, "reply-to", "", "`queue` that replies should go to")

@@ -238,7 +238,7 @@ func TestSendUsageErrors(t *testing.T) {
 		{nil, tool.ExitUsage, "msw-send: missing QUEUE\n"},
 		{[]string{"a", "b"}, tool.ExitUsage, "msw-send: unexpected argument \"b\"\n"},
 		{[]string{"-l", "--json", "q"}, tool.ExitUsage, "msw-send: -l, -0 and --json exclude each other\n"},
-		{[]string{"--nope", "q"}, tool.ExitUsage, "msw-send: unknown option -nope\n"},
+		{[]string{"--nope", "q"}, tool.ExitUsage, "msw-send: unknown option --nope\n"},
 		{[]string{"-s", "unix:", "q"}, tool.ExitUsage, "msw-send: switch address \"unix:\": empty socket path\n"},
 		{[]string{"--correlation-id", strings.Repeat("c", broker.MaxFieldLen+1), "q"}, tool.ExitUsage, fmt.Sprintf("msw-send: --correlation-id: %d bytes, limit %d\n", broker.MaxFieldLen+1, broker.MaxFieldLen)},
 		{[]string{"a/b"}, tool.ExitFailure, "msw-send: bad queue name: \"a/b\": character '/' at 1 not allowed (letters, digits, _ . - : @; first a letter, digit or _)\n"},
@@ -257,7 +257,7 @@ func TestSendHelpListsEveryOption(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
 	help := stdout.String()
-	for _, want := range []string{"Usage: msw-send [options] QUEUE\n", "\nInput:\n", "  -l  ", "  -0  ", "  --json  ",
+	for _, want := range []string{"Usage: msw-send [options] QUEUE\n", "\nInput:\n", "  -l, --lines  ", "  -0, --null  ", "  --json  ",
 		"\nMessage:\n", "  --correlation-id ID  ", "  --reply-to QUEUE  ", "\nSwitch:\n", "  -s, --switch ADDRESS  ",
 		"  --wait DURATION  ", "(default 5s)", "  --client-id ", "Exit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout."} {
 		if !strings.Contains(help, want) {

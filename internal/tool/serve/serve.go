@@ -52,7 +52,7 @@ for up to --grace, gives the rest back to the queue, and exits 0.
 `
 
 var serveGroups = []tool.OptionGroup{
-	tool.Group("Program", "program", "j", "timeout"),
+	tool.Group("Program", "program", "jobs", "timeout"),
 	tool.Group("Stopping", "grace"),
 	tool.SwitchGroup,
 }
@@ -76,7 +76,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	)
 	fs := c.Flags
 	fs.StringVar(&program, "program", "", "`command` to run per request, split into words as a shell would (no shell runs)")
-	fs.IntVar(&jobs, "j", jobs, "serve up to `N` requests in parallel")
+	fs.IntVarP(&jobs, "jobs", "j", jobs, "serve up to `N` requests in parallel")
 	fs.Var(&timeout, "timeout", "per request: kill the program (its whole process group) after this `duration` and send a failure reply; 0 means none")
 	fs.Var(&grace, "grace", "on SIGTERM, let running requests finish for this `duration`, then give them back")
 	sf.Register(fs, lib.WaitForever)

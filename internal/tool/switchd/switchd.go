@@ -31,15 +31,16 @@ queues, services and trace; the page only reads unless --ui-writes.
 `
 
 var switchGroups = []tool.OptionGroup{
-	tool.Group("Serving", "listen", "socket-mode", "allow-host", "ready-file", "ui-writes", "v"),
+	tool.Group("Serving", "listen", "socket-mode", "allow-host", "ready-file", "ui-writes", "verbose"),
 	tool.Group("Limits", "max-payload", "max-wait", "session-grace", "trace-size"),
-	tool.Group("Stopping a running switch", "shutdown", "s switch", "wait", "client-id"),
+	tool.Group("Stopping a running switch", "shutdown", "switch", "wait", "client-id"),
 }
 
 // listenList is a repeatable --listen flag.
 type listenList []string
 
 func (l *listenList) String() string { return strings.Join(*l, ",") }
+func (l *listenList) Type() string   { return "address" }
 func (l *listenList) Set(s string) error {
 	*l = append(*l, s)
 	return nil
@@ -64,7 +65,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	)
 	fs := c.Flags
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
-	fs.BoolVar(&verbose, "v", false, "log every request")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	fs.StringVar(&maxPayload, "max-payload", maxPayload, "largest message payload accepted (`size`: bytes, or with K, M, G)")
 	fs.Var(&grace, "session-grace", "`duration` a session outlives its last connection")
 	fs.Var(&maxWait, "max-wait", "longest `duration` a transfer or trace long-poll may wait")

@@ -71,8 +71,8 @@ func TestSwitchUsage(t *testing.T) {
 		{[]string{"extra"}, "msw-switch: unexpected argument \"extra\"\n"},
 		{[]string{"--max-payload", "lots"}, "msw-switch: --max-payload: size \"lots\": want a positive number of bytes, optionally with K, M or G\n"},
 		{[]string{"--socket-mode", "999"}, "msw-switch: --socket-mode \"999\": want an octal mode such as 0600\n"},
-		{[]string{"--session-grace", "soon"}, "msw-switch: invalid value \"soon\" for flag -session-grace: want a duration such as 5s, 1m30s or 0.5\n"},
-		{[]string{"--nope"}, "msw-switch: unknown option -nope\n"},
+		{[]string{"--session-grace", "soon"}, "msw-switch: invalid value \"soon\" for --session-grace: want a duration such as 5s, 1m30s or 0.5\n"},
+		{[]string{"--nope"}, "msw-switch: unknown option --nope\n"},
 	} {
 		code, out, errs := tooltest.Run(Run, tc.args...)
 		if code != tool.ExitUsage || out != "" || !strings.HasPrefix(errs, tc.msg) {
@@ -101,7 +101,7 @@ func TestSwitchHelpGroupsEveryOption(t *testing.T) {
 			t.Errorf("-h does not list --%s:\n%s", name, out)
 		}
 	}
-	if !strings.Contains(out, "\n  -v  ") {
-		t.Errorf("-h does not list -v:\n%s", out)
+	if !strings.Contains(out, "\n  -v, --verbose  ") {
+		t.Errorf("-h does not list -v, --verbose:\n%s", out)
 	}
 }

@@ -37,8 +37,8 @@ const tailPage = 1000
 const tailPoll = 30 * time.Second
 
 var tailGroups = []tool.OptionGroup{
-	tool.Group("Which events", "f follow", "n", "after", "count"),
-	tool.Group("Output", "json", "mscgen", "mermaid", "v"),
+	tool.Group("Which events", "follow", "lines", "after", "count"),
+	tool.Group("Output", "json", "mscgen", "mermaid", "verbose"),
 	tool.SwitchGroup,
 }
 
@@ -53,15 +53,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sf                                       tool.SwitchFlags
 	)
 	fs := c.Flags
-	fs.BoolVar(&follow, "f", false, "keep waiting for new events (until interrupted)")
-	fs.BoolVar(&follow, "follow", false, "same as -f")
-	fs.Var(&last, "n", "print only the last `N` events already recorded (default: all the switch keeps)")
+	fs.BoolVarP(&follow, "follow", "f", false, "keep waiting for new events (until interrupted)")
+	fs.VarP(&last, "lines", "n", "print only the last `N` events already recorded (default: all the switch keeps)")
 	fs.Uint64Var(&after, "after", 0, "start after the event with this sequence `number` (as --json shows it)")
 	fs.IntVar(&count, "count", 0, "stop after printing `N` events (0: no limit)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per event")
 	fs.BoolVar(&mscgen, "mscgen", false, "print the events as an mscgen chart")
 	fs.BoolVar(&mermaid, "mermaid", false, "print the events as a Mermaid sequence diagram")
-	fs.BoolVar(&verbose, "v", false, "show whole previews, correlation ids and reply queues")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "show whole previews, correlation ids and reply queues")
 	sf.Register(fs, tool.DefaultWait)
 	if ok, code := c.Parse(args, tailGroups); !ok {
 		return code
@@ -180,6 +179,9 @@ func (l *lastN) String() string {
 	}
 	return strconv.Itoa(l.n)
 }
+
+// Type names the value in messages and completions.
+func (l *lastN) Type() string { return "N" }
 
 func (l *lastN) Set(s string) error {
 	n, err := strconv.Atoi(s)
