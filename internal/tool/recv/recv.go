@@ -24,18 +24,20 @@ import (
 const recvUsage = `
 Usage: msw-recv [options] QUEUE...
 
-Take messages from the QUEUEs and write each payload to standard output.
-A message is acknowledged (deleted from its queue) only once it has been
-written and flushed: a msw-recv that is killed or interrupted, or whose
-reader goes away, gives back every message it had not written, and the
-next reader gets them. Without -n or -t it follows the queues until
+Take messages from the QUEUEs and write each payload to standard output,
+ending it with a newline when it lacks one (-N writes the bytes exactly,
+for binary payloads). A message is acknowledged (deleted from its queue)
+only once it has been written, and, into a pipe, once the reader has
+taken it out of the pipe: a msw-recv that is killed or interrupted, or
+whose reader goes away, gives back every message it had not written or
+the reader had not taken, and the next reader gets them. Without -n or -t it follows the queues until
 interrupted, waiting for the switch as long as it takes. Missing queues
 are created.
 `
 
 var recvGroups = []tool.OptionGroup{
 	tool.Group("Which messages", "count", "timeout", "peek"),
-	tool.Group("Output", "lines", "null", "json"),
+	tool.Group("Output", "raw", "lines", "null", "json"),
 	tool.SwitchGroup,
 }
 
@@ -56,8 +58,8 @@ var errOutputClosed = errors.New("standard output closed")
 type outputFormat int
 
 const (
-	formatRaw   outputFormat = iota // the payload as it is
-	formatLines                     // -l
+	formatRaw   outputFormat = iota // -N: the payload as it is
+	formatLines                     // a newline after each (the default, -l)
 	formatNUL                       // -0
 	formatJSON                      // --json
 )
@@ -69,13 +71,15 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		limit                    int
 		timeout                  tool.DurationValue
 		lines, nul, asJSON, peek bool
+		raw                      bool
 		sf                       tool.SwitchFlags
 	)
 	fs := c.Flags
 	fs.IntVarP(&limit, "count", "n", 0, "stop after `N` messages; never take more than that")
 	fs.VarP(&timeout, "timeout", "t", "exit when nothing arrives for `duration` (status 1 if nothing did)")
 	fs.BoolVar(&peek, "peek", false, "show ready messages, taking none (-n of them, or 1000 a queue)")
-	fs.BoolVarP(&lines, "lines", "l", false, "add a newline to each payload that lacks one")
+	fs.BoolVarP(&raw, "raw", "N", false, "write each payload exactly as it is, nothing added")
+	fs.BoolVarP(&lines, "lines", "l", false, "add a newline to each payload that lacks one (the default)")
 	fs.BoolVarP(&nul, "null", "0", false, "add a NUL to each payload that lacks one")
 	fs.BoolVar(&asJSON, "json", false, "write each message as one line of JSON")
 	sf.Register(fs, lib.WaitForever)
@@ -95,18 +99,18 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if limit < 0 {
 		return c.UsageError("-n %d: want a count of 0 or more", limit)
 	}
-	format, n := formatRaw, 0
+	format, n := formatLines, 0
 	for _, f := range []struct {
 		on     bool
 		format outputFormat
-	}{{lines, formatLines}, {nul, formatNUL}, {asJSON, formatJSON}} {
+	}{{raw, formatRaw}, {lines, formatLines}, {nul, formatNUL}, {asJSON, formatJSON}} {
 		if f.on {
 			format = f.format
 			n++
 		}
 	}
 	if n > 1 {
-		return c.UsageError("-l, -0 and --json exclude each other")
+		return c.UsageError("-N, -l, -0 and --json exclude each other")
 	}
 	if peek && (given["timeout"]) {
 		return c.UsageError("--peek shows what is there at once; -t does not apply")
