@@ -124,6 +124,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Session:       sess.ID(),
 		SwitchStarted: s.b.Started(),
 		GraceMillis:   s.b.Options().Grace.Milliseconds(),
+		MaxPayload:    s.b.Options().MaxPayload,
 	})
 }
 

@@ -85,6 +85,9 @@ type LoginResponse struct {
 	Session       string    `json:"session"`
 	SwitchStarted time.Time `json:"switch_started"`
 	GraceMillis   int64     `json:"grace_ms"`
+	// MaxPayload is the switch's payload limit in bytes (absent from a
+	// switch older than the field: DefaultMaxPayload).
+	MaxPayload int `json:"max_payload,omitempty"`
 }
 
 // TransientRequest is the body of POST /v1/transient.

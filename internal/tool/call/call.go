@@ -84,25 +84,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.UsageError("-l reads requests from standard input; it takes no --body or --file")
 	case parallel < 1:
 		return c.UsageError("-P %d: want at least 1", parallel)
+	case fs.Changed("parallel") && !lines:
+		return c.UsageError("-P %d: requests in flight at once apply to -l; one request is one in flight", parallel)
 	}
 	queue := pos[0]
-
-	var payload []byte
-	if !lines {
-		var err error
-		switch {
-		case bodySet:
-			payload = []byte(body)
-		case fileSet && file != "-":
-			if payload, err = os.ReadFile(file); err != nil {
-				return c.Failf("--file: %v", errors.Unwrap(err))
-			}
-		default:
-			if payload, err = io.ReadAll(stdin); err != nil {
-				return c.Failf("reading standard input: %v", err)
-			}
-		}
-	}
 
 	cl, sigCtx, done, err := sf.Connect(c.Name)
 	if err != nil {
@@ -117,7 +102,28 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	k := &callRunner{c: c, cl: cl, queue: queue, timeout: time.Duration(timeout), sigCtx: sigCtx}
 	if lines {
+		c.NoteReadingTerminal(stdin, "requests, one a line,")
 		return k.lines(ctx, stdin, parallel)
+	}
+	var payload []byte
+	switch {
+	case bodySet:
+		payload = []byte(body)
+	case fileSet && file != "-":
+		f, err := os.Open(file)
+		if err != nil {
+			return c.Failf("--file %s: %v", file, errors.Unwrap(err))
+		}
+		payload, err = readRequest(ctx, cl, f, "--file "+file)
+		f.Close()
+		if err != nil {
+			return k.report(err, "")
+		}
+	default:
+		c.NoteReadingTerminal(stdin, "the request")
+		if payload, err = readRequest(ctx, cl, stdin, "standard input"); err != nil {
+			return k.report(err, "")
+		}
 	}
 	reply, err := cl.Call(ctx, queue, payload)
 	if err != nil {
@@ -127,6 +133,24 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.Failf("writing standard output: %v", err)
 	}
 	return tool.ExitOK
+}
+
+// readRequest reads a request body from r (named what, for errors), up to
+// the switch's payload limit, which it logs in to learn: a larger body is
+// refused as soon as it is read past the limit.
+func readRequest(ctx context.Context, cl *lib.Client, r io.Reader, what string) ([]byte, error) {
+	if err := cl.Login(ctx); err != nil {
+		return nil, err
+	}
+	limit := cl.MaxPayload()
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	case len(b) > limit:
+		return nil, fmt.Errorf("%s: the request is over the switch's limit of %s; nothing sent", what, tool.SizeWords(limit))
+	}
+	return b, nil
 }
 
 // callRunner makes msw-call's requests.

@@ -4,13 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/mattn/go-isatty"
 
 	"msw/internal/tool"
 	"msw/lib"
@@ -168,9 +165,5 @@ func queueAge(now, t time.Time) string {
 	return fmt.Sprintf("%dd%02dh", s/86400, s%86400/3600)
 }
 
-// writerIsTerminal reports whether w is a terminal (a variable, for the
-// tests).
-var writerIsTerminal = func(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && isatty.IsTerminal(f.Fd())
-}
+// writerIsTerminal reports whether w is a terminal.
+func writerIsTerminal(w io.Writer) bool { return tool.IsTerminal(w) }

@@ -224,7 +224,7 @@ type receiver struct {
 // ends or something fails.
 func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeout, wait time.Duration) int {
 	for _, q := range queues {
-		if err := tool.CreateQueue(ctx, r.cl, q); err != nil {
+		if err := tool.CreateQueue(ctx, r.c, r.cl, q); err != nil {
 			return r.stop(ctx, err)
 		}
 	}
