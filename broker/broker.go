@@ -320,6 +320,25 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 	return nil
 }
 
+// PurgeQueue removes the ready messages of a queue and keeps the queue;
+// messages in flight stay with the sessions holding them. It returns how
+// many messages it removed.
+func (b *Broker) PurgeQueue(name string) (int, error) {
+	q, err := b.lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := q.ready()
+	q.redeliver, q.fresh = nil, deque{}
+	q.bytes = 0
+	for _, h := range q.inflight {
+		q.bytes += int64(len(h.msg.data))
+	}
+	return n, nil
+}
+
 func (b *Broker) destroy(s *Session, q *Queue, name string) {
 	b.queuesMu.Lock()
 	if b.queues[name] == q {

@@ -29,6 +29,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PUT "+wire.PathQueuePrefix+"{name}", s.createQueue)
 	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}", s.destroyQueue)
 	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}/messages", s.peek)
+	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}/messages", s.purgeQueue)
 	mux.HandleFunc("POST "+wire.PathTransient, s.createTransient)
 	mux.HandleFunc("POST "+wire.PathSubscribe, s.subscribe)
 	mux.HandleFunc("POST "+wire.PathUnsubscribe, s.unsubscribe)
@@ -174,6 +175,15 @@ func (s *Server) destroyQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) purgeQueue(w http.ResponseWriter, r *http.Request) {
+	n, err := s.b.PurgeQueue(r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.PurgeResponse{Purged: n})
 }
 
 func (s *Server) createTransient(w http.ResponseWriter, r *http.Request) {

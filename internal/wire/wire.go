@@ -12,7 +12,7 @@ const (
 	PathSession     = "/v1/session"           // POST login, DELETE logout
 	PathKeepalive   = "/v1/session/keepalive" // POST
 	PathQueues      = "/v1/queues"            // GET list
-	PathQueuePrefix = "/v1/queues/"           // PUT create, DELETE destroy, GET info
+	PathQueuePrefix = "/v1/queues/"           // PUT create, DELETE destroy, GET info; {name}/messages: DELETE purge
 	PathTransient   = "/v1/transient"         // POST create transient queue
 	PathSubscribe   = "/v1/subscribe"         // POST
 	PathUnsubscribe = "/v1/unsubscribe"       // POST
@@ -88,6 +88,11 @@ type LoginResponse struct {
 	// MaxPayload is the switch's payload limit in bytes (absent from a
 	// switch older than the field: DefaultMaxPayload).
 	MaxPayload int `json:"max_payload,omitempty"`
+}
+
+// PurgeResponse answers DELETE /v1/queues/{name}/messages.
+type PurgeResponse struct {
+	Purged int `json:"purged"` // ready messages removed
 }
 
 // TransientRequest is the body of POST /v1/transient.
