@@ -56,7 +56,7 @@ func (s *Server) routes() http.Handler {
 			writeError(w, &httpError{http.StatusMethodNotAllowed, wire.CodeBadRequest, r.Method + " not allowed on " + r.URL.Path + "; use " + strings.Join(allow, " or ")})
 			return
 		}
-		writeError(w, &httpError{http.StatusNotFound, wire.CodeBadRequest, "no such endpoint: " + r.Method + " " + r.URL.Path})
+		writeError(w, &httpError{http.StatusNotFound, wire.CodeNoSuchEndpoint, "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return mux
 }

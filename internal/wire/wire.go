@@ -240,6 +240,7 @@ type Error struct {
 // Error codes carried in Error.Code.
 const (
 	CodeBadRequest     = "bad_request"
+	CodeNoSuchEndpoint = "no_such_endpoint" // 404: no route for the path
 	CodeBadQueueName   = "bad_queue_name"
 	CodeNoSuchQueue    = "no_such_queue"
 	CodeQueueExists    = "queue_exists" // exists with another kind

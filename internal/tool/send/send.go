@@ -33,6 +33,7 @@ switch says otherwise) is refused while it is read.
 var sendGroups = []tool.OptionGroup{
 	tool.Group("Input", "body", "lines", "null", "json"),
 	tool.Group("Message", "correlation-id", "reply-to"),
+	tool.Group("Output", "verbose"),
 	tool.SwitchGroup,
 }
 
@@ -72,10 +73,12 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		lines, nul, asJSON bool
 		replyTo, corrID    string
 		body               string
+		verbose            bool
 		sf                 tool.SwitchFlags
 	)
 	fs := c.Flags
 	fs.StringVar(&body, "body", "", "send `text` as the message, not standard input")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "print the id the switch gave each message (the first of each batch)")
 	fs.BoolVarP(&lines, "lines", "l", false, "each line is a message (its newline removed)")
 	fs.BoolVarP(&nul, "null", "0", false, "each NUL-terminated record is a message")
 	fs.BoolVar(&asJSON, "json", false, "each line is a JSON envelope as msw-recv --json prints it")
@@ -152,8 +155,12 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	for b := range batches {
 		if len(b.msgs) > 0 {
-			if _, err := cl.SendBatch(ctx, queue, b.msgs); err != nil {
+			id, err := cl.SendBatch(ctx, queue, b.msgs)
+			if err != nil {
 				return sendFailed(c, ctx, cl, queue, mode, b, err)
+			}
+			if verbose {
+				reportSent(stdout, queue, id, len(b.msgs))
 			}
 		}
 		if b.err != nil {
@@ -161,6 +168,17 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	return tool.ExitOK
+}
+
+// reportSent says what a batch of n messages to queue got: the id of
+// its only message, or of its first (ids are consecutive within one
+// request, and a batch of a few MiB is one).
+func reportSent(w io.Writer, queue string, first uint64, n int) {
+	if n == 1 {
+		fmt.Fprintf(w, "sent #%d to %s\n", first, queue)
+		return
+	}
+	fmt.Fprintf(w, "sent %d messages to %s, the first #%d\n", n, queue, first)
 }
 
 // framePrefix is how the switch names the message of a batch it refused.
