@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"msw/broker"
 )
 
 // measureRecvPipe drains ingestCount messages with msw-recv -n into a
@@ -21,11 +19,7 @@ func measureRecvPipe() (Row, error) {
 	n := ingestCount()
 	row := newRow(fmt.Sprintf("3 drain %s", count(n)), "msw-recv -n | wc -l", unitRate, "> file")
 	row.Target, row.check = "pipe/file ≥ 0.8", ratioAtLeast(0.8)
-	bin, err := buildCommands()
-	if err != nil {
-		return row, err
-	}
-	sw, err := startMsw(broker.Options{})
+	bin, sw, err := commandSwitch()
 	if err != nil {
 		return row, err
 	}
