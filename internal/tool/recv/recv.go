@@ -30,9 +30,9 @@ for binary payloads). A message is acknowledged (deleted from its queue)
 only once it has been written, and, into a pipe, once the reader has
 taken it out of the pipe: a msw-recv that is killed or interrupted, or
 whose reader goes away, gives back every message it had not written or
-the reader had not taken, and the next reader gets them. Without -n or -t it follows the queues until
-interrupted, waiting for the switch as long as it takes. Missing queues
-are created.
+the reader had not taken, and the next reader gets them. Without -n or
+-t it follows the queues until interrupted, waiting for the switch as
+long as it takes. Missing queues are created.
 `
 
 var recvGroups = []tool.OptionGroup{
