@@ -101,6 +101,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	k := &callRunner{c: c, cl: cl, queue: queue, timeout: time.Duration(timeout), sigCtx: sigCtx}
+	// The call creates the service's queue; on a terminal, say so when
+	// it is new: a mistyped name then does not wait unnoticed.
+	if tool.IsTerminal(stderr) {
+		if err := tool.CreateQueue(ctx, c, cl, queue); err != nil {
+			return k.report(err, "")
+		}
+	}
 	if lines {
 		c.NoteReadingTerminal(stdin, "requests, one a line,")
 		return k.lines(ctx, stdin, parallel)
