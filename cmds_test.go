@@ -100,3 +100,18 @@ func TestClientsDoNotLinkSwitch(t *testing.T) {
 		t.Errorf("go list reported %d commands; cmd/ holds %d", seen, want)
 	}
 }
+
+// TestVersionScriptCoversEveryCommand: testdata/script/version.txtar
+// tries --version of each command by name, a list kept by hand, so a
+// command added without its lines there fails here.
+func TestVersionScriptCoversEveryCommand(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "script", "version.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range cmdDirs(t) {
+		if !strings.Contains(string(b), "\nexec "+name+" --version\n") {
+			t.Errorf("testdata/script/version.txtar: no line 'exec %s --version'", name)
+		}
+	}
+}

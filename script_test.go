@@ -1,18 +1,23 @@
 package msw_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"msw/internal/compattest"
 	"msw/internal/tool/registry"
 	"msw/lib"
 )
@@ -24,11 +29,58 @@ func TestMain(m *testing.M) {
 	for _, t := range registry.Tools {
 		cmds[t.Name] = run(t.Run)
 	}
+	// The original message-switch's clients, for the compat scripts.
+	cmds["compat-call"] = run(compatCall)
+	cmds["compat-serve"] = run(compatServe)
 	testscript.Main(m, cmds)
 }
 
 func run(body registry.Body) func() {
 	return func() { os.Exit(body(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+}
+
+// compatCall SOCKET QUEUE BODY [TOKEN] calls a service as the original's
+// RPC client does, over the compat socket, and prints the response. The
+// token (and so the reply queue) is compat-call:PID unless given.
+func compatCall(args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	if len(args) != 3 && len(args) != 4 {
+		fmt.Fprintln(stderr, "usage: compat-call SOCKET QUEUE BODY [TOKEN]")
+		return 2
+	}
+	token := "compat-call:" + strconv.Itoa(os.Getpid())
+	if len(args) == 4 {
+		token = args[3]
+	}
+	k, err := compattest.NewCaller(args[0], token)
+	if err != nil {
+		fmt.Fprintln(stderr, "compat-call:", err)
+		return 1
+	}
+	defer k.Close()
+	out, err := k.Call(args[1], []byte(args[2]), waitLimit)
+	if err != nil {
+		fmt.Fprintln(stderr, "compat-call:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s\n", out)
+	return 0
+}
+
+// compatServe SOCKET QUEUE serves a queue as the original's services do,
+// over the compat socket, answering each request upper-cased, until
+// SIGINT or SIGTERM.
+func compatServe(args []string, _ io.Reader, _, stderr io.Writer) int {
+	if len(args) != 2 {
+		fmt.Fprintln(stderr, "usage: compat-serve SOCKET QUEUE")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := compattest.Serve(ctx, args[0], "compat-serve:"+strconv.Itoa(os.Getpid()), args[1], 30, bytes.ToUpper); err != nil {
+		fmt.Fprintln(stderr, "compat-serve:", err)
+		return 1
+	}
+	return 0
 }
 
 // TestScripts runs testdata/script/*.txtar. Each script starts its own

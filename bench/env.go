@@ -95,13 +95,20 @@ type natsServer struct {
 }
 
 func startNATS(storeDir string) (*natsServer, error) {
+	return startNATSSync(storeDir, false)
+}
+
+// startNATSSync is startNATS; with syncAlways its file streams sync
+// every write.
+func startNATSSync(storeDir string, syncAlways bool) (*natsServer, error) {
 	opts := &natsserver.Options{
-		Host:      "127.0.0.1",
-		Port:      -1,
-		JetStream: true,
-		StoreDir:  storeDir,
-		NoLog:     true,
-		NoSigs:    true,
+		Host:       "127.0.0.1",
+		Port:       -1,
+		JetStream:  true,
+		StoreDir:   storeDir,
+		NoLog:      true,
+		NoSigs:     true,
+		SyncAlways: syncAlways,
 	}
 	s, err := natsserver.NewServer(opts)
 	if err != nil {

@@ -62,6 +62,20 @@ func scenarioExec() ([]Row, error) {
 }
 
 func bareForks(workers, calls int) (time.Duration, error) {
+	return parallel(workers, calls, func() error {
+		cmd := exec.Command("/bin/cat")
+		cmd.Stdin = bytes.NewReader(payload100)
+		out, err := cmd.Output()
+		if err == nil && !bytes.Equal(out, payload100) {
+			err = fmt.Errorf("cat answered %d bytes", len(out))
+		}
+		return err
+	})
+}
+
+// parallel makes calls calls of f from workers goroutines and returns
+// how long they took, or the first error (the others then stop).
+func parallel(workers, calls int, f func() error) (time.Duration, error) {
 	var next atomic.Int64
 	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
@@ -70,14 +84,8 @@ func bareForks(workers, calls int) (time.Duration, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(calls) {
-				cmd := exec.Command("/bin/cat")
-				cmd.Stdin = bytes.NewReader(payload100)
-				out, err := cmd.Output()
-				if err == nil && !bytes.Equal(out, payload100) {
-					err = fmt.Errorf("cat answered %d bytes", len(out))
-				}
-				if err != nil {
+			for next.Add(1) <= int64(calls) && firstErr.Load() == nil {
+				if err := f(); err != nil {
 					firstErr.CompareAndSwap(nil, &err)
 					return
 				}
@@ -135,28 +143,16 @@ func mswExec(sw *mswSwitch, transport, bin string, workers, callers, calls int) 
 		}
 		return 0, fmt.Errorf("first call: %w", err)
 	}
-	var next atomic.Int64
-	var firstErr atomic.Pointer[error]
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(calls) {
-				if err := call(); err != nil {
-					firstErr.CompareAndSwap(nil, &err)
-					cancel()
-					return
-				}
-			}
-		}()
-	}
 	self0, kids0 := procCPU(cmd.Process.Pid)
-	wg.Wait()
-	d := time.Since(t0)
-	if p := firstErr.Load(); p != nil {
-		return 0, *p
+	d, err := parallel(callers, calls, func() error {
+		err := call()
+		if err != nil {
+			cancel() // the calls in flight give up too
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
 	if transport == "tcp" {
 		self1, kids1 := procCPU(cmd.Process.Pid)

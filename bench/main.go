@@ -111,6 +111,27 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
+	res := runScenarios(re)
+	printTable(os.Stdout, res)
+	if *out != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+}
+
+// runScenarios runs the scenarios re matches (all if re is nil) and
+// returns their rows; a scenario that fails has a row saying why.
+func runScenarios(re *regexp.Regexp) *Results {
 	start := time.Now()
 	res := &Results{
 		Date:    start.UTC().Format(time.RFC3339),
@@ -140,21 +161,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: scenario %s done in %s\n", sc.id, time.Since(t0).Round(time.Millisecond))
 	}
 	res.Seconds = time.Since(start).Seconds()
-	printTable(os.Stdout, res)
-	if *out != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if *memprofile != "" {
-		f, err := os.Create(*memprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		pprof.Lookup("allocs").WriteTo(f, 0)
-		f.Close()
-	}
+	return res
 }
 
 // scenario is one numbered scenario of the issue.
@@ -172,6 +179,8 @@ var scenarios = []scenario{
 	{"6", "exec serving", scenarioExec},
 	{"7", "trace cost", scenarioTrace},
 	{"8", "idle pollers", scenarioIdle},
+	{"9", "durable ingest", scenarioDurable},
+	{"10", "durable backlog", scenarioBacklog},
 }
 
 // Machine says where the numbers came from.

@@ -25,6 +25,14 @@ type Options struct {
 	// OnReply, if set, is called with the processing time of each reply:
 	// from the request's enqueue to the reply's send by its holder.
 	OnReply func(time.Duration)
+	// Store records persistent queues and their messages; nil (or
+	// Memory) keeps everything in memory only. The broker starts from
+	// the state the store recovered.
+	Store Store
+	// CacheBytes bounds the bytes of durable queues' messages held in
+	// memory; beyond it payloads stay on disk until delivered. Default
+	// DefaultCacheBytes; only with a durable Store.
+	CacheBytes int64
 }
 
 // Defaults for Options.
@@ -60,6 +68,9 @@ func (o *Options) fill() {
 	if o.TraceSize == 0 {
 		o.TraceSize = DefaultTraceSize
 	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
 }
 
 // Broker holds the switch's queues and sessions.
@@ -77,6 +88,10 @@ type Broker struct {
 
 	namesMu     sync.Mutex           // leaf
 	nameWaiters map[string][]*waiter // see namewait.go
+
+	store    Store        // nil unless durable; see durable.go
+	cached   atomic.Int64 // bytes durable queues hold in memory; see cache.go
+	diskOnly atomic.Int64 // messages whose payload is on disk only
 
 	// Counters, for metrics.
 	Counters Counters
@@ -99,6 +114,10 @@ func New(opts Options) *Broker {
 	}
 	if opts.TraceSize > 0 {
 		b.trace = newTraceRing(opts.TraceSize)
+	}
+	if opts.Store != nil && opts.Store.Stats().Durable {
+		b.store = opts.Store
+		b.recover(opts.Store.Recovered())
 	}
 	return b
 }
@@ -258,8 +277,23 @@ func (b *Broker) CreateQueue(s *Session, name string) error {
 		}
 		return nil
 	}
-	b.queues[name] = newQueue(b, name, nil)
+	q := newQueue(b, name, nil)
+	var c Commit
+	if b.store != nil {
+		var err error
+		if c, err = b.store.CreateQueue(name); err == nil {
+			c, err = b.store.SetQueueMeta(name, metaCreated, createdMeta(q.created))
+		}
+		if err != nil {
+			b.queuesMu.Unlock()
+			return err
+		}
+	}
+	b.queues[name] = q
 	b.queuesMu.Unlock()
+	if err := b.waitCreated(q, c); err != nil {
+		return err
+	}
 	b.wakeName(name)
 	b.traceEvent(traceRecord{kind: wire.EventQueueCreate, queue: name, from: clientOf(s)})
 	return nil
@@ -316,51 +350,85 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 		delete(q.owner.transients, name)
 		q.owner.mu.Unlock()
 	}
-	b.destroy(s, q, name)
-	return nil
+	return b.destroy(s, q, name)
 }
 
 // PurgeQueue removes the ready messages of a queue and keeps the queue;
-// messages in flight stay with the sessions holding them. It returns how
-// many messages it removed.
+// messages in flight stay with the sessions holding them. A durable
+// queue records the removal as it records acks. It returns how many
+// messages it removed.
 func (b *Broker) PurgeQueue(name string) (int, error) {
 	q, err := b.lookup(name)
 	if err != nil {
 		return 0, err
 	}
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	n := q.ready()
-	q.redeliver, q.fresh = nil, deque{}
-	q.bytes = 0
-	for _, h := range q.inflight {
-		q.bytes += int64(len(h.msg.data))
+	ids := make([]uint64, n)
+	for i := range n {
+		m := q.readyAt(i)
+		ids[i] = m.id
+		q.droppedLocked(m)
 	}
+	q.redeliver, q.fresh = nil, deque{}
+	var c Commit
+	if b.durable(q) && n > 0 {
+		c = b.store.Ack(q.name, ids)
+	}
+	q.mu.Unlock()
+	b.flush(c)
 	return n, nil
 }
 
-func (b *Broker) destroy(s *Session, q *Queue, name string) {
+// destroy removes q from the map and drops its messages. Only the
+// recording of a persistent queue's destruction can fail. It is recorded
+// under q.mu, as it is marked destroyed, so that no send to q can be
+// recorded after it (replay would bring the queue back).
+func (b *Broker) destroy(s *Session, q *Queue, name string) error {
+	var c Commit
+	var err error
 	b.queuesMu.Lock()
-	if b.queues[name] == q {
+	removed := b.queues[name] == q
+	if removed {
 		delete(b.queues, name)
 	}
-	b.queuesMu.Unlock()
 	q.mu.Lock()
 	if q.destroyed {
 		q.mu.Unlock()
-		return
+		b.queuesMu.Unlock()
+		return nil
 	}
 	q.destroyed = true
+	if b.durable(q) {
+		if removed {
+			c, err = b.store.DestroyQueue(name)
+		}
+		b.cached.Add(-(q.bytes - q.diskBytes))
+		b.diskOnly.Add(-int64(len(q.onDisk)))
+	}
 	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, map[uint64]held{}, 0
+	q.onDisk, q.diskBytes = nil, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
+	q.wakeWatchersLocked()
 	q.mu.Unlock()
+	b.queuesMu.Unlock()
+	if err == nil && c != 0 {
+		err = b.store.Wait(c)
+	}
 	b.traceEvent(traceRecord{kind: wire.EventQueueDestroy, queue: name, from: clientOf(s)})
+	return err
 }
 
 // Send enqueues messages into a queue, in order, with consecutive ids; it
 // returns the first id. s may be nil for an anonymous sender. Either every
 // message is enqueued or none is.
 func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, error) {
+	return b.send(s, queue, ms, nil)
+}
+
+// send is Send; a number function, if given, names the first message's
+// correlation id after its id, under the queue's lock (SendNumbered).
+func (b *Broker) send(s *Session, queue string, ms []wire.Message, number numbering) (uint64, error) {
 	if b.closed.Load() {
 		return 0, ErrClosed
 	}
@@ -395,9 +463,27 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 		q.mu.Unlock()
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
+	if number != nil {
+		if err := number.apply(q, &ms[0], &stored[0]); err != nil {
+			q.mu.Unlock()
+			return 0, err
+		}
+	}
+	var c Commit
+	if b.durable(q) {
+		if c, err = b.record(q, stored); err != nil {
+			q.mu.Unlock()
+			return 0, err
+		}
+	}
 	first := q.enqueueLocked(stored)
 	q.sent += uint64(len(stored))
 	q.mu.Unlock()
+	if c != 0 {
+		if err := b.waitSent(q, c, first, stored); err != nil {
+			return 0, err
+		}
+	}
 	b.Counters.Sent.Add(uint64(len(ms)))
 	if s != nil {
 		for i := range stored {
@@ -431,39 +517,50 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 	var firstErr error
 	for name, ids := range acks {
 		q, err := b.lookup(name)
-		if err != nil {
+		if err == nil {
+			err = b.ackIn(s, q, ids)
+		}
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// ackIn is Ack for the ids of one queue.
+func (b *Broker) ackIn(s *Session, q *Queue, ids []uint64) error {
+	var firstErr error
+	var done []message
+	q.mu.Lock()
+	for _, id := range ids {
+		h, ok := q.inflight[id]
+		if ok {
+			delete(q.inflight, id)
+		} else if h.msg, ok = q.removeReadyLocked(id); !ok {
 			if firstErr == nil {
-				firstErr = err
+				firstErr = fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, q.name, id)
 			}
 			continue
 		}
-		var done []message
-		q.mu.Lock()
-		for _, id := range ids {
-			h, ok := q.inflight[id]
-			if ok {
-				delete(q.inflight, id)
-			} else if h.msg, ok = q.removeReadyLocked(id); !ok {
-				if firstErr == nil {
-					firstErr = fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, name, id)
-				}
-				continue
-			}
-			q.bytes -= int64(len(h.msg.data))
-			done = append(done, h.msg)
-		}
-		q.acked += uint64(len(done))
-		q.mu.Unlock()
-		b.Counters.Acked.Add(uint64(len(done)))
-		if s != nil {
-			for i := range done {
-				if done[i].replyLen > 0 {
-					s.takeRequest(done[i].replyTo(), done[i].corr())
-				}
-			}
-		}
-		b.traceMessages(wire.EventAck, name, done, clientOf(s), "", false)
+		q.droppedLocked(&h.msg)
+		done = append(done, h.msg)
 	}
+	q.acked += uint64(len(done))
+	var c Commit
+	if b.durable(q) && len(done) > 0 {
+		c = b.store.Ack(q.name, idsOf(done))
+	}
+	q.mu.Unlock()
+	b.flush(c)
+	b.Counters.Acked.Add(uint64(len(done)))
+	if s != nil {
+		for i := range done {
+			if done[i].replyLen > 0 {
+				s.takeRequest(done[i].replyTo(), done[i].corr())
+			}
+		}
+	}
+	b.traceMessages(wire.EventAck, q.name, done, clientOf(s), "", false)
 	return firstErr
 }
 
@@ -504,6 +601,7 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	if err != nil {
 		return err
 	}
+	var c Commit
 	q.mu.Lock()
 	if _, ok := q.inflight[id]; ok {
 		q.mu.Unlock()
@@ -511,9 +609,13 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	}
 	m, ok := q.removeReadyLocked(id)
 	if ok {
-		q.bytes -= int64(len(m.data))
+		q.droppedLocked(&m)
+		if b.durable(q) {
+			c = b.store.Ack(q.name, []uint64{id})
+		}
 	}
 	q.mu.Unlock()
+	b.flush(c)
 	if !ok {
 		return fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, queue, id)
 	}
@@ -534,7 +636,12 @@ func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
 	n := min(max, q.ready())
 	out := make([]wire.Delivery, n)
 	for i := 0; i < n; i++ {
-		out[i] = q.readyAt(i).delivery(q.name)
+		m := q.readyAt(i)
+		if q.onDisk != nil {
+			c := b.loadedCopyLocked(q, m)
+			m = &c
+		}
+		out[i] = m.delivery(q.name)
 	}
 	return out, nil
 }

@@ -15,6 +15,12 @@ import (
 
 func newTestBroker(t *testing.T, opts Options) *Broker {
 	t.Helper()
+	if opts.Store == nil {
+		opts.Store = testStore(t)
+		if opts.Store != nil && opts.CacheBytes == 0 {
+			opts.CacheBytes = 64 // most payloads are read back from disk
+		}
+	}
 	b := New(opts)
 	t.Cleanup(b.Close)
 	return b
@@ -74,6 +80,11 @@ func acksOf(ds []wire.Delivery) wire.Acks {
 
 // queueWaiters reports whether n transfers wait on the named queue.
 func queueWaiters(b *Broker, name string, n int) func() bool {
+	return queueCount(b, name, n, func(q *Queue) int { return len(q.waiters) })
+}
+
+// queueCount reports whether count, read under the named queue's lock, is n.
+func queueCount(b *Broker, name string, n int, count func(*Queue) int) func() bool {
 	return func() bool {
 		q, err := b.lookup(name)
 		if err != nil {
@@ -81,7 +92,7 @@ func queueWaiters(b *Broker, name string, n int) func() bool {
 		}
 		q.mu.Lock()
 		defer q.mu.Unlock()
-		return len(q.waiters) == n
+		return count(q) == n
 	}
 }
 

@@ -23,8 +23,11 @@ type Queue struct {
 	fresh          deque     // never delivered, FIFO
 	inflight       map[uint64]held
 	nextID         uint64
-	bytes          int64 // payload bytes held, ready and in flight
+	bytes          int64             // payload bytes held, ready and in flight
+	onDisk         map[uint64]uint32 // payload lengths of messages whose payload is on disk only
+	diskBytes      int64             // their sum
 	waiters        []*waiter
+	watchers       []*waiter // cursor readers, all woken by a send (cursor.go)
 	subscribers    int
 	everSubscribed bool
 	sent, acked    uint64 // messages enqueued and acked since the queue was made
@@ -66,6 +69,7 @@ func (q *Queue) enqueueLocked(ms []message) uint64 {
 		q.fresh.pushBack(ms[i])
 	}
 	q.wakeLocked(len(ms))
+	q.wakeWatchersLocked()
 	return first
 }
 

@@ -21,6 +21,8 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 	if q.transient {
 		qi.Kind = wire.KindTransient
 		qi.Owner = q.owner.clientID
+	} else {
+		qi.Durable = q.b.store != nil
 	}
 	if lt := q.lastTransfer.Load(); lt != 0 {
 		qi.LastTransfer = time.Unix(0, lt)
@@ -77,12 +79,17 @@ func (b *Broker) Info(name string) (wire.QueueInfo, error) {
 // session.
 func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 	now := time.Now()
-	snap := wire.Snapshot{Started: b.started, Now: now, Queues: []wire.QueueSnapshot{}, Sessions: []wire.SessionInfo{}}
+	snap := wire.Snapshot{Started: b.started, Now: now, Queues: []wire.QueueSnapshot{}, Sessions: []wire.SessionInfo{}, Storage: b.storageInfo()}
 	for _, q := range b.queueList("") {
 		q.mu.Lock()
 		qs := wire.QueueSnapshot{QueueInfo: q.infoLocked(now, b.opts.AliveWindow), EverSubscribed: q.everSubscribed, Messages: []wire.MessageInfo{}}
 		for i := 0; i < q.ready() && len(qs.Messages) < maxMessages; i++ {
-			qs.Messages = append(qs.Messages, messageInfo(q.readyAt(i), nil))
+			m := q.readyAt(i)
+			if q.onDisk != nil {
+				c := b.loadedCopyLocked(q, m)
+				m = &c
+			}
+			qs.Messages = append(qs.Messages, messageInfo(m, nil))
 		}
 		ids := make([]uint64, 0, len(q.inflight))
 		for id := range q.inflight {

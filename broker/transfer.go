@@ -166,6 +166,7 @@ func (b *Broker) Transfer(ctx context.Context, s *Session, max int, timeout time
 func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery {
 	var out []wire.Delivery
 	var buf []message
+	var c Commit // the last delivery recorded
 	budget := b.opts.MaxTransferBytes
 	for _, q := range s.subscriptions() {
 		if len(out) >= max {
@@ -189,6 +190,9 @@ func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery
 			buf = make([]message, 0, n)
 		}
 		buf = q.takeBudgetLocked(s, max-len(out), &budget, len(out) == 0, buf[:0])
+		if len(buf) > 0 && b.durable(q) {
+			c = b.store.Deliver(q.name, idsOf(buf))
+		}
 		if len(buf) == 0 && w != nil {
 			q.waiters = append(q.waiters, w)
 		}
@@ -211,6 +215,7 @@ func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery
 		w.giveUp()
 		b.forget(s, w)
 	}
+	b.flush(c)
 	return out
 }
 
@@ -219,6 +224,11 @@ func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery
 func (q *Queue) takeBudgetLocked(s *Session, max int, budget *int, first bool, out []message) []message {
 	for max > 0 && q.ready() > 0 {
 		m := q.readyAt(0)
+		if q.onDisk != nil {
+			if err := q.b.loadLocked(q, m); err != nil {
+				break // it stays ready; the next transfer tries again
+			}
+		}
 		if len(m.data) > *budget && !(first && len(out) == 0) {
 			break
 		}

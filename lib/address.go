@@ -9,7 +9,8 @@ import (
 	"msw/internal/wire"
 )
 
-// DefaultAddr is the switch's default address.
+// DefaultAddr is the switch's default address, 127.0.0.1:8080: where a
+// client looks when neither Options.Addr nor EnvSwitch says otherwise.
 const DefaultAddr = wire.DefaultAddr
 
 // EnvSwitch names the environment variable that gives the switch's
@@ -36,12 +37,14 @@ func parseAddr(addr string) (endpoint, error) {
 	return endpoint{display: a.Address, base: "http://" + a.Address}, nil
 }
 
+// dialer reaches the switch, for HTTP requests and the stream alike.
+var dialer = net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
 // transport returns an HTTP transport for the endpoint, keeping enough
 // idle connections for many requests in flight.
 func (e endpoint) transport() *http.Transport {
-	d := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	t := &http.Transport{
-		DialContext:         d.DialContext,
+		DialContext:         dialer.DialContext,
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     0, // the session's keep-alive keeps them in use
@@ -50,7 +53,7 @@ func (e endpoint) transport() *http.Transport {
 	if e.unix != "" {
 		path := e.unix
 		t.DialContext = func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, "unix", path)
+			return dialer.DialContext(ctx, "unix", path)
 		}
 	}
 	return t

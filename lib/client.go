@@ -99,8 +99,8 @@ func newClient(ep endpoint, opts Options) *Client {
 // Call and Serve.
 func (c *Client) child() *Client { return newClient(c.ep, c.opts) }
 
-// DefaultClientID is "program[pid]@host" (wire.ClientID), as the switch
-// shows clients.
+// DefaultClientID is "program[pid]@host", the name the switch shows a
+// client by when Options.ClientID is empty.
 func DefaultClientID() string {
 	host, _ := os.Hostname()
 	return wire.ClientID(filepath.Base(os.Args[0]), os.Getpid(), host)

@@ -52,6 +52,7 @@ type Error struct {
 	Message string // one line for people
 }
 
+// Error returns the switch's message.
 func (e *Error) Error() string { return e.Message }
 
 // Error codes the switch answers with (see docs/protocol.md).

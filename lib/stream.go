@@ -57,6 +57,8 @@ const settleWait = 2 * time.Second
 const flusherFrom = 4
 
 // maxAnswer bounds an answer frame; anything larger is a broken stream.
+// Its buffer grows as the bytes arrive (readLoop), so the bound is a
+// sanity check, not an allocation.
 const maxAnswer = 1 << 30
 
 // streamConn is one stream: a connection bound to one session.
@@ -116,12 +118,11 @@ func (c *Client) streamFor(ctx context.Context, sess string) (sc *streamConn, re
 
 // openStream dials the switch and upgrades the connection.
 func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, answer, error) {
-	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	network, addr, host := "tcp", c.ep.display, c.ep.display
 	if c.ep.unix != "" {
 		network, addr, host = "unix", c.ep.unix, "unix"
 	}
-	conn, err := d.DialContext(ctx, network, addr)
+	conn, err := dialer.DialContext(ctx, network, addr)
 	if err != nil {
 		return nil, answer{}, err
 	}
@@ -448,8 +449,11 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 			sc.fail(err)
 			return
 		}
-		f := make([]byte, n)
-		if _, err := io.ReadFull(br, f); err != nil {
+		// A buffer of its own (answers are handed on and kept), grown
+		// with the bytes that arrive: a length prefix alone cannot make
+		// the client allocate up to maxAnswer.
+		f, err := wire.ReadStreamFrame(br, n, nil)
+		if err != nil {
 			sc.fail(err)
 			return
 		}

@@ -54,11 +54,9 @@ func (st *stream) consume(req *wire.StreamRequest) int {
 	c.autoAck = len(req.Body) > 0 && req.Body[0]&wire.ConsumeAutoAck != 0
 	ctx, cancel := context.WithCancel(st.ctx)
 	st.mu.Lock()
-	st.waiting[req.ID] = cancel
 	st.consumers = append(st.consumers, c)
 	st.mu.Unlock()
-	st.async.Add(1)
-	go c.run(ctx, cancel)
+	st.wait(req.ID, cancel, func() { c.run(ctx, cancel) })
 	return 0
 }
 
@@ -66,7 +64,6 @@ func (st *stream) consume(req *wire.StreamRequest) int {
 // session cannot take any more (the final answer says why).
 func (c *consumer) run(ctx context.Context, cancel context.CancelFunc) {
 	st := c.st
-	defer st.async.Done()
 	defer func() {
 		cancel()
 		if st.ctx.Err() != nil {

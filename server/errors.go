@@ -50,6 +50,8 @@ var errorCodes = []struct {
 	{broker.ErrInFlight, http.StatusConflict, wire.CodeInFlight},
 	{broker.ErrSessionEnded, http.StatusGone, wire.CodeUnknownSession},
 	{broker.ErrClosed, http.StatusServiceUnavailable, wire.CodeShuttingDown},
+	{broker.ErrStorageFull, http.StatusInsufficientStorage, wire.CodeStorageFull},
+	{broker.ErrStorage, http.StatusInsufficientStorage, wire.CodeStorageError},
 }
 
 // errorAnswer is the status and body err is answered with, on HTTP and on

@@ -28,8 +28,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}", s.queueInfo)
 	mux.HandleFunc("PUT "+wire.PathQueuePrefix+"{name}", s.createQueue)
 	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}", s.destroyQueue)
-	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}/messages", s.peek)
-	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}/messages", s.purgeQueue)
+	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}"+wire.SuffixMessages, s.peek)
+	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}"+wire.SuffixMessages, s.purgeQueue)
 	mux.HandleFunc("POST "+wire.PathTransient, s.createTransient)
 	mux.HandleFunc("POST "+wire.PathSubscribe, s.subscribe)
 	mux.HandleFunc("POST "+wire.PathUnsubscribe, s.unsubscribe)
@@ -307,7 +307,7 @@ func (s *Server) diagnostics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	staleMs, err := intParam(r, "stale_ms", 0)
+	staleMs, err := intParam(r, wire.ParamStale, 0)
 	if err != nil {
 		writeError(w, err)
 		return

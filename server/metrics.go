@@ -75,6 +75,8 @@ type brokerCollector struct {
 	queues, sessions, conns                     *prometheus.Desc
 	ready, inflight, bytes                      *prometheus.Desc
 	qDepth, qInflight, qBytes, qSubs            *prometheus.Desc
+	durable, logBytes, lastFsync, fsyncs        *prometheus.Desc
+	diskOnly                                    *prometheus.Desc
 }
 
 func newBrokerCollector(b *broker.Broker) *brokerCollector {
@@ -101,6 +103,11 @@ func newBrokerCollector(b *broker.Broker) *brokerCollector {
 		qInflight:   d("queue_in_flight", "Messages delivered and not yet acknowledged, per queue; transient queues summed.", "queue"),
 		qBytes:      d("queue_bytes", "Payload bytes held, per queue; transient queues summed.", "queue"),
 		qSubs:       d("queue_subscribers", "Sessions subscribed, per queue; transient queues summed.", "queue"),
+		durable:     d("durable", "1 if persistent queues are kept on disk (--data), else 0."),
+		logBytes:    d("log_bytes", "Bytes of the durable log on disk."),
+		lastFsync:   d("last_fsync_seconds", "How long the durable log's last fsync took."),
+		fsyncs:      d("fsyncs_total", "Fsyncs of the durable log."),
+		diskOnly:    d("messages_disk_only", "Messages whose payload is held on disk only."),
 	}
 }
 
@@ -109,6 +116,7 @@ func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.start, c.sent, c.delivered, c.acked, c.redelivered, c.withdr,
 		c.sessStarted, c.sessEnded, c.queues, c.sessions, c.conns,
 		c.ready, c.inflight, c.bytes, c.qDepth, c.qInflight, c.qBytes, c.qSubs,
+		c.durable, c.logBytes, c.lastFsync, c.fsyncs, c.diskOnly,
 	} {
 		ch <- d
 	}
@@ -136,6 +144,16 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.sessStarted, ct.SessionsStarted.Load())
 	counter(c.sessEnded, ct.SessionsEnded.Load())
 	gauge(c.start, float64(c.b.Started().UnixNano())/1e9)
+	ss := c.b.StoreStats()
+	durable := 0.0
+	if ss.Durable {
+		durable = 1
+	}
+	gauge(c.durable, durable)
+	gauge(c.logBytes, float64(ss.LogBytes))
+	gauge(c.lastFsync, ss.LastSync.Seconds())
+	counter(c.fsyncs, ss.Syncs)
+	gauge(c.diskOnly, float64(ss.DiskOnly))
 
 	perQueue := map[string]*queueFigures{}
 	var persistent, transient int

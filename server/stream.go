@@ -51,9 +51,9 @@ type stream struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	waiting   map[uint64]context.CancelFunc // transfers waiting and consumers, by request id
-	consumers []*consumer                   // replaced, never changed in place
-	async     sync.WaitGroup                // their goroutines
+	waiting   map[uint64]func() // stop the waiting transfers and consumers, by request id
+	consumers []*consumer       // replaced, never changed in place
+	async     sync.WaitGroup    // their goroutines
 
 	buf  []byte // the frame being handled (reader goroutine only)
 	call call   // the request being handled (reader goroutine only)
@@ -89,7 +89,7 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) {
 		conn:    conn,
 		br:      brw.Reader,
 		bw:      bufio.NewWriterSize(conn, 32<<10),
-		waiting: map[uint64]context.CancelFunc{},
+		waiting: map[uint64]func(){},
 	}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	if !s.track(st) {
@@ -291,15 +291,34 @@ func (st *stream) handle(req *wire.StreamRequest) int {
 }
 
 // cancelWaiting ends the waiting transfer or the consume with request id
-// req.Arg; the cancel itself has no answer.
+// req.Arg; the cancel itself has no answer. It returns once that has
+// left the broker, so the stream's next request cannot be met by it: a
+// release right after a consume's cancel goes to another receiver, not
+// back to the consume still waiting in the broker (which would count a
+// delivery nobody saw).
 func (st *stream) cancelWaiting(req *wire.StreamRequest) int {
 	st.mu.Lock()
-	cancel := st.waiting[req.Arg]
+	stop := st.waiting[req.Arg]
 	st.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if stop != nil {
+		stop()
 	}
 	return 0
+}
+
+// wait runs f in a goroutine of its own, waiting for request id: until
+// f returns, cancelWaiting of id cancels ctx and waits for it.
+func (st *stream) wait(id uint64, cancel context.CancelFunc, f func()) {
+	done := make(chan struct{})
+	st.mu.Lock()
+	st.waiting[id] = func() { cancel(); <-done }
+	st.mu.Unlock()
+	st.async.Add(1)
+	go func() {
+		defer st.async.Done()
+		defer close(done)
+		f()
+	}()
 }
 
 // transfer answers request id at once if messages are ready, else waits
@@ -311,12 +330,7 @@ func (st *stream) transfer(id uint64, sess *broker.Session, max int, timeout tim
 		return st.answerDeliveries(id, ds, err)
 	}
 	ctx, cancel := context.WithCancel(st.ctx)
-	st.mu.Lock()
-	st.waiting[id] = cancel
-	st.mu.Unlock()
-	st.async.Add(1)
-	go func() {
-		defer st.async.Done()
+	st.wait(id, cancel, func() {
 		ds, err := b.Transfer(ctx, sess, max, timeout)
 		if ctx.Err() != nil && st.ctx.Err() == nil {
 			err = nil // cancelled by the client: answer with what it has, nothing
@@ -331,7 +345,7 @@ func (st *stream) transfer(id uint64, sess *broker.Session, max int, timeout tim
 		}
 		st.answerDeliveries(id, ds, err)
 		st.flush()
-	}()
+	})
 	return 0
 }
 

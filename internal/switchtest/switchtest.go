@@ -24,6 +24,8 @@ type Switch struct {
 	Addr string
 	// Broker is the switch's core, for tests that look inside.
 	Broker *broker.Broker
+	// Server is the switch's HTTP server, for listeners served beside it.
+	Server *server.Server
 
 	srv  *server.Server
 	done chan struct{}
@@ -47,7 +49,7 @@ func Start(tb testing.TB, listen string, opts broker.Options, sopts server.Optio
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sw := &Switch{Addr: l.Addr().String(), Broker: b, srv: srv, done: make(chan struct{})}
+	sw := &Switch{Addr: l.Addr().String(), Broker: b, Server: srv, srv: srv, done: make(chan struct{})}
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
 		sw.Addr = wire.Addr{Network: "unix", Address: ua.Name}.String()
 	}

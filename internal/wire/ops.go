@@ -29,11 +29,11 @@ type Op struct {
 // listing, diagnostics, trace, shutdown) are HTTP-only and use the Path
 // constants directly.
 var (
-	OpSend      = Op{Name: "send", Method: "POST", Route: PathQueuePrefix + "{name}/messages", Stream: StreamSend}
+	OpSend      = Op{Name: "send", Method: "POST", Route: PathQueuePrefix + "{name}" + SuffixMessages, Stream: StreamSend}
 	OpTransfer  = Op{Name: "transfer", Method: "POST", Route: PathTransfer, Stream: StreamTransfer}
 	OpAck       = Op{Name: "ack", Method: "POST", Route: PathAck, Stream: StreamAck, Idempotent: true}
 	OpRelease   = Op{Name: "release", Method: "POST", Route: PathRelease, Stream: StreamRelease, Idempotent: true}
-	OpWithdraw  = Op{Name: "withdraw", Method: "DELETE", Route: PathQueuePrefix + "{name}/messages/{id}", Stream: StreamWithdraw, Idempotent: true}
+	OpWithdraw  = Op{Name: "withdraw", Method: "DELETE", Route: PathQueuePrefix + "{name}" + SuffixMessages + "/{id}", Stream: StreamWithdraw, Idempotent: true}
 	OpKeepalive = Op{Name: "keepalive", Method: "POST", Route: PathKeepalive, Stream: StreamPing, Idempotent: true}
 )
 

@@ -63,7 +63,7 @@ func Diagnose(snap *Snapshot, stale time.Duration) *Services {
 	out := &Services{StaleMillis: stale.Milliseconds(), Services: []Service{}, Idle: []string{}, Uncollected: []string{}}
 	for i := range snap.Queues {
 		q := &snap.Queues[i]
-		if q.Kind == "transient" {
+		if q.Kind == KindTransient {
 			if q.Depth > 0 {
 				out.Uncollected = append(out.Uncollected, q.Name)
 			}
@@ -225,7 +225,7 @@ func (d *diagnosis) callerState(m MessageInfo) string {
 			return fmt.Sprintf("%s is connected, but its reply queue %s is gone: the reply has nowhere to go", m.Origin, m.ReplyTo)
 		}
 		return fmt.Sprintf("gone (its reply queue %s no longer exists)", m.ReplyTo)
-	case rq.Kind == "transient":
+	case rq.Kind == KindTransient:
 		who := rq.Owner
 		if who == "" {
 			who = m.Origin

@@ -25,6 +25,11 @@ const (
 	PathHealth      = "/v1/health"            // GET
 	PathHistory     = "/v1/history"           // GET depth and rate samples per queue
 	PathMetrics     = "/metrics"              // GET, Prometheus text format
+
+	// SuffixMessages follows a queue's path (PathQueuePrefix and its
+	// path-escaped name) to name its messages: GET peeks, POST sends
+	// (OpSend).
+	SuffixMessages = "/messages"
 )
 
 // Query parameters of the GET and DELETE endpoints (docs/protocol.md).
@@ -37,6 +42,7 @@ const (
 	ParamMaxMessages = "max_messages" // diagnostics: most messages per queue
 	ParamAfter       = "after"        // trace: events after this sequence number
 	ParamTimeout     = "timeout_ms"   // trace: how long to wait for an event
+	ParamStale       = "stale_ms"     // diagnostics: group by service, stuck after this long unpolled
 )
 
 // Headers.
@@ -180,6 +186,8 @@ type QueueInfo struct {
 	OldestMessage time.Time `json:"oldest_message,omitzero"`
 	LastTransfer  time.Time `json:"last_transfer,omitzero"`
 	Bytes         int64     `json:"bytes"`
+	// Durable: a persistent queue of a switch with --data, kept on disk.
+	Durable bool `json:"durable,omitempty"`
 }
 
 // QueuesResponse is the body of GET /v1/queues.
@@ -229,6 +237,17 @@ type Snapshot struct {
 	// Services is the diagnosis of the snapshot (see Diagnose), present
 	// when the request asked for it with stale_ms.
 	Services *Services `json:"services,omitempty"`
+	// Storage describes the log of a switch with --data; nil without.
+	Storage *StorageInfo `json:"storage,omitempty"`
+}
+
+// StorageInfo describes the log a durable switch keeps.
+type StorageInfo struct {
+	Fsync     string  `json:"fsync"`              // always, interval=D or never
+	LogBytes  int64   `json:"log_bytes"`          // bytes of log files on disk
+	LastFsync float64 `json:"last_fsync_seconds"` // how long the last fsync took
+	DiskOnly  int     `json:"disk_only"`          // messages whose payload is on disk only
+	Failed    string  `json:"failed,omitempty"`   // the write error the log is in, if any
 }
 
 // Error is the JSON body of every 4xx and 5xx answer.
@@ -253,4 +272,6 @@ const (
 	CodeForbidden      = "forbidden"
 	CodeShuttingDown   = "shutting_down"
 	CodeInternal       = "internal"
+	CodeStorageFull    = "storage_full"  // 507: the switch's disk is full
+	CodeStorageError   = "storage_error" // 507: writing its log failed
 )

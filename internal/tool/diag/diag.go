@@ -121,6 +121,13 @@ func (r *diagReport) ago(t time.Time) string {
 func (r *diagReport) write(w io.Writer) {
 	s := r.snap
 	fmt.Fprintf(w, "Switch at %s started %s (%s).\n", r.addr, s.Started.Local().Format("2006-01-02 15:04:05 MST"), r.ago(s.Started))
+	if st := s.Storage; st != nil {
+		fmt.Fprintf(w, "Durable: log of %s on disk, fsync %s, last fsync took %s, %s on disk only.\n",
+			wire.CountOf(st.LogBytes, "byte", "bytes"), st.Fsync, time.Duration(st.LastFsync*1e9).Round(time.Microsecond), wire.CountOf(int64(st.DiskOnly), "message", "messages"))
+		if st.Failed != "" {
+			fmt.Fprintf(w, "Writing the log failed: %s; sends are refused until it works again.\n", st.Failed)
+		}
+	}
 
 	diag := wire.Diagnose(s, r.stale)
 	queues := map[string]*wire.QueueSnapshot{}
@@ -294,6 +301,10 @@ func wireSnapshot(s *lib.Snapshot) *wire.Snapshot {
 	}
 	for i, ss := range s.Sessions {
 		w.Sessions[i] = wire.SessionInfo(ss)
+	}
+	if s.Storage != nil {
+		st := wire.StorageInfo(*s.Storage)
+		w.Storage = &st
 	}
 	return w
 }

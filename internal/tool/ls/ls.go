@@ -141,7 +141,11 @@ func writeQueueTable(w io.Writer, qs []lib.QueueInfo, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL")
 	for _, q := range qs {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", q.Name, q.Kind, q.Depth, q.InFlight, q.Subscribers,
+		kind := q.Kind
+		if q.Durable {
+			kind = "durable" // persistent, and kept on disk
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", q.Name, kind, q.Depth, q.InFlight, q.Subscribers,
 			queueAge(now, q.OldestMessage), queueAge(now, q.LastTransfer))
 	}
 	return tw.Flush()

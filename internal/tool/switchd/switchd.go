@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"msw/broker"
+	"msw/compat"
 	"msw/internal/tool"
 	"msw/internal/wire"
 	"msw/server"
@@ -23,15 +24,18 @@ Usage: msw-switch [options]
        msw-switch --shutdown [-s ADDR]
 
 Run the message switch: named queues held in memory, served over HTTP on
-each --listen address (default 127.0.0.1:8080). Logs one line per
-lifecycle event to stderr; -v adds one per request. SIGINT and SIGTERM
-stop it cleanly, as does 'msw-switch --shutdown'. Open the listening
+each --listen address (default 127.0.0.1:8080). With --data DIR its
+persistent queues and their messages are kept in a log in DIR and survive
+a restart, kill -9 and power loss. Logs one line per lifecycle event to
+stderr; -v adds one per request. SIGINT and SIGTERM stop it cleanly, as
+does 'msw-switch --shutdown'. Open the listening
 address in a browser (http://127.0.0.1:8080/) for a live view of its
 queues, services and trace; the page only reads unless --ui-writes.
 `
 
 var switchGroups = []tool.OptionGroup{
-	tool.Group("Serving", "listen", "socket-mode", "allow-host", "ready-file", "ui-writes", "verbose"),
+	tool.Group("Serving", "listen", "compat", "socket-mode", "allow-host", "ready-file", "ui-writes", "verbose"),
+	tool.Group("Durability", "data", "fsync", "cache", "repair"),
 	tool.Group("Limits", "max-payload", "max-wait", "session-grace", "trace-size"),
 	tool.Group("Stopping a running switch", "shutdown", "switch", "wait", "client-id"),
 }
@@ -51,6 +55,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := tool.NewCommand("msw-switch", switchUsage, stdout, stderr)
 	var (
 		listens    listenList
+		compats    listenList
 		allowHosts listenList
 		verbose    bool
 		maxPayload = "16MiB"
@@ -62,9 +67,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		shutdown   bool
 		uiWrites   bool
 		sf         tool.SwitchFlags
+		dur        durability
 	)
 	fs := c.Flags
 	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
+	fs.Func("compat", "also serve the original message-switch's protocol on this `address`: unix:/path or a loopback host:port (repeatable)", func(a string) error {
+		compats = append(compats, a)
+		return compat.CheckAddr(a)
+	})
 	fs.BoolVarP(&verbose, "verbose", "v", false, "log every request")
 	fs.StringVar(&maxPayload, "max-payload", maxPayload, "largest message payload accepted (`size`: bytes, or with K, M, G)")
 	fs.Var(&grace, "session-grace", "`duration` a session outlives its last connection")
@@ -75,6 +85,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&readyFile, "ready-file", "", "write the first listening address to this `file` once serving")
 	fs.BoolVar(&uiWrites, "ui-writes", false, "let the web page on / destroy queues and ack messages (each after a confirmation); without it the page only reads")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
+	dur.register(fs)
 	sf.Register(fs, tool.DefaultWait)
 	if ok, code := c.Parse(args, switchGroups); !ok {
 		return code
@@ -101,6 +112,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	logger := log.New(stderr, "msw-switch: ", 0)
+	store, cache, code := dur.open(c, logger)
+	if code != tool.ExitOK {
+		return code
+	}
+	if store != nil {
+		defer store.Close()
+	}
 	ctx, stop := tool.SignalContext()
 	defer stop()
 	metrics := server.NewMetrics()
@@ -110,22 +128,33 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		MaxWait:    time.Duration(maxWait),
 		TraceSize:  traceSize,
 		OnReply:    metrics.ObserveReply,
+		Store:      dur.store(store),
+		CacheBytes: cache,
 	})
+	if store != nil {
+		g := b.Gauges(nil)
+		logger.Printf("data in %s, fsync %s: %d queues, %d messages", dur.dir, dur.fsync, g.Queues, g.Ready+g.InFlight)
+	}
 	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites})
 
-	listeners, err := listenAll(listens, iofs.FileMode(mode))
+	cs := compat.New(b, srv, compat.Options{Log: logger, OnShutdown: stop})
+	listeners, err := listenAll(listens, compats, iofs.FileMode(mode))
 	if err != nil {
 		return c.Failf("%v", err)
 	}
-	return serve(ctx, c, logger, srv, listeners, readyFile)
+	return serve(ctx, c, logger, srv, cs, listeners, len(listens), readyFile)
 }
 
-// listenAll opens a listener on each address; on a failure, it closes
-// those it opened.
-func listenAll(addrs []string, mode iofs.FileMode) ([]net.Listener, error) {
+// listenAll opens a listener on each address, msw's own first and then
+// the --compat ones; on a failure, it closes those it opened.
+func listenAll(addrs, compats []string, mode iofs.FileMode) ([]net.Listener, error) {
 	var listeners []net.Listener
-	for _, addr := range addrs {
-		l, err := server.Listen(addr, mode)
+	for i, addr := range append(addrs[:len(addrs):len(addrs)], compats...) {
+		listen := server.Listen
+		if i >= len(addrs) {
+			listen = compat.Listen
+		}
+		l, err := listen(addr, mode)
 		if err != nil {
 			for _, l := range listeners {
 				l.Close()
@@ -137,12 +166,18 @@ func listenAll(addrs []string, mode iofs.FileMode) ([]net.Listener, error) {
 	return listeners, nil
 }
 
-// serve serves on the listeners until ctx ends or one fails, writes the
-// first one's address to readyFile (if set) once serving, and shuts the
-// server down at the end.
-func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, listeners []net.Listener, readyFile string) int {
+// serve serves msw's protocol on the first nOwn listeners and the
+// original's on the rest until ctx ends or one fails, writes the first
+// one's address to readyFile (if set) once serving, and shuts both
+// servers down at the end.
+func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, cs *compat.Server, listeners []net.Listener, nOwn int, readyFile string) int {
 	errc := make(chan error, len(listeners))
-	for _, l := range listeners {
+	for i, l := range listeners {
+		if i >= nOwn {
+			logger.Printf("listening on %s (message-switch protocol)", listenerAddr(l))
+			go func() { errc <- cs.Serve(l) }()
+			continue
+		}
 		logger.Printf("listening on %s", listenerAddr(l))
 		go func() { errc <- srv.Serve(l) }()
 	}
@@ -164,6 +199,7 @@ func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server
 	logger.Printf("stopping")
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	cs.Shutdown(sctx)
 	srv.Shutdown(sctx)
 	for _, l := range listeners {
 		if ua, ok := l.Addr().(*net.UnixAddr); ok {

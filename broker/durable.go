@@ -1,0 +1,204 @@
+package broker
+
+import (
+	"encoding/binary"
+	"time"
+
+	"msw/internal/wire"
+)
+
+// Durable queues. With a durable Store, every change to a persistent
+// queue is recorded under the lock that orders it (see Store), and the
+// changes a client is answered for (create, destroy, send) wait for the
+// store outside every lock. A sent message is visible to receivers as
+// soon as it is queued, before its record is durable: a receiver may see
+// a message whose sender is then told the send failed (and retries it),
+// which at-least-once delivery allows; a sender is never told a message
+// is accepted that is not on stable storage.
+
+// durable reports whether changes to q are recorded.
+func (b *Broker) durable(q *Queue) bool { return b.store != nil && !q.transient }
+
+// Durable reports whether the broker records its persistent queues.
+func (b *Broker) Durable() bool { return b.store != nil }
+
+// StoreStats describes the broker's store (zero when it has none).
+func (b *Broker) StoreStats() StoreStats {
+	if b.store == nil {
+		return StoreStats{}
+	}
+	st := b.store.Stats()
+	st.DiskOnly = int(b.diskOnly.Load())
+	return st
+}
+
+// storageInfo describes the store for the diagnostics snapshot; nil
+// when the broker is not durable.
+func (b *Broker) storageInfo() *wire.StorageInfo {
+	if b.store == nil {
+		return nil
+	}
+	st := b.StoreStats()
+	return &wire.StorageInfo{
+		Fsync:     st.FsyncMode,
+		LogBytes:  st.LogBytes,
+		LastFsync: st.LastSync.Seconds(),
+		DiskOnly:  st.DiskOnly,
+		Failed:    st.Failed,
+	}
+}
+
+// recover rebuilds the persistent queues a store found. Messages that had
+// been delivered come back ready for redelivery, ahead of the others,
+// with their delivery counts kept.
+func (b *Broker) recover(qs []RecoveredQueue) {
+	origins := map[string]*Session{}
+	for _, rq := range qs {
+		q := newQueue(b, rq.Name, nil)
+		q.nextID = rq.NextID
+		if v := rq.Meta[metaCreated]; len(v) == 8 {
+			q.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+		}
+		for i := range rq.Messages {
+			sm := &rq.Messages[i]
+			m := newStoredMessage(sm)
+			if sm.Origin != "" {
+				o := origins[sm.Origin]
+				if o == nil {
+					// A session of the switch that wrote the record: gone,
+					// kept only to name the message's origin.
+					o = &Session{clientID: sm.Origin, b: b}
+					o.ended.Store(true)
+					origins[sm.Origin] = o
+				}
+				m.origin = o
+			}
+			q.bytes += int64(len(m.data))
+			b.cached.Add(int64(len(m.data)))
+			if sm.DiskOnly > 0 {
+				if q.onDisk == nil {
+					q.onDisk = map[uint64]uint32{}
+				}
+				q.onDisk[m.id] = sm.DiskOnly
+				q.diskBytes += int64(sm.DiskOnly)
+				q.bytes += int64(sm.DiskOnly)
+				b.diskOnly.Add(1)
+			}
+			q.nextID = max(q.nextID, m.id)
+			if m.deliveries > 0 {
+				q.redeliver = append(q.redeliver, m)
+			} else {
+				q.fresh.pushBack(m)
+			}
+		}
+		b.queues[rq.Name] = q
+	}
+}
+
+// newStoredMessage makes a queued message from its record.
+func newStoredMessage(sm *StoredMessage) message {
+	m := newMessage(&wire.Message{Payload: sm.Payload, CorrelationID: sm.CorrelationID, ReplyTo: sm.ReplyTo, Status: sm.Status})
+	m.id, m.enqueued, m.deliveries = sm.ID, sm.Enqueued, sm.Deliveries
+	return m
+}
+
+// record buffers the send of ms to q, with the ids enqueueLocked will
+// give them. q.mu held.
+func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
+	sms := make([]StoredMessage, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		sms[i] = StoredMessage{
+			ID:            q.nextID + 1 + uint64(i),
+			Enqueued:      m.enqueued,
+			Status:        m.status,
+			Origin:        m.originID(),
+			CorrelationID: m.corr(),
+			ReplyTo:       m.replyTo(),
+			Payload:       m.payload(),
+		}
+	}
+	return b.store.Append(q.name, sms)
+}
+
+// waitSent waits until the send of ms, from id first, is durable, then
+// leaves their payloads on disk if the cache is over its bound. If it
+// cannot be made durable, the messages nobody has taken yet are removed
+// again and the send fails.
+func (b *Broker) waitSent(q *Queue, c Commit, first uint64, ms []message) error {
+	var size int64
+	for i := range ms {
+		size += int64(len(ms[i].data))
+	}
+	b.cached.Add(size)
+	err := b.store.Wait(c)
+	if err == nil {
+		if b.cached.Load() > b.opts.CacheBytes {
+			q.mu.Lock()
+			if !q.destroyed {
+				b.evictLocked(q, first, len(ms))
+			}
+			q.mu.Unlock()
+		}
+		return nil
+	}
+	q.mu.Lock()
+	for id := first; id < first+uint64(len(ms)); id++ {
+		if m, ok := q.removeReadyLocked(id); ok {
+			q.droppedLocked(&m)
+		}
+	}
+	q.mu.Unlock()
+	return err
+}
+
+// waitCreated waits until the creation of q is durable. If it cannot be
+// made so, q is taken out again while it is still empty.
+func (b *Broker) waitCreated(q *Queue, c Commit) error {
+	if c == 0 {
+		return nil
+	}
+	err := b.store.Wait(c)
+	if err == nil {
+		return nil
+	}
+	b.queuesMu.Lock()
+	q.mu.Lock()
+	if b.queues[q.name] == q && q.ready()+len(q.inflight) == 0 {
+		delete(b.queues, q.name)
+		q.destroyed = true
+		q.wakeLocked(len(q.waiters))
+	}
+	q.mu.Unlock()
+	b.queuesMu.Unlock()
+	return err
+}
+
+// flush waits until a delivery or ack recorded at c would survive the
+// switch's crash, so that after a kill -9 a message handed out comes back
+// marked redelivered. A failure changes nothing the caller was told: a
+// lost ack is a redelivery.
+func (b *Broker) flush(c Commit) {
+	if c != 0 {
+		b.store.Flush(c)
+	}
+}
+
+// idsOf returns the ids of ms.
+func idsOf(ms []message) []uint64 {
+	ids := make([]uint64, len(ms))
+	for i := range ms {
+		ids[i] = ms[i].id
+	}
+	return ids
+}
+
+// metaCreated is the queue property holding a persistent queue's creation
+// time, so that it survives a restart: the compat listener's cursor ids
+// count from it, and listings show when the queue was made.
+const metaCreated = "created"
+
+// createdMeta encodes a creation time for metaCreated.
+func createdMeta(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
+}

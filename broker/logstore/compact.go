@@ -1,0 +1,278 @@
+package logstore
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+
+	"msw/broker"
+)
+
+// Compaction: snapshot and truncate. When the log has grown past twice
+// the live data (and past Options.CompactMin), the store seals the
+// current segment n, writes everything live as of that moment into a
+// snapshot file n.snap (each queue with its next id and properties, and
+// its live messages with their delivery counts), syncs it, and removes
+// segment n and everything before it. Appends go on meanwhile into
+// segment n+1; only the seal holds them up. Disk use after a compaction
+// is the live data plus what was appended since.
+
+// needsCompaction reports whether the log is worth compacting.
+func (s *Store) needsCompaction() bool {
+	lb := s.logBytes.Load()
+	s.mu.Lock()
+	live := s.idx.liveBytes
+	s.mu.Unlock()
+	return lb > s.opts.CompactMin && lb > 2*live
+}
+
+// snapEntry is a live message to carry into a snapshot.
+type snapEntry struct {
+	queue      string
+	id         uint64
+	at         loc
+	deliveries uint32
+}
+
+// Compact writes a snapshot of the live state and removes the files it
+// replaces. It is safe to call at any time; calls wait for each other.
+func (s *Store) Compact() error {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	s.wmu.Lock()
+	s.mu.Lock()
+	n := s.curFile >> 1
+	s.curFile, s.curOff = segID(n+1), magicLen
+	queues, entries := s.idx.copyLive()
+	s.mu.Unlock()
+	s.writeLocked()
+	var err error
+	if s.fileID != segID(n+1) {
+		if s.fileID != segID(n) {
+			err = fmt.Errorf("log write failed before the snapshot")
+		} else {
+			err = s.rotate(segID(n + 1))
+		}
+	}
+	s.wmu.Unlock()
+	if err != nil {
+		return err
+	}
+	moved, err := s.writeSnapshot(n, queues, entries)
+	if err != nil {
+		s.fs.Remove(s.path(snapID(n)) + ".tmp")
+		return err
+	}
+	s.mu.Lock()
+	for _, m := range moved {
+		if q := s.idx.queues[m.queue]; q != nil {
+			if e, ok := q.msgs.get(m.id); ok && e.at.file <= segID(n) {
+				e.at = m.at
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.rmu.Lock()
+	s.reader.forget(func(id uint64) bool { return id < snapID(n) })
+	s.rmu.Unlock()
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for id := range s.sizes {
+		if id < snapID(n) {
+			if err := s.fs.Remove(s.path(id)); err != nil && !os.IsNotExist(err) {
+				return err
+			}
+			s.setSize(id, 0)
+			delete(s.sizes, id)
+		}
+	}
+	return s.fs.SyncDir(s.dir)
+}
+
+// snapQueue is a queue as a snapshot records it.
+type snapQueue struct {
+	name   string
+	nextID uint64
+	meta   map[string][]byte
+}
+
+// copyLive copies what a snapshot needs of the index. s.mu held.
+func (x *index) copyLive() ([]snapQueue, []snapEntry) {
+	var qs []snapQueue
+	var es []snapEntry
+	for name, q := range x.queues {
+		qs = append(qs, snapQueue{name: name, nextID: q.nextID, meta: maps.Clone(q.meta)})
+		q.msgs.each(func(id uint64, e *entry) bool {
+			es = append(es, snapEntry{queue: name, id: id, at: e.at, deliveries: e.deliveries})
+			return true
+		})
+	}
+	slices.SortFunc(qs, func(a, b snapQueue) int { return strings.Compare(a.name, b.name) })
+	slices.SortFunc(es, func(a, b snapEntry) int {
+		if c := strings.Compare(a.queue, b.queue); c != 0 {
+			return c
+		}
+		if c := cmpU(a.at.file, b.at.file); c != 0 {
+			return c
+		}
+		if a.at.off != b.at.off {
+			return int(a.at.off - b.at.off)
+		}
+		return int(a.at.idx) - int(b.at.idx)
+	})
+	return qs, es
+}
+
+// snapshotGroup is the payload bytes after which a snapshot begins a new
+// message record.
+const snapshotGroup = 1 << 20
+
+// writeSnapshot writes the snapshot of everything up to segment n and
+// returns where each message now lies in it.
+func (s *Store) writeSnapshot(n uint64, queues []snapQueue, entries []snapEntry) ([]snapEntry, error) {
+	id := snapID(n)
+	tmp := s.path(id) + ".tmp"
+	f, err := s.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	w := snapWriter{f: f, off: magicLen, id: id}
+	if _, err := f.Write([]byte(snapshotMagic)); err != nil {
+		return nil, err
+	}
+	for _, q := range queues {
+		w.record(kindCreate, q.name, func(e *encoder) { e.uvarint(q.nextID) })
+		for k, v := range q.meta {
+			w.record(kindMeta, q.name, func(e *encoder) { encodeMeta(e, k, v) })
+		}
+	}
+	r := frameReader{s: s, files: map[uint64]File{}}
+	defer r.close()
+	var moved []snapEntry
+	for i := 0; i < len(entries) && w.err == nil; {
+		// One record per queue and group.
+		q := entries[i].queue
+		var group []broker.StoredMessage
+		var ats []snapEntry
+		size := 0
+		for ; i < len(entries) && entries[i].queue == q && size < snapshotGroup; i++ {
+			en := entries[i]
+			m, err := r.message(en.at)
+			if err != nil {
+				return nil, err
+			}
+			m.Deliveries = en.deliveries
+			group = append(group, m)
+			ats = append(ats, en)
+			size += len(m.Payload)
+		}
+		at := w.record(kindMessages, q, func(e *encoder) {
+			e.uvarint(uint64(len(group)))
+			for k := range group {
+				e.message(&group[k])
+			}
+		})
+		for k := range ats {
+			ats[k].at = at
+			ats[k].at.idx = uint32(k)
+		}
+		moved = append(moved, ats...)
+	}
+	w.record(kindEnd, "", nil)
+	if w.err != nil {
+		return nil, w.err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, err
+	}
+	if err := s.fs.Rename(tmp, s.path(id)); err != nil {
+		return nil, err
+	}
+	if err := s.fs.SyncDir(s.dir); err != nil {
+		return nil, err
+	}
+	s.wmu.Lock()
+	s.setSize(id, w.off)
+	s.wmu.Unlock()
+	return moved, nil
+}
+
+// snapWriter appends records to a snapshot file.
+type snapWriter struct {
+	f   File
+	id  uint64
+	off int64
+	err error
+}
+
+func (w *snapWriter) record(kind byte, queue string, fill func(e *encoder)) loc {
+	var e encoder
+	e.frame(kind, queue, fill)
+	at := loc{file: w.id, off: w.off, size: uint32(len(e.b))}
+	if w.err == nil {
+		_, w.err = w.f.Write(e.b)
+	}
+	w.off += int64(len(e.b))
+	return at
+}
+
+// frameReader reads message records back from the log's files, keeping
+// the last frame read.
+type frameReader struct {
+	s     *Store
+	files map[uint64]File
+	last  loc
+	msgs  []broker.StoredMessage
+}
+
+// message returns the message at at, its checksum verified.
+func (r *frameReader) message(at loc) (broker.StoredMessage, error) {
+	if r.msgs == nil || r.last.file != at.file || r.last.off != at.off {
+		f := r.files[at.file]
+		if f == nil {
+			var err error
+			if f, err = r.s.fs.OpenFile(r.s.path(at.file), os.O_RDONLY, 0); err != nil {
+				return broker.StoredMessage{}, err
+			}
+			r.files[at.file] = f
+		}
+		buf := make([]byte, at.size)
+		if _, err := f.ReadAt(buf, at.off); err != nil {
+			return broker.StoredMessage{}, fmt.Errorf("%s at offset %d: %w", r.s.path(at.file), at.off, err)
+		}
+		fr, err := readFrame(buf)
+		var rec record
+		if err == nil {
+			rec, err = decodeRecord(fr.body)
+		}
+		if err != nil || rec.kind != kindMessages {
+			return broker.StoredMessage{}, fmt.Errorf("%s: record at offset %d no longer reads: %v", r.s.path(at.file), at.off, err)
+		}
+		r.last, r.msgs = at, rec.msgs
+	}
+	if int(at.idx) >= len(r.msgs) {
+		return broker.StoredMessage{}, fmt.Errorf("%s: record at offset %d has no message %d", r.s.path(at.file), at.off, at.idx)
+	}
+	return r.msgs[at.idx], nil
+}
+
+// forget closes the files of the ids drop says and lets go of the frame
+// kept.
+func (r *frameReader) forget(drop func(id uint64) bool) {
+	for id, f := range r.files {
+		if drop(id) {
+			f.Close()
+			delete(r.files, id)
+		}
+	}
+	r.msgs = nil
+}
+
+func (r *frameReader) close() {
+	for _, f := range r.files {
+		f.Close()
+	}
+}

@@ -1,0 +1,106 @@
+package logstore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"msw/broker"
+	"msw/internal/testutil"
+	"msw/internal/wire"
+)
+
+// diskUse is the bytes of the log files in dir, as the file system says.
+func diskUse(t *testing.T, dir string) int64 {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, e := range es {
+		if e.Name() == lockName {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		n += fi.Size()
+	}
+	return n
+}
+
+func TestAckedSpaceIsReclaimedToTwiceTheLiveData(t *testing.T) {
+	dir := t.TempDir()
+	opts := Options{SegmentSize: 64 << 10, CompactMin: 128 << 10}
+	st := mustOpen(t, dir, opts)
+	b := newBroker(t, st)
+	if err := b.CreateQueue(nil, "q"); err != nil {
+		t.Fatal(err)
+	}
+	const total, keep, size = 2000, 100, 1 << 10
+	for i := 0; i < total; i += 100 {
+		ms := make([]wire.Message, 100)
+		for k := range ms {
+			ms[k].Payload = fmt.Appendf(nil, "%0*d", size, i+k)
+		}
+		if _, err := b.Send(nil, "q", ms); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := b.Login("worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Subscribe(s, []string{"q"}); err != nil {
+		t.Fatal(err)
+	}
+	for acked := 0; acked < total-keep; {
+		ds, err := b.Transfer(context.Background(), s, min(100, total-keep-acked), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		acks := wire.Acks{}
+		for _, d := range ds {
+			acks["q"] = append(acks["q"], d.ID)
+		}
+		if err := b.Ack(s, acks); err != nil {
+			t.Fatal(err)
+		}
+		acked += len(ds)
+	}
+	if used := diskUse(t, dir); used < 10*keep*size {
+		t.Fatalf("the log holds only %d bytes before reclaim", used)
+	}
+	live := int64(keep * size)
+	testutil.Eventually(t, "disk use within twice the live data", func() bool {
+		return diskUse(t, dir) <= 2*live
+	})
+	t.Logf("live payload %d bytes, log %d bytes on disk", live, diskUse(t, dir))
+
+	b.Close()
+	st.Close()
+	st2 := mustOpen(t, dir, opts)
+	q := recoveredQueue(st2.Recovered(), "q")
+	if q == nil || len(q.Messages) != keep || q.Messages[0].ID != total-keep+1 || q.NextID != total {
+		t.Fatalf("after reclaim and restart: %+v", summary(q))
+	}
+	for i, m := range q.Messages {
+		if want := fmt.Sprintf("%0*d", size, total-keep+i); string(m.Payload) != want {
+			t.Fatalf("message %d: payload %.20q..., want %.20q...", m.ID, m.Payload, want)
+		}
+	}
+}
+
+func summary(q *broker.RecoveredQueue) string {
+	if q == nil {
+		return "no queue"
+	}
+	s := fmt.Sprintf("%d messages, next id %d", len(q.Messages), q.NextID)
+	if len(q.Messages) > 0 {
+		s += fmt.Sprintf(", first %d", q.Messages[0].ID)
+	}
+	return s
+}

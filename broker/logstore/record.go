@@ -1,0 +1,283 @@
+package logstore
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+
+	"msw/broker"
+)
+
+// A record on disk is a frame: a 4-byte little-endian body length, the
+// body's 4-byte CRC-32C, then the body. The body's first byte is its
+// kind; its fields are unsigned varints, zig-zag varints and
+// length-prefixed byte strings, in the order the encoders below write
+// them. A record is decoded only once its checksum matched, and decoding
+// checks every length against what is left, so no file content can make
+// the decoder panic or allocate more than the file holds.
+
+// Record kinds.
+const (
+	kindCreate   = 1 // queue, next id: a persistent queue exists
+	kindDestroy  = 2 // queue: it and its messages are gone
+	kindMessages = 3 // queue, count, messages: one accepted group
+	kindDeliver  = 4 // queue, ids: handed to a receiver once more
+	kindAck      = 5 // queue, ids: deleted
+	kindMeta     = 6 // queue, key, present, value: a queue property
+	kindEnd      = 7 // a snapshot ends here
+)
+
+const (
+	frameHeader = 8
+	// maxBody bounds a record body; a length above it is corruption.
+	maxBody = 1 << 30
+	// magicLen is the length of the magic string a file starts with.
+	magicLen = 8
+)
+
+// File magics: what a log file starts with.
+const (
+	segmentMagic  = "mswlog1\n"
+	snapshotMagic = "mswsnp1\n"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errBadRecord is a body that does not decode.
+var errBadRecord = errors.New("malformed record")
+
+// encoder builds a frame in place.
+type encoder struct{ b []byte }
+
+// begin starts a frame of the given kind.
+func (e *encoder) begin(kind byte) int {
+	start := len(e.b)
+	e.b = append(e.b, 0, 0, 0, 0, 0, 0, 0, 0, kind)
+	return start
+}
+
+// end fills in the frame header of the frame started at start.
+func (e *encoder) end(start int) {
+	body := e.b[start+frameHeader:]
+	binary.LittleEndian.PutUint32(e.b[start:], uint32(len(body)))
+	binary.LittleEndian.PutUint32(e.b[start+4:], crc32.Checksum(body, castagnoli))
+}
+
+// frame appends a whole frame: its kind, its queue (but for kindEnd),
+// and what fill adds.
+func (e *encoder) frame(kind byte, queue string, fill func(e *encoder)) {
+	start := e.begin(kind)
+	if kind != kindEnd {
+		e.str(queue)
+	}
+	if fill != nil {
+		fill(e)
+	}
+	e.end(start)
+}
+
+func (e *encoder) uvarint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *encoder) varint(v int64)   { e.b = binary.AppendVarint(e.b, v) }
+func (e *encoder) str(s string)     { e.uvarint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *encoder) bytes(p []byte)   { e.uvarint(uint64(len(p))); e.b = append(e.b, p...) }
+
+func (e *encoder) ids(ids []uint64) {
+	e.uvarint(uint64(len(ids)))
+	for _, id := range ids {
+		e.uvarint(id)
+	}
+}
+
+// message appends one message of a kindMessages body.
+func (e *encoder) message(m *broker.StoredMessage) {
+	e.uvarint(m.ID)
+	e.varint(m.Enqueued)
+	e.uvarint(uint64(m.Deliveries))
+	e.b = append(e.b, m.Status)
+	e.str(m.Origin)
+	e.str(m.CorrelationID)
+	e.str(m.ReplyTo)
+	e.bytes(m.Payload)
+}
+
+// frame is what readFrame found at an offset.
+type frame struct {
+	body []byte // aliases the file's bytes
+	size int    // header and body
+}
+
+// Frame reading outcomes other than a good frame.
+var (
+	// errShort: the data ends inside the frame (a torn write).
+	errShort = errors.New("record cut short")
+	// errChecksum: the frame is whole but its checksum or length is wrong.
+	errChecksum = errors.New("record checksum mismatch")
+)
+
+// readFrame reads the frame at the start of data.
+func readFrame(data []byte) (frame, error) {
+	if len(data) < frameHeader {
+		return frame{}, errShort
+	}
+	n := binary.LittleEndian.Uint32(data)
+	if n == 0 || n > maxBody {
+		return frame{}, errChecksum
+	}
+	if uint64(len(data)-frameHeader) < uint64(n) {
+		return frame{}, errShort
+	}
+	body := data[frameHeader : frameHeader+int(n)]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(data[4:]) {
+		return frame{}, errChecksum
+	}
+	return frame{body: body, size: frameHeader + int(n)}, nil
+}
+
+// decoder reads a body's fields; the first error sticks.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errBadRecord
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	p := d.b[:n:n]
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) str() string { return string(d.bytes()) }
+
+// count reads a count of items each at least min bytes long, refusing one
+// the rest of the body cannot hold.
+func (d *decoder) count(min int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)/min) {
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) ids() []uint64 {
+	n := d.count(1)
+	ids := make([]uint64, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		ids = append(ids, d.uvarint())
+	}
+	return ids
+}
+
+// message reads one message of a kindMessages body. Its payload aliases
+// the body.
+func (d *decoder) message() broker.StoredMessage {
+	var m broker.StoredMessage
+	m.ID = d.uvarint()
+	m.Enqueued = d.varint()
+	dl := d.uvarint()
+	if dl > 1<<32-1 {
+		d.fail()
+	}
+	m.Deliveries = uint32(dl)
+	m.Status = d.byte()
+	m.Origin = d.str()
+	m.CorrelationID = d.str()
+	m.ReplyTo = d.str()
+	m.Payload = d.bytes()
+	return m
+}
+
+// minMessage is the fewest bytes a message encodes to.
+const minMessage = 8
+
+// record is a decoded body.
+type record struct {
+	kind    byte
+	queue   string
+	nextID  uint64                 // kindCreate
+	ids     []uint64               // kindDeliver, kindAck
+	msgs    []broker.StoredMessage // kindMessages
+	key     string                 // kindMeta
+	value   []byte                 // kindMeta; nil removes
+	present bool                   // kindMeta
+}
+
+// decodeRecord decodes a body whose checksum matched.
+func decodeRecord(body []byte) (record, error) {
+	d := decoder{b: body}
+	r := record{kind: d.byte()}
+	if r.kind == kindEnd {
+		if len(d.b) != 0 {
+			return record{}, errBadRecord
+		}
+		return r, nil
+	}
+	r.queue = d.str()
+	switch r.kind {
+	case kindCreate:
+		r.nextID = d.uvarint()
+	case kindDestroy:
+	case kindMessages:
+		n := d.count(minMessage)
+		r.msgs = make([]broker.StoredMessage, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			r.msgs = append(r.msgs, d.message())
+		}
+	case kindDeliver, kindAck:
+		r.ids = d.ids()
+	case kindMeta:
+		r.key = d.str()
+		r.present = d.byte() == 1
+		r.value = d.bytes()
+		if !r.present {
+			r.value = nil
+		}
+	default:
+		return record{}, errBadRecord
+	}
+	if d.err != nil || len(d.b) != 0 || r.queue == "" {
+		return record{}, errBadRecord
+	}
+	return r, nil
+}

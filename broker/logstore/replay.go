@@ -1,0 +1,289 @@
+package logstore
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"msw/broker"
+)
+
+// Replay. Opening the log reads the newest snapshot, then every segment
+// after it, in order, applying each record to the index. What it does on
+// a record that does not read:
+//
+//   - at the tail of the last file, with no good record after it (a write
+//     cut short by a crash): the file is cut there and the cut logged;
+//   - anywhere else, records written after it were acknowledged: opening
+//     fails naming the file and offset, unless Options.Repair, which logs
+//     what it drops, cuts the file there and removes the files after it.
+
+// CorruptError is a log that cannot be read past a bad record.
+type CorruptError struct {
+	File   string
+	Offset int64
+	Reason string
+	// Drops says what a repair would drop.
+	Drops string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("%s: corrupt record at offset %d (%s), with acknowledged records after it; --repair cuts the log there, dropping %s",
+		e.File, e.Offset, e.Reason, e.Drops)
+}
+
+// logFile is a file found in the directory.
+type logFile struct {
+	id   uint64
+	name string
+}
+
+// listFiles finds the log's files, in replay order, removing leftovers:
+// unfinished snapshots, and files an interrupted compaction left behind.
+func (s *Store) listFiles() ([]logFile, error) {
+	names, err := s.fs.ReadDir(s.dir)
+	if err != nil {
+		return nil, err
+	}
+	var files []logFile
+	for _, name := range names {
+		if strings.HasSuffix(name, ".tmp") {
+			s.fs.Remove(s.path0(name))
+			continue
+		}
+		base, ext, ok := strings.Cut(name, ".")
+		if !ok || len(base) != 16 || (ext != "log" && ext != "snap") {
+			continue
+		}
+		n, err := strconv.ParseUint(base, 10, 62)
+		if err != nil {
+			continue
+		}
+		id := segID(n)
+		if ext == "snap" {
+			id = snapID(n)
+		}
+		files = append(files, logFile{id: id, name: name})
+	}
+	slices.SortFunc(files, func(a, b logFile) int { return cmpU(a.id, b.id) })
+	last := -1
+	for i, f := range files {
+		if isSnap(f.id) {
+			last = i
+		}
+	}
+	if last > 0 {
+		// The newest snapshot holds everything before it.
+		for _, f := range files[:last] {
+			if err := s.fs.Remove(s.path(f.id)); err != nil {
+				return nil, err
+			}
+		}
+		files = files[last:]
+		if err := s.fs.SyncDir(s.dir); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+func (s *Store) path0(name string) string { return s.dir + string(os.PathSeparator) + name }
+
+func cmpU(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// replay reads the log into the index and opens the last segment for
+// appending (making one if there is none).
+func (s *Store) replay() error {
+	files, err := s.listFiles()
+	if err != nil {
+		return err
+	}
+	for i, f := range files {
+		data, err := s.fs.ReadFile(s.path(f.id))
+		if err != nil {
+			return err
+		}
+		good, bad := s.replayFile(f.id, data)
+		s.sizes[f.id] = int64(len(data))
+		s.logBytes.Add(int64(len(data)))
+		if bad == "" {
+			continue
+		}
+		lastFile := i == len(files)-1
+		if lastFile && !isSnap(f.id) && !anyGoodAfter(data, good) {
+			s.opts.Logf("%s: cut %d bytes of a torn write at offset %d (%s)", s.path(f.id), int64(len(data))-good, good, bad)
+			if err := s.truncate(f.id, good); err != nil {
+				return err
+			}
+			break
+		}
+		drops := describeDrops(int64(len(data))-good, files[i+1:])
+		if !s.opts.Repair {
+			return &CorruptError{File: s.path(f.id), Offset: good, Reason: bad, Drops: drops}
+		}
+		s.opts.Logf("repair: %s: corrupt record at offset %d (%s): dropping %s", s.path(f.id), good, bad, drops)
+		if err := s.truncate(f.id, good); err != nil {
+			return err
+		}
+		for _, g := range files[i+1:] {
+			if err := s.fs.Remove(s.path(g.id)); err != nil {
+				return err
+			}
+			s.setSize(g.id, 0)
+			delete(s.sizes, g.id)
+		}
+		files = files[:i+1]
+		if err := s.fs.SyncDir(s.dir); err != nil {
+			return err
+		}
+		break
+	}
+	s.recovered = s.recoveredQueues()
+	return s.openTail(files)
+}
+
+// replayFile applies the records of one file; it returns the offset up
+// to which the file read well and, if it did not to the end, why.
+func (s *Store) replayFile(id uint64, data []byte) (int64, string) {
+	magic := segmentMagic
+	if isSnap(id) {
+		magic = snapshotMagic
+	}
+	if len(data) < magicLen {
+		if string(data) == magic[:len(data)] {
+			return 0, "file cut short in its header"
+		}
+		return 0, "not a log file"
+	}
+	if string(data[:magicLen]) != magic {
+		return 0, "not a log file"
+	}
+	off := int64(magicLen)
+	ended := false
+	for off < int64(len(data)) {
+		fr, err := readFrame(data[off:])
+		if err != nil {
+			return off, err.Error()
+		}
+		r, err := decodeRecord(fr.body)
+		if err != nil || ended {
+			return off, errBadRecord.Error()
+		}
+		if r.kind == kindEnd {
+			ended = true
+		} else {
+			s.idx.apply(&r, loc{file: id, off: off, size: uint32(fr.size)}, true)
+		}
+		off += int64(fr.size)
+	}
+	if isSnap(id) && !ended {
+		return off, "snapshot has no end"
+	}
+	return off, ""
+}
+
+// anyGoodAfter reports whether a good record starts anywhere after the
+// bad one at off: if so the bad bytes are not a torn tail.
+func anyGoodAfter(data []byte, off int64) bool {
+	for p := off + 1; p+frameHeader < int64(len(data)); p++ {
+		if fr, err := readFrame(data[p:]); err == nil {
+			if _, err := decodeRecord(fr.body); err == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func describeDrops(bytes int64, later []logFile) string {
+	d := fmt.Sprintf("%d bytes", bytes)
+	if len(later) > 0 {
+		names := make([]string, len(later))
+		for i, f := range later {
+			names[i] = f.name
+		}
+		d += " and the files after it (" + strings.Join(names, ", ") + ")"
+	}
+	return d
+}
+
+// truncate cuts file id to size and syncs it.
+func (s *Store) truncate(id uint64, size int64) error {
+	f, err := s.fs.OpenFile(s.path(id), os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Truncate(size); err != nil {
+		return err
+	}
+	s.setSize(id, size)
+	return f.Sync()
+}
+
+// openTail opens the last segment for appending; after a snapshot, or
+// in an empty directory, or if the last segment lost even its header, it
+// begins a new one.
+func (s *Store) openTail(files []logFile) error {
+	n := uint64(1)
+	if len(files) > 0 {
+		last := files[len(files)-1]
+		n = last.id >> 1
+		if !isSnap(last.id) && s.sizes[last.id] >= magicLen {
+			f, err := s.fs.OpenFile(s.path(last.id), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				return err
+			}
+			s.f, s.fileID, s.fileSize = f, last.id, s.sizes[last.id]
+			s.curFile, s.curOff = s.fileID, s.fileSize
+			return nil
+		}
+		if !isSnap(last.id) {
+			// Cut to nothing: begin it again.
+			delete(s.sizes, last.id)
+		} else {
+			n++
+		}
+	}
+	id := segID(n)
+	f, err := s.createFile(id, segmentMagic)
+	if err != nil {
+		return err
+	}
+	s.f, s.fileID, s.fileSize = f, id, magicLen
+	s.setSize(id, magicLen)
+	s.curFile, s.curOff = s.fileID, s.fileSize
+	return nil
+}
+
+// recoveredQueues renders the index as the broker's starting state and
+// lets go of the decoded messages.
+func (s *Store) recoveredQueues() []broker.RecoveredQueue {
+	var out []broker.RecoveredQueue
+	for name, q := range s.idx.queues {
+		rq := broker.RecoveredQueue{Name: name, NextID: q.nextID, Meta: q.meta}
+		rq.Messages = make([]broker.StoredMessage, 0, q.msgs.len())
+		q.msgs.each(func(id uint64, e *entry) bool {
+			if k := q.kept[id]; k != nil { // every live message was decoded
+				m := *k
+				m.Deliveries = e.deliveries
+				rq.Messages = append(rq.Messages, m)
+			}
+			return true
+		})
+		q.kept = nil
+		out = append(out, rq)
+	}
+	slices.SortFunc(out, func(a, b broker.RecoveredQueue) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
