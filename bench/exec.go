@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"msw/broker"
 )
 
 // scenarioExec is msw-serve -j 2 QUEUE -- /bin/cat answering library calls
@@ -29,11 +27,7 @@ func scenarioExec() ([]Row, error) {
 	row := newRow("6 exec serving", fmt.Sprintf("msw-serve -j %d /bin/cat, %d calls", workers, calls), unitCalls, "bare fork loop")
 	row.Target, row.check = "msw/bare ≥ 0.83 (overhead < 20%)", ratioAtLeast(1/1.2)
 	row.Note = fmt.Sprintf("%d library callers; the bare loop runs /bin/cat with the payload on stdin, %d at a time", callers, workers)
-	bin, err := buildCommands()
-	if err != nil {
-		return nil, err
-	}
-	sw, err := startMsw(broker.Options{})
+	bin, sw, err := commandSwitch()
 	if err != nil {
 		return nil, err
 	}

@@ -210,7 +210,7 @@ func buildCommands() (string, error) {
 		return cfg.bin, nil
 	}
 	dir := filepath.Join(cfg.work, "bin")
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/msw-switch", "./cmd/msw-send", "./cmd/msw-serve", "./cmd/msw-call")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/msw-switch", "./cmd/msw-send", "./cmd/msw-recv", "./cmd/msw-serve", "./cmd/msw-call")
 	cmd.Dir = cfg.root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building msw commands: %v\n%s", err, out)

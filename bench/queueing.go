@@ -429,7 +429,11 @@ func scenarioDrain() ([]Row, error) {
 	if err := measureQueueing(); err != nil {
 		return nil, err
 	}
-	return []Row{queueing.drain1, queueing.drain4}, nil
+	pipe, err := measureRecvPipe()
+	if err != nil {
+		pipe.Note = "not run: " + err.Error()
+	}
+	return []Row{queueing.drain1, queueing.drain4, pipe}, nil
 }
 
 // measureSendLines feeds ingestCount lines of 100 bytes through a pipe

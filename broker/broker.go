@@ -378,6 +378,33 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 	return b.destroy(s, q, name)
 }
 
+// PurgeQueue removes the ready messages of a queue and keeps the queue;
+// messages in flight stay with the sessions holding them. A durable
+// queue records the removal as it records acks. It returns how many
+// messages it removed.
+func (b *Broker) PurgeQueue(name string) (int, error) {
+	q, err := b.lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	q.mu.Lock()
+	n := q.ready()
+	ids := make([]uint64, n)
+	for i := range n {
+		m := q.readyAt(i)
+		ids[i] = m.id
+		q.droppedLocked(m)
+	}
+	q.redeliver, q.fresh = nil, deque{}
+	var c Commit
+	if b.durable(q) && n > 0 {
+		c = b.store.Ack(q.name, ids)
+	}
+	q.mu.Unlock()
+	b.flush(c)
+	return n, nil
+}
+
 // destroy removes q from the map and drops its messages. Only the
 // recording of a persistent queue's destruction can fail. It is recorded
 // under q.mu, as it is marked destroyed, so that no send to q can be

@@ -68,6 +68,7 @@ type Client struct {
 	epoch    uint64 // counts logins
 	started  time.Time
 	grace    time.Duration
+	maxLoad  int         // the switch's payload limit, as its login said
 	restore  restoreList // what a login sets up again (session.go)
 	closed   bool
 	stopKeep chan struct{} // stops the keep-alive
@@ -133,6 +134,18 @@ func (c *Client) Epoch() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.epoch
+}
+
+// MaxPayload returns the switch's payload limit in bytes, as it said when
+// the client last logged in; before the first login (or from a switch
+// that does not say), the default limit.
+func (c *Client) MaxPayload() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.maxLoad > 0 {
+		return c.maxLoad
+	}
+	return wire.DefaultMaxPayload
 }
 
 // Close ends the client's session at once: the messages it holds go back

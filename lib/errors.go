@@ -87,6 +87,7 @@ func (e *Error) Error() string { return e.Message }
 // Error codes the switch answers with (see docs/protocol.md).
 const (
 	CodeBadRequest     = "bad_request"       // the request is malformed
+	CodeNoSuchEndpoint = "no_such_endpoint"  // no such path on the switch (an older or other server)
 	CodeBadQueueName   = "bad_queue_name"    // the queue name is not allowed
 	CodeNoSuchQueue    = "no_such_queue"     // the queue does not exist
 	CodeQueueExists    = "queue_exists"      // the queue exists with another kind

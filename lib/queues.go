@@ -63,6 +63,15 @@ func (c *Client) DestroyQueue(ctx context.Context, name string, o DestroyOptions
 	return err
 }
 
+// Purge removes the ready messages of a queue and keeps the queue; it
+// returns how many it removed. Messages in flight stay with their
+// receivers.
+func (c *Client) Purge(ctx context.Context, name string) (int, error) {
+	var pr wire.PurgeResponse
+	err := c.call(ctx, &request{method: "DELETE", path: queuePath(name) + wire.SuffixMessages}, &pr)
+	return pr.Purged, err
+}
+
 // Subscribe adds queues to those the client's transfers take from. The
 // client subscribes again if the session is re-established.
 func (c *Client) Subscribe(ctx context.Context, queues ...string) error {

@@ -140,6 +140,7 @@ func (c *Client) loginOnce(ctx context.Context) (sessionRef, error) {
 	c.epoch++
 	c.started = lr.SwitchStarted
 	c.grace = time.Duration(lr.GraceMillis) * time.Millisecond
+	c.maxLoad = lr.MaxPayload
 	if c.stopKeep == nil {
 		c.stopKeep = make(chan struct{})
 		go c.keepalive(c.stopKeep)

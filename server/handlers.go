@@ -30,6 +30,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PUT "+wire.PathQueuePrefix+"{name}", s.createQueue)
 	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}", s.destroyQueue)
 	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}"+wire.SuffixMessages, s.peek)
+	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}"+wire.SuffixMessages, s.purgeQueue)
 	mux.HandleFunc("POST "+wire.PathTransient, s.createTransient)
 	mux.HandleFunc("POST "+wire.PathSubscribe, s.subscribe)
 	mux.HandleFunc("POST "+wire.PathUnsubscribe, s.unsubscribe)
@@ -60,7 +61,7 @@ func (s *Server) routes() http.Handler {
 			writeError(w, &httpError{http.StatusMethodNotAllowed, wire.CodeBadRequest, r.Method + " not allowed on " + r.URL.Path + "; use " + strings.Join(allow, " or ")})
 			return
 		}
-		writeError(w, &httpError{http.StatusNotFound, wire.CodeBadRequest, "no such endpoint: " + r.Method + " " + r.URL.Path})
+		writeError(w, &httpError{http.StatusNotFound, wire.CodeNoSuchEndpoint, "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return mux
 }
@@ -144,6 +145,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		Session:       sess.ID(),
 		SwitchStarted: s.b.Started(),
 		GraceMillis:   s.b.Options().Grace.Milliseconds(),
+		MaxPayload:    s.b.Options().MaxPayload,
 	})
 }
 
@@ -193,6 +195,15 @@ func (s *Server) destroyQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) purgeQueue(w http.ResponseWriter, r *http.Request) {
+	n, err := s.b.PurgeQueue(r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.PurgeResponse{Purged: n})
 }
 
 func (s *Server) createTransient(w http.ResponseWriter, r *http.Request) {

@@ -132,11 +132,21 @@ func (sf *SwitchFlags) Connect(name string) (cl *lib.Client, ctx context.Context
 }
 
 // CreateQueue makes sure queue exists. A transient queue of that name
-// (someone's reply queue, say) is as good as a persistent one.
-func CreateQueue(ctx context.Context, cl *lib.Client, queue string) error {
+// (someone's reply queue, say) is as good as a persistent one. When the
+// queue is new and c's stderr is a terminal, it says so: a typo in a
+// queue name then does not pass unnoticed.
+func CreateQueue(ctx context.Context, c *Command, cl *lib.Client, queue string) error {
+	missing := false
+	if IsTerminal(c.Stderr) {
+		_, err := cl.Info(ctx, queue)
+		missing = lib.IsCode(err, lib.CodeNoSuchQueue)
+	}
 	err := cl.CreateQueue(ctx, queue)
-	if lib.IsCode(err, lib.CodeQueueExists) {
+	switch {
+	case lib.IsCode(err, lib.CodeQueueExists):
 		return nil
+	case err == nil && missing:
+		fmt.Fprintf(c.Stderr, "%s: created queue %s\n", c.Name, queue)
 	}
 	return err
 }

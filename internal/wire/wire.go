@@ -12,7 +12,7 @@ const (
 	PathSession     = "/v1/session"           // POST login, DELETE logout
 	PathKeepalive   = "/v1/session/keepalive" // POST
 	PathQueues      = "/v1/queues"            // GET list
-	PathQueuePrefix = "/v1/queues/"           // PUT create, DELETE destroy, GET info
+	PathQueuePrefix = "/v1/queues/"           // PUT create, DELETE destroy, GET info; {name}/messages: DELETE purge
 	PathTransient   = "/v1/transient"         // POST create transient queue
 	PathSubscribe   = "/v1/subscribe"         // POST
 	PathUnsubscribe = "/v1/unsubscribe"       // POST
@@ -91,6 +91,14 @@ type LoginResponse struct {
 	Session       string    `json:"session"`
 	SwitchStarted time.Time `json:"switch_started"`
 	GraceMillis   int64     `json:"grace_ms"`
+	// MaxPayload is the switch's payload limit in bytes (absent from a
+	// switch older than the field: DefaultMaxPayload).
+	MaxPayload int `json:"max_payload,omitempty"`
+}
+
+// PurgeResponse answers DELETE /v1/queues/{name}/messages.
+type PurgeResponse struct {
+	Purged int `json:"purged"` // ready messages removed
 }
 
 // TransientRequest is the body of POST /v1/transient.
@@ -254,6 +262,7 @@ type Error struct {
 // Error codes carried in Error.Code.
 const (
 	CodeBadRequest     = "bad_request"
+	CodeNoSuchEndpoint = "no_such_endpoint" // 404: no route for the path
 	CodeBadQueueName   = "bad_queue_name"
 	CodeNoSuchQueue    = "no_such_queue"
 	CodeQueueExists    = "queue_exists" // exists with another kind

@@ -18,10 +18,12 @@ Usage: msw-diag [options]
 
 Explain what the switch holds, for when a call hangs: when the switch
 started; the services that are running, that were called but never
-started, and that look crashed or deadlocked (nobody has polled them for
-longer than --stale); the requests each one has queued or in flight, how
-old they are and whether their callers are still waiting; and reply
-queues holding replies nobody collected. --json prints the switch's raw
+started, that look crashed or deadlocked (nobody has polled them for
+longer than --stale), and whose servers have stopped or died (their
+sessions ended); the requests each one has queued or in flight, how old
+they are and whether their callers are still waiting; work queues, whose
+messages expect no reply; and reply queues holding replies nobody
+collected. --json prints the switch's raw
 diagnostics snapshot instead, for scripts.
 `
 
@@ -148,6 +150,8 @@ func (r *diagReport) write(w io.Writer) {
 		{wire.ServiceRunning, "Running services:"},
 		{wire.ServiceNeverStarted, "Called but never started (requests queued; no server has ever subscribed):"},
 		{wire.ServiceStuck, fmt.Sprintf("Crashed or deadlocked (nobody has polled for more than %s):", staleWords(r.stale))},
+		{wire.ServiceGone, "Stopped or died (requests queued; no server subscribed now):"},
+		{wire.ServiceWorkQueue, "Work queues (messages for msw-recv; no reply expected):"},
 	}
 	for _, sec := range sections {
 		svcs := groups[sec.st]

@@ -3,6 +3,7 @@ package send
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"msw/internal/tool"
 	"msw/internal/wire"
@@ -20,15 +22,18 @@ const sendUsage = `
 Usage: msw-send [options] QUEUE
 
 Send standard input to QUEUE as one message, byte for byte (empty input
-is one empty message). With -l each line is a message, with -0 each
-NUL-terminated record, with --json each line is a JSON envelope as
-'msw-recv --json' prints it. QUEUE is created if it does not exist.
-Messages are sent in order, in batches, while input is still being read.
+is one empty message), or --body TEXT. With -l each line is a message,
+with -0 each NUL-terminated record, with --json each line is a JSON
+envelope as 'msw-recv --json' prints it. QUEUE is created if it does not
+exist. Messages are sent in order, in batches, while input is still
+being read. A message over the switch's payload limit (16 MiB unless the
+switch says otherwise) is refused while it is read.
 `
 
 var sendGroups = []tool.OptionGroup{
-	tool.Group("Input", "lines", "null", "json"),
+	tool.Group("Input", "body", "lines", "null", "json"),
 	tool.Group("Message", "correlation-id", "reply-to"),
+	tool.Group("Output", "verbose"),
 	tool.SwitchGroup,
 }
 
@@ -67,9 +72,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var (
 		lines, nul, asJSON bool
 		replyTo, corrID    string
+		body               string
+		verbose            bool
 		sf                 tool.SwitchFlags
 	)
 	fs := c.Flags
+	fs.StringVar(&body, "body", "", "send `text` as the message, not standard input")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "print the id the switch gave each message (the first of each batch)")
 	fs.BoolVarP(&lines, "lines", "l", false, "each line is a message (its newline removed)")
 	fs.BoolVarP(&nul, "null", "0", false, "each NUL-terminated record is a message")
 	fs.BoolVar(&asJSON, "json", false, "each line is a JSON envelope as msw-recv --json prints it")
@@ -100,6 +109,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if n > 1 {
 		return c.UsageError("-l, -0 and --json exclude each other")
 	}
+	bodySet := fs.Changed("body")
+	if bodySet && n > 0 {
+		return c.UsageError("--body is the message; it takes no -l, -0 or --json")
+	}
 	if len(corrID) > wire.MaxFieldLen {
 		return c.UsageError("--correlation-id: %d bytes, limit %d", len(corrID), wire.MaxFieldLen)
 	}
@@ -121,17 +134,22 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := tool.SignalContext()
 	defer stop()
 	batches := make(chan sendBatch, 2)
-	sp := &splitter{mode: mode, corrID: corrID, replyTo: replyTo}
+	sp := &splitter{mode: mode, corrID: corrID, replyTo: replyTo, limit: cl.MaxPayload, input: "standard input"}
+	if bodySet {
+		stdin, sp.input = strings.NewReader(body), "--body"
+	}
 	if mode == splitWhole {
 		// Fail fast, before reading what may be a long input, if the
 		// switch is not there.
-		if err := tool.CreateQueue(ctx, cl, queue); err != nil {
+		if err := tool.CreateQueue(ctx, c, cl, queue); err != nil {
 			return c.Fail(err)
 		}
+		c.NoteReadingTerminal(stdin, "the message")
 		go sp.readWhole(ctx, stdin, batches)
 	} else {
+		c.NoteReadingTerminal(stdin, "messages")
 		go sp.read(ctx, stdin, batches)
-		if err := tool.CreateQueue(ctx, cl, queue); err != nil {
+		if err := tool.CreateQueue(ctx, c, cl, queue); err != nil {
 			return c.Fail(err)
 		}
 	}
@@ -147,14 +165,29 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			b = next
 		}
 		if len(b.msgs) > 0 {
-			if _, err := cl.SendBatch(ctx, queue, b.msgs); err != nil {
+			id, err := cl.SendBatch(ctx, queue, b.msgs)
+			if err != nil {
 				return sendFailed(c, ctx, cl, queue, mode, b, err)
+			}
+			if verbose {
+				reportSent(stdout, queue, id, len(b.msgs))
 			}
 		}
 		if b.err != nil {
 			return c.Failf("%v", b.err)
 		}
 	}
+}
+
+// reportSent says what a batch of n messages to queue got: the id of
+// its only message, or of its first (ids are consecutive within one
+// request, and a batch of a few MiB is one).
+func reportSent(w io.Writer, queue string, first uint64, n int) {
+	if n == 1 {
+		fmt.Fprintf(w, "sent #%d to %s\n", first, queue)
+		return
+	}
+	fmt.Fprintf(w, "sent %d messages to %s, the first #%d\n", n, queue, first)
 }
 
 // framePrefix is how the switch names the message of a batch it refused.
@@ -211,8 +244,18 @@ func (b *sendBatch) lineOf(i int) int {
 type splitter struct {
 	mode            splitMode
 	corrID, replyTo string
+	limit           func() int // the switch's payload limit
+	input           string     // what is read, for errors: standard input
 
 	arena []byte // payloads of small messages are carved from it
+}
+
+// maxPayload is the switch's payload limit.
+func (sp *splitter) maxPayload() int {
+	if sp.limit == nil {
+		return wire.DefaultMaxPayload
+	}
+	return sp.limit()
 }
 
 // payload copies tok into storage that is never written again.
@@ -231,10 +274,13 @@ func (sp *splitter) payload(tok []byte) []byte {
 // readWhole sends all of r as one message.
 func (sp *splitter) readWhole(ctx context.Context, r io.Reader, out chan<- sendBatch) {
 	defer close(out)
-	data, err := io.ReadAll(r)
+	limit := sp.maxPayload()
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	b := sendBatch{first: 1}
 	if err != nil {
-		b.err = fmt.Errorf("reading standard input: %w", err)
+		b.err = fmt.Errorf("reading %s: %w", cmp.Or(sp.input, "standard input"), err)
+	} else if len(data) > limit {
+		b.err = fmt.Errorf("%s: the message is over the switch's limit of %s; nothing sent", cmp.Or(sp.input, "standard input"), tool.SizeWords(limit))
 	} else {
 		b.msgs = []lib.Message{{Payload: data, CorrelationID: sp.corrID, ReplyTo: sp.replyTo}}
 	}
@@ -275,6 +321,11 @@ func (sp *splitter) read(ctx context.Context, r io.Reader, out chan<- sendBatch)
 		tok, err := br.ReadSlice(delim)
 		if err == bufio.ErrBufferFull {
 			partial = append(partial, tok...)
+			if limit := sp.maxPayload(); len(partial) > limit {
+				b.err = fmt.Errorf("%s %d: over the switch's limit of %s", sp.mode.unit(), line+1, tool.SizeWords(limit))
+				hand()
+				return
+			}
 			continue
 		}
 		if len(partial) > 0 {
