@@ -25,6 +25,8 @@ const (
 	PathHealth      = "/v1/health"            // GET
 	PathHistory     = "/v1/history"           // GET depth and rate samples per queue
 	PathMetrics     = "/metrics"              // GET, Prometheus text format
+	PathTopicPrefix = "/v1/topics/"           // POST TOPIC/messages publishes
+	PathBindings    = "/v1/bindings"          // GET list; PUT, DELETE /v1/queues/Q/bindings/PATTERN
 )
 
 // Query parameters of the GET and DELETE endpoints (docs/protocol.md).
@@ -174,6 +176,8 @@ type QueueInfo struct {
 	Bytes         int64     `json:"bytes"`
 	// Durable: a persistent queue of a switch with --data, kept on disk.
 	Durable bool `json:"durable,omitempty"`
+	// Bindings are the patterns the queue is bound to, sorted.
+	Bindings []string `json:"bindings,omitempty"`
 }
 
 // QueuesResponse is the body of GET /v1/queues.
@@ -259,4 +263,5 @@ const (
 	CodeInternal       = "internal"
 	CodeStorageFull    = "storage_full"  // 507: the switch's disk is full
 	CodeStorageError   = "storage_error" // 507: writing its log failed
+	CodeBadTopic       = "bad_topic"     // 400: a topic or pattern breaks the rules
 )
