@@ -201,6 +201,13 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 		}
 		return 0, err
 	}
+	if b.trace != nil {
+		for i := range stored {
+			rec := messageRecord(wire.EventPublish, strings.Clone(topic), &stored[i], clientOf(s), "")
+			rec.id, rec.time = uint64(len(done)), now // a publish's id field counts its copies
+			b.traceEvent(rec)
+		}
+	}
 	copies := make([]message, len(stored))
 	for i := range done {
 		q := done[i].q
@@ -213,13 +220,6 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 	}
 	for _, q := range qs {
 		q.mu.Unlock()
-	}
-	if b.trace != nil {
-		for i := range stored {
-			rec := messageRecord(wire.EventPublish, strings.Clone(topic), &stored[i], clientOf(s), "")
-			rec.id, rec.time = uint64(len(done)), now // a publish's id field counts its copies
-			b.traceEvent(rec)
-		}
 	}
 	if err := b.waitPublished(done, stored); err != nil {
 		return 0, err

@@ -248,7 +248,7 @@ func TestPublishTrace(t *testing.T) {
 			pub = ev
 		}
 	}
-	if strings.Join(kinds, " ") != "send:a send:b publish:t.x" {
+	if strings.Join(kinds, " ") != "publish:t.x send:a send:b" {
 		t.Errorf("trace: %v", kinds)
 	}
 	if pub.Copies != 2 || pub.From != "pub" || pub.Preview != "hello" || pub.MessageID != 0 {

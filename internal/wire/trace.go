@@ -13,7 +13,7 @@ const (
 	EventQueueDestroy = "queue_destroy"
 	EventSessionStart = "session_start"
 	EventSessionEnd   = "session_end"
-	EventPublish      = "publish" // Queue is the topic, Copies the queues that got one
+	EventPublish      = "publish" // Queue is the topic, Copies the queues that got one; a send per copy follows
 )
 
 // TraceEvent is one entry of the switch's trace ring.
