@@ -166,10 +166,8 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 	}
 
 	b.bindingsMu.RLock()
-	qs := b.bindings.root.match(strings.Split(topic, "."), nil)
+	qs := b.bindings.matching(topic)
 	b.bindingsMu.RUnlock()
-	slices.SortFunc(qs, func(x, y *Queue) int { return strings.Compare(x.name, y.name) })
-	qs = slices.Compact(qs) // one copy per queue, however many patterns match
 
 	// Lock every target in name order; skip those destroyed meanwhile.
 	live := qs[:0]
