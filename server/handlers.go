@@ -66,7 +66,9 @@ func (s *Server) routes() http.Handler {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", wire.ContentTypeJSON)
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // patterns such as news.> read as they are written
+	enc.Encode(v)
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
