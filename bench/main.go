@@ -181,6 +181,7 @@ var scenarios = []scenario{
 	{"8", "idle pollers", scenarioIdle},
 	{"9", "durable ingest", scenarioDurable},
 	{"10", "durable backlog", scenarioBacklog},
+	{"11", "fan-out", scenarioFanOut},
 }
 
 // Machine says where the numbers came from.

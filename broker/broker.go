@@ -97,6 +97,9 @@ type Broker struct {
 	sessionsMu sync.RWMutex
 	sessions   map[string]*Session
 
+	bindingsMu sync.RWMutex // see publish.go
+	bindings   bindingTrie
+
 	namesMu     sync.Mutex           // leaf
 	nameWaiters map[string][]*waiter // see namewait.go
 
@@ -438,6 +441,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 	q.wakeWatchersLocked()
 	q.mu.Unlock()
 	b.queuesMu.Unlock()
+	b.dropBindings(q)
 	if err == nil && c != 0 {
 		err = b.store.Wait(c)
 	}
@@ -469,24 +473,12 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 		return 0, fmt.Errorf("send: %w: %d messages in one request, limit %d", ErrTooLarge, len(ms), wire.MaxSendMessages)
 	}
 	now := time.Now().UnixNano()
-	stored := make([]message, len(ms))
+	stored, err := b.storedMessages(s, ms, now)
+	if err != nil {
+		return 0, err
+	}
 	var cost int64
-	for i := range ms {
-		m := &ms[i]
-		if len(m.Payload) > b.opts.MaxPayload {
-			return 0, fmt.Errorf("payload: %w: %d bytes, limit %d", ErrTooLarge, len(m.Payload), b.opts.MaxPayload)
-		}
-		if len(m.CorrelationID) > MaxFieldLen {
-			return 0, fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
-		}
-		if m.ReplyTo != "" {
-			if err := ValidateName(m.ReplyTo); err != nil {
-				return 0, fmt.Errorf("reply-to: %w", err)
-			}
-		}
-		stored[i] = newMessage(m)
-		stored[i].enqueued = now
-		stored[i].origin = s
+	for i := range stored {
 		cost += messageCost(&stored[i])
 	}
 	if err := b.reserve(cost); err != nil {

@@ -30,7 +30,8 @@ type Queue struct {
 	watchers       []*waiter // cursor readers, all woken by a send (cursor.go)
 	subscribers    int
 	everSubscribed bool
-	sent, acked    uint64 // messages enqueued and acked since the queue was made
+	sent, acked    uint64   // messages enqueued and acked since the queue was made
+	patterns       []string // bound to, sorted; written under Broker.bindingsMu too
 }
 
 // held is a message in flight and the session holding it.

@@ -18,6 +18,7 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 		Subscribers: q.subscribers,
 		Created:     q.created,
 		Bytes:       q.bytes,
+		Bindings:    slices.Clone(q.patterns),
 	}
 	if q.transient {
 		qi.Kind = wire.KindTransient

@@ -89,6 +89,7 @@ const (
 	CodeBadRequest     = "bad_request"       // the request is malformed
 	CodeNoSuchEndpoint = "no_such_endpoint"  // no such path on the switch (an older or other server)
 	CodeBadQueueName   = "bad_queue_name"    // the queue name is not allowed
+	CodeBadTopic       = "bad_topic"         // the topic or pattern is not allowed
 	CodeNoSuchQueue    = "no_such_queue"     // the queue does not exist
 	CodeQueueExists    = "queue_exists"      // the queue exists with another kind
 	CodeQueueNotEmpty  = "queue_not_empty"   // DestroyOptions.IfEmpty, and it is not

@@ -85,7 +85,7 @@ func opRequest(op wire.Op, queue string, arg uint64, body []byte) *request {
 		r.path = op.Path(queue, arg)
 	}
 	switch op.Stream {
-	case wire.OpSend.Stream:
+	case wire.OpSend.Stream, wire.OpPublish.Stream:
 		r.contentType = wire.ContentTypeFrames
 	case wire.OpTransfer.Stream:
 		r.contentType, r.accept = wire.ContentTypeJSON, wire.ContentTypeFrames

@@ -90,6 +90,8 @@ type QueueInfo struct {
 	// Durable reports a persistent queue of a switch with --data, kept
 	// on disk.
 	Durable bool `json:"durable,omitempty"`
+	// Bindings are the patterns the queue is bound to, sorted.
+	Bindings []string `json:"bindings,omitempty"`
 }
 
 // Snapshot is the switch's diagnostics view, as Diagnostics returns it.
@@ -202,6 +204,9 @@ type TraceEvent struct {
 	ProcessingMicros int64 `json:"processing_us,omitempty"`
 	// Reply marks a send that answers a request the sender held.
 	Reply bool `json:"reply,omitempty"`
+	// Copies is set on a publish: the queues that received a copy of
+	// the message, each also traced as a send to that queue.
+	Copies int `json:"copies,omitempty"`
 }
 
 // TraceResponse is a page of trace events, as Trace returns it.

@@ -43,6 +43,7 @@ var errorCodes = []struct {
 	{wire.ErrFrameTooLarge, http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
 	{broker.ErrTooLarge, http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
 	{broker.ErrBadQueueName, http.StatusBadRequest, wire.CodeBadQueueName},
+	{broker.ErrBadTopic, http.StatusBadRequest, wire.CodeBadTopic},
 	{broker.ErrNoSuchQueue, http.StatusNotFound, wire.CodeNoSuchQueue},
 	{broker.ErrNoSuchMessage, http.StatusNotFound, wire.CodeNoSuchMessage},
 	{broker.ErrQueueExists, http.StatusConflict, wire.CodeQueueExists},

@@ -31,6 +31,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}", s.destroyQueue)
 	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}"+wire.SuffixMessages, s.peek)
 	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}"+wire.SuffixMessages, s.purgeQueue)
+	mux.HandleFunc("PUT "+wire.PathQueuePrefix+"{name}/bindings/{pattern}", s.bind)
+	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}/bindings/{pattern}", s.unbind)
+	mux.HandleFunc("GET "+wire.PathBindings, s.listBindings)
 	mux.HandleFunc("POST "+wire.PathTransient, s.createTransient)
 	mux.HandleFunc("POST "+wire.PathSubscribe, s.subscribe)
 	mux.HandleFunc("POST "+wire.PathUnsubscribe, s.unsubscribe)
@@ -84,7 +87,9 @@ func badQueuePath(r *http.Request) error {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", wire.ContentTypeJSON)
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // patterns such as news.> read as they are written
+	enc.Encode(v)
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {

@@ -29,7 +29,9 @@ const (
 	// SuffixMessages follows a queue's path (PathQueuePrefix and its
 	// path-escaped name) to name its messages: GET peeks, POST sends
 	// (OpSend).
-	SuffixMessages = "/messages"
+	SuffixMessages  = "/messages"
+	PathTopicPrefix = "/v1/topics/"  // POST TOPIC/messages publishes
+	PathBindings    = "/v1/bindings" // GET list; PUT, DELETE /v1/queues/Q/bindings/PATTERN
 )
 
 // Query parameters of the GET and DELETE endpoints (docs/protocol.md).
@@ -188,6 +190,8 @@ type QueueInfo struct {
 	Bytes         int64     `json:"bytes"`
 	// Durable: a persistent queue of a switch with --data, kept on disk.
 	Durable bool `json:"durable,omitempty"`
+	// Bindings are the patterns the queue is bound to, sorted.
+	Bindings []string `json:"bindings,omitempty"`
 }
 
 // QueuesResponse is the body of GET /v1/queues.
@@ -287,4 +291,5 @@ const (
 	CodeMemoryFull   = "memory_full"
 	CodeStorageFull  = "storage_full"  // 507: the switch's disk is full
 	CodeStorageError = "storage_error" // 507: writing its log failed
+	CodeBadTopic     = "bad_topic"     // 400: a topic or pattern breaks the rules
 )

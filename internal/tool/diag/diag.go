@@ -113,6 +113,23 @@ type diagReport struct {
 	full    map[string]map[uint64][]byte // whole payloads by queue and id, with -v
 }
 
+// writeBindings lists the queues bound to topic patterns (msw-bind,
+// msw-sub), and what each holds.
+func (r *diagReport) writeBindings(w io.Writer) {
+	title := false
+	for _, q := range r.snap.Queues {
+		if len(q.Bindings) == 0 {
+			continue
+		}
+		if !title {
+			fmt.Fprintln(w, "\nBound to topics:")
+			title = true
+		}
+		fmt.Fprintf(w, "  %s: %s; %s queued, %s\n", q.Name, strings.Join(q.Bindings, " "),
+			wire.CountOf(int64(q.Depth), "message", "messages"), wire.CountOf(int64(q.Subscribers), "subscriber", "subscribers"))
+	}
+}
+
 // ago says how long before the snapshot t was.
 func (r *diagReport) ago(t time.Time) string {
 	return wire.AgeWords(r.snap.Now.Sub(t)) + " ago"
@@ -185,6 +202,8 @@ func (r *diagReport) write(w io.Writer) {
 	if len(diag.Idle) > 0 {
 		fmt.Fprintf(w, "\nIdle queues (no server, nothing queued): %s\n", strings.Join(diag.Idle, ", "))
 	}
+
+	r.writeBindings(w)
 
 	if r.verbose {
 		fmt.Fprintln(w, "\nClient sessions:")

@@ -1,10 +1,12 @@
 package ls
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -139,14 +141,25 @@ func writeQueueTable(w io.Writer, qs []lib.QueueInfo, now time.Time) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL")
+	// The patterns queues are bound to (msw-bind) get a column when
+	// some queue has one.
+	bound := slices.ContainsFunc(qs, func(q lib.QueueInfo) bool { return len(q.Bindings) > 0 })
+	header := "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL"
+	if bound {
+		header += "\tBINDINGS"
+	}
+	fmt.Fprintln(tw, header)
 	for _, q := range qs {
 		kind := q.Kind
 		if q.Durable {
 			kind = "durable" // persistent, and kept on disk
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", q.Name, kind, q.Depth, q.InFlight, q.Subscribers,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s", q.Name, kind, q.Depth, q.InFlight, q.Subscribers,
 			queueAge(now, q.OldestMessage), queueAge(now, q.LastTransfer))
+		if bound {
+			fmt.Fprintf(tw, "\t%s", cmp.Or(strings.Join(q.Bindings, " "), "-"))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

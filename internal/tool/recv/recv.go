@@ -35,10 +35,37 @@ the reader had not taken, and the next reader gets them. Without -n or
 long as it takes. Missing queues are created.
 `
 
-var recvGroups = []tool.OptionGroup{
-	tool.Group("Which messages", "count", "timeout", "peek"),
-	tool.Group("Output", "raw", "lines", "null", "json"),
-	tool.SwitchGroup,
+// Source is what a command that prints messages as msw-recv does takes
+// them from: msw-recv from the queues it names, msw-sub from a queue of
+// its own bound to the patterns it names.
+type Source struct {
+	Name  string // the command's name
+	Usage string // its -h text
+	Arg   string // what each argument is: QUEUE, PATTERN
+	// Peek offers --peek (showing the queues' messages without taking
+	// them): only for queues that exist apart from the command.
+	Peek bool
+	// Check validates one argument; a bad one fails with status 1, or,
+	// with BadArgIsUsage, 2.
+	Check         func(arg string) error
+	BadArgIsUsage bool
+	// Queues makes the queues to take from, from the arguments: creates
+	// them, or binds one.
+	Queues func(ctx context.Context, c *tool.Command, cl *lib.Client, args []string) ([]string, error)
+}
+
+// recvSource is msw-recv's: the queues named, created if missing.
+var recvSource = Source{
+	Name: "msw-recv", Usage: recvUsage, Arg: "QUEUE", Peek: true,
+	Check: wire.ValidateName,
+	Queues: func(ctx context.Context, c *tool.Command, cl *lib.Client, queues []string) ([]string, error) {
+		for _, q := range queues {
+			if err := tool.CreateQueue(ctx, c, cl, q); err != nil {
+				return nil, err
+			}
+		}
+		return queues, nil
+	},
 }
 
 const (
@@ -66,7 +93,13 @@ const (
 
 // Run is the body of msw-recv.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := tool.NewCommand("msw-recv", recvUsage, stdout, stderr)
+	return RunFrom(recvSource, args, stdout, stderr)
+}
+
+// RunFrom is the body of a command that prints the messages of src as
+// msw-recv does.
+func RunFrom(src Source, args []string, stdout, stderr io.Writer) int {
+	c := tool.NewCommand(src.Name, src.Usage, stdout, stderr)
 	var (
 		limit                    int
 		timeout                  tool.DurationValue
@@ -77,7 +110,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := c.Flags
 	fs.IntVarP(&limit, "count", "n", 0, "stop after `N` messages; never take more than that")
 	fs.VarP(&timeout, "timeout", "t", "exit when nothing arrives for `duration`, with status 124 (as timeout(1)); 0 waits for ever")
-	fs.BoolVar(&peek, "peek", false, "show ready messages, taking none (-n of them, or 1000 a queue)")
+	groups := []tool.OptionGroup{tool.Group("Which messages", "count", "timeout"), tool.Group("Output", "raw", "lines", "null", "json"), tool.SwitchGroup}
+	if src.Peek {
+		fs.BoolVar(&peek, "peek", false, "show ready messages, taking none (-n of them, or 1000 a queue)")
+		groups[0] = tool.Group("Which messages", "count", "timeout", "peek")
+	}
 	fs.BoolVarP(&raw, "raw", "N", false, "write each payload exactly as it is, nothing added")
 	fs.BoolVarP(&lines, "lines", "l", false, "add a newline to each payload that lacks one (the default)")
 	fs.BoolVarP(&nul, "null", "0", false, "add a NUL to each payload that lacks one")
@@ -87,14 +124,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		f.Usage += "; default forever when following, 5s with -n, -t or --peek"
 		f.DefValue = ""
 	}
-	if ok, code := c.Parse(args, recvGroups); !ok {
+	if ok, code := c.Parse(args, groups); !ok {
 		return code
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
 	queues := fs.Args()
 	if len(queues) == 0 {
-		return c.UsageError("missing QUEUE")
+		return c.UsageError("missing %s", src.Arg)
 	}
 	if limit < 0 {
 		return c.UsageError("-n %d: want a count of 0 or more", limit)
@@ -116,7 +153,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.UsageError("--peek shows what is there at once; -t does not apply")
 	}
 	for _, q := range queues {
-		if err := wire.ValidateName(q); err != nil {
+		if err := src.Check(q); err != nil {
+			if src.BadArgIsUsage {
+				return c.UsageError("%v", err)
+			}
 			return c.Failf("%v", err)
 		}
 	}
@@ -143,7 +183,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if timeout > 0 {
 			idle = time.Duration(timeout)
 		}
-		code = r.follow(ctx, queues, limit, idle, time.Duration(sf.Wait))
+		code = r.follow(ctx, src, queues, limit, idle, time.Duration(sf.Wait))
 	}
 	cl.Close()
 	return code
@@ -222,11 +262,10 @@ type receiver struct {
 // follow takes messages until limit (if > 0) have been written, nothing
 // arrived for timeout (if >= 0; 0 takes what is ready and stops), ctx
 // ends or something fails.
-func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeout, wait time.Duration) int {
-	for _, q := range queues {
-		if err := tool.CreateQueue(ctx, r.c, r.cl, q); err != nil {
-			return r.stop(ctx, err)
-		}
+func (r *receiver) follow(ctx context.Context, src Source, args []string, limit int, timeout, wait time.Duration) int {
+	queues, err := src.Queues(ctx, r.c, r.cl, args)
+	if err != nil {
+		return r.stop(ctx, err)
 	}
 	if err := r.cl.Subscribe(ctx, queues...); err != nil {
 		return r.stop(ctx, err)

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"msw/internal/tool"
 	"msw/internal/wire"
 	"msw/lib"
@@ -30,11 +32,35 @@ being read. A message over the switch's payload limit (16 MiB unless the
 switch says otherwise) is refused while it is read.
 `
 
-var sendGroups = []tool.OptionGroup{
-	tool.Group("Input", "body", "lines", "null", "json"),
-	tool.Group("Message", "correlation-id", "reply-to"),
-	tool.Group("Output", "verbose"),
-	tool.SwitchGroup,
+// Target is where a command that reads messages as msw-send does sends
+// them: msw-send to the queue it names, msw-pub to a topic.
+type Target struct {
+	Name  string // the command's name
+	Usage string // its -h text
+	Arg   string // what its argument is: QUEUE, TOPIC
+	// Check validates the argument; a bad one fails with status 1, or,
+	// with BadArgIsUsage, 2.
+	Check         func(arg string) error
+	BadArgIsUsage bool
+	// Flags registers the target's own options, and returns their names
+	// for the Message group of -h.
+	Flags func(fs *pflag.FlagSet) []string
+	// Prepare, if set, makes sure the target exists before anything is
+	// read (as a whole message) or sent.
+	Prepare func(ctx context.Context, c *tool.Command, cl *lib.Client, arg string) error
+	// Send sends one batch, in order, all or nothing, and returns the id
+	// the first message got (0 where ids mean nothing, as for a publish).
+	Send func(ctx context.Context, cl *lib.Client, arg string, ms []lib.Message) (uint64, error)
+}
+
+// sendTarget is msw-send's: the queue named, created if missing.
+var sendTarget = Target{
+	Name: "msw-send", Usage: sendUsage, Arg: "QUEUE",
+	Check:   wire.ValidateName,
+	Prepare: tool.CreateQueue,
+	Send: func(ctx context.Context, cl *lib.Client, queue string, ms []lib.Message) (uint64, error) {
+		return cl.SendBatch(ctx, queue, ms)
+	},
 }
 
 // Batching: a batch is handed to the sender when it holds this many
@@ -68,7 +94,13 @@ func (m splitMode) unit() string {
 
 // Run is the body of msw-send.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := tool.NewCommand("msw-send", sendUsage, stdout, stderr)
+	return RunTo(sendTarget, args, stdin, stdout, stderr)
+}
+
+// RunTo is the body of a command that reads messages as msw-send does
+// and sends them to t.
+func RunTo(t Target, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand(t.Name, t.Usage, stdout, stderr)
 	var (
 		lines, nul, asJSON bool
 		replyTo, corrID    string
@@ -84,13 +116,18 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&asJSON, "json", false, "each line is a JSON envelope as msw-recv --json prints it")
 	fs.StringVar(&corrID, "correlation-id", "", "correlation `id` of every message")
 	fs.StringVar(&replyTo, "reply-to", "", "`queue` that replies should go to")
+	message := []string{"correlation-id", "reply-to"}
+	if t.Flags != nil {
+		message = append(message, t.Flags(fs)...)
+	}
 	sf.Register(fs, tool.DefaultWait)
-	if ok, code := c.Parse(args, sendGroups); !ok {
+	groups := []tool.OptionGroup{tool.Group("Input", "body", "lines", "null", "json"), tool.Group("Message", message...), tool.Group("Output", "verbose"), tool.SwitchGroup}
+	if ok, code := c.Parse(args, groups); !ok {
 		return code
 	}
 	switch fs.NArg() {
 	case 0:
-		return c.UsageError("missing QUEUE")
+		return c.UsageError("missing %s", t.Arg)
 	case 1:
 	default:
 		return c.UsageError("unexpected argument %q", fs.Arg(1))
@@ -117,7 +154,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.UsageError("--correlation-id: %d bytes, limit %d", len(corrID), wire.MaxFieldLen)
 	}
 	queue := fs.Arg(0)
-	if err := wire.ValidateName(queue); err != nil {
+	if err := t.Check(queue); err != nil {
+		if t.BadArgIsUsage {
+			return c.UsageError("%v", err)
+		}
 		return c.Failf("%v", err)
 	}
 	if replyTo != "" {
@@ -141,16 +181,20 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if mode == splitWhole {
 		// Fail fast, before reading what may be a long input, if the
 		// switch is not there.
-		if err := tool.CreateQueue(ctx, c, cl, queue); err != nil {
-			return c.Fail(err)
+		if t.Prepare != nil {
+			if err := t.Prepare(ctx, c, cl, queue); err != nil {
+				return c.Fail(err)
+			}
 		}
 		c.NoteReadingTerminal(stdin, "the message")
 		go sp.readWhole(ctx, stdin, batches)
 	} else {
 		c.NoteReadingTerminal(stdin, "messages")
 		go sp.read(ctx, stdin, batches)
-		if err := tool.CreateQueue(ctx, c, cl, queue); err != nil {
-			return c.Fail(err)
+		if t.Prepare != nil {
+			if err := t.Prepare(ctx, c, cl, queue); err != nil {
+				return c.Fail(err)
+			}
 		}
 	}
 	for {
@@ -165,11 +209,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			b = next
 		}
 		if len(b.msgs) > 0 {
-			id, err := cl.SendBatch(ctx, queue, b.msgs)
+			id, err := t.Send(ctx, cl, queue, b.msgs)
 			if err != nil {
-				return sendFailed(c, ctx, cl, queue, mode, b, err)
+				return sendFailed(c, ctx, cl, t, queue, mode, b, err)
 			}
-			if verbose {
+			if verbose && id != 0 {
 				reportSent(stdout, queue, id, len(b.msgs))
 			}
 		}
@@ -197,7 +241,7 @@ var framePrefix = regexp.MustCompile(`^frame ([0-9]+): (.*)$`)
 // one message of the batch as too large, the messages before it
 // are sent again on their own, so that everything before the message
 // named in the error was sent, and nothing from it on.
-func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, queue string, mode splitMode, b sendBatch, err error) int {
+func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, t Target, queue string, mode splitMode, b sendBatch, err error) int {
 	var le *lib.Error
 	if !errors.As(err, &le) || le.Code != lib.CodeTooLarge {
 		return c.Fail(err)
@@ -213,7 +257,7 @@ func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, queue stri
 		return c.Fail(err)
 	}
 	if k > 1 {
-		if _, err := cl.SendBatch(ctx, queue, b.msgs[:k-1]); err != nil {
+		if _, err := t.Send(ctx, cl, queue, b.msgs[:k-1]); err != nil {
 			return c.Fail(err)
 		}
 	}

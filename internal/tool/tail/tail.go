@@ -308,6 +308,9 @@ func (o *eventWriter) cells(ev lib.TraceEvent) []string {
 	if o.stamps {
 		when = ev.Time.Local().Format("2006-01-02 15:04:05.000")
 	}
+	if ev.Kind == wire.EventPublish {
+		took = copiesText(ev.Copies)
+	}
 	return []string{
 		when,
 		eventName(ev),
@@ -340,10 +343,18 @@ func (o *eventWriter) summary(ev lib.TraceEvent) string {
 
 func isMessageEvent(kind string) bool {
 	switch kind {
-	case wire.EventSend, wire.EventDeliver, wire.EventAck, wire.EventRedeliver, wire.EventWithdraw:
+	case wire.EventSend, wire.EventDeliver, wire.EventAck, wire.EventRedeliver, wire.EventWithdraw, wire.EventPublish:
 		return true
 	}
 	return false
+}
+
+// copiesText says how many queues a publish reached: "to 3 queues".
+func copiesText(n int) string {
+	if n == 1 {
+		return "to 1 queue"
+	}
+	return fmt.Sprintf("to %d queues", n)
 }
 
 // eventName is the event's kind, with a send that answers a request
@@ -425,7 +436,7 @@ func chartArrows(events []lib.TraceEvent, verbose bool) ([]chartArrow, []string)
 			id = fmt.Sprintf(" #%d", ev.MessageID)
 		}
 		payload := ""
-		if ev.Size > 0 || ev.Kind == wire.EventSend {
+		if ev.Size > 0 || ev.Kind == wire.EventSend || ev.Kind == wire.EventPublish {
 			payload = ": " + tool.SummarizePayload(ev.Preview, ev.Size, ev.Size > wire.PreviewLen, width)
 		}
 		a := chartArrow{style: "send"}
@@ -437,6 +448,11 @@ func chartArrows(events []lib.TraceEvent, verbose bool) ([]chartArrow, []string)
 				a.style = "reply"
 				a.label = "reply" + id + " (took " + shortDuration(time.Duration(ev.ProcessingMicros)*time.Microsecond) + ")" + payload
 			}
+		case wire.EventPublish:
+			// The topic is a participant of its own; the copies follow
+			// as sends from the publisher to each queue.
+			a.from, a.to = add(from), add(ev.Queue)
+			a.label = "publish " + copiesText(ev.Copies) + payload
 		case wire.EventDeliver:
 			a.from, a.to = add(ev.Queue), add(ev.To)
 			a.style, a.label = "deliver", "deliver"+id
