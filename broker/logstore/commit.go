@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,13 +32,11 @@ import (
 // Flush blocks until the record of c is written to the operating system:
 // it then survives the switch's crash, though not a power loss.
 func (s *Store) Flush(c broker.Commit) error {
-	if s.writtenA.Load() < uint64(c) {
+	s.group(&s.writeRound, &s.writtenA, c, func() {
 		s.wmu.Lock()
-		if s.writtenA.Load() < uint64(c) {
-			s.writeLocked()
-		}
+		s.writeLocked()
 		s.wmu.Unlock()
-	}
+	})
 	return s.result(c)
 }
 
@@ -47,14 +46,46 @@ func (s *Store) Wait(c broker.Commit) error {
 	if err := s.Flush(c); err != nil || s.opts.Fsync.Interval != 0 {
 		return err
 	}
-	if s.syncedA.Load() < uint64(c) {
+	s.group(&s.syncRound, &s.syncedA, c, func() {
 		s.smu.Lock()
 		if s.syncedA.Load() < uint64(c) {
 			s.syncLocked()
 		}
 		s.smu.Unlock()
-	}
+	})
 	return s.result(c)
+}
+
+// round is one kind of group step (writing, or syncing) under way: the
+// first caller to find its commit not done leads a round, doing the step
+// for everything so far; callers arriving meanwhile wait for the round's
+// end and are woken together, then one of those still not done leads the
+// next. A mutex in its place woke them one at a time, each only to find
+// its commit done and pass the lock on: with 64 waiters a chain of 63
+// hand-offs between two syncs.
+type round struct {
+	busy bool
+	done chan struct{} // closed when the round under way ends
+}
+
+// group does step, or waits for a round doing it, until done reaches c.
+func (s *Store) group(r *round, done *atomic.Uint64, c broker.Commit, step func()) {
+	for done.Load() < uint64(c) {
+		s.gmu.Lock()
+		if r.busy {
+			ch := r.done
+			s.gmu.Unlock()
+			<-ch
+			continue
+		}
+		r.busy, r.done = true, make(chan struct{})
+		s.gmu.Unlock()
+		step()
+		s.gmu.Lock()
+		r.busy = false
+		close(r.done)
+		s.gmu.Unlock()
+	}
 }
 
 // result is the outcome for c, once it is processed.

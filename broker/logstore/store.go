@@ -73,7 +73,10 @@ type Store struct {
 	broken     error            // set while a failed write could not be cut off
 
 	smu sync.Mutex // syncing; taken before wmu
-	cmu sync.Mutex // compacting; taken before all the others
+
+	gmu                   sync.Mutex // a leaf
+	writeRound, syncRound round      // group commit's rounds under way
+	cmu                   sync.Mutex // compacting; taken before all the others
 
 	rmu    sync.Mutex // reading payloads back; a leaf
 	reader frameReader
