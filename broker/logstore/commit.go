@@ -12,15 +12,16 @@ import (
 )
 
 // Group commit. Appends only add a record to a buffer, under mu, and
-// return its commit position. Writing and syncing are separate steps
-// with locks of their own, so that one batch is written while the one
-// before it is being synced:
+// return its commit position. Writing and syncing are rounds (round,
+// below): the first caller to find its record not done leads one for
+// everything buffered so far, and those arriving meanwhile wait for its
+// end, then one of them leads the next:
 //
-//   - Flush(c): whoever finds c unwritten takes wmu and writes every
-//     buffered record, its own and everyone's appended before it.
-//   - Wait(c), with fsync always: Flush(c), then whoever finds c unsynced
-//     takes smu and syncs the file up to everything written so far, for
-//     every waiter at once.
+//   - Flush(c): a write round writes every buffered record, its own and
+//     everyone's appended before it.
+//   - Wait(c), with fsync always: a sync round writes every buffered
+//     record and syncs the file, for every waiter at once: one write and
+//     one fsync for all the sends that came during the round before.
 //
 // A failed write or sync cuts the file back to what is known good (the
 // last good write, or the last good sync) and fails every record after
@@ -42,11 +43,18 @@ func (s *Store) Flush(c broker.Commit) error {
 
 // Wait blocks until the record of c is as durable as the fsync mode
 // promises: synced with fsync always, written otherwise.
+//
+// With fsync always, the leader of a sync round writes everything
+// buffered and syncs it: those who come meanwhile wait for the next
+// round, so that a round is one write and one fsync for all of them.
+// (After a failed write it syncs as well, so that the cut is durable
+// and the round ends.)
 func (s *Store) Wait(c broker.Commit) error {
-	if err := s.Flush(c); err != nil || s.opts.Fsync.Interval != 0 {
-		return err
+	if s.opts.Fsync.Interval != 0 {
+		return s.Flush(c)
 	}
 	s.group(&s.syncRound, &s.syncedA, c, func() {
+		s.Flush(c)
 		s.smu.Lock()
 		if s.syncedA.Load() < uint64(c) {
 			s.syncLocked()
