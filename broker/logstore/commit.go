@@ -131,7 +131,7 @@ func (s *Store) writeLocked() {
 	if s.broken != nil {
 		err = s.cut()
 	}
-	for _, ch := range chunks {
+	for i, ch := range chunks {
 		if err != nil {
 			break
 		}
@@ -154,6 +154,7 @@ func (s *Store) writeLocked() {
 		s.mu.Lock()
 		s.written = ch.end
 		s.writtenA.Store(ch.end)
+		s.giveBack(chunks[i : i+1])
 		s.mu.Unlock()
 	}
 	if err != nil {
