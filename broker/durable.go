@@ -59,14 +59,20 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 		if v := rq.Meta[metaCreated]; len(v) == 8 {
 			q.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		}
-		disk := 0
+		disk, fresh := 0, 0
 		for i := range rq.Messages {
 			if rq.Messages[i].DiskOnly > 0 {
 				disk++
 			}
+			if rq.Messages[i].Deliveries == 0 {
+				fresh++
+			}
 		}
 		if disk > 0 {
 			q.onDisk = make(map[uint64]uint32, disk)
+		}
+		if fresh > 0 {
+			q.fresh.resize(fresh)
 		}
 		var last *Session // the origin of the message before: most often the same
 		for i := range rq.Messages {
