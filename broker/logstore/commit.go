@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -54,6 +55,9 @@ func (s *Store) Wait(c broker.Commit) error {
 		return s.Flush(c)
 	}
 	s.group(&s.syncRound, &s.syncedA, c, func() {
+		// Let senders already running append first and share this
+		// round; with none, this returns at once.
+		runtime.Gosched()
 		s.Flush(c)
 		s.smu.Lock()
 		if s.syncedA.Load() < uint64(c) {
