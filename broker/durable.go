@@ -59,10 +59,28 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 		if v := rq.Meta[metaCreated]; len(v) == 8 {
 			q.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		}
+		disk, fresh := 0, 0
+		for i := range rq.Messages {
+			if rq.Messages[i].DiskOnly > 0 {
+				disk++
+			}
+			if rq.Messages[i].Deliveries == 0 {
+				fresh++
+			}
+		}
+		if disk > 0 {
+			q.onDisk = make(map[uint64]uint32, disk)
+		}
+		if fresh > 0 {
+			q.fresh.resize(fresh)
+		}
+		var last *Session // the origin of the message before: most often the same
 		for i := range rq.Messages {
 			sm := &rq.Messages[i]
 			m := newStoredMessage(sm)
-			if sm.Origin != "" {
+			if last != nil && last.clientID == sm.Origin {
+				m.origin = last
+			} else if sm.Origin != "" {
 				o := origins[sm.Origin]
 				if o == nil {
 					// A session of the switch that wrote the record: gone,
@@ -71,15 +89,12 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 					o.ended.Store(true)
 					origins[sm.Origin] = o
 				}
-				m.origin = o
+				m.origin, last = o, o
 			}
 			q.bytes += int64(len(m.data))
 			b.cached.Add(int64(len(m.data)))
 			b.held.Add(messageCost(&m)) // counted, never refused: it was acknowledged
 			if sm.DiskOnly > 0 {
-				if q.onDisk == nil {
-					q.onDisk = map[uint64]uint32{}
-				}
 				q.onDisk[m.id] = sm.DiskOnly
 				q.diskBytes += int64(sm.DiskOnly)
 				q.bytes += int64(sm.DiskOnly)

@@ -47,7 +47,8 @@ type Store interface {
 	Flush(c Commit) error
 	// Read returns the payload of a message Append recorded (and Wait
 	// saw written), its checksum verified, for a message whose payload
-	// the broker did not keep in memory.
+	// the broker did not keep in memory. The broker copies it and never
+	// writes to it, so a store may return memory of its own.
 	Read(queue string, id uint64) ([]byte, error)
 	// Stats describes the store for metrics and listings.
 	Stats() StoreStats

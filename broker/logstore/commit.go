@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -11,15 +13,16 @@ import (
 )
 
 // Group commit. Appends only add a record to a buffer, under mu, and
-// return its commit position. Writing and syncing are separate steps
-// with locks of their own, so that one batch is written while the one
-// before it is being synced:
+// return its commit position. Writing and syncing are rounds (round,
+// below): the first caller to find its record not done leads one for
+// everything buffered so far, and those arriving meanwhile wait for its
+// end, then one of them leads the next:
 //
-//   - Flush(c): whoever finds c unwritten takes wmu and writes every
-//     buffered record, its own and everyone's appended before it.
-//   - Wait(c), with fsync always: Flush(c), then whoever finds c unsynced
-//     takes smu and syncs the file up to everything written so far, for
-//     every waiter at once.
+//   - Flush(c): a write round writes every buffered record, its own and
+//     everyone's appended before it.
+//   - Wait(c), with fsync always: a sync round writes every buffered
+//     record and syncs the file, for every waiter at once: one write and
+//     one fsync for all the sends that came during the round before.
 //
 // A failed write or sync cuts the file back to what is known good (the
 // last good write, or the last good sync) and fails every record after
@@ -31,30 +34,70 @@ import (
 // Flush blocks until the record of c is written to the operating system:
 // it then survives the switch's crash, though not a power loss.
 func (s *Store) Flush(c broker.Commit) error {
-	if s.writtenA.Load() < uint64(c) {
+	s.group(&s.writeRound, &s.writtenA, c, func() {
 		s.wmu.Lock()
-		if s.writtenA.Load() < uint64(c) {
-			s.writeLocked()
-		}
+		s.writeLocked()
 		s.wmu.Unlock()
-	}
+	})
 	return s.result(c)
 }
 
 // Wait blocks until the record of c is as durable as the fsync mode
 // promises: synced with fsync always, written otherwise.
+//
+// With fsync always, the leader of a sync round writes everything
+// buffered and syncs it: those who come meanwhile wait for the next
+// round, so that a round is one write and one fsync for all of them.
+// (After a failed write it syncs as well, so that the cut is durable
+// and the round ends.)
 func (s *Store) Wait(c broker.Commit) error {
-	if err := s.Flush(c); err != nil || s.opts.Fsync.Interval != 0 {
-		return err
+	if s.opts.Fsync.Interval != 0 {
+		return s.Flush(c)
 	}
-	if s.syncedA.Load() < uint64(c) {
+	s.group(&s.syncRound, &s.syncedA, c, func() {
+		// Let senders already running append first and share this
+		// round; with none, this returns at once.
+		runtime.Gosched()
+		s.Flush(c)
 		s.smu.Lock()
 		if s.syncedA.Load() < uint64(c) {
 			s.syncLocked()
 		}
 		s.smu.Unlock()
-	}
+	})
 	return s.result(c)
+}
+
+// round is one kind of group step (writing, or syncing) under way: the
+// first caller to find its commit not done leads a round, doing the step
+// for everything so far; callers arriving meanwhile wait for the round's
+// end and are woken together, then one of those still not done leads the
+// next. A mutex in its place woke them one at a time, each only to find
+// its commit done and pass the lock on: with 64 waiters a chain of 63
+// hand-offs between two syncs.
+type round struct {
+	busy bool
+	done chan struct{} // closed when the round under way ends
+}
+
+// group does step, or waits for a round doing it, until done reaches c.
+func (s *Store) group(r *round, done *atomic.Uint64, c broker.Commit, step func()) {
+	for done.Load() < uint64(c) {
+		s.gmu.Lock()
+		if r.busy {
+			ch := r.done
+			s.gmu.Unlock()
+			<-ch
+			continue
+		}
+		r.busy, r.done = true, make(chan struct{})
+		s.gmu.Unlock()
+		step()
+		s.gmu.Lock()
+		r.busy = false
+		close(r.done)
+		s.gmu.Unlock()
+	}
 }
 
 // result is the outcome for c, once it is processed.
@@ -92,7 +135,7 @@ func (s *Store) writeLocked() {
 	if s.broken != nil {
 		err = s.cut()
 	}
-	for _, ch := range chunks {
+	for i, ch := range chunks {
 		if err != nil {
 			break
 		}
@@ -115,6 +158,7 @@ func (s *Store) writeLocked() {
 		s.mu.Lock()
 		s.written = ch.end
 		s.writtenA.Store(ch.end)
+		s.giveBack(chunks[i : i+1])
 		s.mu.Unlock()
 	}
 	if err != nil {

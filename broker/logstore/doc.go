@@ -16,9 +16,10 @@
 //
 // Appends encode their record into a buffer under a short lock, in the
 // order the broker calls them, and return a commit position. Writing the
-// buffer and syncing the file are separate steps, each done by whichever
-// waiter gets there first for everything buffered so far (commit.go): 64
-// concurrent senders share one write and one fsync. A new segment is made,
+// buffer, and writing and syncing it, are rounds led by whichever waiter
+// gets there first, for everything buffered so far, the others woken
+// together when it ends (commit.go): 64 concurrent senders share one
+// write and one fsync. A new segment is made,
 // its header synced and the directory synced before any record goes in;
 // the old one is synced first. A failed write or sync cuts the file back
 // to what is known good and fails every record after it.

@@ -13,8 +13,6 @@ import (
 type FS interface {
 	// OpenFile opens a file as os.OpenFile does.
 	OpenFile(name string, flag int, perm os.FileMode) (File, error)
-	// ReadFile returns a file's whole content.
-	ReadFile(name string) ([]byte, error)
 	// ReadDir returns the names in a directory, sorted.
 	ReadDir(dir string) ([]string, error)
 	// Remove deletes a file.
@@ -46,9 +44,6 @@ type OSFS struct{}
 func (OSFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 	return os.OpenFile(name, flag, perm)
 }
-
-// ReadFile reads a whole file.
-func (OSFS) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
 
 // ReadDir lists a directory's names, sorted.
 func (OSFS) ReadDir(dir string) ([]string, error) {

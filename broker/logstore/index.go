@@ -35,8 +35,11 @@ type iqueue struct {
 	nextID uint64
 	msgs   msgIndex
 	meta   map[string][]byte
-	at     loc                              // its create record, so a failed write can take it back
-	kept   map[uint64]*broker.StoredMessage // the messages replay decoded; until Recovered
+	at     loc // its create record, so a failed write can take it back
+	// kept is the messages replay decoded, in id order, until Recovered;
+	// some may have been acked since (keptDead of them).
+	kept     []broker.StoredMessage
+	keptDead int
 }
 
 // index is the live state. Guarded by the store's mu.
@@ -99,16 +102,14 @@ func (x *index) apply(r *record, at loc, keep bool) {
 			e := entry{at: at, deliveries: m.Deliveries, size: messageSize(m)}
 			e.at.idx = uint32(i)
 			if keep {
-				if q.kept == nil {
-					q.kept = map[uint64]*broker.StoredMessage{}
-				}
-				q.kept[m.ID] = m
-				if n := int64(len(m.Payload)); n > 0 && n <= x.keepBudget {
-					m.Payload = x.keepCopy(m.Payload) // let the file's buffer go
+				k := *m
+				if n := int64(len(k.Payload)); n > 0 && n <= x.keepBudget {
+					k.Payload = x.keepCopy(k.Payload) // let the file's buffer go
 					x.keepBudget -= n
 				} else if n > 0 {
-					m.DiskOnly, m.Payload = uint32(n), nil
+					k.DiskOnly, k.Payload = uint32(n), nil
 				}
+				q.keep(k)
 			}
 			if old, ok := q.msgs.put(m.ID, e); ok {
 				x.liveBytes -= int64(old.size)
@@ -148,9 +149,51 @@ func (x *index) ack(q *iqueue, ids []uint64) {
 	for _, id := range ids {
 		if e, ok := q.msgs.del(id); ok {
 			x.liveBytes -= int64(e.size)
-			delete(q.kept, id)
+			if q.kept != nil {
+				q.keptDead++
+			}
 		}
 	}
+	if q.keptDead > 1024 && q.keptDead > len(q.kept)/2 {
+		q.kept = q.liveKept()
+	}
+}
+
+// keep adds a message replay decoded to q.kept, in id order (a queue's
+// ids grow, so that is an append but for a message recorded again).
+func (q *iqueue) keep(m broker.StoredMessage) {
+	n := len(q.kept)
+	if n == 0 || m.ID > q.kept[n-1].ID {
+		q.kept = append(q.kept, m)
+		return
+	}
+	i, found := slices.BinarySearchFunc(q.kept, m.ID, func(k broker.StoredMessage, id uint64) int { return cmpU(k.ID, id) })
+	if found {
+		q.kept[i] = m
+		return
+	}
+	q.kept = slices.Insert(q.kept, i, m)
+}
+
+// liveKept drops the acked messages from q.kept, in place, and returns
+// it, each message with its delivery count from the index.
+func (q *iqueue) liveKept() []broker.StoredMessage {
+	kept, live, j := q.kept, q.kept[:0], 0
+	q.msgs.each(func(id uint64, e *entry) bool {
+		for j < len(kept) && kept[j].ID < id {
+			j++
+		}
+		if j < len(kept) && kept[j].ID == id {
+			m := kept[j]
+			m.Deliveries = e.deliveries
+			live = append(live, m)
+			j++
+		}
+		return true
+	})
+	clear(kept[len(live):]) // let the dropped payloads go
+	q.keptDead = 0
+	return live
 }
 
 func (x *index) drop(name string) {

@@ -108,19 +108,6 @@ func (m *memFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) 
 	return &memHandle{fs: m, f: f, name: name}, nil
 }
 
-func (m *memFS) ReadFile(name string) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.op(); err != nil {
-		return nil, err
-	}
-	f := m.files[name]
-	if f == nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
-	}
-	return slices.Clone(f.data), nil
-}
-
 func (m *memFS) ReadDir(dir string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

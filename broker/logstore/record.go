@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"slices"
 
 	"msw/broker"
 )
@@ -189,6 +190,16 @@ func (d *decoder) bytes() []byte {
 
 func (d *decoder) str() string { return string(d.bytes()) }
 
+// strLike reads a string, returning like itself when the bytes are the
+// same: replay meets the same queue name and origin record after record,
+// and need not allocate each again.
+func (d *decoder) strLike(like string) string {
+	if b := d.bytes(); string(b) != like {
+		return string(b)
+	}
+	return like
+}
+
 // count reads a count of items each at least min bytes long, refusing one
 // the rest of the body cannot hold.
 func (d *decoder) count(min int) int {
@@ -200,19 +211,19 @@ func (d *decoder) count(min int) int {
 	return int(n)
 }
 
-func (d *decoder) ids() []uint64 {
+// ids appends the ids of a body to ids.
+func (d *decoder) ids(ids []uint64) []uint64 {
 	n := d.count(1)
-	ids := make([]uint64, 0, n)
+	ids = slices.Grow(ids, n)
 	for i := 0; i < n && d.err == nil; i++ {
 		ids = append(ids, d.uvarint())
 	}
 	return ids
 }
 
-// message reads one message of a kindMessages body. Its payload aliases
-// the body.
-func (d *decoder) message() broker.StoredMessage {
-	var m broker.StoredMessage
+// message reads one message of a kindMessages body into m, its origin
+// shared with origin when the same. Its payload aliases the body.
+func (d *decoder) message(m *broker.StoredMessage, origin string) {
 	m.ID = d.uvarint()
 	m.Enqueued = d.varint()
 	dl := d.uvarint()
@@ -221,11 +232,11 @@ func (d *decoder) message() broker.StoredMessage {
 	}
 	m.Deliveries = uint32(dl)
 	m.Status = d.byte()
-	m.Origin = d.str()
+	m.Origin = d.strLike(origin)
 	m.CorrelationID = d.str()
 	m.ReplyTo = d.str()
 	m.Payload = d.bytes()
-	return m
+	m.DiskOnly = 0
 }
 
 // minMessage is the fewest bytes a message encodes to.
@@ -245,27 +256,49 @@ type record struct {
 
 // decodeRecord decodes a body whose checksum matched.
 func decodeRecord(body []byte) (record, error) {
+	var rd recordDecoder
+	r, err := rd.decode(body)
+	if err != nil {
+		return record{}, err
+	}
+	return *r, nil
+}
+
+// recordDecoder decodes bodies one after another into one record, reusing
+// its slices and the strings of the last queue name and origin: replay
+// decodes a million records without an allocation each. What decode
+// returns is valid until the next call.
+type recordDecoder struct {
+	r             record
+	queue, origin string
+}
+
+// decode decodes a body whose checksum matched.
+func (rd *recordDecoder) decode(body []byte) (*record, error) {
 	d := decoder{b: body}
-	r := record{kind: d.byte()}
+	r := &rd.r
+	*r = record{kind: d.byte(), msgs: r.msgs[:0], ids: r.ids[:0]}
 	if r.kind == kindEnd {
 		if len(d.b) != 0 {
-			return record{}, errBadRecord
+			return nil, errBadRecord
 		}
 		return r, nil
 	}
-	r.queue = d.str()
+	r.queue = d.strLike(rd.queue)
+	rd.queue = r.queue
 	switch r.kind {
 	case kindCreate:
 		r.nextID = d.uvarint()
 	case kindDestroy:
 	case kindMessages:
 		n := d.count(minMessage)
-		r.msgs = make([]broker.StoredMessage, 0, n)
+		r.msgs = slices.Grow(r.msgs, n)[:n]
 		for i := 0; i < n && d.err == nil; i++ {
-			r.msgs = append(r.msgs, d.message())
+			d.message(&r.msgs[i], rd.origin)
+			rd.origin = r.msgs[i].Origin
 		}
 	case kindDeliver, kindAck:
-		r.ids = d.ids()
+		r.ids = d.ids(r.ids)
 	case kindMeta:
 		r.key = d.str()
 		r.present = d.byte() == 1
@@ -274,10 +307,10 @@ func decodeRecord(body []byte) (record, error) {
 			r.value = nil
 		}
 	default:
-		return record{}, errBadRecord
+		return nil, errBadRecord
 	}
 	if d.err != nil || len(d.b) != 0 || r.queue == "" {
-		return record{}, errBadRecord
+		return nil, errBadRecord
 	}
 	return r, nil
 }

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -108,8 +109,9 @@ func (s *Store) replay() error {
 	if err != nil {
 		return err
 	}
+	var data []byte
 	for i, f := range files {
-		data, err := s.fs.ReadFile(s.path(f.id))
+		data, err = s.readFile(f.id, data)
 		if err != nil {
 			return err
 		}
@@ -152,6 +154,36 @@ func (s *Store) replay() error {
 	return s.openTail(files)
 }
 
+// readFile reads file id whole into buf's memory, grown if need be:
+// replay reads segment after segment into one buffer, since nothing it
+// keeps points into it.
+func (s *Store) readFile(id uint64, buf []byte) ([]byte, error) {
+	f, err := s.fs.OpenFile(s.path(id), os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if st, ok := f.(interface{ Stat() (os.FileInfo, error) }); ok {
+		if fi, err := st.Stat(); err == nil && fi.Size() < maxBody {
+			buf = slices.Grow(buf[:0], int(fi.Size())+1)
+		}
+	}
+	buf = buf[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, max(1<<20, len(buf)))
+		}
+		n, err := f.ReadAt(buf[len(buf):cap(buf)], int64(len(buf)))
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
 // replayFile applies the records of one file; it returns the offset up
 // to which the file read well and, if it did not to the end, why.
 func (s *Store) replayFile(id uint64, data []byte) (int64, string) {
@@ -170,19 +202,20 @@ func (s *Store) replayFile(id uint64, data []byte) (int64, string) {
 	}
 	off := int64(magicLen)
 	ended := false
+	var rd recordDecoder
 	for off < int64(len(data)) {
 		fr, err := readFrame(data[off:])
 		if err != nil {
 			return off, err.Error()
 		}
-		r, err := decodeRecord(fr.body)
+		r, err := rd.decode(fr.body)
 		if err != nil || ended {
 			return off, errBadRecord.Error()
 		}
 		if r.kind == kindEnd {
 			ended = true
 		} else {
-			s.idx.apply(&r, loc{file: id, off: off, size: uint32(fr.size)}, true)
+			s.idx.apply(r, loc{file: id, off: off, size: uint32(fr.size)}, true)
 		}
 		off += int64(fr.size)
 	}
@@ -272,15 +305,7 @@ func (s *Store) recoveredQueues() []broker.RecoveredQueue {
 	var out []broker.RecoveredQueue
 	for name, q := range s.idx.queues {
 		rq := broker.RecoveredQueue{Name: name, NextID: q.nextID, Meta: q.meta}
-		rq.Messages = make([]broker.StoredMessage, 0, q.msgs.len())
-		q.msgs.each(func(id uint64, e *entry) bool {
-			if k := q.kept[id]; k != nil { // every live message was decoded
-				m := *k
-				m.Deliveries = e.deliveries
-				rq.Messages = append(rq.Messages, m)
-			}
-			return true
-		})
+		rq.Messages = q.liveKept() // every live message was decoded
 		q.kept = nil
 		out = append(out, rq)
 	}

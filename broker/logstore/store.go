@@ -1,10 +1,10 @@
 package logstore
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +59,7 @@ type Store struct {
 	curOff    int64   // where the next appended byte lands in it
 	end       uint64  // commit position of the last append
 	recovered []broker.RecoveredQueue
+	free      [][]byte // written buffers, for appends to reuse
 
 	written uint64    // commits up to here are written, or failed
 	synced  uint64    // commits up to here are synced, or failed
@@ -73,7 +74,10 @@ type Store struct {
 	broken     error            // set while a failed write could not be cut off
 
 	smu sync.Mutex // syncing; taken before wmu
-	cmu sync.Mutex // compacting; taken before all the others
+
+	gmu                   sync.Mutex // a leaf
+	writeRound, syncRound round      // group commit's rounds under way
+	cmu                   sync.Mutex // compacting; taken before all the others
 
 	rmu    sync.Mutex // reading payloads back; a leaf
 	reader frameReader
@@ -216,25 +220,72 @@ func (s *Store) appendLocked(kind byte, queue string, fill func(e *encoder)) (lo
 	return s.appendSizedLocked(kind, queue, 64, fill)
 }
 
-// appendSizedLocked is appendLocked for a record of about size bytes.
+// appendSizedLocked is appendLocked for a record of about size bytes. It
+// encodes the record straight into the buffer bound for the file (the
+// last chunk's, or one written before and given back): a batch of 1,000
+// messages is copied once on its way to the file, and in a steady stream
+// of batches no buffer is allocated.
 func (s *Store) appendSizedLocked(kind byte, queue string, size int, fill func(e *encoder)) (loc, broker.Commit) {
-	e := encoder{b: make([]byte, 0, size+len(queue)+frameHeader+16)}
+	k := len(s.chunks)
+	inPlace := k > 0 && s.chunks[k-1].file == s.curFile
+	var e encoder
+	if inPlace {
+		e.b = s.chunks[k-1].data
+	} else {
+		e.b = s.buffer(size + len(queue) + frameHeader + 16)
+	}
+	start := len(e.b)
 	e.frame(kind, queue, fill)
-	n := int64(len(e.b))
+	n := int64(len(e.b) - start)
+	rotated := false
 	if s.curOff+n > s.opts.SegmentSize && s.curOff > magicLen {
 		s.curFile = segID(s.curFile>>1 + 1)
 		s.curOff = magicLen
+		rotated = true
 	}
 	at := loc{file: s.curFile, off: s.curOff, size: uint32(n)}
 	s.curOff += n
 	s.end += uint64(n)
-	if k := len(s.chunks); k > 0 && s.chunks[k-1].file == s.curFile {
-		s.chunks[k-1].data = append(s.chunks[k-1].data, e.b...)
+	switch {
+	case inPlace && !rotated:
+		s.chunks[k-1].data = e.b
 		s.chunks[k-1].end = s.end
-	} else {
+	case inPlace:
+		// It goes to the next file: move it to a chunk of its own.
+		data := append(s.buffer(int(n)), e.b[start:]...)
+		s.chunks[k-1].data = e.b[:start]
+		s.chunks = append(s.chunks, chunk{file: s.curFile, data: data, end: s.end})
+	default:
 		s.chunks = append(s.chunks, chunk{file: s.curFile, data: e.b, end: s.end})
 	}
 	return at, broker.Commit(s.end)
+}
+
+// Buffers written are kept for reuse: at most keptBuffers of them, each
+// at most maxKeptBuffer bytes.
+const (
+	keptBuffers   = 2
+	maxKeptBuffer = 4 << 20
+)
+
+// buffer returns an empty buffer for at least n bytes. s.mu held.
+func (s *Store) buffer(n int) []byte {
+	for i, b := range s.free {
+		if cap(b) >= n {
+			s.free = slices.Delete(s.free, i, i+1)
+			return b
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// giveBack keeps written buffers for reuse. s.mu held.
+func (s *Store) giveBack(chunks []chunk) {
+	for _, ch := range chunks {
+		if len(s.free) < keptBuffers && cap(ch.data) <= maxKeptBuffer {
+			s.free = append(s.free, ch.data[:0])
+		}
+	}
 }
 
 // CreateQueue records a persistent queue.
@@ -344,7 +395,10 @@ func (s *Store) background() {
 }
 
 // Read returns the payload of a live message, read back from the log
-// with its record's checksum verified.
+// with its record's checksum verified. It shares the buffer the record
+// was read into, which nothing writes to again, so that a backlog drained
+// from disk copies each payload once (into the broker's message), not
+// twice.
 func (s *Store) Read(queue string, id uint64) ([]byte, error) {
 	for try := 0; ; try++ {
 		s.mu.Lock()
@@ -364,7 +418,7 @@ func (s *Store) Read(queue string, id uint64) ([]byte, error) {
 		m, err := s.reader.message(at)
 		s.rmu.Unlock()
 		if err == nil {
-			return bytes.Clone(m.Payload), nil
+			return m.Payload, nil
 		}
 		if try > 0 {
 			return nil, fmt.Errorf("%w: reading %s/%d back: %v", broker.ErrStorage, queue, id, err)

@@ -2,6 +2,8 @@ package switchd
 
 import (
 	"log"
+	"os"
+	"runtime/debug"
 
 	"github.com/spf13/pflag"
 
@@ -46,7 +48,27 @@ func (d *durability) open(c *tool.Command, logger *log.Logger) (*logstore.Store,
 		return nil, 0, c.Failf("--data %s: %v", d.dir, err)
 	}
 	d.fsync = mode.String()
+	limitMemory(int64(cache))
 	return st, int64(cache), tool.ExitOK
+}
+
+// memoryHeadroom is what a durable switch's soft memory limit allows
+// beside --cache: the headers and log index of a backlog of a million
+// messages (about 200 MiB) and the buffers of the batches in flight.
+const memoryHeadroom = 384 << 20
+
+// limitMemory sets the runtime's soft memory limit to the cache plus
+// memoryHeadroom, unless GOMEMLIMIT sets one. A durable switch bounds
+// what it holds (payloads past --cache stay on disk), but the collector's
+// default pacing lets garbage grow as large as the live heap before it
+// collects: with the headers of a large backlog live, that was a peak of
+// hundreds of MiB of nothing. The limit makes the collector run sooner
+// only when the process nears it, so a small switch pays nothing; it is
+// soft, so a live heap above it still runs, collected more often.
+func limitMemory(cache int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cache + memoryHeadroom)
+	}
 }
 
 // store is the broker's store: the log, or nil (memory) without --data.
