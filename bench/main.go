@@ -201,6 +201,7 @@ var scenarios = []scenario{
 	{"14", "steady state", scenarioSteady},
 	{"15", "redelivery", scenarioRedelivery},
 	{"16", "clients in separate processes", scenarioProcs},
+	{"17", "many queues", scenarioManyQueues},
 }
 
 // Machine says where the numbers came from.
