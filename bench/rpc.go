@@ -166,24 +166,42 @@ func natsRPC(ns *natsServer, spec rpcSpec) (rpcResult, error) {
 }
 
 // measureRPC alternates msw on each transport and NATS for cfg.rounds
-// rounds of spec into rr.
-func measureRPC(sw *mswSwitch, ns *natsServer, spec rpcSpec, rr *rpcRows) error {
+// rounds of spec into rr. With old set, it also measures NATS with as
+// many responders as callers (the earlier harness's set-up) into old,
+// whose msw figures are rr's.
+func measureRPC(sw *mswSwitch, ns *natsServer, spec rpcSpec, rr *rpcRows, old *Row) error {
+	systems := []string{"tcp", "unix", "nats"}
+	if old != nil && cfg.on("nats") {
+		systems = append(systems, "nats-n")
+	}
 	for round := range cfg.rounds {
-		for _, sys := range order(round, "tcp", "unix", "nats") {
+		for _, sys := range order(round, systems...) {
 			var res rpcResult
 			var err error
-			if sys == "nats" {
+			switch sys {
+			case "nats":
 				res, err = natsRPC(ns, spec)
-			} else {
+			case "nats-n":
+				n := spec
+				n.responders = n.callers
+				res, err = natsRPC(ns, n)
+			default:
 				res, err = mswRPC(sw, sys, spec)
 			}
 			if err != nil {
 				return fmt.Errorf("%s, %d callers: %w", sys, spec.callers, err)
 			}
-			if sys == "nats" {
-				sys = "ref"
+			switch sys {
+			case "nats":
+				rr.add("ref", res)
+			case "nats-n":
+				old.add("ref", res.rate)
+			default:
+				rr.add(sys, res)
+				if old != nil {
+					old.add(sys, res.rate)
+				}
 			}
-			rr.add(sys, res)
 		}
 	}
 	return nil
@@ -231,7 +249,13 @@ func scenarioRPC() ([]Row, error) {
 	var rows []Row
 	for _, n := range []int{1, 16, 64} {
 		rr := newRPCRows("1 rpc", fmt.Sprintf("%d caller(s)", n), "NATS, 1 responder")
-		if err := measureRPC(sw, ns, rpcSpec{callers: n, responders: 1, payload: payload100}, rr); err != nil {
+		// The earlier harness's NATS, n responders, where informative.
+		var old *Row
+		if n > 1 {
+			r := newRow("1 rpc", fmt.Sprintf("%d caller(s) calls/s, against the earlier harness", n), unitCalls, fmt.Sprintf("NATS, %d responders", n))
+			old = &r
+		}
+		if err := measureRPC(sw, ns, rpcSpec{callers: n, responders: 1, payload: payload100}, rr, old); err != nil {
 			return rows, err
 		}
 		switch n {
@@ -242,6 +266,9 @@ func scenarioRPC() ([]Row, error) {
 			rr.p99.Target, rr.p99.check = "msw/NATS ≤ 1.5", ratioAtMost(1.5)
 		}
 		rows = append(rows, rr.rate, rr.p50, rr.p99)
+		if old != nil {
+			rows = append(rows, *old)
+		}
 	}
 	return rows, nil
 }
@@ -258,7 +285,7 @@ func scenarioRPCBlocking() ([]Row, error) {
 	var rows []Row
 	for _, n := range []int{1, 16, 64} {
 		rr := newRPCRows("11 rpc, 1 ms handler", fmt.Sprintf("%d caller(s)", n), fmt.Sprintf("NATS, %d responder(s)", n))
-		if err := measureRPC(sw, ns, rpcSpec{callers: n, responders: n, work: time.Millisecond, payload: payload100}, rr); err != nil {
+		if err := measureRPC(sw, ns, rpcSpec{callers: n, responders: n, work: time.Millisecond, payload: payload100}, rr, nil); err != nil {
 			return rows, err
 		}
 		if n == 64 {
@@ -288,7 +315,7 @@ func scenarioPayloads() ([]Row, error) {
 		}
 		rr := newRPCRows("12 rpc payload", label+", 4 callers", "NATS, 1 responder")
 		p := bytes.Repeat([]byte{'x'}, size)
-		if err := measureRPC(sw, ns, rpcSpec{callers: 4, responders: 1, payload: p}, rr); err != nil {
+		if err := measureRPC(sw, ns, rpcSpec{callers: 4, responders: 1, payload: p}, rr, nil); err != nil {
 			return rows, err
 		}
 		rows = append(rows, rr.rate, rr.p50, rr.p99)
