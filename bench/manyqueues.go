@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -9,7 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"msw/broker"
 	"msw/lib"
 )
 
@@ -27,20 +27,11 @@ const (
 // scenarioManyQueues measures the time from the first send to the last
 // ack applied.
 func scenarioManyQueues() ([]Row, error) {
-	var sw *mswSwitch
-	var err error
-	if cfg.on("tcp") || cfg.on("unix") {
-		if sw, err = startMsw(broker.Options{}); err != nil {
-			return nil, err
-		}
-		defer sw.close()
+	sw, ns, err := startSystems()
+	if err != nil {
+		return nil, err
 	}
-	var ns *natsServer
-	if cfg.on("nats") {
-		if ns, err = theNATS(); err != nil {
-			return nil, err
-		}
-	}
+	defer sw.close()
 	row := newRow(fmt.Sprintf("17 %d queues", manyQueues), fmt.Sprintf("%d × %d × 100 B sent (16 producers) and drained (1 consumer)", manyQueues, manyPer), unitRate, "NATS, 1 stream, a subject per queue")
 	for round := range cfg.rounds {
 		for _, sys := range order(round, "tcp", "unix", "nats") {
@@ -166,24 +157,16 @@ func natsManyQueues(ns *natsServer) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	total := uint64(manyQueues * manyPer)
-	var got atomic.Uint64
-	done := make(chan struct{})
 	payloads := make([][]byte, manyPer)
 	for i := range payloads {
 		payloads[i] = payload100
 	}
 	t0 := time.Now()
-	cc, err := ccons.Consume(func(m jetstream.Msg) {
-		m.Ack()
-		if got.Add(1) == total {
-			close(done)
-		}
-	}, jetstream.PullMaxMessages(1000))
+	done, stop, err := natsAckEach(ccons, manyQueues*manyPer)
 	if err != nil {
 		return 0, err
 	}
-	defer cc.Stop()
+	defer stop()
 	if err := spread(func(q int) error {
 		subject := fmt.Sprintf("bench.many.%d", q)
 		for _, p := range payloads {
@@ -198,7 +181,7 @@ func natsManyQueues(ns *natsServer) (time.Duration, error) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return 0, fmt.Errorf("consumer got %d of %d", got.Load(), total)
+		return 0, errors.New("the consumer did not get every message in 5 minutes")
 	}
 	if err := natsWaitEmpty(ctx, js, "many queues"); err != nil {
 		return 0, err

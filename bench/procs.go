@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"msw/broker"
 	"msw/lib"
 )
 
@@ -27,20 +26,11 @@ import (
 // scenarioProcs measures RPC at 1, 16 and 64 callers and a batch ingest
 // with clients in child processes.
 func scenarioProcs() ([]Row, error) {
-	var sw *mswSwitch
-	var err error
-	if cfg.on("tcp") || cfg.on("unix") {
-		if sw, err = startMsw(broker.Options{}); err != nil {
-			return nil, err
-		}
-		defer sw.close()
+	sw, ns, err := startSystems()
+	if err != nil {
+		return nil, err
 	}
-	var ns *natsServer
-	if cfg.on("nats") {
-		if ns, err = theNATS(); err != nil {
-			return nil, err
-		}
-	}
+	defer sw.close()
 	addr := func(sys string) string {
 		if sys == "nats" {
 			return "nats," + ns.url

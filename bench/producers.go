@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"msw/broker"
 	"msw/lib"
 )
 
@@ -25,20 +24,11 @@ func scenarioProducers() ([]Row, error) {
 	if cfg.quick {
 		total = 20_000
 	}
-	var sw *mswSwitch
-	var err error
-	if cfg.on("tcp") || cfg.on("unix") {
-		if sw, err = startMsw(broker.Options{}); err != nil {
-			return nil, err
-		}
-		defer sw.close()
+	sw, ns, err := startSystems()
+	if err != nil {
+		return nil, err
 	}
-	var ns *natsServer
-	if cfg.on("nats") {
-		if ns, err = theNATS(); err != nil {
-			return nil, err
-		}
-	}
+	defer sw.close()
 	var rows []Row
 	for _, k := range []int{1, 16} {
 		row := newRow(fmt.Sprintf("13 per-message producers, %s × 100 B", count(total)), fmt.Sprintf("%d producer(s), one message per call", k), unitRate, "NATS PublishAsync")

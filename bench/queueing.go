@@ -146,9 +146,9 @@ func natsSetupStream(ns *natsServer) error {
 }
 
 // natsSetupStreamRetention (re)creates the stream with a retention
-// policy: a work queue, or interest (a message is deleted once every
-// consumer has acked it).
-func natsSetupStreamRetention(ns *natsServer, retention jetstream.RetentionPolicy) error {
+// policy — a work queue, or interest (a message is deleted once every
+// consumer has acked it) — and the given durable consumers.
+func natsSetupStreamRetention(ns *natsServer, retention jetstream.RetentionPolicy, consumers ...jetstream.ConsumerConfig) error {
 	nc, js, err := ns.jetStream()
 	if err != nil {
 		return err
@@ -166,6 +166,11 @@ func natsSetupStreamRetention(ns *natsServer, retention jetstream.RetentionPolic
 		// holding many messages uses on server 2.14 and later.
 		AllowBatchPublish: true,
 	})
+	for _, cc := range consumers {
+		if err == nil {
+			_, err = js.CreateOrUpdateConsumer(ctx, natsStream, cc)
+		}
+	}
 	return err
 }
 
@@ -192,18 +197,7 @@ func natsPrepareDrain(ns *natsServer, k int) error {
 	if k == 1 {
 		retention = jetstream.InterestPolicy
 	}
-	if err := natsSetupStreamRetention(ns, retention); err != nil {
-		return err
-	}
-	nc, js, err := ns.jetStream()
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err = js.CreateOrUpdateConsumer(ctx, natsStream, natsDrainConsumer(k))
-	return err
+	return natsSetupStreamRetention(ns, retention, natsDrainConsumer(k))
 }
 
 func natsStreamMsgs(js jetstream.JetStream) (uint64, error) {
@@ -368,6 +362,23 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Since(t0), nil
+}
+
+// natsAckEach consumes from cons, acking each message, and closes done
+// once total messages have come.
+func natsAckEach(cons jetstream.Consumer, total uint64) (done chan struct{}, stop func(), err error) {
+	var got atomic.Uint64
+	done = make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		if got.Add(1) == total {
+			close(done)
+		}
+	}, jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return nil, nil, err
+	}
+	return done, cc.Stop, nil
 }
 
 // queueing holds the rows of scenarios 2 and 3, measured together: each
@@ -552,19 +563,12 @@ func scenarioFanIn() ([]Row, error) {
 		per = 100
 	}
 	row := newRow(fmt.Sprintf("4 fan-in %d×%d", producers, per), "64 producers → 1 consumer", unitRate, "NATS")
-	var sw *mswSwitch
-	var err error
-	if cfg.on("tcp") || cfg.on("unix") {
-		if sw, err = startMsw(broker.Options{}); err != nil {
-			return nil, err
-		}
-		defer sw.close()
+	sw, ns, err := startSystems()
+	if err != nil {
+		return nil, err
 	}
-	var ns *natsServer
-	if cfg.on("nats") {
-		if ns, err = theNATS(); err != nil {
-			return nil, err
-		}
+	defer sw.close()
+	if ns != nil {
 		if err := natsSetupStream(ns); err != nil {
 			return nil, err
 		}
@@ -684,22 +688,14 @@ func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 		defer nc.Close()
 		jss[i] = js
 	}
-	total := uint64(producers * per)
-	var got atomic.Uint64
-	done := make(chan struct{})
 	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
 	t0 := time.Now()
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		m.Ack()
-		if got.Add(1) == total {
-			close(done)
-		}
-	}, jetstream.PullMaxMessages(1000))
+	done, stop, err := natsAckEach(cons, uint64(producers*per))
 	if err != nil {
 		return 0, err
 	}
-	defer cc.Stop()
+	defer stop()
 	for _, js := range jss {
 		wg.Add(1)
 		go func() {

@@ -34,20 +34,11 @@ const (
 
 // scenarioRedelivery measures it on each system.
 func scenarioRedelivery() ([]Row, error) {
-	var sw *mswSwitch
-	var err error
-	if cfg.on("tcp") || cfg.on("unix") {
-		if sw, err = startMsw(broker.Options{}); err != nil {
-			return nil, err
-		}
-		defer sw.close()
+	sw, ns, err := startSystems()
+	if err != nil {
+		return nil, err
 	}
-	var ns *natsServer
-	if cfg.on("nats") {
-		if ns, err = theNATS(); err != nil {
-			return nil, err
-		}
-	}
+	defer sw.close()
 	row := newRow("15 redelivery", fmt.Sprintf("consumer holding %d killed: all delivered again after", redeliverN), unitLatency, "NATS")
 	row.Note = fmt.Sprintf("the holder is a child process killed with SIGKILL; msw: session grace %s (default), NATS: AckWait %s", broker.DefaultGrace, redeliverWait)
 	rounds := min(cfg.rounds, 3)

@@ -207,22 +207,6 @@ func measureRPC(sw *mswSwitch, ns *natsServer, spec rpcSpec, rr *rpcRows, old *R
 	return nil
 }
 
-// rpcSystems starts a switch and, if measured, returns the run's NATS.
-func rpcSystems() (*mswSwitch, *natsServer, error) {
-	sw, err := startMsw(broker.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	var ns *natsServer
-	if cfg.on("nats") {
-		if ns, err = theNATS(); err != nil {
-			sw.close()
-			return nil, nil, err
-		}
-	}
-	return sw, ns, nil
-}
-
 // rpcRows are the three rows of one RPC measurement series.
 type rpcRows struct{ rate, p50, p99 Row }
 
@@ -241,7 +225,7 @@ func (r *rpcRows) add(system string, res rpcResult) {
 }
 
 func scenarioRPC() ([]Row, error) {
-	sw, ns, err := rpcSystems()
+	sw, ns, err := startSystems()
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +261,7 @@ func scenarioRPC() ([]Row, error) {
 // (sleeping, as one waiting on a database does): msw serves with
 // concurrency n, NATS with n queue subscribers.
 func scenarioRPCBlocking() ([]Row, error) {
-	sw, ns, err := rpcSystems()
+	sw, ns, err := startSystems()
 	if err != nil {
 		return nil, err
 	}
@@ -300,7 +284,7 @@ func scenarioRPCBlocking() ([]Row, error) {
 // 16 KiB and 1 MiB (NATS's default maximum payload), each measured for
 // at least 2 s so that the largest complete calls inside the window.
 func scenarioPayloads() ([]Row, error) {
-	sw, ns, err := rpcSystems()
+	sw, ns, err := startSystems()
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"msw/broker"
 	"msw/lib"
 )
 
@@ -30,20 +29,11 @@ func scenarioSteady() ([]Row, error) {
 	if cfg.quick {
 		d = time.Second
 	}
-	var sw *mswSwitch
-	var err error
-	if cfg.on("tcp") || cfg.on("unix") {
-		if sw, err = startMsw(broker.Options{}); err != nil {
-			return nil, err
-		}
-		defer sw.close()
+	sw, ns, err := startSystems()
+	if err != nil {
+		return nil, err
 	}
-	var ns *natsServer
-	if cfg.on("nats") {
-		if ns, err = theNATS(); err != nil {
-			return nil, err
-		}
-	}
+	defer sw.close()
 	scen := fmt.Sprintf("14 steady %d msg/s", steadyRate)
 	what := fmt.Sprintf("%d producers → 1 consumer, send to delivery", steadyProducers)
 	p50 := newRow(scen, what+" p50", unitLatency, "NATS")
