@@ -153,20 +153,15 @@ func main() {
 		}
 		res.Rows = append(res.Rows, rows...)
 		fmt.Fprintf(os.Stderr, "bench: scenario %s done in %s\n", sc.id, time.Since(t0).Round(time.Millisecond))
+		// Saved after every scenario: a run stopped part-way (a loaded
+		// machine makes a full one long) keeps what it measured.
+		res.Seconds = time.Since(start).Seconds()
+		save(res, *out, *readme)
 	}
+	res.Complete = true
 	res.Seconds = time.Since(start).Seconds()
 	printTable(os.Stdout, res)
-	if *out != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if *readme != "" {
-		if err := writeReadme(*readme, res); err != nil {
-			log.Fatal(err)
-		}
-	}
+	save(res, *out, *readme)
 	if *memprofile != "" {
 		f, err := os.Create(*memprofile)
 		if err != nil {
@@ -174,6 +169,22 @@ func main() {
 		}
 		pprof.Lookup("allocs").WriteTo(f, 0)
 		f.Close()
+	}
+}
+
+// save writes the results to out and the README table to readme, where
+// given.
+func save(res *Results, out, readme string) {
+	if out != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if readme != "" {
+		if err := writeReadme(readme, res); err != nil {
+			log.Fatal(err)
+		}
 	}
 }
 

@@ -41,6 +41,9 @@ func readmeTable(res *Results) string {
 	if res.Quick {
 		mode = "quick run (smoke figures, not to be quoted)"
 	}
+	if !res.Complete {
+		mode += ", stopped part-way (the rows of the scenarios it finished)"
+	}
 	fmt.Fprintf(&t, "Run of %s: %s, %d cores (%s), %s, load average %s at the start (%s).\n",
 		res.Date, mode, res.Machine.NProc, res.Machine.CPU, res.Machine.Go, res.LoadAvg, loadVerdict(res))
 	t.WriteString("Ratios are msw/reference over TCP / over a Unix socket; \"met\" needs both.\n\n")

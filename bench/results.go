@@ -19,6 +19,9 @@ type Results struct {
 	Rounds  int     `json:"rounds"`
 	Heavy   int     `json:"heavy_rounds"`
 	Seconds float64 `json:"seconds"`
+	// Complete is false while the run is still going (or was stopped):
+	// the rows are those of the scenarios finished so far.
+	Complete bool `json:"complete"`
 	// Load is the 1-minute load average as the run started; LoadAvg
 	// the same as text. Above the number of cores, the run shared the
 	// machine and its ratios are indicative only.

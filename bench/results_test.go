@@ -45,7 +45,7 @@ func TestReadmeTableReplacedBetweenMarkers(t *testing.T) {
 	r.finish()
 	untargeted := newRow("4 fan-in", "x", unitRate, "NATS")
 	res := &Results{Date: "2026-12-01T14:00:00Z", Machine: Machine{NProc: 2, CPU: "cpu", Go: "go1.26"},
-		Load: 17.5, LoadAvg: "17.50", Rows: []Row{r, untargeted}}
+		Load: 17.5, LoadAvg: "17.50", Complete: true, Rows: []Row{r, untargeted}}
 	if err := writeReadme(path, res); err != nil {
 		t.Fatal(err)
 	}
