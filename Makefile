@@ -74,9 +74,10 @@ install: build
 
 # Benchmarks against NATS (a module of its own under bench/, so the NATS
 # dependencies stay out of msw's). BENCHFLAGS=-quick for a smoke run,
-# BENCHFLAGS='-run 1|7' to pick scenarios. Not a test: nothing asserts a time.
+# BENCHFLAGS='-run 1|7' to pick scenarios. It rewrites README.md's
+# Performance table from the results. Not a test: nothing asserts a time.
 bench:
-	cd bench && $(GO) run . -out results.json $(BENCHFLAGS)
+	cd bench && $(GO) run . -out results.json -readme ../README.md $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

@@ -67,7 +67,11 @@ func (m *mswSwitch) addr(transport string) string {
 	return m.tcp
 }
 
+// close shuts the switch down; nil (not started) is fine.
 func (m *mswSwitch) close() {
+	if m == nil {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	m.srv.Shutdown(ctx)
@@ -163,6 +167,27 @@ func theNATS() (*natsServer, error) {
 	}
 	sharedNATS = n
 	return n, nil
+}
+
+// startSystems starts a switch, if msw is measured, and returns it and,
+// if NATS is measured, the run's NATS server. The caller closes the
+// switch (nil when not started).
+func startSystems() (*mswSwitch, *natsServer, error) {
+	var sw *mswSwitch
+	var err error
+	if cfg.on("tcp") || cfg.on("unix") {
+		if sw, err = startMsw(broker.Options{}); err != nil {
+			return nil, nil, err
+		}
+	}
+	var ns *natsServer
+	if cfg.on("nats") {
+		if ns, err = theNATS(); err != nil {
+			sw.close()
+			return nil, nil, err
+		}
+	}
+	return sw, ns, nil
 }
 
 // order returns the systems to measure this round, rotated by round so

@@ -15,7 +15,7 @@ import (
 	"msw/lib"
 )
 
-// Scenario 11, fan-out: one publisher, 10, 100 and 1,000 bound queues
+// Scenario 18, fan-out: one publisher, 10, 100 and 1,000 bound queues
 // (msw) or subscriptions (NATS core subjects), the same consumers
 // draining them; what counts is copies delivered per second, from the
 // first publish to the last copy taken. msw's consumers ack what they
@@ -52,7 +52,7 @@ func scenarioFanOut() ([]Row, error) {
 	}
 	for _, n := range []int{10, 100, 1000} {
 		per := copies / n
-		row := newRow(fmt.Sprintf("11 fan-out 1 → %d", n), fmt.Sprintf("%d msgs × %d copies, delivered", per, n), unitRate, "NATS")
+		row := newRow(fmt.Sprintf("18 fan-out 1 → %d", n), fmt.Sprintf("%d msgs × %d copies, delivered", per, n), unitRate, "NATS")
 		if n == 100 {
 			row.Target, row.check = "msw/NATS ≥ 1", ratioAtLeast(1)
 		}
@@ -74,7 +74,7 @@ func scenarioFanOut() ([]Row, error) {
 		}
 		rows = append(rows, row)
 	}
-	mem := newRow("11 fan-out memory", "heap per extra copy, 100 B", unitBytes, "—")
+	mem := newRow("18 fan-out memory", "heap per extra copy, 100 B", unitBytes, "—")
 	mem.Target, mem.check = "≤ 64 B", valueBelow(64.5)
 	for range cfg.rounds {
 		mem.add("tcp", copyBytes(100, 1000))

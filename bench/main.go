@@ -52,9 +52,13 @@ func main() {
 		memprofile = flag.String("memprofile", "", "write an allocation profile at the end of the run to `file`")
 		root       = flag.String("root", "..", "`directory` of the msw module (for building its commands)")
 		natsPend   = flag.Int("nats-pending", 4000, "asynchronous JetStream publishes in flight")
+		natsIngest = flag.String("nats-ingest", "batch", "how NATS ingests: `batch` (fast batch publish) or async (PublishAsync)")
 		pollersIn  = flag.Bool("pollers-inproc", false, "run scenario 8's idle pollers in this process, not a child")
 		pollChild  = flag.String("pollers-child", "", "internal: run idle pollers `ADDR,PREFIX,N` until stdin closes")
 		natsChild  = flag.String("nats-child", "", "internal: run an embedded NATS server with its store in `dir`")
+		clientKid  = flag.String("client-child", "", "internal: run one client job in this process, `OP,SYSTEM,ADDR,NAME,N[,DUR]`")
+		holdChild  = flag.String("hold-child", "", "internal: take messages without acking them until killed, `SYSTEM,ADDR,NAME`")
+		readme     = flag.String("readme", "", "rewrite the Performance table of this README `file` from the results")
 	)
 	flag.Parse()
 	log.SetFlags(0)
@@ -63,12 +67,21 @@ func main() {
 		runNATSChild(*natsChild)
 		return
 	}
+	if *clientKid != "" {
+		runClientChildMode(*clientKid)
+		return
+	}
+	if *holdChild != "" {
+		runHoldChild(*holdChild)
+		return
+	}
 	if *pollChild != "" {
 		runPollersChild(*pollChild)
 		return
 	}
 	cfg.pollersInProc = *pollersIn
 	natsPublishPending = *natsPend
+	natsAsyncIngest = *natsIngest == "async"
 	cfg.quick = *quick
 	cfg.rounds, cfg.heavy = 5, 3
 	cfg.rpcTime = time.Second
@@ -111,27 +124,6 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
-	res := runScenarios(re)
-	printTable(os.Stdout, res)
-	if *out != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if *memprofile != "" {
-		f, err := os.Create(*memprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		pprof.Lookup("allocs").WriteTo(f, 0)
-		f.Close()
-	}
-}
-
-// runScenarios runs the scenarios re matches (all if re is nil) and
-// returns their rows; a scenario that fails has a row saying why.
-func runScenarios(re *regexp.Regexp) *Results {
 	start := time.Now()
 	res := &Results{
 		Date:    start.UTC().Format(time.RFC3339),
@@ -139,7 +131,9 @@ func runScenarios(re *regexp.Regexp) *Results {
 		Quick:   cfg.quick,
 		Rounds:  cfg.rounds,
 		Heavy:   cfg.heavy,
+		Load:    loadAverage(),
 	}
+	res.LoadAvg = fmt.Sprintf("%.2f", res.Load)
 	fmt.Fprintf(os.Stderr, "bench: %s, %d cores, %s, %s\n", res.Machine.CPU, res.Machine.NProc, res.Machine.Go, map[bool]string{true: "quick", false: "full"}[cfg.quick])
 	for _, sc := range scenarios {
 		if re != nil && !re.MatchString(sc.id) && !re.MatchString(sc.name) {
@@ -159,9 +153,39 @@ func runScenarios(re *regexp.Regexp) *Results {
 		}
 		res.Rows = append(res.Rows, rows...)
 		fmt.Fprintf(os.Stderr, "bench: scenario %s done in %s\n", sc.id, time.Since(t0).Round(time.Millisecond))
+		// Saved after every scenario: a run stopped part-way (a loaded
+		// machine makes a full one long) keeps what it measured.
+		res.Seconds = time.Since(start).Seconds()
+		save(res, *out, *readme)
 	}
+	res.Complete = true
 	res.Seconds = time.Since(start).Seconds()
-	return res
+	printTable(os.Stdout, res)
+	save(res, *out, *readme)
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+}
+
+// save writes the results to out and the README table to readme, where
+// given.
+func save(res *Results, out, readme string) {
+	if out != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(out, append(b, '\n'), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if readme != "" {
+		if err := writeReadme(readme, res); err != nil {
+			log.Fatal(err)
+		}
+	}
 }
 
 // scenario is one numbered scenario of the issue.
@@ -181,7 +205,16 @@ var scenarios = []scenario{
 	{"8", "idle pollers", scenarioIdle},
 	{"9", "durable ingest", scenarioDurable},
 	{"10", "durable backlog", scenarioBacklog},
-	{"11", "fan-out", scenarioFanOut},
+	// Issue 15: the scenarios users run.
+	{"11", "rpc with a blocking handler", scenarioRPCBlocking},
+	{"12", "rpc payload sizes", scenarioPayloads},
+	{"13", "per-message producers", scenarioProducers},
+	{"14", "steady state", scenarioSteady},
+	{"15", "redelivery", scenarioRedelivery},
+	{"16", "clients in separate processes", scenarioProcs},
+	{"17", "many queues", scenarioManyQueues},
+	// Issue 12: publish to topics bound by many queues.
+	{"18", "fan-out", scenarioFanOut},
 }
 
 // Machine says where the numbers came from.
@@ -211,7 +244,7 @@ func buildCommands() (string, error) {
 		return cfg.bin, nil
 	}
 	dir := filepath.Join(cfg.work, "bin")
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/msw-switch", "./cmd/msw-send", "./cmd/msw-recv", "./cmd/msw-serve", "./cmd/msw-call")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/msw-switch", "./cmd/msw-send", "./cmd/msw-serve", "./cmd/msw-call")
 	cmd.Dir = cfg.root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building msw commands: %v\n%s", err, out)

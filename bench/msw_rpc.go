@@ -11,9 +11,10 @@ func mswCall(ctx context.Context, c *lib.Client, queue string, payload []byte) (
 	return c.Call(ctx, queue, payload)
 }
 
-// startMswServer serves queue with an echo handler at the given
-// concurrency, from a client of its own, until stop is called.
-func startMswServer(sw *mswSwitch, transport, queue string, n int) (stop func(), err error) {
+// startMswServer serves queue at the given concurrency, answering each
+// payload with handle's answer, from a client of its own, until stop is
+// called.
+func startMswServer(sw *mswSwitch, transport, queue string, n int, handle func([]byte) []byte) (stop func(), err error) {
 	c := sw.client(transport)
 	if err := c.CreateQueue(context.Background(), queue); err != nil {
 		c.Close()
@@ -24,7 +25,7 @@ func startMswServer(sw *mswSwitch, transport, queue string, n int) (stop func(),
 	go func() {
 		defer close(done)
 		c.Serve(ctx, queue, lib.ServeOptions{Concurrency: n}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
-			return req.Payload, nil
+			return handle(req.Payload), nil
 		})
 	}()
 	return func() {

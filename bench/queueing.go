@@ -142,6 +142,13 @@ func mswDrain(sw *mswSwitch, transport, queue string, k int) (time.Duration, err
 const natsStream = "BENCH"
 
 func natsSetupStream(ns *natsServer) error {
+	return natsSetupStreamRetention(ns, jetstream.WorkQueuePolicy)
+}
+
+// natsSetupStreamRetention (re)creates the stream with a retention
+// policy — a work queue, or interest (a message is deleted once every
+// consumer has acked it) — and the given durable consumers.
+func natsSetupStreamRetention(ns *natsServer, retention jetstream.RetentionPolicy, consumers ...jetstream.ConsumerConfig) error {
 	nc, js, err := ns.jetStream()
 	if err != nil {
 		return err
@@ -154,34 +161,43 @@ func natsSetupStream(ns *natsServer) error {
 		Name:      natsStream,
 		Subjects:  []string{"bench.>"},
 		Storage:   jetstream.MemoryStorage,
-		Retention: jetstream.WorkQueuePolicy,
+		Retention: retention,
+		// Fast batch publishing (natsFastBatch), what a producer
+		// holding many messages uses on server 2.14 and later.
+		AllowBatchPublish: true,
 	})
+	for _, cc := range consumers {
+		if err == nil {
+			_, err = js.CreateOrUpdateConsumer(ctx, natsStream, cc)
+		}
+	}
 	return err
 }
 
-// natsDurable makes the durable consumer name on the bench stream, acking
-// each message explicitly with no bound on those pending; drop deletes it.
-func natsDurable(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Consumer, func(), error) {
-	cons, err := js.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
-		Durable:       name,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		MaxAckPending: -1,
-	})
-	if err != nil {
-		return nil, nil, err
+// natsDrainConsumer is the durable consumer the drain of k consumers
+// shares. A single consumer acks once per 1,000 messages (AckAll) on a
+// stream with interest retention, where the ack of one message deletes
+// it and every message before it, as msw's ack of a batch does (a
+// work-queue stream refuses AckAll); competing consumers ack each
+// message (AckExplicit) on a work-queue stream, since with AckAll one's
+// ack would cover the others' messages.
+func natsDrainConsumer(k int) jetstream.ConsumerConfig {
+	policy := jetstream.AckExplicitPolicy
+	if k == 1 {
+		policy = jetstream.AckAllPolicy
 	}
-	return cons, func() { js.DeleteConsumer(context.Background(), natsStream, name) }, nil
+	return jetstream.ConsumerConfig{Durable: "drain", AckPolicy: policy, MaxAckPending: -1}
 }
 
-// natsAckAll consumes from cons, acking each message; got counts the
-// messages of every consumer sharing it, and done closes at the n-th.
-func natsAckAll(cons jetstream.Consumer, got *atomic.Uint64, n uint64, done chan struct{}) (jetstream.ConsumeContext, error) {
-	return cons.Consume(func(m jetstream.Msg) {
-		m.Ack()
-		if got.Add(1) == n {
-			close(done)
-		}
-	}, jetstream.PullMaxMessages(1000))
+// natsPrepareDrain recreates the stream for a drain by k consumers, with
+// their consumer in place before the ingest (an interest stream keeps
+// only messages some consumer is interested in).
+func natsPrepareDrain(ns *natsServer, k int) error {
+	retention := jetstream.WorkQueuePolicy
+	if k == 1 {
+		retention = jetstream.InterestPolicy
+	}
+	return natsSetupStreamRetention(ns, retention, natsDrainConsumer(k))
 }
 
 func natsStreamMsgs(js jetstream.JetStream) (uint64, error) {
@@ -221,11 +237,16 @@ func natsWaitEmpty(ctx context.Context, js jetstream.JetStream, what string) err
 // messages does.
 var natsStall = jetstream.WithStallWait(time.Minute)
 
+// natsAsyncIngest makes the ingest publish asynchronously, not in a fast
+// batch (-nats-ingest async).
+var natsAsyncIngest bool
+
 // natsPublishPending bounds asynchronous publishes awaiting their ack.
 var natsPublishPending = 4000
 
-// natsIngest publishes the messages asynchronously into the stream and
-// waits for every publish ack.
+// natsIngest publishes the messages into the stream as one fast batch
+// (natsFastBatch) and returns once the server has acknowledged its
+// commit.
 func natsIngest(ns *natsServer) (time.Duration, error) {
 	ms := theMessages()
 	nc, js, err := ns.jetStream(jetstream.WithPublishAsyncMaxPending(natsPublishPending))
@@ -237,16 +258,18 @@ func natsIngest(ns *natsServer) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	t0 := time.Now()
+	payloads := make([][]byte, len(ms))
 	for i := range ms {
-		if _, err := js.PublishAsync("bench.q", ms[i].Payload, natsStall); err != nil {
-			return 0, err
-		}
+		payloads[i] = ms[i].Payload
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(5 * time.Minute):
-		return 0, errors.New("publish acks did not all arrive")
+	t0 := time.Now()
+	if natsAsyncIngest {
+		err = natsPublishAsync(js, "bench.q", payloads)
+	} else {
+		err = natsFastBatch(nc, "bench.q", payloads)
+	}
+	if err != nil {
+		return 0, err
 	}
 	d := time.Since(t0)
 	if after, err := natsStreamMsgs(js); err != nil || after-before != uint64(len(ms)) {
@@ -255,9 +278,27 @@ func natsIngest(ns *natsServer) (time.Duration, error) {
 	return d, nil
 }
 
-// natsDrain consumes and acks every message of the stream with k
-// connections sharing one durable pull consumer with explicit acks; it
-// returns when the stream is empty, i.e. when the last ack was applied.
+// natsPublishAsync publishes the payloads asynchronously and waits for
+// every publish ack: the way to publish messages one at a time as they
+// come.
+func natsPublishAsync(js jetstream.JetStream, subject string, payloads [][]byte) error {
+	for _, p := range payloads {
+		if _, err := js.PublishAsync(subject, p, natsStall); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+		return nil
+	case <-time.After(5 * time.Minute):
+		return errors.New("publish acks did not all arrive")
+	}
+}
+
+// natsDrain consumes and acks every message of the stream (set up by
+// natsPrepareDrain) with k connections sharing one durable pull
+// consumer; it returns when the stream is empty, i.e. when the last ack
+// was applied.
 func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -270,11 +311,11 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, drop, err := natsDurable(ctx, sjs, "drain")
+	_, err = sjs.CreateOrUpdateConsumer(ctx, natsStream, natsDrainConsumer(k))
 	if err != nil {
 		return 0, err
 	}
-	defer drop()
+	defer sjs.DeleteConsumer(context.Background(), natsStream, "drain")
 	var got atomic.Uint64
 	done := make(chan struct{})
 	var consumers []jetstream.ConsumeContext
@@ -298,7 +339,15 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	}
 	t0 := time.Now()
 	for _, cons := range conns {
-		cc, err := natsAckAll(cons, &got, n, done)
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			g := got.Add(1)
+			if k > 1 || g%1000 == 0 || g == n {
+				m.Ack()
+			}
+			if g == n {
+				close(done)
+			}
+		}, jetstream.PullMaxMessages(1000))
 		if err != nil {
 			return 0, err
 		}
@@ -313,6 +362,23 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 		return 0, err
 	}
 	return time.Since(t0), nil
+}
+
+// natsAckEach consumes from cons, acking each message, and closes done
+// once total messages have come.
+func natsAckEach(cons jetstream.Consumer, total uint64) (done chan struct{}, stop func(), err error) {
+	var got atomic.Uint64
+	done = make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		if got.Add(1) == total {
+			close(done)
+		}
+	}, jetstream.PullMaxMessages(1000))
+	if err != nil {
+		return nil, nil, err
+	}
+	return done, cc.Stop, nil
 }
 
 // queueing holds the rows of scenarios 2 and 3, measured together: each
@@ -338,10 +404,10 @@ func measureQueueing1() error {
 	n := ingestCount()
 	scen2 := fmt.Sprintf("2 ingest %s × 100 B", count(n))
 	scen3 := fmt.Sprintf("3 drain %s", count(n))
-	ingest := newRow(scen2, "library batch", unitRate, "NATS")
-	ingestMB := newRow(scen2, "library batch", unitMBs, "NATS")
-	drain1 := newRow(scen3, "1 consumer, acks", unitRate, "NATS")
-	drain4 := newRow(scen3, "4 consumers, acks", unitRate, "NATS")
+	ingest := newRow(scen2, "library batch", unitRate, "NATS fast batch")
+	ingestMB := newRow(scen2, "library batch", unitMBs, "NATS fast batch")
+	drain1 := newRow(scen3, "1 consumer, acks", unitRate, "NATS AckAll per 1000")
+	drain4 := newRow(scen3, "4 consumers, acks", unitRate, "NATS AckExplicit")
 	var sw *mswSwitch
 	var err error
 	if cfg.on("tcp") || cfg.on("unix") {
@@ -369,6 +435,9 @@ func measureQueueing1() error {
 				var d time.Duration
 				q := fmt.Sprintf("ingest-%d", queueSeq.Add(1))
 				if sys == "nats" {
+					if err := natsPrepareDrain(ns, k); err != nil {
+						return err
+					}
 					d, err = natsIngest(ns)
 				} else {
 					d, err = mswIngest(sw, sys, q)
@@ -392,8 +461,8 @@ func measureQueueing1() error {
 			}
 		}
 	}
-	ingest.Target, ingest.check = "msw/NATS ≥ 1", ratioAtLeast(1)
-	drain1.Target, drain1.check = "msw/NATS ≥ 1", ratioAtLeast(1)
+	ingest.Target, ingest.check = "msw/NATS ≥ 3", ratioAtLeast(3)
+	drain1.Target, drain1.check = "msw/NATS ≥ 3", ratioAtLeast(3)
 	drain4.Target, drain4.check = "msw/NATS ≥ 1", ratioAtLeast(1)
 	queueing.ingest, queueing.ingestMB = ingest, ingestMB
 	queueing.drain1, queueing.drain4 = drain1, drain4
@@ -498,19 +567,12 @@ func scenarioFanIn() ([]Row, error) {
 		per = 100
 	}
 	row := newRow(fmt.Sprintf("4 fan-in %d×%d", producers, per), "64 producers → 1 consumer", unitRate, "NATS")
-	var sw *mswSwitch
-	var err error
-	if cfg.on("tcp") || cfg.on("unix") {
-		if sw, err = startMsw(broker.Options{}); err != nil {
-			return nil, err
-		}
-		defer sw.close()
+	sw, ns, err := startSystems()
+	if err != nil {
+		return nil, err
 	}
-	var ns *natsServer
-	if cfg.on("nats") {
-		if ns, err = theNATS(); err != nil {
-			return nil, err
-		}
+	defer sw.close()
+	if ns != nil {
 		if err := natsSetupStream(ns); err != nil {
 			return nil, err
 		}
@@ -612,11 +674,15 @@ func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 		return 0, err
 	}
 	defer setup.Close()
-	cons, drop, err := natsDurable(ctx, sjs, "fanin")
+	cons, err := sjs.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
+		Durable:       "fanin",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		MaxAckPending: -1,
+	})
 	if err != nil {
 		return 0, err
 	}
-	defer drop()
+	defer sjs.DeleteConsumer(context.Background(), natsStream, "fanin")
 	jss := make([]jetstream.JetStream, producers)
 	for i := range jss {
 		nc, js, err := ns.jetStream()
@@ -626,17 +692,14 @@ func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 		defer nc.Close()
 		jss[i] = js
 	}
-	total := uint64(producers * per)
-	var got atomic.Uint64
-	done := make(chan struct{})
 	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
 	t0 := time.Now()
-	cc, err := natsAckAll(cons, &got, total, done)
+	done, stop, err := natsAckEach(cons, uint64(producers*per))
 	if err != nil {
 		return 0, err
 	}
-	defer cc.Stop()
+	defer stop()
 	for _, js := range jss {
 		wg.Add(1)
 		go func() {

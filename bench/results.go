@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -18,6 +19,14 @@ type Results struct {
 	Rounds  int     `json:"rounds"`
 	Heavy   int     `json:"heavy_rounds"`
 	Seconds float64 `json:"seconds"`
+	// Complete is false while the run is still going (or was stopped):
+	// the rows are those of the scenarios finished so far.
+	Complete bool `json:"complete"`
+	// Load is the 1-minute load average as the run started; LoadAvg
+	// the same as text. Above the number of cores, the run shared the
+	// machine and its ratios are indicative only.
+	Load    float64 `json:"-"`
+	LoadAvg string  `json:"load_average"`
 	Rows    []Row   `json:"rows"`
 }
 
@@ -169,15 +178,27 @@ func (r Row) MarshalJSON() ([]byte, error) {
 		return &v
 	}
 	type row Row // without this method
+	var lo, hi map[string]float64
+	for sys, xs := range r.Samples {
+		if len(xs) == 0 {
+			continue
+		}
+		if lo == nil {
+			lo, hi = map[string]float64{}, map[string]float64{}
+		}
+		lo[sys], hi[sys] = slices.Min(xs), slices.Max(xs)
+	}
 	return json.Marshal(struct {
 		row
-		TCP       *float64 `json:"msw_tcp"`
-		Unix      *float64 `json:"msw_unix"`
-		Ref       *float64 `json:"ref"`
-		RefUnix   *float64 `json:"ref_unix,omitempty"`
-		Ratio     *float64 `json:"ratio"`
-		RatioUnix *float64 `json:"ratio_unix"`
-	}{row(r), num(r.TCP), num(r.Unix), num(r.Ref), num(r.RefUnix), num(r.Ratio), num(r.RatioUnix)})
+		TCP       *float64           `json:"msw_tcp"`
+		Unix      *float64           `json:"msw_unix"`
+		Ref       *float64           `json:"ref"`
+		RefUnix   *float64           `json:"ref_unix,omitempty"`
+		Ratio     *float64           `json:"ratio"`
+		RatioUnix *float64           `json:"ratio_unix"`
+		Min       map[string]float64 `json:"min,omitempty"`
+		Max       map[string]float64 `json:"max,omitempty"`
+	}{row(r), num(r.TCP), num(r.Unix), num(r.Ref), num(r.RefUnix), num(r.Ratio), num(r.RatioUnix), lo, hi})
 }
 
 // pairedRatio is the median of xs[i]/refs[i]; NaN without pairs.
@@ -254,11 +275,11 @@ func printTable(w io.Writer, res *Results) {
 	if res.Quick {
 		mode = "quick"
 	}
-	fmt.Fprintf(w, "msw vs NATS — %s — %d × %s — %s — %s run, %d rounds (%d for 1M-message scenarios), %.0fs\n\n",
-		res.Date, res.Machine.NProc, res.Machine.CPU, res.Machine.Go, mode, res.Rounds, res.Heavy, res.Seconds)
+	fmt.Fprintf(w, "msw vs NATS — %s — %d × %s — %s — %s run, %d rounds (%d for 1M-message scenarios), %.0fs — load average %s at the start (%s)\n\n",
+		res.Date, res.Machine.NProc, res.Machine.CPU, res.Machine.Go, mode, res.Rounds, res.Heavy, res.Seconds, res.LoadAvg, loadVerdict(res))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\tmetric\tmsw tcp\tmsw unix\tNATS / baseline\tratio\ttarget\tmet?\t")
-	fmt.Fprintln(tw, "--------\t------\t-------\t--------\t---------------\t-----\t------\t----\t")
+	fmt.Fprintln(tw, "scenario\tmetric\tmsw tcp\tmsw unix\tNATS / baseline\tratio\ttarget\tmet?\tmin–max tcp; unix; ref\t")
+	fmt.Fprintln(tw, "--------\t------\t-------\t--------\t---------------\t-----\t------\t----\t----------------------\t")
 	for _, r := range res.Rows {
 		ratio := pair(r.Ratio, r.RatioUnix, func(v float64) string { return fmt.Sprintf("%.2f", v) })
 		met := ""
@@ -269,8 +290,12 @@ func printTable(w io.Writer, res *Results) {
 		if ref != "-" && r.RefName != "" && r.RefName != "NATS" {
 			ref += " (" + r.RefName + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Metric,
-			format(r.TCP, r.Unit), format(r.Unix, r.Unit), ref, ratio, r.Target, met)
+		var spread []string
+		for _, sys := range []string{"tcp", "unix", "ref"} {
+			spread = append(spread, r.spread(sys))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Scenario, r.Metric,
+			format(r.TCP, r.Unit), format(r.Unix, r.Unit), ref, ratio, r.Target, met, strings.Join(spread, "; "))
 	}
 	tw.Flush()
 	for _, r := range res.Rows {
@@ -278,6 +303,15 @@ func printTable(w io.Writer, res *Results) {
 			fmt.Fprintf(w, "  %s %s: %s\n", r.Scenario, r.Metric, r.Note)
 		}
 	}
+}
+
+// spread renders the lowest and highest of a system's samples.
+func (r *Row) spread(system string) string {
+	xs := r.Samples[system]
+	if len(xs) == 0 {
+		return "-"
+	}
+	return format(slices.Min(xs), r.Unit) + "–" + format(slices.Max(xs), r.Unit)
 }
 
 // pair renders "a" or, when b was measured too, "a / b".

@@ -52,13 +52,14 @@ func (d *durability) open(c *tool.Command, logger *log.Logger) (*logstore.Store,
 	return st, int64(cache), tool.ExitOK
 }
 
-// memoryHeadroom is what a durable switch's soft memory limit allows
+// durableHeadroom is what a durable switch's soft memory limit allows
 // beside --cache: the headers and log index of a backlog of a million
 // messages (about 200 MiB) and the buffers of the batches in flight.
-const memoryHeadroom = 384 << 20
+const durableHeadroom = 384 << 20
 
-// limitMemory sets the runtime's soft memory limit to the cache plus
-// memoryHeadroom, unless GOMEMLIMIT sets one. A durable switch bounds
+// limitMemory lowers the runtime's soft memory limit (set from
+// --max-memory) to the cache plus durableHeadroom, unless GOMEMLIMIT sets
+// one. A durable switch bounds
 // what it holds (payloads past --cache stay on disk), but the collector's
 // default pacing lets garbage grow as large as the live heap before it
 // collects: with the headers of a large backlog live, that was a peak of
@@ -67,7 +68,7 @@ const memoryHeadroom = 384 << 20
 // soft, so a live heap above it still runs, collected more often.
 func limitMemory(cache int64) {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(cache + memoryHeadroom)
+		debug.SetMemoryLimit(min(debug.SetMemoryLimit(-1), cache+durableHeadroom))
 	}
 }
 
