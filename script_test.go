@@ -156,7 +156,7 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 // the queue: depth=N, depth>=N, inflight=N, subscribers=N, exists, absent.
 func cmdWaitQueue(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) < 2 {
-		ts.Fatalf("usage: waitq QUEUE depth=N|depth>=N|inflight=N|subscribers=N|exists|absent ...")
+		ts.Fatalf("usage: waitq QUEUE depth=N|depth>=N|inflight=N|subscribers=N|polled|exists|absent ...")
 	}
 	c, err := lib.New(lib.Options{Addr: ts.Getenv(lib.EnvSwitch), ClientID: "waitq"})
 	ts.Check(err)
@@ -225,6 +225,8 @@ func holds(ts *testscript.TestScript, cond string, absent bool, qi lib.QueueInfo
 		return !absent
 	case "absent":
 		return absent
+	case "polled": // a receiver has taken from it, or waited for messages
+		return !absent && !qi.LastTransfer.IsZero()
 	}
 	k, v, ok := strings.Cut(cond, "=")
 	n, err := strconv.Atoi(v)

@@ -22,6 +22,10 @@ var Commands = []Command{
 	{"msw-tail", "print, follow or draw a message switch's trace"},
 	{"msw-rm", "destroy message switch queues"},
 	{"msw-ack", "acknowledge message switch messages by hand"},
+	{"msw-pub", "publish messages to a topic of the message switch"},
+	{"msw-sub", "print what is published to topics of the message switch"},
+	{"msw-bind", "bind a queue of the message switch to topic patterns"},
+	{"msw-unbind", "remove bindings of a queue to topic patterns"},
 }
 
 // FrontDoor is the name of the command that runs the others.
