@@ -31,6 +31,9 @@ type Queue struct {
 	subscribers    int
 	everSubscribed bool
 	sent, acked    uint64 // messages enqueued and acked since the queue was made
+
+	remote   *remoteQueue // set for a queue an Engine holds (remote.go)
+	unexpose func()       // a transient queue's exposure to other gateways
 }
 
 // held is a message in flight and the session holding it.
