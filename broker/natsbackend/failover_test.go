@@ -1,0 +1,204 @@
+package natsbackend_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"msw/internal/natstest"
+	"msw/internal/testutil"
+	"msw/lib"
+)
+
+// load is a steady load through two gateways: sends through a, receives
+// (each acked) and RPC serving on b, calls through a. It records what
+// was answered and what was received.
+type load struct {
+	mu       sync.Mutex
+	answered map[int]bool // sends the switch answered with an id
+	received map[int]int  // deliveries of each message
+	lastSend time.Time    // the last answered send
+
+	sendFailed, callsOK, callsFailed atomic.Int64
+	callErrs                         sync.Map // error text -> count, for the report
+}
+
+// run drives the sends and calls until ctx ends; receive runs apart, to
+// drain what was sent.
+func (l *load) run(ctx context.Context, sender, caller *lib.Client) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	tick := func(d time.Duration, f func()) {
+		wg.Go(func() {
+			tk := time.NewTicker(d)
+			defer tk.Stop()
+			for ctx.Err() == nil {
+				f()
+				select {
+				case <-tk.C:
+				case <-ctx.Done():
+				}
+			}
+		})
+	}
+	next := 0
+	tick(5*time.Millisecond, func() {
+		next++
+		_, err := sender.Send(ctx, "load", lib.Message{Payload: []byte(strconv.Itoa(next))})
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if err == nil {
+			l.answered[next] = true
+			l.lastSend = time.Now()
+		} else if ctx.Err() == nil {
+			l.sendFailed.Add(1)
+		}
+	})
+	tick(20*time.Millisecond, func() {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err := caller.Call(cctx, "svc", []byte("ping"))
+		switch {
+		case err == nil:
+			l.callsOK.Add(1)
+		case ctx.Err() == nil:
+			l.callsFailed.Add(1)
+			n, _ := l.callErrs.LoadOrStore(err.Error(), new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+		}
+	})
+	return &wg
+}
+
+// receive takes and acks until ctx ends, recording each delivery.
+func (l *load) receive(ctx context.Context, cl *lib.Client) {
+	for ctx.Err() == nil {
+		ds, err := cl.Transfer(ctx, lib.TransferOptions{Max: 50, Timeout: time.Second})
+		if err != nil {
+			continue // an outage: the transfer is tried again
+		}
+		acks := lib.Acks{}
+		l.mu.Lock()
+		for _, d := range ds {
+			n, _ := strconv.Atoi(string(d.Payload))
+			l.received[n]++
+			acks["load"] = append(acks["load"], d.ID)
+		}
+		l.mu.Unlock()
+		if len(ds) > 0 {
+			cl.Ack(ctx, acks)
+		}
+	}
+}
+
+// lost and duplicates compare what was answered with what was received.
+func (l *load) count() (answered, lost, duplicates int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for n := range l.answered {
+		if l.received[n] == 0 {
+			lost++
+		}
+	}
+	for _, k := range l.received {
+		duplicates += max(k-1, 0)
+	}
+	return len(l.answered), lost, duplicates
+}
+
+// streamLeader returns the index of the node leading queue's stream.
+func streamLeader(t *testing.T, url, queue string) int {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	s, err := js.Stream(t.Context(), "msw_"+queue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var i int
+	if _, err := fmt.Sscanf(s.CachedInfo().Cluster.Leader, "n%d", &i); err != nil {
+		t.Fatal(err)
+	}
+	return i - 1
+}
+
+// TestNodeKilledUnderLoad kills the node leading the load's queue, and
+// later restarts it, while sends, receives and calls go on through two
+// gateways: every answered send is delivered.
+func TestNodeKilledUnderLoad(t *testing.T) {
+	c := natstest.Start(t, 3)
+	a, b := startGateway(t, c, "a"), startGateway(t, c, "b")
+	sender, caller := client(t, a, "sender"), client(t, a, "caller")
+	receiver := client(t, b, "receiver")
+	ctx := ctxT(t)
+	if err := sender.CreateQueue(ctx, "load"); err != nil {
+		t.Fatal(err)
+	}
+	if err := receiver.Subscribe(ctx, "load"); err != nil {
+		t.Fatal(err)
+	}
+	serveEcho(t, client(t, b, "server"), "svc")
+	if _, err := caller.Call(ctx, "svc", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+
+	l := &load{answered: map[int]bool{}, received: map[int]int{}}
+	lctx, stop := context.WithCancel(ctx)
+	wg := l.run(lctx, sender, caller)
+	rctx, stopReceiving := context.WithCancel(ctx)
+	received := make(chan struct{})
+	go func() { l.receive(rctx, receiver); close(received) }()
+	defer func() { stopReceiving(); <-received }()
+	answeredSince := func(t0 time.Time, n int) func() bool {
+		return func() bool {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			return l.lastSend.After(t0) && len(l.answered) >= n
+		}
+	}
+	testutil.Eventually(t, "load running", answeredSince(time.Time{}, 20))
+
+	victim := streamLeader(t, c.URL, "load")
+	before, _, _ := l.count()
+	killed := time.Now()
+	c.Kill(victim)
+	testutil.Eventually(t, "sends answered again after the kill", answeredSince(killed, before+1))
+	resumed := time.Since(killed)
+	mid, _, _ := l.count()
+	testutil.Eventually(t, "more sends with a node down", answeredSince(time.Now(), mid+20))
+
+	c.Restart(victim)
+	restarted := time.Now()
+	mid, _, _ = l.count()
+	testutil.Eventually(t, "sends answered after the restart", answeredSince(restarted, mid+20))
+	stop()
+	wg.Wait()
+
+	testutil.Eventually(t, "every answered send delivered", func() bool {
+		_, lost, _ := l.count()
+		return lost == 0
+	})
+	answered, lost, dups := l.count()
+	t.Logf("node n%d (the queue's leader) killed and restarted under load: %d sends answered, %d failed with an error; %d delivered, %d lost, %d duplicates; sends answered again %v after the kill",
+		victim+1, answered, l.sendFailed.Load(), answered-lost, lost, dups, resumed.Round(time.Millisecond))
+	t.Logf("calls: %d answered, %d failed", l.callsOK.Load(), l.callsFailed.Load())
+	l.callErrs.Range(func(k, v any) bool {
+		t.Logf("  call error x%d: %s", v.(*atomic.Int64).Load(), k)
+		return true
+	})
+	if lost != 0 {
+		t.Errorf("%d answered sends lost", lost)
+	}
+	if l.callsOK.Load() == 0 {
+		t.Errorf("no call answered")
+	}
+}
