@@ -42,11 +42,26 @@ func (e *Engine) Publish(queue string, ms []wire.Message, origin string) ([]uint
 		ids[0] = ack.Sequence
 		return ids, nil
 	}
+	for from := 0; from < len(ms); from += publishWindow {
+		if err := e.publishAsync(queue, subject, ms[from:min(from+publishWindow, len(ms))], origin, ids[from:]); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// publishWindow is how many messages of a batch are published before
+// their acks are waited for.
+const publishWindow = 1000
+
+// publishAsync publishes ms without waiting between them, then waits for
+// every ack, writing the sequences to ids.
+func (e *Engine) publishAsync(queue, subject string, ms []wire.Message, origin string, ids []uint64) error {
 	futs := make([]jetstream.PubAckFuture, len(ms))
 	for i := range ms {
 		f, err := e.js.PublishMsgAsync(toMsg(subject, &ms[i], origin))
 		if err != nil {
-			return nil, e.publishError(queue, err)
+			return e.publishError(queue, err)
 		}
 		futs[i] = f
 	}
@@ -57,12 +72,12 @@ func (e *Engine) Publish(queue string, ms []wire.Message, origin string) ([]uint
 		case ack := <-f.Ok():
 			ids[i] = ack.Sequence
 		case err := <-f.Err():
-			return nil, e.publishError(queue, err)
+			return e.publishError(queue, err)
 		case <-timeout.C:
-			return nil, failed("send to", queue, context.DeadlineExceeded)
+			return failed("send to", queue, context.DeadlineExceeded)
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 // publishError tells a queue that is gone from a cluster that failed.

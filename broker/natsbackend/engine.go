@@ -126,6 +126,14 @@ func (e *Engine) CreateQueue(name string) error {
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()
+	// Most creates find the queue there (every call and serve creates
+	// its queue): one look-up, not a replicated write.
+	if c, err := e.js.Consumer(ctx, stream, consumerName); err == nil {
+		e.mu.Lock()
+		e.consumers[name] = c
+		e.mu.Unlock()
+		return nil
+	}
 	s, err := e.js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:        stream,
 		Description: "msw queue " + name,

@@ -6,6 +6,8 @@ package natstest
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,14 +22,20 @@ type Cluster struct {
 	// msw-switch --backend takes it.
 	URL string
 
-	tb    testing.TB
-	opts  []*server.Options
-	nodes []*server.Server // nil while killed
+	tb       testing.TB
+	accounts int
+	opts     []*server.Options
+	nodes    []*server.Server // nil while killed
 }
 
 // Start runs a cluster of n nodes and waits until it has elected its
 // JetStream leader. The cluster stops when the test ends.
-func Start(tb testing.TB, n int) *Cluster {
+func Start(tb testing.TB, n int) *Cluster { return StartAccounts(tb, n, 0) }
+
+// StartAccounts is Start with accounts isolated from each other, each
+// with JetStream of its own (AccountURL), so that tests sharing one
+// cluster may use the same queue names.
+func StartAccounts(tb testing.TB, n, accounts int) *Cluster {
 	tb.Helper()
 	ports := freePorts(tb, 2*n)
 	var routes, urls []string
@@ -35,8 +43,12 @@ func Start(tb testing.TB, n int) *Cluster {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", ports[n+i]))
 		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", ports[i]))
 	}
-	c := &Cluster{URL: strings.Join(urls, ","), tb: tb, nodes: make([]*server.Server, n)}
+	c := &Cluster{URL: strings.Join(urls, ","), tb: tb, nodes: make([]*server.Server, n), accounts: accounts}
 	for i := 0; i < n; i++ {
+		if accounts > 0 {
+			c.opts = append(c.opts, accountOptions(tb, i, ports[i], ports[n+i], routes, accounts))
+			continue
+		}
 		c.opts = append(c.opts, &server.Options{
 			ServerName:         fmt.Sprintf("n%d", i+1),
 			Host:               "127.0.0.1",
@@ -146,4 +158,39 @@ func (c *Cluster) Leader() int {
 		}
 	}
 	return -1
+}
+
+// accountOptions are node i's options with the given number of accounts,
+// from a configuration file: accounts with JetStream have no other
+// form as plain options.
+func accountOptions(tb testing.TB, i, port, clusterPort int, routes []string, accounts int) *server.Options {
+	tb.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "server_name: n%d\nlisten: \"127.0.0.1:%d\"\n", i+1, port)
+	fmt.Fprintf(&b, "jetstream { store_dir: %q, max_memory_store: 64MB, max_file_store: 1GB }\n", tb.TempDir())
+	fmt.Fprintf(&b, "cluster { name: msw-test, listen: \"127.0.0.1:%d\", routes: [%s] }\n", clusterPort, strings.Join(routes, ", "))
+	b.WriteString("accounts {\n")
+	for a := 1; a <= accounts; a++ {
+		fmt.Fprintf(&b, "  T%d: { jetstream: enabled, users: [{user: t%d, password: t%d}] }\n", a, a, a)
+	}
+	b.WriteString("}\n")
+	path := filepath.Join(tb.TempDir(), "node.conf")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	o, err := server.ProcessConfigFile(path)
+	if err != nil {
+		tb.Fatalf("nats node %d: %v", i+1, err)
+	}
+	o.NoLog, o.NoSigs = true, true
+	return o
+}
+
+// AccountURL is URL for account a (from 1) of a cluster started with
+// StartAccounts.
+func (c *Cluster) AccountURL(a int) string {
+	if a < 1 || a > c.accounts {
+		c.tb.Fatalf("natstest: account %d of %d", a, c.accounts)
+	}
+	return strings.ReplaceAll(c.URL, "nats://", fmt.Sprintf("nats://t%d:t%d@", a, a))
 }
