@@ -25,6 +25,7 @@ type load struct {
 	answered map[int]bool // sends the switch answered with an id
 	received map[int]int  // deliveries of each message
 	lastSend time.Time    // the last answered send
+	lastRecv time.Time    // the last delivery
 
 	sendFailed, callsOK, callsFailed atomic.Int64
 	callErrs                         sync.Map // error text -> count, for the report
@@ -88,6 +89,7 @@ func (l *load) receive(ctx context.Context, cl *lib.Client) {
 		for _, d := range ds {
 			n, _ := strconv.Atoi(string(d.Payload))
 			l.received[n]++
+			l.lastRecv = time.Now()
 			acks["load"] = append(acks["load"], d.ID)
 		}
 		l.mu.Unlock()
@@ -135,6 +137,29 @@ func streamLeader(t *testing.T, url, queue string) int {
 // later restarts it, while sends, receives and calls go on through two
 // gateways: every answered send is delivered.
 func TestNodeKilledUnderLoad(t *testing.T) {
+	underLoad(t, func(c *natstest.Cluster, _, _ *gateway) (string, func()) {
+		victim := streamLeader(t, c.URL, "load")
+		c.Kill(victim)
+		return fmt.Sprintf("node n%d (the queue's leader) killed", victim+1), func() { c.Restart(victim) }
+	})
+}
+
+// TestGatewayKilledUnderLoad crashes the gateway the receiver and the
+// server use and starts a new one on its address: their clients log in
+// again, what they held comes back after the ack wait, and every
+// answered send is delivered.
+func TestGatewayKilledUnderLoad(t *testing.T) {
+	underLoad(t, func(c *natstest.Cluster, _, b *gateway) (string, func()) {
+		b.crash()
+		startGatewayAt(t, c, "b2", b.Addr)
+		return "gateway b (receiver's and server's) crashed and restarted", func() {}
+	})
+}
+
+// underLoad runs sends and calls through gateway a and receives and a
+// server on gateway b, disrupts them, recovers and checks that every
+// answered send was delivered, printing its figures.
+func underLoad(t *testing.T, disrupt func(c *natstest.Cluster, a, b *gateway) (what string, recover func())) {
 	c := natstest.Start(t, 3)
 	a, b := startGateway(t, c, "a"), startGateway(t, c, "b")
 	sender, caller := client(t, a, "sender"), client(t, a, "caller")
@@ -158,28 +183,27 @@ func TestNodeKilledUnderLoad(t *testing.T) {
 	received := make(chan struct{})
 	go func() { l.receive(rctx, receiver); close(received) }()
 	defer func() { stopReceiving(); <-received }()
-	answeredSince := func(t0 time.Time, n int) func() bool {
+	since := func(t0 time.Time, n int) func() bool {
 		return func() bool {
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			return l.lastSend.After(t0) && len(l.answered) >= n
+			return l.lastSend.After(t0) && l.lastRecv.After(t0) && len(l.answered) >= n
 		}
 	}
-	testutil.Eventually(t, "load running", answeredSince(time.Time{}, 20))
+	testutil.Eventually(t, "load running", since(time.Time{}, 20))
 
-	victim := streamLeader(t, c.URL, "load")
 	before, _, _ := l.count()
-	killed := time.Now()
-	c.Kill(victim)
-	testutil.Eventually(t, "sends answered again after the kill", answeredSince(killed, before+1))
-	resumed := time.Since(killed)
+	hit := time.Now()
+	what, recover := disrupt(c, a, b)
+	testutil.Eventually(t, "sends answered and received again after the disruption", since(hit, before+1))
+	resumed := time.Since(hit)
 	mid, _, _ := l.count()
-	testutil.Eventually(t, "more sends with a node down", answeredSince(time.Now(), mid+20))
+	testutil.Eventually(t, "more sends and receives, disrupted", since(time.Now(), mid+20))
 
-	c.Restart(victim)
-	restarted := time.Now()
+	recover()
+	recovered := time.Now()
 	mid, _, _ = l.count()
-	testutil.Eventually(t, "sends answered after the restart", answeredSince(restarted, mid+20))
+	testutil.Eventually(t, "sends and receives after recovery", since(recovered, mid+20))
 	stop()
 	wg.Wait()
 
@@ -188,8 +212,8 @@ func TestNodeKilledUnderLoad(t *testing.T) {
 		return lost == 0
 	})
 	answered, lost, dups := l.count()
-	t.Logf("node n%d (the queue's leader) killed and restarted under load: %d sends answered, %d failed with an error; %d delivered, %d lost, %d duplicates; sends answered again %v after the kill",
-		victim+1, answered, l.sendFailed.Load(), answered-lost, lost, dups, resumed.Round(time.Millisecond))
+	t.Logf("%s and recovered under load: %d sends answered, %d failed with an error; %d delivered, %d lost, %d duplicates; sent and received again %v after the disruption",
+		what, answered, l.sendFailed.Load(), answered-lost, lost, dups, resumed.Round(time.Millisecond))
 	t.Logf("calls: %d answered, %d failed", l.callsOK.Load(), l.callsFailed.Load())
 	l.callErrs.Range(func(k, v any) bool {
 		t.Logf("  call error x%d: %s", v.(*atomic.Int64).Load(), k)

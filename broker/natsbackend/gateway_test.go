@@ -29,12 +29,18 @@ type gateway struct {
 // startGateway runs a gateway on c whose queues have three replicas.
 func startGateway(t *testing.T, c *natstest.Cluster, name string) *gateway {
 	t.Helper()
+	return startGatewayAt(t, c, name, "")
+}
+
+// startGatewayAt is startGateway listening on addr ("" for a free port).
+func startGatewayAt(t *testing.T, c *natstest.Cluster, name, addr string) *gateway {
+	t.Helper()
 	e, err := natsbackend.Open(natsbackend.Options{URL: c.URL, Replicas: 3, AckWait: testAckWait, Name: name})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close) // after the switch stops: cleanups run last first
-	sw := switchtest.Start(t, "", broker.Options{Engine: e, KeepAlive: testAckWait / 4}, server.Options{})
+	sw := switchtest.Start(t, addr, broker.Options{Engine: e, KeepAlive: testAckWait / 4}, server.Options{})
 	return &gateway{Switch: sw, engine: e}
 }
 
