@@ -23,6 +23,13 @@ type Options struct {
 	MaxTransfer      int           // messages per transfer; default 1000
 	MaxTransferBytes int           // payload bytes per transfer (at least one message); default 4 MiB
 	TraceSize        int           // trace ring entries; default 4096; negative disables
+	// MaxMemory bounds the bytes held by queued and in-flight messages,
+	// each counted as its bytes and wire.MessageOverhead; 0 means no
+	// bound. A send past it fails with ErrMemoryFull.
+	MaxMemory int64
+	// MaxSessions, MaxQueues and MaxSubscriptions (per session) bound
+	// what clients can make the switch keep; defaults in limits.go.
+	MaxSessions, MaxQueues, MaxSubscriptions int
 	// OnReply, if set, is called with the processing time of each reply:
 	// from the request's enqueue to the reply's send by its holder.
 	OnReply func(time.Duration)
@@ -70,6 +77,9 @@ func (o *Options) fill() {
 	def(&o.MaxPayload, DefaultMaxPayload)
 	def(&o.MaxTransfer, DefaultMaxTransfer)
 	def(&o.MaxTransferBytes, DefaultMaxTransferBytes)
+	def(&o.MaxSessions, DefaultMaxSessions)
+	def(&o.MaxQueues, DefaultMaxQueues)
+	def(&o.MaxSubscriptions, DefaultMaxSubscriptions)
 	defDur(&o.Grace, DefaultGrace)
 	defDur(&o.AliveWindow, DefaultAliveWindow)
 	defDur(&o.MaxWait, DefaultMaxWait)
@@ -88,12 +98,16 @@ type Broker struct {
 	started time.Time
 	trace   *traceRing // nil when tracing is off
 	closed  atomic.Bool
+	held    atomic.Int64 // bytes counted against MaxMemory (limits.go)
 
 	queuesMu sync.RWMutex
 	queues   map[string]*Queue
 
 	sessionsMu sync.RWMutex
 	sessions   map[string]*Session
+
+	bindingsMu sync.RWMutex // see publish.go
+	bindings   bindingTrie
 
 	namesMu     sync.Mutex           // leaf
 	nameWaiters map[string][]*waiter // see namewait.go
@@ -175,7 +189,8 @@ func (b *Broker) Login(clientID string) (*Session, error) {
 		return nil, fmt.Errorf("client id: %w: %d bytes, limit %d", ErrTooLarge, len(clientID), MaxFieldLen)
 	}
 	s := &Session{
-		id:         randomHex(12),
+		id:         randomHex(16),
+		public:     randomHex(4),
 		clientID:   clientID,
 		started:    time.Now(),
 		b:          b,
@@ -186,6 +201,11 @@ func (b *Broker) Login(clientID string) (*Session, error) {
 	s.armGraceLocked()
 	s.mu.Unlock()
 	b.sessionsMu.Lock()
+	if len(b.sessions) >= b.opts.MaxSessions {
+		b.sessionsMu.Unlock()
+		s.grace.Stop()
+		return nil, limitError("sessions", b.opts.MaxSessions)
+	}
 	b.sessions[s.id] = s
 	b.sessionsMu.Unlock()
 	b.Counters.SessionsStarted.Add(1)
@@ -305,6 +325,10 @@ func (b *Broker) CreateQueue(s *Session, name string) error {
 		}
 		return nil
 	}
+	if len(b.queues) >= b.opts.MaxQueues {
+		b.queuesMu.Unlock()
+		return limitError("queues", b.opts.MaxQueues)
+	}
 	q := newQueue(b, name, nil)
 	var c Commit
 	if b.store != nil {
@@ -348,6 +372,10 @@ func (b *Broker) CreateTransient(s *Session, name string) (string, error) {
 			return name, nil
 		}
 		return "", fmt.Errorf("%w: %s", ErrQueueExists, name)
+	}
+	if len(b.queues) >= b.opts.MaxQueues {
+		b.queuesMu.Unlock()
+		return "", limitError("queues", b.opts.MaxQueues)
 	}
 	q := newQueue(b, name, s)
 	b.queues[name] = q
@@ -393,6 +421,36 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 	return b.destroy(s, q, name)
 }
 
+// PurgeQueue removes the ready messages of a queue and keeps the queue;
+// messages in flight stay with the sessions holding them. A durable
+// queue records the removal as it records acks. It returns how many
+// messages it removed.
+func (b *Broker) PurgeQueue(name string) (int, error) {
+	q, err := b.lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	if q.remote != nil {
+		return 0, fmt.Errorf("purge %s: %w", name, ErrNotSupported)
+	}
+	q.mu.Lock()
+	n := q.ready()
+	ids := make([]uint64, n)
+	for i := range n {
+		m := q.readyAt(i)
+		ids[i] = m.id
+		q.droppedLocked(m)
+	}
+	q.redeliver, q.fresh = nil, deque{}
+	var c Commit
+	if b.durable(q) && n > 0 {
+		c = b.store.Ack(q.name, ids)
+	}
+	q.mu.Unlock()
+	b.flush(c)
+	return n, nil
+}
+
 // destroy removes q from the map and drops its messages. Only the
 // recording of a persistent queue's destruction can fail. It is recorded
 // under q.mu, as it is marked destroyed, so that no send to q can be
@@ -412,6 +470,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 		return nil
 	}
 	q.destroyed = true
+	b.held.Add(-(q.bytes - q.diskBytes + int64(q.ready()+len(q.inflight))*wire.MessageOverhead))
 	if b.durable(q) {
 		if removed {
 			c, err = b.store.DestroyQueue(name)
@@ -432,6 +491,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 	if q.remote != nil && removed {
 		err = b.engine.DestroyQueue(name)
 	}
+	b.dropBindings(q)
 	if err == nil && c != 0 {
 		err = b.store.Wait(c)
 	}
@@ -459,36 +519,34 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 	if err != nil {
 		return b.sendElsewhere(s, queue, ms, err)
 	}
-	now := time.Now().UnixNano()
-	stored := make([]message, len(ms))
-	for i := range ms {
-		m := &ms[i]
-		if len(m.Payload) > b.opts.MaxPayload {
-			return 0, fmt.Errorf("payload: %w: %d bytes, limit %d", ErrTooLarge, len(m.Payload), b.opts.MaxPayload)
-		}
-		if len(m.CorrelationID) > MaxFieldLen {
-			return 0, fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
-		}
-		if m.ReplyTo != "" {
-			if err := ValidateName(m.ReplyTo); err != nil {
-				return 0, fmt.Errorf("reply-to: %w", err)
-			}
-		}
-		stored[i] = newMessage(m)
-		stored[i].enqueued = now
-		stored[i].origin = s
+	if len(ms) > wire.MaxSendMessages {
+		return 0, fmt.Errorf("send: %w: %d messages in one request, limit %d", ErrTooLarge, len(ms), wire.MaxSendMessages)
 	}
-	if q.remote != nil {
+	now := time.Now().UnixNano()
+	stored, err := b.storedMessages(s, ms, now)
+	if err != nil {
+		return 0, err
+	}
+	var cost int64
+	for i := range stored {
+		cost += messageCost(&stored[i])
+	}
+	if q.remote != nil { // held by the engine, not in this process's memory
 		return b.sendRemote(s, q, ms, stored, number)
+	}
+	if err := b.reserve(cost); err != nil {
+		return 0, err
 	}
 	q.mu.Lock()
 	if q.destroyed {
 		q.mu.Unlock()
+		b.held.Add(-cost)
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
 	if number != nil {
 		if err := number.apply(q, &ms[0], &stored[0]); err != nil {
 			q.mu.Unlock()
+			b.held.Add(-cost)
 			return 0, err
 		}
 	}
@@ -496,6 +554,7 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 	if b.durable(q) {
 		if c, err = b.record(q, stored); err != nil {
 			q.mu.Unlock()
+			b.held.Add(-cost)
 			return 0, err
 		}
 	}

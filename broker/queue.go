@@ -30,7 +30,8 @@ type Queue struct {
 	watchers       []*waiter // cursor readers, all woken by a send (cursor.go)
 	subscribers    int
 	everSubscribed bool
-	sent, acked    uint64 // messages enqueued and acked since the queue was made
+	sent, acked    uint64   // messages enqueued and acked since the queue was made
+	patterns       []string // bound to, sorted; written under Broker.bindingsMu too
 
 	remote   *remoteQueue // set for a queue an Engine holds (remote.go)
 	unexpose func()       // a transient queue's exposure to other gateways
@@ -58,6 +59,16 @@ func (q *Queue) Name() string { return q.name }
 
 // Transient reports whether the queue belongs to a session.
 func (q *Queue) Transient() bool { return q.transient }
+
+// holdsLocked reports whether s holds a message of q in flight. q.mu held.
+func (q *Queue) holdsLocked(s *Session) bool {
+	for _, h := range q.inflight {
+		if h.holder == s {
+			return true
+		}
+	}
+	return false
+}
 
 // ready returns the number of messages waiting for delivery. q.mu held.
 func (q *Queue) ready() int { return len(q.redeliver) + q.fresh.len() }

@@ -134,7 +134,7 @@ func (q *Queue) remoteInfo(qi *wire.QueueInfo) {
 // broker would queue them, for the trace.
 func (b *Broker) sendRemote(s *Session, q *Queue, ms []wire.Message, stored []message, number numbering) (uint64, error) {
 	if number != nil {
-		return 0, fmt.Errorf("%s: numbered sends need the switch's own queues, not a --backend", q.name)
+		return 0, fmt.Errorf("%s: numbered sends: %w", q.name, ErrNotSupported)
 	}
 	ids, err := b.engine.Publish(q.name, ms, clientOf(s))
 	if errors.Is(err, ErrNoSuchQueue) {

@@ -43,6 +43,7 @@ var errorCodes = []struct {
 	{wire.ErrFrameTooLarge, http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
 	{broker.ErrTooLarge, http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
 	{broker.ErrBadQueueName, http.StatusBadRequest, wire.CodeBadQueueName},
+	{broker.ErrBadTopic, http.StatusBadRequest, wire.CodeBadTopic},
 	{broker.ErrNoSuchQueue, http.StatusNotFound, wire.CodeNoSuchQueue},
 	{broker.ErrNoSuchMessage, http.StatusNotFound, wire.CodeNoSuchMessage},
 	{broker.ErrQueueExists, http.StatusConflict, wire.CodeQueueExists},
@@ -50,6 +51,9 @@ var errorCodes = []struct {
 	{broker.ErrInFlight, http.StatusConflict, wire.CodeInFlight},
 	{broker.ErrSessionEnded, http.StatusGone, wire.CodeUnknownSession},
 	{broker.ErrClosed, http.StatusServiceUnavailable, wire.CodeShuttingDown},
+	{broker.ErrNotSupported, http.StatusBadRequest, wire.CodeBadRequest},
+	{broker.ErrLimit, http.StatusTooManyRequests, wire.CodeLimit},
+	{broker.ErrMemoryFull, http.StatusInsufficientStorage, wire.CodeMemoryFull},
 	{broker.ErrStorageFull, http.StatusInsufficientStorage, wire.CodeStorageFull},
 	{broker.ErrStorage, http.StatusInsufficientStorage, wire.CodeStorageError},
 }

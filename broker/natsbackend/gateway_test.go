@@ -3,6 +3,7 @@ package natsbackend_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -278,4 +279,32 @@ func TestGatewayCrash(t *testing.T) {
 		}
 	}
 
+}
+
+// TestUnsupportedOnCluster checks that purging or binding a cluster queue
+// is refused with an error naming the backend, and changes nothing.
+func TestUnsupportedOnCluster(t *testing.T) {
+	c := natstest.Start(t, 3)
+	g := startGateway(t, c, "a")
+	ctx := ctxT(t)
+	cl := client(t, g, "t")
+	if err := cl.CreateQueue(ctx, "kept"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.Send(ctx, "kept", lib.Message{Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := cl.Purge(ctx, "kept"); err == nil || !strings.Contains(err.Error(), "purge kept: not supported by the NATS backend") {
+		t.Errorf("purge: %d, %v; want not supported", n, err)
+	}
+	if err := cl.Bind(ctx, "kept", "news.>"); err == nil || !strings.Contains(err.Error(), "bind kept: not supported by the NATS backend") {
+		t.Errorf("bind: %v; want not supported", err)
+	}
+	if bs, err := cl.Bindings(ctx); err != nil || len(bs) != 0 {
+		t.Errorf("bindings after a refused bind: %v, %v", bs, err)
+	}
+	qi, err := cl.Info(ctx, "kept")
+	if err != nil || qi.Depth != 1 {
+		t.Errorf("after a refused purge: %+v, %v; want the message kept", qi, err)
+	}
 }
