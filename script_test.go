@@ -89,13 +89,22 @@ func compatServe(args []string, _ io.Reader, _, stderr io.Writer) int {
 //	exec msw-switch --listen 127.0.0.1:0 --ready-file $WORK/addr &switch&
 //	switch-env $WORK/addr
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+	testscript.Run(t, scriptParams("testdata/script", nil))
+}
+
+// scriptParams are the scripts' parameters for the scripts in dir; setup,
+// if not nil, adds to each script's environment.
+func scriptParams(dir string, setup func(*testscript.Env) error) testscript.Params {
+	return testscript.Params{
+		Dir: dir,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv(lib.EnvSwitch, "127.0.0.1:1") // never a real switch by accident
 			// Built with -race, every process would otherwise linger a
 			// second at exit; the scripts start hundreds.
 			env.Setenv("GORACE", "atexit_sleep_ms=0")
+			if setup != nil {
+				return setup(env)
+			}
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -104,7 +113,7 @@ func TestScripts(t *testing.T) {
 			"exits":      cmdExits,
 			"waitbind":   cmdWaitBind,
 		},
-	})
+	}
 }
 
 // waitLimit bounds every wait in the scripts.

@@ -3,6 +3,7 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -40,6 +41,13 @@ type Options struct {
 	// memory; beyond it payloads stay on disk until delivered. Default
 	// DefaultCacheBytes; only with a durable Store.
 	CacheBytes int64
+	// Engine, if set, holds the persistent queues instead of this
+	// process (engine.go, remote.go); Store must then be nil.
+	Engine Engine
+	// KeepAlive is how often the messages held from an Engine's queues
+	// are reported still in progress; default 5s, well inside the
+	// engine's ack wait.
+	KeepAlive time.Duration
 }
 
 // Defaults for Options.
@@ -78,6 +86,7 @@ func (o *Options) fill() {
 	if o.TraceSize == 0 {
 		o.TraceSize = DefaultTraceSize
 	}
+	defDur(&o.KeepAlive, 5*time.Second)
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = DefaultCacheBytes
 	}
@@ -107,6 +116,9 @@ type Broker struct {
 	cached   atomic.Int64 // bytes durable queues hold in memory; see cache.go
 	diskOnly atomic.Int64 // messages whose payload is on disk only
 
+	engine     Engine        // nil unless scaled out; see remote.go
+	engineDone chan struct{} // closed by Close: stops the keep-alive
+
 	// Counters, for metrics.
 	Counters Counters
 }
@@ -133,6 +145,10 @@ func New(opts Options) *Broker {
 		b.store = opts.Store
 		b.recover(opts.Store.Recovered())
 	}
+	if opts.Engine != nil {
+		b.engine, b.engineDone = opts.Engine, make(chan struct{})
+		go b.keepAlive(opts.KeepAlive, b.engineDone)
+	}
 	return b
 }
 
@@ -144,7 +160,9 @@ func (b *Broker) Started() time.Time { return b.started }
 
 // Close ends every wait and refuses further work.
 func (b *Broker) Close() {
-	b.closed.Store(true)
+	if !b.closed.Swap(true) && b.engineDone != nil {
+		close(b.engineDone)
+	}
 	b.wakeAllNames()
 	b.queuesMu.RLock()
 	defer b.queuesMu.RUnlock()
@@ -246,6 +264,10 @@ func (b *Broker) EndSession(s *Session) {
 
 // giveBackHeld returns every message of q that s holds.
 func (b *Broker) giveBackHeld(q *Queue, s *Session) {
+	if q.remote != nil {
+		b.giveBackRemote(q, s)
+		return
+	}
 	q.mu.Lock()
 	var back []message
 	for id, h := range q.inflight {
@@ -271,6 +293,9 @@ func (b *Broker) lookup(name string) (*Queue, error) {
 		if err := ValidateName(name); err != nil {
 			return nil, err
 		}
+		if b.engine != nil {
+			return b.lookupRemote(name)
+		}
 		return nil, fmt.Errorf("%w: %s", ErrNoSuchQueue, name)
 	}
 	return q, nil
@@ -288,6 +313,9 @@ func clientOf(s *Session) string {
 func (b *Broker) CreateQueue(s *Session, name string) error {
 	if err := ValidateName(name); err != nil {
 		return err
+	}
+	if b.engine != nil {
+		return b.createRemote(s, name)
 	}
 	b.queuesMu.Lock()
 	if q := b.queues[name]; q != nil {
@@ -353,6 +381,13 @@ func (b *Broker) CreateTransient(s *Session, name string) (string, error) {
 	b.queues[name] = q
 	b.queuesMu.Unlock()
 	s.transients[name] = q
+	if b.engine != nil {
+		if err := b.exposeTransient(q); err != nil {
+			delete(s.transients, name)
+			b.destroy(s, q, name)
+			return "", err
+		}
+	}
 	b.wakeName(name)
 	b.traceEvent(traceRecord{kind: wire.EventQueueCreate, queue: name, from: s.clientID})
 	return name, nil
@@ -369,6 +404,11 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 		q.mu.Lock()
 		n := q.ready() + len(q.inflight)
 		q.mu.Unlock()
+		if q.remote != nil {
+			if n, err = b.remoteCount(q); err != nil {
+				return err
+			}
+		}
 		if n > 0 {
 			return fmt.Errorf("%w: %s holds %d messages", ErrQueueNotEmpty, name, n)
 		}
@@ -389,6 +429,9 @@ func (b *Broker) PurgeQueue(name string) (int, error) {
 	q, err := b.lookup(name)
 	if err != nil {
 		return 0, err
+	}
+	if q.remote != nil {
+		return 0, fmt.Errorf("purge %s: %w", name, ErrNotSupported)
 	}
 	q.mu.Lock()
 	n := q.ready()
@@ -439,8 +482,15 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 	q.onDisk, q.diskBytes = nil, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
 	q.wakeWatchersLocked()
+	unexpose := q.unexpose
 	q.mu.Unlock()
 	b.queuesMu.Unlock()
+	if unexpose != nil {
+		unexpose()
+	}
+	if q.remote != nil && removed {
+		err = b.engine.DestroyQueue(name)
+	}
 	b.dropBindings(q)
 	if err == nil && c != 0 {
 		err = b.store.Wait(c)
@@ -467,7 +517,7 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 	}
 	q, err := b.lookup(queue)
 	if err != nil {
-		return 0, err
+		return b.sendElsewhere(s, queue, ms, err)
 	}
 	if len(ms) > wire.MaxSendMessages {
 		return 0, fmt.Errorf("send: %w: %d messages in one request, limit %d", ErrTooLarge, len(ms), wire.MaxSendMessages)
@@ -480,6 +530,9 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 	var cost int64
 	for i := range stored {
 		cost += messageCost(&stored[i])
+	}
+	if q.remote != nil { // held by the engine, not in this process's memory
+		return b.sendRemote(s, q, ms, stored, number)
 	}
 	if err := b.reserve(cost); err != nil {
 		return 0, err
@@ -558,6 +611,9 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 
 // ackIn is Ack for the ids of one queue.
 func (b *Broker) ackIn(s *Session, q *Queue, ids []uint64) error {
+	if q.remote != nil {
+		return b.ackRemote(s, q, ids)
+	}
 	var firstErr error
 	var done []message
 	q.mu.Lock()
@@ -602,6 +658,10 @@ func (b *Broker) Release(s *Session, acks wire.Acks) error {
 		if err != nil {
 			continue
 		}
+		if q.remote != nil {
+			b.releaseRemote(s, q, ids)
+			continue
+		}
 		var back []message
 		q.mu.Lock()
 		for _, id := range ids {
@@ -629,6 +689,9 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	q, err := b.lookup(queue)
 	if err != nil {
 		return err
+	}
+	if q.remote != nil {
+		return b.withdrawRemote(q, id)
 	}
 	var c Commit
 	q.mu.Lock()
@@ -660,6 +723,9 @@ func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
+	if q.remote != nil {
+		return nil, fmt.Errorf("%s: peek: %w with a --backend", queue, errors.ErrUnsupported)
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := min(max, q.ready())
@@ -675,8 +741,17 @@ func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
 	return out, nil
 }
 
-// queueList returns the queues whose names start with prefix, sorted.
+// queueList returns the queues whose names start with prefix, sorted;
+// with an engine, those of the whole cluster.
 func (b *Broker) queueList(prefix string) []*Queue {
+	if b.engine != nil {
+		b.adoptRemote(prefix)
+	}
+	return b.mappedQueues(prefix)
+}
+
+// mappedQueues is queueList of the queues in this process's map.
+func (b *Broker) mappedQueues(prefix string) []*Queue {
 	b.queuesMu.RLock()
 	qs := make([]*Queue, 0, len(b.queues))
 	for name, q := range b.queues {

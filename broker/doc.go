@@ -97,6 +97,16 @@
 // and reads the payload back when it is taken, so a backlog larger than
 // memory drains from disk behind an in-memory head.
 //
+// # Scale-out
+//
+// With Options.Engine (engine.go) the persistent queues live in a cluster
+// instead (msw-switch --backend; docs/scale-out.md): such a queue is a
+// Queue whose remote part (remote.go) records which of this process's
+// sessions holds which fetched message; send, transfer, ack, release and
+// the end of a session go to the engine, and transient queues stay here,
+// exposed to the other gateways through it. Without an engine each hook
+// is one nil check and nothing else changes.
+//
 // # Why a segment log
 //
 // The log store (broker/logstore) writes checksummed records to segment

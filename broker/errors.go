@@ -27,4 +27,7 @@ var (
 	ErrSessionEnded = errors.New("unknown or ended session")
 	// ErrClosed: the broker is shutting down.
 	ErrClosed = errors.New("switch shutting down")
+	// ErrNotSupported: the queue is held by an Engine (msw-switch
+	// --backend), which cannot do what was asked (docs/scale-out.md).
+	ErrNotSupported = errors.New("not supported by the NATS backend")
 )

@@ -59,6 +59,11 @@ func (b *Broker) bind(s *Session, queue string, patterns []string, on bool) erro
 	if err != nil {
 		return err
 	}
+	if q.remote != nil && on {
+		// Publish copies into queues in this process; a queue in the
+		// engine would need the copies made there.
+		return fmt.Errorf("bind %s: %w", queue, ErrNotSupported)
+	}
 	var c Commit
 	b.bindingsMu.Lock()
 	q.mu.Lock()

@@ -45,6 +45,9 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 	if oldest != 0 {
 		qi.OldestMessage = time.Unix(0, oldest)
 	}
+	if q.remote != nil {
+		q.remoteInfo(&qi) // asks the engine, under q.mu: only listings do
+	}
 	return qi
 }
 

@@ -121,6 +121,9 @@ func (b *Broker) Transfer(ctx context.Context, s *Session, max int, timeout time
 		max = b.opts.MaxTransfer
 	}
 	timeout = min(timeout, b.opts.MaxWait)
+	if b.engine != nil && hasRemote(s.subscriptions()) {
+		return b.transferRemote(ctx, s, max, timeout)
+	}
 	// The clock is read when the poll starts and after each wake-up, not
 	// at every step: at ~50 ns a read, the seven reads of a waiting
 	// transfer were a sixth of the broker's CPU per RPC.

@@ -51,6 +51,7 @@ var errorCodes = []struct {
 	{broker.ErrInFlight, http.StatusConflict, wire.CodeInFlight},
 	{broker.ErrSessionEnded, http.StatusGone, wire.CodeUnknownSession},
 	{broker.ErrClosed, http.StatusServiceUnavailable, wire.CodeShuttingDown},
+	{broker.ErrNotSupported, http.StatusBadRequest, wire.CodeBadRequest},
 	{broker.ErrLimit, http.StatusTooManyRequests, wire.CodeLimit},
 	{broker.ErrMemoryFull, http.StatusInsufficientStorage, wire.CodeMemoryFull},
 	{broker.ErrStorageFull, http.StatusInsufficientStorage, wire.CodeStorageFull},

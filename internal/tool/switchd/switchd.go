@@ -28,10 +28,11 @@ Usage: msw-switch [options]
 Run the message switch: named queues held in memory, served over HTTP on
 each --listen address (default 127.0.0.1:8080). With --data DIR its
 persistent queues and their messages are kept in a log in DIR and survive
-a restart, kill -9 and power loss. Logs one line per lifecycle event to
-stderr; -v adds one per request. SIGINT and SIGTERM stop it cleanly, as
-does 'msw-switch --shutdown'. Open the listening
-address in a browser (http://127.0.0.1:8080/) for a live view of its
+a restart, kill -9 and power loss. With --backend they live in a NATS
+JetStream cluster instead, and several switches serve the same queues.
+Logs one line per lifecycle event to stderr; -v adds one per request.
+SIGINT and SIGTERM stop it cleanly, as does 'msw-switch --shutdown'.
+Open the listening address in a browser (http://127.0.0.1:8080/) for a live view of its
 queues, services and trace; the page only reads unless --ui-writes.
 `
 
@@ -39,6 +40,7 @@ var switchGroups = []tool.OptionGroup{
 	tool.Group("Serving", "listen", "compat", "socket-mode", "socket-group", "allow-host", "ready-file", "ui-writes", "verbose"),
 	tool.Group("Who may connect", "token-file", "tls-cert", "tls-key", "insecure-listen", "tls-ca"),
 	tool.Group("Durability", "data", "fsync", "cache", "repair"),
+	tool.Group("Scaling out", "backend", "replicas", "backend-ack-wait", "backend-creds", "backend-ca"),
 	tool.Group("Limits", "max-payload", "max-memory", "max-conns", "max-sessions", "max-queues", "max-wait", "session-grace", "trace-size"),
 	tool.Group("Stopping a running switch", "shutdown", "switch", "wait", "client-id"),
 }
@@ -71,6 +73,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		uiWrites   bool
 		sf         tool.SwitchFlags
 		dur        durability
+		be         backend
 
 		tlsCert, tlsKey, socketGroup string
 		insecure                     bool
@@ -96,6 +99,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&uiWrites, "ui-writes", false, "let the web page on / destroy queues and ack messages (each after a confirmation); without it the page only reads")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
 	dur.register(fs)
+	be.register(fs)
 	fs.StringVar(&socketGroup, "socket-group", "", "give Unix sockets to this `group` (name or number); use with --socket-mode 0660")
 	fs.StringVar(&tlsCert, "tls-cert", "", "serve TCP with TLS using this certificate `file` (PEM; clients: https:// addresses)")
 	fs.StringVar(&tlsKey, "tls-key", "", "the private key `file` of --tls-cert (PEM)")
@@ -168,6 +172,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if store != nil {
 		defer store.Close()
 	}
+	engine, code := be.open(c, logger, dur.dir != "")
+	if code != tool.ExitOK {
+		return code
+	}
+	if engine != nil {
+		defer engine.Close()
+	}
 	ctx, stop := tool.SignalContext()
 	defer stop()
 	metrics := server.NewMetrics()
@@ -182,6 +193,8 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		OnReply:     metrics.ObserveReply,
 		Store:       dur.store(store),
 		CacheBytes:  cache,
+		Engine:      be.engine(engine),
+		KeepAlive:   be.keepAlive(),
 	})
 	if store != nil {
 		g := b.Gauges(nil)

@@ -1,0 +1,70 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"msw/internal/wire"
+)
+
+// Engine keeps persistent queues outside the switch's memory, in a
+// cluster that several switches (gateways) share: the seam for scale-out
+// (docs/scale-out.md). With Options.Engine set, every persistent queue
+// lives in the engine: sends publish to it, transfers pull from it, acks,
+// releases and the end of a session are handed to it, and a queue created
+// through one gateway is seen by all. Sessions, subscriptions and
+// transient queues stay in the gateway's memory; a transient queue is
+// reachable from the other gateways through ExposeTransient and Forward.
+// Without an Engine (the default) nothing here is called and the broker
+// works exactly as before.
+//
+// Errors: a queue the engine does not have is ErrNoSuchQueue, a message it
+// does not have ErrNoSuchMessage, and an engine that cannot be reached or
+// fails wraps ErrStorage.
+type Engine interface {
+	// CreateQueue makes a persistent queue; it is not an error if one
+	// exists.
+	CreateQueue(name string) error
+	// DestroyQueue deletes a queue and its messages.
+	DestroyQueue(name string) error
+	// QueueExists reports whether the engine holds the queue.
+	QueueExists(name string) (bool, error)
+	// Queues lists the queues whose names start with prefix.
+	Queues(prefix string) ([]string, error)
+	// Info describes a queue as the whole cluster sees it: Depth,
+	// InFlight, Bytes and Created are filled in.
+	Info(name string) (wire.QueueInfo, error)
+	// Publish appends messages to a queue in order and returns their ids;
+	// it returns once the engine has them stored.
+	Publish(queue string, ms []wire.Message, origin string) ([]uint64, error)
+	// Fetch takes up to max messages of a queue for this gateway: those
+	// ready at once, or else waits up to wait (or until ctx ends) for the
+	// first one. Each comes with the handle that settles it.
+	Fetch(ctx context.Context, queue string, max int, wait time.Duration) ([]Fetched, error)
+	// Delete removes one message by id, whoever holds it.
+	Delete(queue string, id uint64) error
+	// ExposeTransient makes a transient queue of this gateway reachable
+	// from the others: the engine calls deliver for each Forward to it,
+	// until the returned function is called.
+	ExposeTransient(queue string, deliver func(ms []wire.Message, origin string) (uint64, error)) (func(), error)
+	// Forward sends messages to a transient queue that another gateway
+	// exposes; ErrNoSuchQueue if none does.
+	Forward(queue string, ms []wire.Message, origin string) (uint64, error)
+}
+
+// Fetched is one message an Engine handed to this gateway.
+type Fetched struct {
+	Delivery wire.Delivery
+	Handle   Handle
+}
+
+// Handle settles one fetched message with the engine.
+type Handle interface {
+	// Ack deletes the message.
+	Ack() error
+	// Nak gives the message back for redelivery.
+	Nak() error
+	// InProgress tells the engine the message is still held, so that it
+	// is not redelivered after the engine's ack wait.
+	InProgress() error
+}

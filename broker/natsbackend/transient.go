@@ -1,0 +1,98 @@
+package natsbackend
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+
+	"msw/broker"
+	"msw/internal/wire"
+)
+
+// forwarded is a send to another gateway's transient queue, as it travels
+// on the queue's subject.
+type forwarded struct {
+	Origin   string          `json:"origin,omitempty"`
+	Messages []forwardedItem `json:"messages"`
+}
+
+type forwardedItem struct {
+	wire.Message
+	Payload []byte `json:"payload"`
+}
+
+// forwardAnswer is the owning gateway's answer to a forwarded send.
+type forwardAnswer struct {
+	First   uint64 `json:"first,omitempty"`
+	NoQueue bool   `json:"no_queue,omitempty"`
+	TooBig  bool   `json:"too_large,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// ExposeTransient answers sends to a transient queue of this gateway that
+// arrive from the others, until the returned function is called.
+func (e *Engine) ExposeTransient(queue string, deliver func([]wire.Message, string) (uint64, error)) (func(), error) {
+	sub, err := e.nc.Subscribe(transientSubject+escape(queue), func(m *nats.Msg) {
+		var f forwarded
+		var ans forwardAnswer
+		if err := json.Unmarshal(m.Data, &f); err != nil {
+			ans.Error = "bad forwarded send: " + err.Error()
+		} else {
+			ms := make([]wire.Message, len(f.Messages))
+			for i, it := range f.Messages {
+				ms[i] = it.Message
+				ms[i].Payload = it.Payload
+			}
+			ans.First, err = deliver(ms, f.Origin)
+			if err != nil {
+				ans.Error = err.Error()
+				ans.NoQueue = errors.Is(err, broker.ErrNoSuchQueue)
+				ans.TooBig = errors.Is(err, broker.ErrTooLarge)
+			}
+		}
+		data, _ := json.Marshal(ans)
+		m.Respond(data)
+	})
+	if err == nil {
+		err = e.nc.Flush() // subscribed on the server before anyone is told the name
+	}
+	if err != nil {
+		return nil, failed("expose", queue, err)
+	}
+	return func() { sub.Unsubscribe() }, nil
+}
+
+// Forward sends messages to a transient queue another gateway exposes.
+// If no gateway has the queue the answer is ErrNoSuchQueue, at once.
+func (e *Engine) Forward(queue string, ms []wire.Message, origin string) (uint64, error) {
+	f := forwarded{Origin: origin, Messages: make([]forwardedItem, len(ms))}
+	for i := range ms {
+		f.Messages[i] = forwardedItem{Message: ms[i], Payload: ms[i].Payload}
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		return 0, err
+	}
+	reply, err := e.nc.Request(transientSubject+escape(queue), data, e.o.Timeout)
+	if errors.Is(err, nats.ErrNoResponders) {
+		return 0, noQueue(queue)
+	}
+	if err != nil {
+		return 0, failed("send to", queue, err)
+	}
+	var ans forwardAnswer
+	if err := json.Unmarshal(reply.Data, &ans); err != nil {
+		return 0, failed("send to", queue, err)
+	}
+	switch {
+	case ans.NoQueue:
+		return 0, noQueue(queue)
+	case ans.TooBig:
+		return 0, fmt.Errorf("%w: %s", broker.ErrTooLarge, ans.Error)
+	case ans.Error != "":
+		return 0, errors.New(ans.Error)
+	}
+	return ans.First, nil
+}
