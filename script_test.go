@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -108,10 +109,11 @@ func scriptParams(dir string, setup func(*testscript.Env) error) testscript.Para
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"switch-env": cmdSwitchEnv,
-			"waitq":      cmdWaitQueue,
-			"exits":      cmdExits,
-			"waitbind":   cmdWaitBind,
+			"switch-env":  cmdSwitchEnv,
+			"waitq":       cmdWaitQueue,
+			"exits":       cmdExits,
+			"stderr-only": cmdStderrOnly,
+			"waitbind":    cmdWaitBind,
 		},
 	}
 }
@@ -257,4 +259,22 @@ func holds(ts *testscript.TestScript, cond string, absent bool, qi lib.QueueInfo
 	}
 	ts.Fatalf("waitq: unknown condition %q", cond)
 	return false
+}
+
+// stderr-only REGEXP checks that every line the last command wrote to
+// stderr matches REGEXP: for a command that may say something expected
+// (that it waits for a restarting switch) and must say nothing else.
+func cmdStderrOnly(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: stderr-only REGEXP")
+	}
+	re, err := regexp.Compile(args[0])
+	if err != nil {
+		ts.Fatalf("stderr-only: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(ts.ReadFile("stderr"), "\n"), "\n") {
+		if line != "" && !re.MatchString(line) {
+			ts.Fatalf("stderr-only: line %q does not match %s", line, args[0])
+		}
+	}
 }
