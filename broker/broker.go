@@ -93,6 +93,11 @@ type Broker struct {
 	cached   atomic.Int64 // bytes durable queues hold in memory; see cache.go
 	diskOnly atomic.Int64 // messages whose payload is on disk only
 
+	done      chan struct{} // closed by Close; ends the sweeper
+	closeOnce sync.Once
+	ttlMu     sync.Mutex          // before Queue.mu (the sweeper), else a leaf
+	ttlQueues map[*Queue]struct{} // queues with a TTL; see policy.go
+
 	// Counters, for metrics.
 	Counters Counters
 }
@@ -101,6 +106,9 @@ type Broker struct {
 type Counters struct {
 	Sent, Delivered, Acked, Redelivered, Withdrawn atomic.Uint64
 	SessionsStarted, SessionsEnded                 atomic.Uint64
+	// What queue policies did: messages expired, moved to a dead-letter
+	// queue, dropped by drop-oldest, and refused as over a bound.
+	Expired, DeadLettered, Dropped, Rejected atomic.Uint64
 }
 
 // New returns an empty broker.
@@ -111,6 +119,7 @@ func New(opts Options) *Broker {
 		started:  time.Now(),
 		queues:   make(map[string]*Queue),
 		sessions: make(map[string]*Session),
+		done:     make(chan struct{}),
 	}
 	if opts.TraceSize > 0 {
 		b.trace = newTraceRing(opts.TraceSize)
@@ -131,6 +140,7 @@ func (b *Broker) Started() time.Time { return b.started }
 // Close ends every wait and refuses further work.
 func (b *Broker) Close() {
 	b.closed.Store(true)
+	b.closeOnce.Do(func() { close(b.done) })
 	b.wakeAllNames()
 	b.queuesMu.RLock()
 	defer b.queuesMu.RUnlock()
@@ -234,12 +244,15 @@ func (b *Broker) giveBackHeld(q *Queue, s *Session) {
 			delete(q.inflight, id)
 		}
 	}
+	var dead []message
 	if !q.destroyed {
+		back, dead = q.splitDeadLocked(back)
 		q.giveBackLocked(back)
 	}
 	q.mu.Unlock()
 	b.Counters.Redelivered.Add(uint64(len(back)))
 	b.traceMessages(wire.EventRedeliver, q.name, back, s.clientID, "", false)
+	b.deadLetter(q, dead, s)
 }
 
 // lookup finds a queue by name.
@@ -431,16 +444,30 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 		stored[i].enqueued = now
 		stored[i].origin = s
 	}
+	return b.put(s, q, stored, now, number, &ms[0])
+}
+
+// put enqueues messages made by send (or moved to a dead-letter queue)
+// into q, within its bounds; number and m0 are send's.
+func (b *Broker) put(s *Session, q *Queue, stored []message, now int64, number numbering, m0 *wire.Message) (uint64, error) {
+	queue := q.name
 	q.mu.Lock()
 	if q.destroyed {
 		q.mu.Unlock()
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
 	if number != nil {
-		if err := number.apply(q, &ms[0], &stored[0]); err != nil {
+		if err := number.apply(q, m0, &stored[0]); err != nil {
 			q.mu.Unlock()
 			return 0, err
 		}
+	}
+	dropped, err := q.admitLocked(stored)
+	dc := b.recordGoneLocked(q, dropped)
+	if err != nil {
+		q.mu.Unlock()
+		b.gone(q, dropped, dc, wire.EventDrop)
+		return 0, err
 	}
 	var c Commit
 	if b.durable(q) {
@@ -452,12 +479,13 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 	first := q.enqueueLocked(stored)
 	q.sent += uint64(len(stored))
 	q.mu.Unlock()
+	b.gone(q, dropped, dc, wire.EventDrop)
 	if c != 0 {
 		if err := b.waitSent(q, c, first, stored); err != nil {
 			return 0, err
 		}
 	}
-	b.Counters.Sent.Add(uint64(len(ms)))
+	b.Counters.Sent.Add(uint64(len(stored)))
 	if s != nil {
 		for i := range stored {
 			t, ok := s.takeRequest(queue, stored[i].corr())
@@ -554,12 +582,16 @@ func (b *Broker) Release(s *Session, acks wire.Acks) error {
 				back = append(back, h.msg)
 			}
 		}
+		back, dead := q.splitDeadLocked(back)
 		q.giveBackLocked(back)
 		q.mu.Unlock()
+		b.deadLetter(q, dead, s)
 		b.Counters.Redelivered.Add(uint64(len(back)))
-		for i := range back {
-			if back[i].replyLen > 0 {
-				s.takeRequest(back[i].replyTo(), back[i].corr())
+		for _, ms := range [][]message{back, dead} {
+			for i := range ms {
+				if ms[i].replyLen > 0 {
+					s.takeRequest(ms[i].replyTo(), ms[i].corr())
+				}
 			}
 		}
 		b.traceMessages(wire.EventRedeliver, name, back, clientOf(s), "", false)
@@ -604,6 +636,7 @@ func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.expire(q, time.Now().UnixNano())
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := min(max, q.ready())

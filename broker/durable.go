@@ -59,6 +59,7 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 		if v := rq.Meta[metaCreated]; len(v) == 8 {
 			q.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		}
+		b.recoverPolicy(q, rq.Meta[metaPolicy])
 		for i := range rq.Messages {
 			sm := &rq.Messages[i]
 			m := newStoredMessage(sm)
@@ -111,6 +112,7 @@ func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
 		sms[i] = StoredMessage{
 			ID:            q.nextID + 1 + uint64(i),
 			Enqueued:      m.enqueued,
+			Deliveries:    m.deliveries,
 			Status:        m.status,
 			Origin:        m.originID(),
 			CorrelationID: m.corr(),

@@ -31,6 +31,9 @@ type Queue struct {
 	subscribers    int
 	everSubscribed bool
 	sent, acked    uint64 // messages enqueued and acked since the queue was made
+	pol            policy // see policy.go
+	// messages the policy removed since the queue was made
+	expired, deadLettered, dropped uint64
 }
 
 // held is a message in flight and the session holding it.

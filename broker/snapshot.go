@@ -17,6 +17,16 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 		Subscribers: q.subscribers,
 		Created:     q.created,
 		Bytes:       q.bytes,
+
+		MaxDepth:      q.pol.set.MaxDepth,
+		MaxBytes:      q.pol.set.MaxBytes,
+		Overflow:      q.pol.set.Overflow,
+		TTL:           q.pol.set.TTL,
+		MaxDeliveries: q.pol.set.MaxDeliveries,
+		DeadLetter:    q.pol.set.DeadLetter,
+		Expired:       q.expired,
+		DeadLettered:  q.deadLettered,
+		Dropped:       q.dropped,
 	}
 	if q.transient {
 		qi.Kind = wire.KindTransient

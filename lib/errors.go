@@ -68,6 +68,7 @@ const (
 	CodeUnknownSession = "unknown_session"   // the session ended, or the switch restarted
 	CodeForbidden      = "forbidden"         // the request's host or origin is refused
 	CodeShuttingDown   = "shutting_down"     // the switch is stopping
+	CodeQueueFull      = "queue_full"        // a send past the queue's max-depth or max-bytes (429)
 )
 
 // answerError is the *Error of a failure answer.
