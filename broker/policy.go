@@ -153,8 +153,8 @@ func (q *Queue) admitLocked(ms []message) ([]message, error) {
 	if p.maxBytes > 0 {
 		held = append(held, fmt.Sprintf("%d bytes (max-bytes %d)", q.bytes, p.maxBytes))
 	}
-	return dropped, fmt.Errorf("%w: %s holds %s; %d more messages of %d bytes do not fit",
-		ErrQueueFull, q.name, strings.Join(held, " and "), n, size)
+	return dropped, fmt.Errorf("%w: %s holds %s; a send of %s (%s) does not fit",
+		ErrQueueFull, q.name, strings.Join(held, " and "), wire.CountOf(int64(n), "message", "messages"), wire.CountOf(size, "byte", "bytes"))
 }
 
 // popReadyLocked removes the ready message that would be delivered

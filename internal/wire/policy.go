@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -78,4 +79,53 @@ func (p *Policy) Check(queue string) error {
 		}
 	}
 	return nil
+}
+
+// PolicySummary renders qi's policy and what it removed in one line for
+// people, as msw-ls -l and msw-diag show it: "max-depth=1000
+// overflow=reject ttl=5m0s; 3 expired". Empty for a queue with no policy
+// and nothing removed.
+func (qi *QueueInfo) PolicySummary() string {
+	var parts []string
+	add := func(present bool, f string, a ...any) {
+		if present {
+			parts = append(parts, fmt.Sprintf(f, a...))
+		}
+	}
+	add(qi.MaxDepth > 0, "max-depth=%d", qi.MaxDepth)
+	add(qi.MaxBytes > 0, "max-bytes=%s", FormatSize(qi.MaxBytes))
+	add(qi.Overflow != "" && (qi.MaxDepth > 0 || qi.MaxBytes > 0), "overflow=%s", qi.Overflow)
+	add(qi.TTL != "", "ttl=%s", qi.TTL)
+	add(qi.MaxDeliveries > 0, "max-deliveries=%d dead-letter=%s", qi.MaxDeliveries, qi.DeadLetter)
+	s := strings.Join(parts, " ")
+	var counts []string
+	add = func(present bool, f string, a ...any) {
+		if present {
+			counts = append(counts, fmt.Sprintf(f, a...))
+		}
+	}
+	add(qi.Expired > 0, "%d expired", qi.Expired)
+	add(qi.DeadLettered > 0, "%d dead-lettered", qi.DeadLettered)
+	add(qi.Dropped > 0, "%d dropped", qi.Dropped)
+	if len(counts) > 0 {
+		if s != "" {
+			s += "; "
+		}
+		s += strings.Join(counts, ", ")
+	}
+	return s
+}
+
+// FormatSize writes a byte count as msw-mkq takes it: "64KiB", "20MiB",
+// "1GiB" when it is a whole number of those, else in bytes.
+func FormatSize(n int64) string {
+	for _, u := range []struct {
+		s string
+		m int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.m && n%u.m == 0 {
+			return fmt.Sprintf("%d%s", n/u.m, u.s)
+		}
+	}
+	return fmt.Sprintf("%dB", n)
 }

@@ -182,6 +182,8 @@ func (r *diagReport) write(w io.Writer) {
 		fmt.Fprintf(w, "\nIdle queues (no server, nothing queued): %s\n", strings.Join(diag.Idle, ", "))
 	}
 
+	r.writePolicies(w)
+
 	if r.verbose {
 		fmt.Fprintln(w, "\nClient sessions:")
 		if len(s.Sessions) == 0 {
@@ -303,4 +305,20 @@ func wireSnapshot(s *lib.Snapshot) *wire.Snapshot {
 		w.Storage = &st
 	}
 	return w
+}
+
+// writePolicies lists the queues with a policy, or whose policy removed
+// messages, with what it removed.
+func (r *diagReport) writePolicies(w io.Writer) {
+	titled := false
+	for i := range r.snap.Queues {
+		q := &r.snap.Queues[i]
+		if sum := q.PolicySummary(); sum != "" {
+			if !titled {
+				fmt.Fprintln(w, "\nQueue policies:")
+				titled = true
+			}
+			fmt.Fprintf(w, "  %s: %s\n", q.Name, sum)
+		}
+	}
 }

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/mattn/go-isatty"
 
 	"msw/internal/tool"
+	"msw/internal/wire"
 	"msw/lib"
 )
 
@@ -97,14 +99,26 @@ func writeQueueTable(w io.Writer, qs []lib.QueueInfo, now time.Time) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL")
-	for _, q := range qs {
+	// A POLICY column only when some queue has a policy (or counts).
+	policies := make([]string, len(qs))
+	header := "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL"
+	for i := range qs {
+		if policies[i] = (*wire.QueueInfo)(&qs[i]).PolicySummary(); policies[i] != "" {
+			header = "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL\tPOLICY"
+		}
+	}
+	fmt.Fprintln(tw, header)
+	for i, q := range qs {
 		kind := q.Kind
 		if q.Durable {
 			kind = "durable" // persistent, and kept on disk
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\n", q.Name, kind, q.Depth, q.InFlight, q.Subscribers,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s", q.Name, kind, q.Depth, q.InFlight, q.Subscribers,
 			queueAge(now, q.OldestMessage), queueAge(now, q.LastTransfer))
+		if strings.HasSuffix(header, "POLICY") {
+			fmt.Fprintf(tw, "\t%s", or(policies[i], "-"))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
@@ -131,4 +145,11 @@ func queueAge(now, t time.Time) string {
 func writerIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -11,6 +11,7 @@ import (
 	"msw/internal/tool/call"
 	"msw/internal/tool/diag"
 	"msw/internal/tool/ls"
+	"msw/internal/tool/mkq"
 	"msw/internal/tool/recv"
 	"msw/internal/tool/rm"
 	"msw/internal/tool/send"
@@ -42,4 +43,5 @@ var Tools = []Tool{
 	{"msw-tail", tail.Run},
 	{"msw-rm", rm.Run},
 	{"msw-ack", ack.Run},
+	{"msw-mkq", mkq.Run},
 }
