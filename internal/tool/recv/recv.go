@@ -43,7 +43,8 @@ var recvGroups = []tool.OptionGroup{
 const (
 	recvPoll      = 25 * time.Second       // longest single long-poll
 	recvMaxTake   = 1000                   // most messages asked for at once
-	recvAckEvery  = 250 * time.Millisecond // ack written messages at least this often while writing a batch
+	recvAckEvery  = 100 * time.Millisecond // ack written messages at least this often while writing a batch,
+	recvAckCount  = 16                     // and at least every this many: a kill repeats at most what it wrote since
 	recvSlowWrite = 100 * time.Millisecond // a batch written slower than this halves the next one
 	recvFastWrite = 10 * time.Millisecond  // one written faster than this doubles it
 	peekDefault   = 1000                   // --peek without -n shows at most this many per queue
@@ -179,6 +180,7 @@ func newReceiver(c *tool.Command, cl *lib.Client, format outputFormat, stdout io
 		format:   format,
 		take:     recvMaxTake,
 		ackEvery: recvAckEvery,
+		ackCount: recvAckCount,
 		pending:  lib.Acks{},
 		cw:       &countWriter{w: stdout},
 	}
@@ -202,7 +204,8 @@ type receiver struct {
 	jbuf   bytes.Buffer
 	enc    *json.Encoder // into jbuf
 
-	ackEvery time.Duration // while writing a batch, acknowledge at least this often
+	ackEvery time.Duration // while writing a batch, acknowledge at least this often,
+	ackCount int           // and at least every this many messages
 	pending  lib.Acks      // written and flushed, not yet acknowledged
 	npending int
 	queues   []string // subscribed to
@@ -387,9 +390,10 @@ func isOutputClosed(err error) bool {
 
 // writeBatch writes ds and flushes them. It returns how many were wholly
 // written; those are pending acknowledgement, the others are not. While a
-// slow reader holds up a large batch, what has been written so far is
-// acknowledged every r.ackEvery, so that a msw-recv killed half-way
-// leaves little to be delivered twice.
+// batch is written, what has been written so far is acknowledged every
+// r.ackEvery and every r.ackCount messages, so that a msw-recv killed
+// half-way leaves little to be delivered twice: at most what it wrote
+// since its last acknowledgement.
 func (r *receiver) writeBatch(ctx context.Context, ds []lib.Delivery) (int, error) {
 	start := time.Now()
 	lastAck := start
@@ -404,7 +408,7 @@ func (r *receiver) writeBatch(ctx context.Context, ds []lib.Delivery) (int, erro
 			break
 		}
 		r.ends = append(r.ends, r.queued)
-		if i+1 < len(ds) && time.Since(lastAck) >= r.ackEvery {
+		if i+1 < len(ds) && (i+1-marked >= r.ackCount || time.Since(lastAck) >= r.ackEvery) {
 			if err = r.out.Flush(); err != nil {
 				err = &recvWriteError{err}
 				break
