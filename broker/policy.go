@@ -148,10 +148,10 @@ func (q *Queue) admitLocked(ms []message) ([]message, error) {
 	q.b.Counters.Rejected.Add(uint64(n))
 	var held []string
 	if p.maxDepth > 0 {
-		held = append(held, fmt.Sprintf("%d messages (max-depth %d)", q.ready(), p.maxDepth))
+		held = append(held, fmt.Sprintf("%s (max-depth %d)", wire.CountOf(int64(q.ready()), "message", "messages"), p.maxDepth))
 	}
 	if p.maxBytes > 0 {
-		held = append(held, fmt.Sprintf("%d bytes (max-bytes %d)", q.bytes, p.maxBytes))
+		held = append(held, fmt.Sprintf("%s (max-bytes %d)", wire.CountOf(q.bytes, "byte", "bytes"), p.maxBytes))
 	}
 	return dropped, fmt.Errorf("%w: %s holds %s; a send of %s (%s) does not fit",
 		ErrQueueFull, q.name, strings.Join(held, " and "), wire.CountOf(int64(n), "message", "messages"), wire.CountOf(size, "byte", "bytes"))
