@@ -462,11 +462,9 @@ func (b *Broker) put(s *Session, q *Queue, stored []message, now int64, number n
 			return 0, err
 		}
 	}
-	dropped, err := q.admitLocked(stored)
-	dc := b.recordGoneLocked(q, dropped)
+	err := q.admitLocked(stored)
 	if err != nil {
 		q.mu.Unlock()
-		b.gone(q, dropped, dc, wire.EventDrop)
 		return 0, err
 	}
 	var c Commit
@@ -478,6 +476,8 @@ func (b *Broker) put(s *Session, q *Queue, stored []message, now int64, number n
 	}
 	first := q.enqueueLocked(stored)
 	q.sent += uint64(len(stored))
+	dropped := q.trimLocked()
+	dc := b.recordGoneLocked(q, dropped)
 	q.mu.Unlock()
 	b.gone(q, dropped, dc, wire.EventDrop)
 	if c != 0 {

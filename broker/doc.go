@@ -54,9 +54,12 @@
 //
 // Bounds: a send checks max-depth (ready messages) and max-bytes (bytes
 // held, in flight too) before it enqueues, all or nothing. Under reject
-// it fails with ErrQueueFull (429 queue_full); under drop-oldest it takes
-// the oldest ready messages off the head until the send fits, records
-// them as acks in the same locked step, and enqueues.
+// it fails with ErrQueueFull (429 queue_full); under drop-oldest it
+// enqueues, then takes the oldest ready messages off the head until the
+// queue is within its bounds, recording them as acks in the same locked
+// step (only a message larger than max-bytes alone is refused). Bytes in
+// flight cannot be dropped, and may keep a queue past max-bytes until
+// they are acked.
 //
 // Expiry needs no timer per message. Fresh messages sit in enqueue
 // order, so the expired ones are always at the head: a transfer first

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,37 +114,27 @@ func (b *Broker) recoverPolicy(q *Queue, v []byte) {
 	}
 }
 
-// admitLocked makes room for ms within q's bounds: under drop-oldest it
-// drops the oldest ready messages and returns them; under reject, or if
-// ms cannot fit at all, it fails with ErrQueueFull. q.mu held.
-func (q *Queue) admitLocked(ms []message) ([]message, error) {
+// admitLocked checks that ms may be sent to q under its bounds. Under
+// reject, a send past max-depth or max-bytes fails with ErrQueueFull;
+// under drop-oldest only a message larger than max-bytes by itself
+// does, and trimLocked makes room once ms are queued. q.mu held.
+func (q *Queue) admitLocked(ms []message) error {
 	p := &q.pol
 	if p.maxDepth == 0 && p.maxBytes == 0 {
-		return nil, nil
+		return nil
 	}
 	n := len(ms)
-	var size int64
+	var size, largest int64
 	for i := range ms {
 		size += int64(len(ms[i].data))
+		largest = max(largest, int64(len(ms[i].data)))
 	}
-	over := func() bool {
-		return (p.maxDepth > 0 && q.ready()+n > p.maxDepth) || (p.maxBytes > 0 && q.bytes+size > p.maxBytes)
-	}
-	if !over() {
-		return nil, nil
-	}
-	fits := (p.maxDepth == 0 || n <= p.maxDepth) && (p.maxBytes == 0 || size <= p.maxBytes)
-	var dropped []message
-	if p.dropOldest && fits {
-		for over() && q.ready() > 0 {
-			m := q.popReadyLocked()
-			q.droppedLocked(&m)
-			dropped = append(dropped, m)
+	if p.dropOldest {
+		if p.maxBytes == 0 || largest <= p.maxBytes {
+			return nil
 		}
-		q.dropped += uint64(len(dropped))
-		if !over() {
-			return dropped, nil
-		}
+	} else if (p.maxDepth == 0 || q.ready()+n <= p.maxDepth) && (p.maxBytes == 0 || q.bytes+size <= p.maxBytes) {
+		return nil
 	}
 	q.b.Counters.Rejected.Add(uint64(n))
 	var held []string
@@ -153,8 +144,27 @@ func (q *Queue) admitLocked(ms []message) ([]message, error) {
 	if p.maxBytes > 0 {
 		held = append(held, fmt.Sprintf("%s (max-bytes %d)", wire.CountOf(q.bytes, "byte", "bytes"), p.maxBytes))
 	}
-	return dropped, fmt.Errorf("%w: %s holds %s; a send of %s (%s) does not fit",
+	return fmt.Errorf("%w: %s holds %s; a send of %s (%s) does not fit",
 		ErrQueueFull, q.name, strings.Join(held, " and "), wire.CountOf(int64(n), "message", "messages"), wire.CountOf(size, "byte", "bytes"))
+}
+
+// trimLocked, under drop-oldest, drops the oldest ready messages while
+// q is past a bound, and returns them. Bytes held by messages in flight
+// cannot be dropped: they may keep q past max-bytes until acked. q.mu
+// held.
+func (q *Queue) trimLocked() []message {
+	p := &q.pol
+	if !p.dropOldest {
+		return nil
+	}
+	var dropped []message
+	for q.ready() > 0 && ((p.maxDepth > 0 && q.ready() > p.maxDepth) || (p.maxBytes > 0 && q.bytes > p.maxBytes)) {
+		m := q.popReadyLocked()
+		q.droppedLocked(&m)
+		dropped = append(dropped, m)
+	}
+	q.dropped += uint64(len(dropped))
+	return dropped
 }
 
 // popReadyLocked removes the ready message that would be delivered
@@ -316,6 +326,8 @@ func (b *Broker) deadLetter(q *Queue, ms []message, holder *Session) {
 	q.mu.Lock()
 	dlq := q.pol.set.DeadLetter
 	q.mu.Unlock()
+	// In their order in q (a session's held messages come in map order).
+	slices.SortFunc(ms, func(a, b message) int { return cmp.Compare(a.id, b.id) })
 	moved := slices.Clone(ms)
 	now := time.Now().UnixNano()
 	for i := range moved {

@@ -316,7 +316,8 @@ func (o *eventWriter) summary(ev lib.TraceEvent) string {
 
 func isMessageEvent(kind string) bool {
 	switch kind {
-	case wire.EventSend, wire.EventDeliver, wire.EventAck, wire.EventRedeliver, wire.EventWithdraw:
+	case wire.EventSend, wire.EventDeliver, wire.EventAck, wire.EventRedeliver, wire.EventWithdraw,
+		wire.EventExpire, wire.EventDrop, wire.EventDeadLetter:
 		return true
 	}
 	return false
