@@ -1,6 +1,7 @@
 package ls
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -116,7 +117,7 @@ func writeQueueTable(w io.Writer, qs []lib.QueueInfo, now time.Time) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s", q.Name, kind, q.Depth, q.InFlight, q.Subscribers,
 			queueAge(now, q.OldestMessage), queueAge(now, q.LastTransfer))
 		if strings.HasSuffix(header, "POLICY") {
-			fmt.Fprintf(tw, "\t%s", or(policies[i], "-"))
+			fmt.Fprintf(tw, "\t%s", cmp.Or(policies[i], "-"))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -145,11 +146,4 @@ func queueAge(now, t time.Time) string {
 func writerIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && isatty.IsTerminal(f.Fd())
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

@@ -3,6 +3,7 @@
 package mkq
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -131,7 +132,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case err == nil:
 			if verbose {
 				wqi := (*wire.QueueInfo)(&qi)
-				fmt.Fprintf(stdout, "%s: %s\n", name, or(wqi.PolicySummary(), "no policy"))
+				fmt.Fprintf(stdout, "%s: %s\n", name, cmp.Or(wqi.PolicySummary(), "no policy"))
 			}
 		case errors.Is(err, lib.ErrUnreachable), ctx.Err() != nil:
 			return c.Fail(err)
@@ -170,11 +171,4 @@ func setUp(ctx context.Context, cl *lib.Client, name string, changes []func(*wir
 func policyOf(p wire.Policy) lib.Policy {
 	return lib.Policy{MaxDepth: p.MaxDepth, MaxBytes: p.MaxBytes, Overflow: p.Overflow, TTL: p.TTLDuration(),
 		MaxDeliveries: p.MaxDeliveries, DeadLetter: p.DeadLetter}
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
