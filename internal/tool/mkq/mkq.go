@@ -51,7 +51,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := c.Flags
 	fs.IntVar(&maxDepth, "max-depth", 0, "hold at most `N` ready messages")
 	fs.StringVar(&maxBytes, "max-bytes", "", "hold at most `SIZE` bytes of messages, ready and in flight")
-	fs.StringVar(&overflow, "overflow", "", "what a send past a bound does: `reject` it (the default) or drop-oldest")
+	fs.StringVar(&overflow, "overflow", "", "`POLICY` for a send past a bound: reject (the default) or drop-oldest")
 	fs.StringVar(&ttl, "ttl", "", "expire a message nobody took within `D` (30s, 5m, 2h)")
 	fs.IntVar(&maxDeliveries, "max-deliveries", 0, "dead-letter a message given back after `N` deliveries")
 	fs.StringVar(&deadLetter, "dead-letter", "", "the dead-letter `QUEUE` (default QUEUE.dead)")
