@@ -43,4 +43,18 @@ func TestPolicyOverHTTP(t *testing.T) {
 	if r.status != http.StatusTooManyRequests || !strings.Contains(r.body, `"code":"queue_full"`) {
 		t.Fatalf("a send past max-depth: %d %s; want 429 queue_full", r.status, r.body)
 	}
+	// /metrics shows the policy and the refusal.
+	m := do(t, c, "GET", base+"/metrics", nil, "")
+	for _, want := range []string{
+		`msw_queue_max_depth{queue="q"} 1`,
+		`msw_queue_expired_total{queue="q"} 0`,
+		`msw_messages_rejected_total 1`,
+		`msw_messages_expired_total 0`,
+		`msw_messages_dead_lettered_total 0`,
+		`msw_messages_dropped_total 0`,
+	} {
+		if !strings.Contains(m.body, want+"\n") {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
