@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"msw/internal/tool/catalog"
 	"msw/internal/tool/registry"
 )
 
@@ -20,7 +21,7 @@ func cmdDirs(t *testing.T) []string {
 	}
 	var names []string
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "msw-") {
+		if e.IsDir() && (e.Name() == "msw" || strings.HasPrefix(e.Name(), "msw-")) {
 			names = append(names, e.Name())
 		}
 	}
@@ -44,6 +45,35 @@ func TestRegistryMatchesCmd(t *testing.T) {
 	slices.Sort(registered)
 	if dirs := cmdDirs(t); !slices.Equal(registered, dirs) {
 		t.Fatalf("internal/tool/registry lists %q; cmd/ holds %q", registered, dirs)
+	}
+}
+
+// TestCatalogMatchesRegistry holds the list the front door knows (with
+// no command linked) to the registry, and each summary to the NAME line
+// of the command's man page.
+func TestCatalogMatchesRegistry(t *testing.T) {
+	var names []string
+	for _, tool := range registry.Tools[1:] {
+		names = append(names, tool.Name)
+	}
+	var cataloged []string
+	front := catalog.Command{Name: catalog.FrontDoor, Summary: catalog.FrontDoorSummary}
+	for _, cmd := range append([]catalog.Command{front}, catalog.Commands...) {
+		if cmd != front {
+			cataloged = append(cataloged, cmd.Name)
+		}
+		b, err := os.ReadFile(filepath.Join("man", cmd.Name+".1"))
+		if err != nil {
+			t.Errorf("%s: %v", cmd.Name, err)
+			continue
+		}
+		nameLine := strings.ReplaceAll(cmd.Name, "-", `\-`) + ` \- ` + strings.ReplaceAll(cmd.Summary, "-", `\-`) + "\n"
+		if !strings.Contains(string(b), "\n.SH NAME\n"+nameLine) {
+			t.Errorf("man/%s.1: NAME is not %q", cmd.Name, nameLine)
+		}
+	}
+	if registry.Tools[0].Name != catalog.FrontDoor || !slices.Equal(names, cataloged) {
+		t.Errorf("registry lists %s then %q; catalog lists %q", registry.Tools[0].Name, names, cataloged)
 	}
 }
 
@@ -98,5 +128,67 @@ func TestClientsDoNotLinkSwitch(t *testing.T) {
 	}
 	if want := len(cmdDirs(t)); seen != want {
 		t.Errorf("go list reported %d commands; cmd/ holds %d", seen, want)
+	}
+}
+
+// TestVersionScriptCoversEveryCommand: testdata/script/version.txtar
+// tries --version of each command by name, a list kept by hand, so a
+// command added without its lines there fails here.
+func TestVersionScriptCoversEveryCommand(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "script", "version.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range cmdDirs(t) {
+		if !strings.Contains(string(b), "\nexec "+name+" --version\n") {
+			t.Errorf("testdata/script/version.txtar: no line 'exec %s --version'", name)
+		}
+	}
+}
+
+// TestMakeInstall installs into a temporary DESTDIR and checks that
+// everything lands where the system looks: stripped commands, both
+// man sections, and the completion scripts under every command's name.
+func TestMakeInstall(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds every command: not with -short")
+	}
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make not installed")
+	}
+	dest := t.TempDir()
+	out, err := exec.Command("make", "-s", "install", "DESTDIR="+dest, "PREFIX=/usr").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	usr := filepath.Join(dest, "usr")
+	for _, name := range cmdDirs(t) {
+		for _, p := range []string{
+			"bin/" + name,
+			"share/man/man1/" + name + ".1",
+			"share/bash-completion/completions/" + name,
+		} {
+			if _, err := os.Stat(filepath.Join(usr, p)); err != nil {
+				t.Errorf("%s: %v", p, err)
+			}
+		}
+		if name != "msw" {
+			if _, err := os.Stat(filepath.Join(usr, "share/fish/vendor_completions.d", name+".fish")); err != nil {
+				t.Errorf("fish completion for %s: %v", name, err)
+			}
+		}
+	}
+	for _, p := range []string{"share/man/man7/msw.7", "share/zsh/site-functions/_msw", "share/fish/vendor_completions.d/msw.fish"} {
+		if _, err := os.Stat(filepath.Join(usr, p)); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(usr, "share/bash-completion/completions/msw"))
+	if err != nil || !strings.Contains(string(b), "complete -F _msw_command msw-switch msw-send") {
+		t.Errorf("the bash script does not complete the commands: %v\n%.300s", err, b)
+	}
+	if out, err := exec.Command("go", "version", "-m", filepath.Join(usr, "bin/msw")).Output(); err == nil && strings.Contains(string(out), "-ldflags") && !strings.Contains(string(out), "-s -w") {
+		t.Errorf("bin/msw is not stripped:\n%s", out)
 	}
 }

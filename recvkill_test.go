@@ -24,10 +24,13 @@ import (
 // TestRecvKilledRepeatsLittle SIGKILLs msw-recv over and over while it
 // writes a queue that is never empty, each time a few milliseconds after
 // its output started to grow, and then takes what is left. Nothing is
-// lost, and since msw-recv acknowledges what it wrote promptly (every
-// few messages), few messages are written twice: at most 2% over the
-// whole run. MSW_RECV_KILLS sets the number of kills (default 40; the
-// figure for 200 is in the closing note).
+// lost, and few messages are written twice. msw-recv acknowledges a
+// message only once the pipe's reader took it, and what it took every
+// 16 messages written (or 100 ms), so a kill repeats at most what was
+// in the pipe at the last acknowledgement and what was written since:
+// a pipe's worth and 16 messages, which the run holds it to on
+// average over the kills. MSW_RECV_KILLS sets the number of kills
+// (default 40; the figure for 200 is in the closing note).
 //
 // msw-recv writes into a small pipe (4 KiB) whose reader survives it.
 // By default the reader takes what comes at once: a msw-recv that
@@ -35,10 +38,12 @@ import (
 // the messages twice here, one that acknowledges every 16 messages
 // 0.03%. MSW_RECV_KILL_READER=slow makes the reader slower than the
 // switch (256 KB/s), so that msw-recv blocks in the middle of its
-// batches: 72% before, 0.04% now. (A msw-recv that counts a
-// message as written only once the reader took it out of the pipe
-// repeats, when killed, what was left in the pipe: with a slow reader,
-// a pipe's worth.)
+// batches: 72% before, 0.04% now. Those figures predate lossless
+// pipes: a msw-recv that counts a message as written only once the
+// reader took it out of the pipe repeats, when killed, what was left in
+// the pipe (with a slow reader, a pipe's worth); with them, the fast
+// reader measured 6.8% and 3.2% in two runs (137 and 97 messages a
+// kill, a third of the pipe or less).
 func TestRecvKilledRepeatsLittle(t *testing.T) {
 	if _, err := exec.LookPath("msw-recv"); err != nil {
 		t.Fatalf("msw-recv is not on PATH (TestMain puts it there): %v", err)
@@ -81,6 +86,7 @@ func TestRecvKilledRepeatsLittle(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 11))
 	env := append(os.Environ(), lib.EnvSwitch+"="+sw.Addr, "GORACE=atexit_sleep_ms=0")
 	start := time.Now()
+	pipeBytes := 0 // the largest pipe msw-recv wrote into
 	for run := range kills {
 		topUp(5000)
 		out := filepath.Join(dir, fmt.Sprintf("out%03d", run))
@@ -95,7 +101,11 @@ func TestRecvKilledRepeatsLittle(t *testing.T) {
 			t.Fatal(err)
 		}
 		// A small pipe (4 KiB, where Linux allows it) fills soon.
-		syscall.Syscall(syscall.SYS_FCNTL, pw.Fd(), fSetPipeSize, 4096)
+		if size, _, errno := syscall.Syscall(syscall.SYS_FCNTL, pw.Fd(), fSetPipeSize, 4096); errno == 0 {
+			pipeBytes = max(pipeBytes, int(size))
+		} else {
+			pipeBytes = max(pipeBytes, 64<<10) // Linux's default
+		}
 		var got atomic.Int64
 		drained := make(chan struct{})
 		go func() {
@@ -183,8 +193,12 @@ func TestRecvKilledRepeatsLittle(t *testing.T) {
 	if lost > 0 {
 		t.Fatalf("%d messages lost", lost)
 	}
-	if pct > 2 {
-		t.Fatalf("%.2f%% of the messages written twice; want at most 2%%", pct)
+	// A kill repeats at most a pipe's worth of lines ("m%09d\n", 11
+	// bytes) and the 16 written since the last acknowledgement.
+	perKill := pipeBytes/11 + 16
+	if dups > kills*perKill {
+		t.Fatalf("%.2f%% of the messages written twice (%.1f a kill); want at most a pipe's worth and 16, %d a kill",
+			pct, float64(dups)/float64(kills), perKill)
 	}
 }
 

@@ -102,6 +102,7 @@ func TestScripts(t *testing.T) {
 			"switch-env": cmdSwitchEnv,
 			"waitq":      cmdWaitQueue,
 			"exits":      cmdExits,
+			"waitbind":   cmdWaitBind,
 		},
 	})
 }
@@ -182,6 +183,37 @@ func cmdWaitQueue(ts *testscript.TestScript, neg bool, args []string) {
 		last = state
 		if time.Now().After(deadline) {
 			ts.Fatalf("queue %s: %s not reached within %s; last seen %s", args[0], strings.Join(args[1:], " "), waitLimit, last)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitbind PATTERN N polls the switch until exactly N queues are bound to
+// PATTERN.
+func cmdWaitBind(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitbind PATTERN N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	c, err := lib.New(lib.Options{Addr: ts.Getenv(lib.EnvSwitch), ClientID: "waitbind"})
+	ts.Check(err)
+	deadline := time.Now().Add(waitLimit)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		bs, err := c.Bindings(ctx)
+		cancel()
+		n := 0
+		for _, b := range bs {
+			if b.Pattern == args[0] {
+				n++
+			}
+		}
+		if err == nil && n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s: %d queues bound, not %d, within %s (%v)", args[0], n, want, waitLimit, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -47,6 +47,18 @@ func startMsw(opts broker.Options) (*mswSwitch, error) {
 	return m, nil
 }
 
+// commandSwitch builds the msw commands and starts a switch for them to
+// reach; the caller closes it.
+func commandSwitch() (bin string, sw *mswSwitch, err error) {
+	if bin, err = buildCommands(); err != nil {
+		return "", nil, err
+	}
+	if sw, err = startMsw(broker.Options{}); err != nil {
+		return "", nil, err
+	}
+	return bin, sw, nil
+}
+
 // addr returns the address clients use over the given transport.
 func (m *mswSwitch) addr(transport string) string {
 	if transport == "unix" {

@@ -13,8 +13,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"msw/broker"
 )
 
 // scenarioExec is msw-serve -j 2 QUEUE -- /bin/cat answering library calls
@@ -29,11 +27,7 @@ func scenarioExec() ([]Row, error) {
 	row := newRow("6 exec serving", fmt.Sprintf("msw-serve -j %d /bin/cat, %d calls", workers, calls), unitCalls, "bare fork loop")
 	row.Target, row.check = "msw/bare ≥ 0.83 (overhead < 20%)", ratioAtLeast(1/1.2)
 	row.Note = fmt.Sprintf("%d library callers; the bare loop runs /bin/cat with the payload on stdin, %d at a time", callers, workers)
-	bin, err := buildCommands()
-	if err != nil {
-		return nil, err
-	}
-	sw, err := startMsw(broker.Options{})
+	bin, sw, err := commandSwitch()
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +62,20 @@ func scenarioExec() ([]Row, error) {
 }
 
 func bareForks(workers, calls int) (time.Duration, error) {
+	return parallel(workers, calls, func() error {
+		cmd := exec.Command("/bin/cat")
+		cmd.Stdin = bytes.NewReader(payload100)
+		out, err := cmd.Output()
+		if err == nil && !bytes.Equal(out, payload100) {
+			err = fmt.Errorf("cat answered %d bytes", len(out))
+		}
+		return err
+	})
+}
+
+// parallel makes calls calls of f from workers goroutines and returns
+// how long they took, or the first error (the others then stop).
+func parallel(workers, calls int, f func() error) (time.Duration, error) {
 	var next atomic.Int64
 	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
@@ -76,14 +84,8 @@ func bareForks(workers, calls int) (time.Duration, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(calls) {
-				cmd := exec.Command("/bin/cat")
-				cmd.Stdin = bytes.NewReader(payload100)
-				out, err := cmd.Output()
-				if err == nil && !bytes.Equal(out, payload100) {
-					err = fmt.Errorf("cat answered %d bytes", len(out))
-				}
-				if err != nil {
+			for next.Add(1) <= int64(calls) && firstErr.Load() == nil {
+				if err := f(); err != nil {
 					firstErr.CompareAndSwap(nil, &err)
 					return
 				}
@@ -141,28 +143,16 @@ func mswExec(sw *mswSwitch, transport, bin string, workers, callers, calls int) 
 		}
 		return 0, fmt.Errorf("first call: %w", err)
 	}
-	var next atomic.Int64
-	var firstErr atomic.Pointer[error]
-	var wg sync.WaitGroup
-	t0 := time.Now()
-	for range callers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(calls) {
-				if err := call(); err != nil {
-					firstErr.CompareAndSwap(nil, &err)
-					cancel()
-					return
-				}
-			}
-		}()
-	}
 	self0, kids0 := procCPU(cmd.Process.Pid)
-	wg.Wait()
-	d := time.Since(t0)
-	if p := firstErr.Load(); p != nil {
-		return 0, *p
+	d, err := parallel(callers, calls, func() error {
+		err := call()
+		if err != nil {
+			cancel() // the calls in flight give up too
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
 	if transport == "tcp" {
 		self1, kids1 := procCPU(cmd.Process.Pid)

@@ -111,6 +111,27 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 
+	res := runScenarios(re)
+	printTable(os.Stdout, res)
+	if *out != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if *memprofile != "" {
+		f, err := os.Create(*memprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+}
+
+// runScenarios runs the scenarios re matches (all if re is nil) and
+// returns their rows; a scenario that fails has a row saying why.
+func runScenarios(re *regexp.Regexp) *Results {
 	start := time.Now()
 	res := &Results{
 		Date:    start.UTC().Format(time.RFC3339),
@@ -140,21 +161,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: scenario %s done in %s\n", sc.id, time.Since(t0).Round(time.Millisecond))
 	}
 	res.Seconds = time.Since(start).Seconds()
-	printTable(os.Stdout, res)
-	if *out != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		if err := os.WriteFile(*out, append(b, '\n'), 0o644); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if *memprofile != "" {
-		f, err := os.Create(*memprofile)
-		if err != nil {
-			log.Fatal(err)
-		}
-		pprof.Lookup("allocs").WriteTo(f, 0)
-		f.Close()
-	}
+	return res
 }
 
 // scenario is one numbered scenario of the issue.
@@ -174,6 +181,7 @@ var scenarios = []scenario{
 	{"8", "idle pollers", scenarioIdle},
 	{"9", "durable ingest", scenarioDurable},
 	{"10", "durable backlog", scenarioBacklog},
+	{"11", "fan-out", scenarioFanOut},
 }
 
 // Machine says where the numbers came from.
@@ -203,7 +211,7 @@ func buildCommands() (string, error) {
 		return cfg.bin, nil
 	}
 	dir := filepath.Join(cfg.work, "bin")
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/msw-switch", "./cmd/msw-send", "./cmd/msw-serve", "./cmd/msw-call")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/msw-switch", "./cmd/msw-send", "./cmd/msw-recv", "./cmd/msw-serve", "./cmd/msw-call")
 	cmd.Dir = cfg.root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building msw commands: %v\n%s", err, out)

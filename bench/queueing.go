@@ -159,6 +159,31 @@ func natsSetupStream(ns *natsServer) error {
 	return err
 }
 
+// natsDurable makes the durable consumer name on the bench stream, acking
+// each message explicitly with no bound on those pending; drop deletes it.
+func natsDurable(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Consumer, func(), error) {
+	cons, err := js.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
+		Durable:       name,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		MaxAckPending: -1,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return cons, func() { js.DeleteConsumer(context.Background(), natsStream, name) }, nil
+}
+
+// natsAckAll consumes from cons, acking each message; got counts the
+// messages of every consumer sharing it, and done closes at the n-th.
+func natsAckAll(cons jetstream.Consumer, got *atomic.Uint64, n uint64, done chan struct{}) (jetstream.ConsumeContext, error) {
+	return cons.Consume(func(m jetstream.Msg) {
+		m.Ack()
+		if got.Add(1) == n {
+			close(done)
+		}
+	}, jetstream.PullMaxMessages(1000))
+}
+
 func natsStreamMsgs(js jetstream.JetStream) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -245,15 +270,11 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	_, err = sjs.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
-		Durable:       "drain",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		MaxAckPending: -1,
-	})
+	_, drop, err := natsDurable(ctx, sjs, "drain")
 	if err != nil {
 		return 0, err
 	}
-	defer sjs.DeleteConsumer(context.Background(), natsStream, "drain")
+	defer drop()
 	var got atomic.Uint64
 	done := make(chan struct{})
 	var consumers []jetstream.ConsumeContext
@@ -277,12 +298,7 @@ func natsDrain(ns *natsServer, k int) (time.Duration, error) {
 	}
 	t0 := time.Now()
 	for _, cons := range conns {
-		cc, err := cons.Consume(func(m jetstream.Msg) {
-			m.Ack()
-			if got.Add(1) == n {
-				close(done)
-			}
-		}, jetstream.PullMaxMessages(1000))
+		cc, err := natsAckAll(cons, &got, n, done)
 		if err != nil {
 			return 0, err
 		}
@@ -413,7 +429,11 @@ func scenarioDrain() ([]Row, error) {
 	if err := measureQueueing(); err != nil {
 		return nil, err
 	}
-	return []Row{queueing.drain1, queueing.drain4}, nil
+	pipe, err := measureRecvPipe()
+	if err != nil {
+		pipe.Note = "not run: " + err.Error()
+	}
+	return []Row{queueing.drain1, queueing.drain4, pipe}, nil
 }
 
 // measureSendLines feeds ingestCount lines of 100 bytes through a pipe
@@ -592,15 +612,11 @@ func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 		return 0, err
 	}
 	defer setup.Close()
-	cons, err := sjs.CreateOrUpdateConsumer(ctx, natsStream, jetstream.ConsumerConfig{
-		Durable:       "fanin",
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		MaxAckPending: -1,
-	})
+	cons, drop, err := natsDurable(ctx, sjs, "fanin")
 	if err != nil {
 		return 0, err
 	}
-	defer sjs.DeleteConsumer(context.Background(), natsStream, "fanin")
+	defer drop()
 	jss := make([]jetstream.JetStream, producers)
 	for i := range jss {
 		nc, js, err := ns.jetStream()
@@ -616,12 +632,7 @@ func natsFanIn(ns *natsServer, producers, per int) (time.Duration, error) {
 	var firstErr atomic.Pointer[error]
 	var wg sync.WaitGroup
 	t0 := time.Now()
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		m.Ack()
-		if got.Add(1) == total {
-			close(done)
-		}
-	}, jetstream.PullMaxMessages(1000))
+	cc, err := natsAckAll(cons, &got, total, done)
 	if err != nil {
 		return 0, err
 	}

@@ -22,6 +22,13 @@ type Options struct {
 	MaxTransfer      int           // messages per transfer; default 1000
 	MaxTransferBytes int           // payload bytes per transfer (at least one message); default 4 MiB
 	TraceSize        int           // trace ring entries; default 4096; negative disables
+	// MaxMemory bounds the bytes held by queued and in-flight messages,
+	// each counted as its bytes and wire.MessageOverhead; 0 means no
+	// bound. A send past it fails with ErrMemoryFull.
+	MaxMemory int64
+	// MaxSessions, MaxQueues and MaxSubscriptions (per session) bound
+	// what clients can make the switch keep; defaults in limits.go.
+	MaxSessions, MaxQueues, MaxSubscriptions int
 	// OnReply, if set, is called with the processing time of each reply:
 	// from the request's enqueue to the reply's send by its holder.
 	OnReply func(time.Duration)
@@ -62,6 +69,9 @@ func (o *Options) fill() {
 	def(&o.MaxPayload, DefaultMaxPayload)
 	def(&o.MaxTransfer, DefaultMaxTransfer)
 	def(&o.MaxTransferBytes, DefaultMaxTransferBytes)
+	def(&o.MaxSessions, DefaultMaxSessions)
+	def(&o.MaxQueues, DefaultMaxQueues)
+	def(&o.MaxSubscriptions, DefaultMaxSubscriptions)
 	defDur(&o.Grace, DefaultGrace)
 	defDur(&o.AliveWindow, DefaultAliveWindow)
 	defDur(&o.MaxWait, DefaultMaxWait)
@@ -79,12 +89,16 @@ type Broker struct {
 	started time.Time
 	trace   *traceRing // nil when tracing is off
 	closed  atomic.Bool
+	held    atomic.Int64 // bytes counted against MaxMemory (limits.go)
 
 	queuesMu sync.RWMutex
 	queues   map[string]*Queue
 
 	sessionsMu sync.RWMutex
 	sessions   map[string]*Session
+
+	bindingsMu sync.RWMutex // see publish.go
+	bindings   bindingTrie
 
 	namesMu     sync.Mutex           // leaf
 	nameWaiters map[string][]*waiter // see namewait.go
@@ -167,7 +181,8 @@ func (b *Broker) Login(clientID string) (*Session, error) {
 		return nil, fmt.Errorf("client id: %w: %d bytes, limit %d", ErrTooLarge, len(clientID), MaxFieldLen)
 	}
 	s := &Session{
-		id:         randomHex(12),
+		id:         randomHex(16),
+		public:     randomHex(4),
 		clientID:   clientID,
 		started:    time.Now(),
 		b:          b,
@@ -178,6 +193,11 @@ func (b *Broker) Login(clientID string) (*Session, error) {
 	s.armGraceLocked()
 	s.mu.Unlock()
 	b.sessionsMu.Lock()
+	if len(b.sessions) >= b.opts.MaxSessions {
+		b.sessionsMu.Unlock()
+		s.grace.Stop()
+		return nil, limitError("sessions", b.opts.MaxSessions)
+	}
 	b.sessions[s.id] = s
 	b.sessionsMu.Unlock()
 	b.Counters.SessionsStarted.Add(1)
@@ -290,6 +310,10 @@ func (b *Broker) CreateQueue(s *Session, name string) error {
 		}
 		return nil
 	}
+	if len(b.queues) >= b.opts.MaxQueues {
+		b.queuesMu.Unlock()
+		return limitError("queues", b.opts.MaxQueues)
+	}
 	q := newQueue(b, name, nil)
 	var c Commit
 	if b.store != nil {
@@ -334,6 +358,10 @@ func (b *Broker) CreateTransient(s *Session, name string) (string, error) {
 		}
 		return "", fmt.Errorf("%w: %s", ErrQueueExists, name)
 	}
+	if len(b.queues) >= b.opts.MaxQueues {
+		b.queuesMu.Unlock()
+		return "", limitError("queues", b.opts.MaxQueues)
+	}
 	q := newQueue(b, name, s)
 	b.queues[name] = q
 	b.queuesMu.Unlock()
@@ -366,6 +394,33 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 	return b.destroy(s, q, name)
 }
 
+// PurgeQueue removes the ready messages of a queue and keeps the queue;
+// messages in flight stay with the sessions holding them. A durable
+// queue records the removal as it records acks. It returns how many
+// messages it removed.
+func (b *Broker) PurgeQueue(name string) (int, error) {
+	q, err := b.lookup(name)
+	if err != nil {
+		return 0, err
+	}
+	q.mu.Lock()
+	n := q.ready()
+	ids := make([]uint64, n)
+	for i := range n {
+		m := q.readyAt(i)
+		ids[i] = m.id
+		q.droppedLocked(m)
+	}
+	q.redeliver, q.fresh = nil, deque{}
+	var c Commit
+	if b.durable(q) && n > 0 {
+		c = b.store.Ack(q.name, ids)
+	}
+	q.mu.Unlock()
+	b.flush(c)
+	return n, nil
+}
+
 // destroy removes q from the map and drops its messages. Only the
 // recording of a persistent queue's destruction can fail. It is recorded
 // under q.mu, as it is marked destroyed, so that no send to q can be
@@ -385,6 +440,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 		return nil
 	}
 	q.destroyed = true
+	b.held.Add(-(q.bytes - q.diskBytes + int64(q.ready()+len(q.inflight))*wire.MessageOverhead))
 	if b.durable(q) {
 		if removed {
 			c, err = b.store.DestroyQueue(name)
@@ -398,6 +454,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 	q.wakeWatchersLocked()
 	q.mu.Unlock()
 	b.queuesMu.Unlock()
+	b.dropBindings(q)
 	if err == nil && c != 0 {
 		err = b.store.Wait(c)
 	}
@@ -425,52 +482,53 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 	if err != nil {
 		return 0, err
 	}
+	if len(ms) > wire.MaxSendMessages {
+		return 0, fmt.Errorf("send: %w: %d messages in one request, limit %d", ErrTooLarge, len(ms), wire.MaxSendMessages)
+	}
 	now := time.Now().UnixNano()
-	stored := make([]message, len(ms))
-	for i := range ms {
-		m := &ms[i]
-		if len(m.Payload) > b.opts.MaxPayload {
-			return 0, fmt.Errorf("payload: %w: %d bytes, limit %d", ErrTooLarge, len(m.Payload), b.opts.MaxPayload)
-		}
-		if len(m.CorrelationID) > MaxFieldLen {
-			return 0, fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
-		}
-		if m.ReplyTo != "" {
-			if err := ValidateName(m.ReplyTo); err != nil {
-				return 0, fmt.Errorf("reply-to: %w", err)
-			}
-		}
-		stored[i] = newMessage(m)
-		stored[i].enqueued = now
-		stored[i].origin = s
+	stored, err := b.storedMessages(s, ms, now)
+	if err != nil {
+		return 0, err
 	}
 	return b.put(s, q, stored, now, number, &ms[0])
 }
 
 // put enqueues messages made by send (or moved to a dead-letter queue)
-// into q, within its bounds; number and m0 are send's.
+// into q, within its bounds and the switch's memory; number and m0 are
+// send's.
 func (b *Broker) put(s *Session, q *Queue, stored []message, now int64, number numbering, m0 *wire.Message) (uint64, error) {
 	queue := q.name
+	var cost int64
+	for i := range stored {
+		cost += messageCost(&stored[i])
+	}
+	if err := b.reserve(cost); err != nil {
+		return 0, err
+	}
 	q.mu.Lock()
 	if q.destroyed {
 		q.mu.Unlock()
+		b.held.Add(-cost)
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
 	if number != nil {
 		if err := number.apply(q, m0, &stored[0]); err != nil {
 			q.mu.Unlock()
+			b.held.Add(-cost)
 			return 0, err
 		}
 	}
 	err := q.admitLocked(stored)
 	if err != nil {
 		q.mu.Unlock()
+		b.held.Add(-cost)
 		return 0, err
 	}
 	var c Commit
 	if b.durable(q) {
 		if c, err = b.record(q, stored); err != nil {
 			q.mu.Unlock()
+			b.held.Add(-cost)
 			return 0, err
 		}
 	}

@@ -35,6 +35,7 @@ func (q *Queue) sizeLocked(m *message) int {
 // accepted). q.mu held.
 func (q *Queue) droppedLocked(m *message) {
 	q.bytes -= int64(q.sizeLocked(m))
+	q.b.unreserve(*m) // what it cost in memory: its payload too unless on disk
 	if !q.b.durable(q) {
 		return
 	}
@@ -69,6 +70,7 @@ func (b *Broker) evictLocked(q *Queue, first uint64, n int) {
 		q.onDisk[id] = uint32(p)
 		q.diskBytes += int64(p)
 		b.cached.Add(-int64(p))
+		b.held.Add(-int64(p)) // on disk, it no longer counts against MaxMemory
 		b.diskOnly.Add(1)
 	}
 }
@@ -94,6 +96,7 @@ func (b *Broker) loadLocked(q *Queue, m *message) error {
 	delete(q.onDisk, m.id)
 	q.diskBytes -= int64(n)
 	b.cached.Add(int64(n))
+	b.held.Add(int64(n))
 	b.diskOnly.Add(-1)
 	return nil
 }

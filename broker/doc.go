@@ -17,9 +17,10 @@
 // There is no global lock in the hot path. Lock order, outermost first:
 //
 //	Broker.queuesMu / Broker.sessionsMu  (RWMutex; read-locked for lookups)
+//	Broker.bindingsMu  (RWMutex; read-locked by a publish to match)
 //	Session.mu
 //	Broker.ttlMu (the sweeper's set of queues with a TTL; a leaf elsewhere)
-//	Queue.mu
+//	Queue.mu  (a publish holds its matching queues' at once, in name order)
 //	trace slot locks, Broker.namesMu (leaves)
 //
 // Send, transfer and ack take a read lock on a map only to look a queue or
@@ -45,6 +46,16 @@
 // the wake on. A transfer woken because a queue it polls was destroyed
 // looks the name up again; if no queue has it yet, it waits for the name,
 // and creating a queue of that name wakes it (namewait.go).
+//
+// # Pub/sub
+//
+// A queue bound to a pattern (publish.go) gets a copy of each message
+// published to a matching topic. Bindings live in a token trie
+// (bindings.go), so a publish walks the patterns that could match its
+// topic, never every binding. The copies share the message's bytes:
+// each costs one header in its queue (56 bytes, TestPublishCopyBytes).
+// A persistent queue's bindings are queue properties in the store
+// ("binding:PATTERN"), so they survive a restart with it.
 //
 // # Policies
 //

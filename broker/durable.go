@@ -76,6 +76,7 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 			}
 			q.bytes += int64(len(m.data))
 			b.cached.Add(int64(len(m.data)))
+			b.held.Add(messageCost(&m)) // counted, never refused: it was acknowledged
 			if sm.DiskOnly > 0 {
 				if q.onDisk == nil {
 					q.onDisk = map[uint64]uint32{}
@@ -92,6 +93,7 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 				q.fresh.pushBack(m)
 			}
 		}
+		b.recoverBindings(q, rq.Meta)
 		b.queues[rq.Name] = q
 	}
 }
@@ -144,14 +146,20 @@ func (b *Broker) waitSent(q *Queue, c Commit, first uint64, ms []message) error 
 		}
 		return nil
 	}
+	q.withdrawUnsent(first, len(ms))
+	return err
+}
+
+// withdrawUnsent removes the n messages from id first that nobody has
+// taken yet: a send or publish that could not be made durable.
+func (q *Queue) withdrawUnsent(first uint64, n int) {
 	q.mu.Lock()
-	for id := first; id < first+uint64(len(ms)); id++ {
+	for id := first; id < first+uint64(n); id++ {
 		if m, ok := q.removeReadyLocked(id); ok {
 			q.droppedLocked(&m)
 		}
 	}
 	q.mu.Unlock()
-	return err
 }
 
 // waitCreated waits until the creation of q is durable. If it cannot be

@@ -347,6 +347,7 @@ func (b *Broker) deadLetter(q *Queue, ms []message, holder *Session) {
 		if !q.destroyed {
 			for i := range ms {
 				q.bytes += int64(len(ms[i].data))
+				b.held.Add(messageCost(&ms[i])) // back in q: held as before splitDeadLocked
 				if b.durable(q) {
 					b.cached.Add(int64(len(ms[i].data)))
 				}

@@ -30,8 +30,9 @@ type Queue struct {
 	watchers       []*waiter // cursor readers, all woken by a send (cursor.go)
 	subscribers    int
 	everSubscribed bool
-	sent, acked    uint64 // messages enqueued and acked since the queue was made
-	pol            policy // see policy.go
+	sent, acked    uint64   // messages enqueued and acked since the queue was made
+	patterns       []string // bound to, sorted; written under Broker.bindingsMu too
+	pol            policy   // see policy.go
 	// messages the policy removed since the queue was made
 	expired, deadLettered, dropped uint64
 }
@@ -58,6 +59,16 @@ func (q *Queue) Name() string { return q.name }
 
 // Transient reports whether the queue belongs to a session.
 func (q *Queue) Transient() bool { return q.transient }
+
+// holdsLocked reports whether s holds a message of q in flight. q.mu held.
+func (q *Queue) holdsLocked(s *Session) bool {
+	for _, h := range q.inflight {
+		if h.holder == s {
+			return true
+		}
+	}
+	return false
+}
 
 // ready returns the number of messages waiting for delivery. q.mu held.
 func (q *Queue) ready() int { return len(q.redeliver) + q.fresh.len() }

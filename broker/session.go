@@ -11,7 +11,8 @@ import (
 // reconnects (a keep-alive connection timed out, a pool replaced it) keeps
 // its transient queues and the messages it holds.
 type Session struct {
-	id       string
+	id       string // the bearer token: only the client that logged in knows it
+	public   string // the short id diagnostics, the trace and logs show
 	clientID string
 	started  time.Time
 	b        *Broker
@@ -32,8 +33,13 @@ type Session struct {
 // replyKey identifies the reply a held request expects.
 type replyKey struct{ queue, corr string }
 
-// ID returns the session's token, as clients send it in Msw-Session.
+// ID returns the session's token, as clients send it in Msw-Session. It
+// is a secret: show PublicID instead.
 func (s *Session) ID() string { return s.id }
+
+// PublicID returns the short id that names the session in diagnostics,
+// the trace and logs; it grants nothing.
+func (s *Session) PublicID() string { return s.public }
 
 // ClientID returns the name the client logged in with.
 func (s *Session) ClientID() string { return s.clientID }

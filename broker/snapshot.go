@@ -2,6 +2,7 @@ package broker
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"msw/internal/wire"
@@ -17,6 +18,7 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 		Subscribers: q.subscribers,
 		Created:     q.created,
 		Bytes:       q.bytes,
+		Bindings:    slices.Clone(q.patterns),
 
 		MaxDepth:      q.pol.set.MaxDepth,
 		MaxBytes:      q.pol.set.MaxBytes,
@@ -84,13 +86,27 @@ func (b *Broker) Info(name string) (wire.QueueInfo, error) {
 	return q.infoLocked(time.Now(), b.opts.AliveWindow), nil
 }
 
-// Snapshot describes every queue, with up to maxMessages of its messages
-// (ready first, in delivery order, then in flight by id), and every
-// session.
+// Snapshot describes the queues, with up to maxMessages of each one's
+// messages (ready first, in delivery order, then in flight by id), and
+// every session. Past wire.MaxSnapshotQueues queues it lists the ones
+// holding the most messages and counts the others in QueuesOmitted.
 func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 	now := time.Now()
 	snap := wire.Snapshot{Started: b.started, Now: now, Queues: []wire.QueueSnapshot{}, Sessions: []wire.SessionInfo{}, Storage: b.storageInfo()}
-	for _, q := range b.queueList("") {
+	qs := b.queueList("")
+	if len(qs) > wire.MaxSnapshotQueues {
+		held := make(map[*Queue]int, len(qs))
+		for _, q := range qs {
+			q.mu.Lock()
+			held[q] = q.ready() + len(q.inflight)
+			q.mu.Unlock()
+		}
+		slices.SortStableFunc(qs, func(a, c *Queue) int { return held[c] - held[a] })
+		snap.QueuesOmitted = len(qs) - wire.MaxSnapshotQueues
+		qs = qs[:wire.MaxSnapshotQueues]
+		slices.SortFunc(qs, func(a, c *Queue) int { return strings.Compare(a.name, c.name) })
+	}
+	for _, q := range qs {
 		q.mu.Lock()
 		qs := wire.QueueSnapshot{QueueInfo: q.infoLocked(now, b.opts.AliveWindow), EverSubscribed: q.everSubscribed, Messages: []wire.MessageInfo{}}
 		for i := 0; i < q.ready() && len(qs.Messages) < maxMessages; i++ {
@@ -125,7 +141,7 @@ func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 	b.sessionsMu.RUnlock()
 	slices.SortFunc(sessions, func(a, c *Session) int { return a.started.Compare(c.started) })
 	for _, s := range sessions {
-		si := wire.SessionInfo{ID: s.id, ClientID: s.clientID, Started: s.started}
+		si := wire.SessionInfo{ID: s.public, ClientID: s.clientID, Started: s.started}
 		s.mu.Lock()
 		si.Connections = s.conns
 		s.mu.Unlock()

@@ -173,7 +173,7 @@ func (r *traceRing) wait(ctx context.Context, after uint64, timeout time.Duratio
 }
 
 func (rec *traceRecord) event(seq uint64) wire.TraceEvent {
-	return wire.TraceEvent{
+	ev := wire.TraceEvent{
 		Seq:              seq,
 		Time:             time.Unix(0, rec.time),
 		Kind:             rec.kind,
@@ -188,6 +188,10 @@ func (rec *traceRecord) event(seq uint64) wire.TraceEvent {
 		Reply:            rec.reply,
 		ProcessingMicros: rec.processing.Microseconds(),
 	}
+	if rec.kind == wire.EventPublish {
+		ev.Copies, ev.MessageID = int(rec.id), 0 // see Broker.Publish
+	}
+	return ev
 }
 
 func messageRecord(kind, queue string, m *message, from, to string) traceRecord {

@@ -24,10 +24,20 @@ func (b *Broker) Subscribe(s *Session, names []string) error {
 	if s.ended.Load() {
 		return ErrSessionEnded
 	}
+	// Membership is a set, so that subscribing costs per name, not per
+	// name times existing subscription.
 	subs := slices.Clone(s.subscriptions())
+	have := make(map[*Queue]struct{}, len(subs)+len(qs))
+	for _, q := range subs {
+		have[q] = struct{}{}
+	}
 	for _, q := range qs {
-		if slices.Contains(subs, q) {
+		if _, ok := have[q]; ok {
 			continue
+		}
+		if len(subs) >= b.opts.MaxSubscriptions {
+			s.subs.Store(&subs)
+			return limitError("subscriptions per session", b.opts.MaxSubscriptions)
 		}
 		q.mu.Lock()
 		destroyed := q.destroyed
@@ -37,8 +47,10 @@ func (b *Broker) Subscribe(s *Session, names []string) error {
 		}
 		q.mu.Unlock()
 		if destroyed {
+			s.subs.Store(&subs)
 			return fmt.Errorf("%w: %s", ErrNoSuchQueue, q.name)
 		}
+		have[q] = struct{}{}
 		subs = append(subs, q)
 		s.touched[q] = struct{}{}
 	}
@@ -47,18 +59,27 @@ func (b *Broker) Subscribe(s *Session, names []string) error {
 }
 
 // Unsubscribe stops s polling the named queues. Messages it holds from them
-// stay held until acked, released or the session ends.
+// stay held until acked, released or the session ends; a queue it holds
+// none of is forgotten.
 func (b *Broker) Unsubscribe(s *Session, names []string) {
+	drop := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		drop[n] = struct{}{}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	subs := slices.Clone(s.subscriptions())
 	subs = slices.DeleteFunc(subs, func(q *Queue) bool {
-		if !slices.Contains(names, q.name) {
+		if _, ok := drop[q.name]; !ok {
 			return false
 		}
 		q.mu.Lock()
 		q.subscribers--
+		holds := q.holdsLocked(s)
 		q.mu.Unlock()
+		if !holds && s.touched != nil {
+			delete(s.touched, q)
+		}
 		return true
 	})
 	s.subs.Store(&subs)

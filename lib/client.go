@@ -2,6 +2,7 @@ package lib
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"os"
@@ -31,9 +32,23 @@ type Options struct {
 	// allows, if it is safe to repeat or is a send or a transfer (see
 	// "Delivery" in the package documentation); other requests fail.
 	Wait time.Duration
+	// Waiting, if set, is called when a request has waited a second for
+	// a switch it cannot reach, with the switch's address and why it
+	// cannot be reached ("connection refused"); once for each request
+	// that waits that long. Commands use it to say what they wait for.
+	Waiting func(addr, why string)
 	// KeepaliveInterval is how often a logged-in client tells the switch
 	// it is still there; default 30s.
 	KeepaliveInterval time.Duration
+	// Token is the switch's token, sent with every request, when it was
+	// started with one (msw-switch --token-file; commands take it from
+	// MSW_TOKEN or --token-file). Without it such a switch answers 401
+	// (CodeUnauthorized).
+	Token string
+	// TLS configures the connection to an https:// address: LoadCA makes
+	// one that trusts a switch's own certificate authority. Nil trusts
+	// the system's roots.
+	TLS *tls.Config
 }
 
 // Client talks to one switch. It logs in on first need and keeps one
@@ -53,6 +68,7 @@ type Client struct {
 	epoch    uint64 // counts logins
 	started  time.Time
 	grace    time.Duration
+	maxLoad  int         // the switch's payload limit, as its login said
 	restore  restoreList // what a login sets up again (session.go)
 	closed   bool
 	stopKeep chan struct{} // stops the keep-alive
@@ -72,7 +88,7 @@ type Client struct {
 
 // New returns a client for the switch at opts.Addr. It does not connect.
 func New(opts Options) (*Client, error) {
-	ep, err := parseAddr(opts.Addr)
+	ep, err := parseAddr(opts.Addr, opts.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -98,8 +114,8 @@ func newClient(ep endpoint, opts Options) *Client {
 // Call and Serve.
 func (c *Client) child() *Client { return newClient(c.ep, c.opts) }
 
-// DefaultClientID is "program[pid]@host" (wire.ClientID), as the switch
-// shows clients.
+// DefaultClientID is "program[pid]@host", the name the switch shows a
+// client by when Options.ClientID is empty.
 func DefaultClientID() string {
 	host, _ := os.Hostname()
 	return wire.ClientID(filepath.Base(os.Args[0]), os.Getpid(), host)
@@ -118,6 +134,18 @@ func (c *Client) Epoch() uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.epoch
+}
+
+// MaxPayload returns the switch's payload limit in bytes, as it said when
+// the client last logged in; before the first login (or from a switch
+// that does not say), the default limit.
+func (c *Client) MaxPayload() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.maxLoad > 0 {
+		return c.maxLoad
+	}
+	return wire.DefaultMaxPayload
 }
 
 // Close ends the client's session at once: the messages it holds go back

@@ -145,7 +145,7 @@ func (c *Client) flushLine(queue string, line *sendLine) {
 		size := 0
 		for _, p := range line.waiting {
 			n := len(p.m.Payload) + len(p.m.CorrelationID) + len(p.m.ReplyTo) + 16
-			if len(batch) > 0 && size+n > maxBatchBytes {
+			if len(batch) > 0 && (size+n > maxBatchBytes || len(batch) == wire.MaxSendMessages) {
 				break
 			}
 			p.batch = b

@@ -30,8 +30,10 @@
 // server may see a request twice; Call returns the first reply and drops
 // any other reply with the same correlation id. A receiver that must not
 // act twice on one message keys its work on something in the message.
-//
-// # Locks
+package lib
+
+// Locks (for those working on the library; kept out of its
+// documentation, since none of these types is exported).
 //
 // Lock order, outermost first (a lock is only ever taken while holding
 // locks above it):
@@ -48,4 +50,3 @@
 // marked "held across" above, which serialise their own requests. The
 // stream's reader takes streamConn.mu only to find the request an answer
 // is for, and hands the answer on after releasing it.
-package lib

@@ -10,6 +10,7 @@ import (
 func TestCodesAreTheWire(t *testing.T) {
 	for _, c := range []struct{ lib, wire string }{
 		{CodeBadRequest, wire.CodeBadRequest},
+		{CodeNoSuchEndpoint, wire.CodeNoSuchEndpoint},
 		{CodeBadQueueName, wire.CodeBadQueueName},
 		{CodeNoSuchQueue, wire.CodeNoSuchQueue},
 		{CodeQueueExists, wire.CodeQueueExists},

@@ -104,3 +104,57 @@ func Example_queues() {
 	// destroyed: true
 	// after Close: true
 }
+
+// Publishing to a topic reaches every queue bound to a matching pattern:
+// `*` stands for one token, `>` for the rest.
+func Example_publish() {
+	srv := server.New(broker.New(broker.Options{}), server.Options{})
+	l, err := server.Listen("127.0.0.1:0", 0o600)
+	if err != nil {
+		log.Fatal(err)
+	}
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
+
+	ctx := context.Background()
+	c, err := lib.New(lib.Options{Addr: l.Addr().String()})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	for q, pattern := range map[string]string{"all-news": "news.>", "uk": "*.*.uk"} {
+		if err := c.CreateQueue(ctx, q); err != nil {
+			log.Fatal(err)
+		}
+		if err := c.Bind(ctx, q, pattern); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	for _, topic := range []string{"news.sports.uk", "news.weather", "sports.uk"} {
+		n, err := c.Publish(ctx, topic, lib.Message{Payload: []byte(topic)})
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s reached %d queues\n", topic, n)
+	}
+	for _, q := range []string{"all-news", "uk"} {
+		ds, err := c.Peek(ctx, q, 10)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, d := range ds {
+			fmt.Printf("%s: %s\n", q, d.Payload)
+		}
+	}
+	_, err = c.Publish(ctx, "news..uk", lib.Message{})
+	fmt.Println("bad topic:", lib.IsCode(err, lib.CodeBadTopic))
+	// Output:
+	// news.sports.uk reached 2 queues
+	// news.weather reached 1 queues
+	// sports.uk reached 0 queues
+	// all-news: news.sports.uk
+	// all-news: news.weather
+	// uk: news.sports.uk
+	// bad topic: true
+}

@@ -25,7 +25,8 @@ func (c *Client) Send(ctx context.Context, queue string, m Message) (uint64, err
 	return id, err
 }
 
-// maxBatchBytes bounds one batch request's body.
+// maxBatchBytes bounds one batch request's body; wire.MaxSendMessages
+// its count of messages.
 const maxBatchBytes = 4 << 20
 
 // SendBatch enqueues messages in order and returns the id of the first.
@@ -61,7 +62,7 @@ func (c *Client) SendBatch(ctx context.Context, queue string, ms []Message) (uin
 		return nil
 	}
 	for i := range ms {
-		if len(buf) > 0 && len(buf)+len(ms[i].Payload)+64 > maxBatchBytes {
+		if len(buf) > 0 && (len(buf)+len(ms[i].Payload)+64 > maxBatchBytes || n == wire.MaxSendMessages) {
 			if err := flush(); err != nil {
 				return first, err
 			}

@@ -54,13 +54,22 @@ type DestroyOptions struct {
 func (c *Client) DestroyQueue(ctx context.Context, name string, o DestroyOptions) error {
 	q := url.Values{}
 	if o.IfEmpty {
-		q.Set("if_empty", "1")
+		q.Set(wire.ParamIfEmpty, "1")
 	}
 	err := c.call(ctx, &request{method: "DELETE", path: queuePath(name), query: q}, nil)
 	if err == nil {
 		c.remember(func(l *restoreList) { l.forget(name) })
 	}
 	return err
+}
+
+// Purge removes the ready messages of a queue and keeps the queue; it
+// returns how many it removed. Messages in flight stay with their
+// receivers.
+func (c *Client) Purge(ctx context.Context, name string) (int, error) {
+	var pr wire.PurgeResponse
+	err := c.call(ctx, &request{method: "DELETE", path: queuePath(name) + wire.SuffixMessages}, &pr)
+	return pr.Purged, err
 }
 
 // Subscribe adds queues to those the client's transfers take from. The
@@ -101,10 +110,10 @@ type ListOptions struct {
 func (c *Client) List(ctx context.Context, o ListOptions) ([]QueueInfo, error) {
 	q := url.Values{}
 	if o.Prefix != "" {
-		q.Set("prefix", o.Prefix)
+		q.Set(wire.ParamPrefix, o.Prefix)
 	}
 	if o.All {
-		q.Set("all", "1")
+		q.Set(wire.ParamAll, "1")
 	}
 	var qr wire.QueuesResponse
 	err := c.call(ctx, &request{method: "GET", path: wire.PathQueues, query: q, idempotent: true}, &qr)
@@ -127,8 +136,8 @@ func (c *Client) Info(ctx context.Context, queue string) (QueueInfo, error) {
 
 // Peek returns up to max ready messages of a queue without taking them.
 func (c *Client) Peek(ctx context.Context, queue string, max int) ([]Delivery, error) {
-	r := &request{method: "GET", path: queuePath(queue) + "/messages",
-		query: url.Values{"max": {strconv.Itoa(max)}}, accept: wire.ContentTypeFrames, idempotent: true}
+	r := &request{method: "GET", path: queuePath(queue) + wire.SuffixMessages,
+		query: url.Values{wire.ParamMax: {strconv.Itoa(max)}}, accept: wire.ContentTypeFrames, idempotent: true}
 	a, _, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err
@@ -141,7 +150,7 @@ func (c *Client) Peek(ctx context.Context, queue string, max int) ([]Delivery, e
 func (c *Client) Diagnostics(ctx context.Context, maxMessages int) (*Snapshot, error) {
 	var s wire.Snapshot
 	err := c.call(ctx, &request{method: "GET", path: wire.PathDiagnostics,
-		query: url.Values{"max_messages": {strconv.Itoa(maxMessages)}}, idempotent: true}, &s)
+		query: url.Values{wire.ParamMaxMessages: {strconv.Itoa(maxMessages)}}, idempotent: true}, &s)
 	return snapshotOf(&s), err
 }
 
@@ -149,9 +158,9 @@ func (c *Client) Diagnostics(ctx context.Context, maxMessages int) (*Snapshot, e
 // (0: the switch's default), waiting up to timeout for one.
 func (c *Client) Trace(ctx context.Context, after uint64, max int, timeout time.Duration) (*TraceResponse, error) {
 	var tr wire.TraceResponse
-	q := url.Values{"after": {strconv.FormatUint(after, 10)}, "timeout_ms": {strconv.FormatInt(timeout.Milliseconds(), 10)}}
+	q := url.Values{wire.ParamAfter: {strconv.FormatUint(after, 10)}, wire.ParamTimeout: {strconv.FormatInt(timeout.Milliseconds(), 10)}}
 	if max > 0 {
-		q.Set("max", strconv.Itoa(max))
+		q.Set(wire.ParamMax, strconv.Itoa(max))
 	}
 	err := c.call(ctx, &request{method: "GET", path: wire.PathTrace, query: q, idempotent: true}, &tr)
 	return traceOf(&tr), err

@@ -85,7 +85,7 @@ func opRequest(op wire.Op, queue string, arg uint64, body []byte) *request {
 		r.path = op.Path(queue, arg)
 	}
 	switch op.Stream {
-	case wire.OpSend.Stream:
+	case wire.OpSend.Stream, wire.OpPublish.Stream:
 		r.contentType = wire.ContentTypeFrames
 	case wire.OpTransfer.Stream:
 		r.contentType, r.accept = wire.ContentTypeJSON, wire.ContentTypeFrames
@@ -131,9 +131,17 @@ type pacer struct {
 	once    bool
 	start   time.Time // of the first wait
 	backoff time.Duration
-	fresh   int  // attempts made at once so far
-	unsent  bool // an attempt was made again because it never left
+	fresh   int                    // attempts made at once so far
+	unsent  bool                   // an attempt was made again because it never left
+	waiting func(addr, why string) // Options.Waiting
+	told    bool                   // waiting was called
+	addr    string                 // the switch's, for Waiting
+	err     error                  // the last failure, for Waiting
 }
+
+// waitingAfter is how long a request waits for the switch before
+// Options.Waiting is called.
+const waitingAfter = time.Second
 
 // again reports whether to make another attempt after a failure, having
 // paused as need be. fresh marks a failure a new connection or session
@@ -150,10 +158,30 @@ func (p *pacer) again(ctx context.Context, fresh bool) bool {
 	if p.start.IsZero() {
 		p.start, p.backoff = time.Now(), minBackoff
 	}
-	if p.wait != WaitForever && time.Since(p.start)+p.backoff > p.wait {
-		return false
+	pause := p.backoff
+	if p.wait != WaitForever {
+		// The last pause ends when Wait does, not a backoff before.
+		left := p.wait - time.Since(p.start)
+		if left <= 0 {
+			return false
+		}
+		pause = min(pause, left)
 	}
-	if !sleepCtx(ctx, p.backoff) {
+	if p.waiting != nil && !p.told {
+		if until := waitingAfter - time.Since(p.start); until <= pause {
+			if !sleepCtx(ctx, max(until, 0)) {
+				return false
+			}
+			p.told = true
+			why := "no answer"
+			if p.err != nil {
+				why = rootCause(p.err)
+			}
+			p.waiting(p.addr, why)
+			pause -= max(until, 0)
+		}
+	}
+	if !sleepCtx(ctx, pause) {
 		return false
 	}
 	p.backoff = min(2*p.backoff, maxBackoff)
@@ -167,7 +195,7 @@ func (c *Client) do(ctx context.Context, r *request) (answer, uint64, error) {
 	if err := checkQueuePath(r.path); err != nil {
 		return answer{}, 0, err
 	}
-	p := pacer{wait: c.opts.Wait, once: r.once}
+	p := pacer{wait: c.opts.Wait, once: r.once, waiting: c.opts.Waiting, addr: c.ep.display}
 	for {
 		ref, err := c.sessionFor(ctx, r)
 		if err != nil {
@@ -256,9 +284,13 @@ func (c *Client) refused(ctx context.Context, r *request, ref sessionRef, e *Err
 // failed decides what to do after a request's connection failed: nil to
 // try again, or the error to return.
 func (c *Client) failed(ctx context.Context, r *request, ref sessionRef, err error, p *pacer) error {
+	p.err = err
 	switch {
 	case errors.Is(err, ErrClosed), err == errNoStream, err == errStaleSession:
 		return err
+	case isTLSError(err):
+		// Trying again cannot help: the switch is not the one trusted.
+		return &tlsError{addr: c.ep.display, err: err}
 	case err == errUnsent:
 		// The stream broke before the request left: send it on a new
 		// one (even a request of one attempt: this one never happened).
@@ -325,6 +357,9 @@ func (c *Client) exchange(ctx context.Context, r *request, sess string) (answer,
 	}
 	if sess != "" {
 		req.Header.Set(wire.HeaderSession, sess)
+	}
+	if c.opts.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.opts.Token)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

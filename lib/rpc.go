@@ -77,6 +77,7 @@ type RemoteError struct {
 	Message string
 }
 
+// Error returns the server's message, or says its status if it sent none.
 func (e *RemoteError) Error() string {
 	msg := strings.TrimRight(e.Message, "\n")
 	if msg == "" {
@@ -93,7 +94,7 @@ type Request struct {
 	ID            uint64 // message id in the queue
 	DeliveryCount uint32 // 1 on first delivery
 	Redelivered   bool   // handed out before (to a server that did not ack it)
-	Payload       []byte
+	Payload       []byte // the request's body
 }
 
 // Handler answers a request. A non-nil error sends a failure reply: the

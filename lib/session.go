@@ -14,11 +14,12 @@ import (
 )
 
 // restoreList is what the client set up in its session and sets up again
-// in a new one: the queues it created, its transient queues and its
-// subscriptions. Guarded by Client.mu.
+// in a new one: the queues it created, its transient queues, their
+// bindings and its subscriptions. Guarded by Client.mu.
 type restoreList struct {
 	created    []string
 	transients []string
+	bindings   []binding
 	subs       []string
 }
 
@@ -30,7 +31,7 @@ type restoreStep struct {
 }
 
 // steps are the requests that set the list up again in session sess, in
-// order: queues before the subscriptions that name them.
+// order: queues before the bindings and subscriptions that name them.
 func (l *restoreList) steps(sess string) []restoreStep {
 	var st []restoreStep
 	for _, q := range l.created {
@@ -39,6 +40,9 @@ func (l *restoreList) steps(sess string) []restoreStep {
 	for _, q := range l.transients {
 		st = append(st, restoreStep{"transient queue " + q, &request{method: "POST", path: wire.PathTransient,
 			contentType: wire.ContentTypeJSON, body: jsonBody(wire.TransientRequest{Name: q})}})
+	}
+	for _, b := range l.bindings {
+		st = append(st, restoreStep{"binding of " + b.queue + " to " + b.pattern, bindingRequest("PUT", b.queue, b.pattern)})
 	}
 	if len(l.subs) > 0 {
 		st = append(st, restoreStep{"subscriptions", &request{method: "POST", path: wire.PathSubscribe,
@@ -56,9 +60,10 @@ func (l *restoreList) forget(name string) {
 	l.created = slices.DeleteFunc(l.created, is)
 	l.transients = slices.DeleteFunc(l.transients, is)
 	l.subs = slices.DeleteFunc(l.subs, is)
+	l.bindings = slices.DeleteFunc(l.bindings, func(b binding) bool { return b.queue == name })
 }
 
-func remember(list []string, name string) []string {
+func remember[T comparable](list []T, name T) []T {
 	if slices.Contains(list, name) {
 		return list
 	}
@@ -140,6 +145,7 @@ func (c *Client) loginOnce(ctx context.Context) (sessionRef, error) {
 	c.epoch++
 	c.started = lr.SwitchStarted
 	c.grace = time.Duration(lr.GraceMillis) * time.Millisecond
+	c.maxLoad = lr.MaxPayload
 	if c.stopKeep == nil {
 		c.stopKeep = make(chan struct{})
 		go c.keepalive(c.stopKeep)

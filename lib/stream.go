@@ -57,6 +57,8 @@ const settleWait = 2 * time.Second
 const flusherFrom = 4
 
 // maxAnswer bounds an answer frame; anything larger is a broken stream.
+// Its buffer grows as the bytes arrive (readLoop), so the bound is a
+// sanity check, not an allocation.
 const maxAnswer = 1 << 30
 
 // streamConn is one stream: a connection bound to one session.
@@ -116,14 +118,17 @@ func (c *Client) streamFor(ctx context.Context, sess string) (sc *streamConn, re
 
 // openStream dials the switch and upgrades the connection.
 func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, answer, error) {
-	d := net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
-	network, addr, host := "tcp", c.ep.display, c.ep.display
+	host := c.ep.tcp
 	if c.ep.unix != "" {
-		network, addr, host = "unix", c.ep.unix, "unix"
+		host = "unix"
 	}
-	conn, err := d.DialContext(ctx, network, addr)
+	conn, err := c.ep.dial(ctx)
 	if err != nil {
 		return nil, answer{}, err
+	}
+	auth := ""
+	if c.opts.Token != "" {
+		auth = "Authorization: Bearer " + c.opts.Token + "\r\n"
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
@@ -132,8 +137,8 @@ func (c *Client) openStream(ctx context.Context, sess string) (*streamConn, answ
 	conn.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	_, err = fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n%s: %s\r\n\r\n",
-		wire.PathStream, host, wire.StreamProtocol, wire.HeaderSession, sess)
+	_, err = fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: Upgrade\r\nUpgrade: %s\r\n%s: %s\r\n%s\r\n",
+		wire.PathStream, host, wire.StreamProtocol, wire.HeaderSession, sess, auth)
 	br := bufio.NewReaderSize(conn, 64<<10)
 	var resp *http.Response
 	if err == nil {
@@ -448,8 +453,11 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 			sc.fail(err)
 			return
 		}
-		f := make([]byte, n)
-		if _, err := io.ReadFull(br, f); err != nil {
+		// A buffer of its own (answers are handed on and kept), grown
+		// with the bytes that arrive: a length prefix alone cannot make
+		// the client allocate up to maxAnswer.
+		f, err := wire.ReadStreamFrame(br, n, nil)
+		if err != nil {
 			sc.fail(err)
 			return
 		}

@@ -103,6 +103,8 @@ type QueueInfo struct {
 	Expired      uint64 `json:"expired,omitempty"`
 	DeadLettered uint64 `json:"dead_lettered,omitempty"`
 	Dropped      uint64 `json:"dropped,omitempty"`
+	// Bindings are the patterns the queue is bound to, sorted.
+	Bindings []string `json:"bindings,omitempty"`
 }
 
 // Snapshot is the switch's diagnostics view, as Diagnostics returns it.
@@ -147,29 +149,29 @@ type QueueSnapshot struct {
 
 // MessageInfo describes a message in the diagnostics snapshot.
 type MessageInfo struct {
-	ID            uint64    `json:"id"`
-	Origin        string    `json:"origin"` // client id of the sender
-	EnqueuedAt    time.Time `json:"enqueued_at"`
-	CorrelationID string    `json:"correlation_id,omitempty"`
-	ReplyTo       string    `json:"reply_to,omitempty"`
-	Status        uint8     `json:"status,omitempty"`
-	Size          int       `json:"size"`
+	ID            uint64    `json:"id"`                       // in its queue
+	Origin        string    `json:"origin"`                   // client id of the sender
+	EnqueuedAt    time.Time `json:"enqueued_at"`              // when it was sent
+	CorrelationID string    `json:"correlation_id,omitempty"` // as sent
+	ReplyTo       string    `json:"reply_to,omitempty"`       // as sent
+	Status        uint8     `json:"status,omitempty"`         // as sent; non-zero: a failure reply
+	Size          int       `json:"size"`                     // of the payload, in bytes
 	// Preview is the start of the payload, made printable.
 	Preview       string `json:"preview"`
-	InFlight      bool   `json:"in_flight"`
-	DeliveryCount uint32 `json:"delivery_count"`
+	InFlight      bool   `json:"in_flight"`      // delivered and not yet acked
+	DeliveryCount uint32 `json:"delivery_count"` // how often it was delivered
 	// Holder is the client id holding the message in flight.
 	Holder string `json:"holder,omitempty"`
 }
 
 // SessionInfo describes a live session in the diagnostics snapshot.
 type SessionInfo struct {
-	ID          string    `json:"id"`
-	ClientID    string    `json:"client_id"`
-	Started     time.Time `json:"started"`
-	Connections int       `json:"connections"`
-	Subscribed  []string  `json:"subscribed,omitempty"`
-	LastPoll    time.Time `json:"last_poll,omitzero"`
+	ID          string    `json:"id"`                   // the session token
+	ClientID    string    `json:"client_id"`            // the name the client logged in with
+	Started     time.Time `json:"started"`              // when it logged in
+	Connections int       `json:"connections"`          // open connections carrying it
+	Subscribed  []string  `json:"subscribed,omitempty"` // queues its transfers take from
+	LastPoll    time.Time `json:"last_poll,omitzero"`   // its last transfer; zero if none
 }
 
 // snapshotOf converts the switch's snapshot.
@@ -199,26 +201,30 @@ func snapshotOf(w *wire.Snapshot) *Snapshot {
 // to a message, a queue or a session. Kind says which (the wire's Event
 // names: "send", "deliver", "ack", ...).
 type TraceEvent struct {
-	Seq           uint64    `json:"seq"`
-	Time          time.Time `json:"time"`
-	Kind          string    `json:"kind"`
-	Queue         string    `json:"queue,omitempty"`
-	From          string    `json:"from,omitempty"` // client id acting (sender, acker)
-	To            string    `json:"to,omitempty"`   // client id receiving (deliver)
-	MessageID     uint64    `json:"message_id,omitempty"`
-	CorrelationID string    `json:"correlation_id,omitempty"`
-	ReplyTo       string    `json:"reply_to,omitempty"`
-	Size          int       `json:"size,omitempty"`
-	Preview       string    `json:"preview,omitempty"`
+	Seq           uint64    `json:"seq"`                      // its place in the trace, increasing
+	Time          time.Time `json:"time"`                     // when it happened
+	Kind          string    `json:"kind"`                     // what happened
+	Queue         string    `json:"queue,omitempty"`          // the queue it happened in
+	From          string    `json:"from,omitempty"`           // client id acting (sender, acker)
+	To            string    `json:"to,omitempty"`             // client id receiving (deliver)
+	MessageID     uint64    `json:"message_id,omitempty"`     // the message's id in its queue
+	CorrelationID string    `json:"correlation_id,omitempty"` // the message's
+	ReplyTo       string    `json:"reply_to,omitempty"`       // the message's
+	Size          int       `json:"size,omitempty"`           // of the message's payload
+	Preview       string    `json:"preview,omitempty"`        // the start of the payload, made printable
 	// ProcessingMicros is set on the send of a reply: how long the request
 	// it answers took, from its enqueue to this reply.
 	ProcessingMicros int64 `json:"processing_us,omitempty"`
 	// Reply marks a send that answers a request the sender held.
 	Reply bool `json:"reply,omitempty"`
+	// Copies is set on a publish: the queues that received a copy of
+	// the message, each also traced as a send to that queue.
+	Copies int `json:"copies,omitempty"`
 }
 
 // TraceResponse is a page of trace events, as Trace returns it.
 type TraceResponse struct {
+	// Events are the events after the one asked from, oldest first.
 	Events []TraceEvent `json:"events"`
 	// Next is the sequence number to ask for next (Trace's after).
 	Next uint64 `json:"next"`

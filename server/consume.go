@@ -54,11 +54,16 @@ func (st *stream) consume(req *wire.StreamRequest) int {
 	c.autoAck = len(req.Body) > 0 && req.Body[0]&wire.ConsumeAutoAck != 0
 	ctx, cancel := context.WithCancel(st.ctx)
 	st.mu.Lock()
-	st.waiting[req.ID] = cancel
 	st.consumers = append(st.consumers, c)
 	st.mu.Unlock()
-	st.async.Add(1)
-	go c.run(ctx, cancel)
+	if err := st.wait(req.ID, cancel, func() { c.run(ctx, cancel) }); err != nil {
+		cancel()
+		st.mu.Lock()
+		// A new slice: settled reads the old one without the lock.
+		st.consumers = slices.DeleteFunc(slices.Clone(st.consumers), func(x *consumer) bool { return x == c })
+		st.mu.Unlock()
+		return st.answerError(req.ID, err)
+	}
 	return 0
 }
 
@@ -66,7 +71,6 @@ func (st *stream) consume(req *wire.StreamRequest) int {
 // session cannot take any more (the final answer says why).
 func (c *consumer) run(ctx context.Context, cancel context.CancelFunc) {
 	st := c.st
-	defer st.async.Done()
 	defer func() {
 		cancel()
 		if st.ctx.Err() != nil {

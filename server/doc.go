@@ -50,7 +50,8 @@
 // No lock is held while a transfer or a consume waits in the broker, nor
 // while the stream's reader waits for a frame. A stream's goroutines are
 // its reader (which handles requests in order, inline) and one per
-// waiting transfer or consumer; close cancels them and waits for all
-// before the connection closes. Shutdown ends every stream's reader and
+// waiting transfer or consumer; a cancel request stops its one and waits
+// for it to leave the broker before the reader reads on, and close
+// cancels them all and waits for all before the connection closes. Shutdown ends every stream's reader and
 // returns once all have closed.
 package server

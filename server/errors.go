@@ -43,6 +43,7 @@ var errorCodes = []struct {
 	{wire.ErrFrameTooLarge, http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
 	{broker.ErrTooLarge, http.StatusRequestEntityTooLarge, wire.CodeTooLarge},
 	{broker.ErrBadQueueName, http.StatusBadRequest, wire.CodeBadQueueName},
+	{broker.ErrBadTopic, http.StatusBadRequest, wire.CodeBadTopic},
 	{broker.ErrNoSuchQueue, http.StatusNotFound, wire.CodeNoSuchQueue},
 	{broker.ErrNoSuchMessage, http.StatusNotFound, wire.CodeNoSuchMessage},
 	{broker.ErrQueueExists, http.StatusConflict, wire.CodeQueueExists},
@@ -52,6 +53,8 @@ var errorCodes = []struct {
 	{broker.ErrQueueFull, http.StatusTooManyRequests, wire.CodeQueueFull},
 	{broker.ErrBadPolicy, http.StatusBadRequest, wire.CodeBadRequest},
 	{broker.ErrClosed, http.StatusServiceUnavailable, wire.CodeShuttingDown},
+	{broker.ErrLimit, http.StatusTooManyRequests, wire.CodeLimit},
+	{broker.ErrMemoryFull, http.StatusInsufficientStorage, wire.CodeMemoryFull},
 	{broker.ErrStorageFull, http.StatusInsufficientStorage, wire.CodeStorageFull},
 	{broker.ErrStorage, http.StatusInsufficientStorage, wire.CodeStorageError},
 }

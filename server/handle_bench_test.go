@@ -35,7 +35,7 @@ func benchServer(b *testing.B) (*Server, *broker.Session) {
 
 func BenchmarkHandleStream(b *testing.B) {
 	s, sess := benchServer(b)
-	st := &stream{s: s, sess: sess, bw: bufio.NewWriter(io.Discard), waiting: map[uint64]context.CancelFunc{}}
+	st := &stream{s: s, sess: sess, bw: bufio.NewWriter(io.Discard), waiting: map[uint64]func(){}}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	defer st.cancel()
 	send := &wire.StreamRequest{Op: wire.StreamSend, Queue: "q", Body: sendBody("payload of a message")}

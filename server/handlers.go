@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}", s.queueInfo)
 	mux.HandleFunc("PUT "+wire.PathQueuePrefix+"{name}", s.createQueue)
 	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}", s.destroyQueue)
-	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}/messages", s.peek)
+	mux.HandleFunc("GET "+wire.PathQueuePrefix+"{name}"+wire.SuffixMessages, s.peek)
+	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}"+wire.SuffixMessages, s.purgeQueue)
+	mux.HandleFunc("PUT "+wire.PathQueuePrefix+"{name}/bindings/{pattern}", s.bind)
+	mux.HandleFunc("DELETE "+wire.PathQueuePrefix+"{name}/bindings/{pattern}", s.unbind)
+	mux.HandleFunc("GET "+wire.PathBindings, s.listBindings)
 	mux.HandleFunc("POST "+wire.PathTransient, s.createTransient)
 	mux.HandleFunc("POST "+wire.PathSubscribe, s.subscribe)
 	mux.HandleFunc("POST "+wire.PathUnsubscribe, s.unsubscribe)
@@ -42,6 +47,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /{$}", s.page())
 	mux.Handle("GET "+webui.AssetPrefix, s.page())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if err := badQueuePath(r); err != nil {
+			writeError(w, err) // a name that reads as no route ("/", ""), named as what it is
+			return
+		}
 		var allow []string
 		for _, m := range []string{"GET", "POST", "PUT", "DELETE"} {
 			alt := r.Clone(r.Context())
@@ -55,15 +64,32 @@ func (s *Server) routes() http.Handler {
 			writeError(w, &httpError{http.StatusMethodNotAllowed, wire.CodeBadRequest, r.Method + " not allowed on " + r.URL.Path + "; use " + strings.Join(allow, " or ")})
 			return
 		}
-		writeError(w, &httpError{http.StatusNotFound, wire.CodeBadRequest, "no such endpoint: " + r.Method + " " + r.URL.Path})
+		writeError(w, &httpError{http.StatusNotFound, wire.CodeNoSuchEndpoint, "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})
 	return mux
+}
+
+// badQueuePath is the error of a path under /v1/queues/ whose name
+// segment is not a queue name, or nil.
+func badQueuePath(r *http.Request) error {
+	rest, ok := strings.CutPrefix(r.URL.EscapedPath(), wire.PathQueuePrefix)
+	if !ok {
+		return nil
+	}
+	seg, _, _ := strings.Cut(rest, "/")
+	name, err := url.PathUnescape(seg)
+	if err != nil {
+		return badRequest("queue name " + strconv.Quote(seg) + ": bad escape")
+	}
+	return wire.ValidateName(name)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", wire.ContentTypeJSON)
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // patterns such as news.> read as they are written
+	enc.Encode(v)
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
@@ -118,12 +144,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	bind(r, sess)
 	if s.opts.Verbose {
-		s.opts.Log.Printf("session %s started for %q", sess.ID(), req.ClientID)
+		s.opts.Log.Printf("session %s started for %q", sess.PublicID(), req.ClientID)
 	}
 	writeJSON(w, http.StatusOK, wire.LoginResponse{
 		Session:       sess.ID(),
 		SwitchStarted: s.b.Started(),
 		GraceMillis:   s.b.Options().Grace.Milliseconds(),
+		MaxPayload:    s.b.Options().MaxPayload,
 	})
 }
 
@@ -196,6 +223,15 @@ func (s *Server) destroyQueue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) purgeQueue(w http.ResponseWriter, r *http.Request) {
+	n, err := s.b.PurgeQueue(r.PathValue("name"))
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, wire.PurgeResponse{Purged: n})
 }
 
 func (s *Server) createTransient(w http.ResponseWriter, r *http.Request) {
@@ -319,12 +355,12 @@ func (s *Server) diagnostics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	staleMs, err := intParam(r, "stale_ms", 0)
+	staleMs, err := intParam(r, wire.ParamStale, 0)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	snap := s.b.Snapshot(max)
+	snap := s.b.Snapshot(min(max, wire.MaxSnapshotMessages))
 	if staleMs > 0 {
 		snap.Services = wire.Diagnose(&snap, time.Duration(staleMs)*time.Millisecond)
 	}

@@ -103,9 +103,9 @@ func (h *history) sample(b *broker.Broker, now time.Time) {
 		s.seen = false
 	}
 	b.Counts(func(c broker.QueueCounts) {
-		name, kind := c.Name, "persistent"
+		name, kind := c.Name, wire.KindPersistent
 		if c.Transient {
-			name, kind = wire.HistoryTransient, "transient"
+			name, kind = wire.HistoryTransient, wire.KindTransient
 		}
 		s := h.series[name]
 		if s == nil {

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -140,6 +142,9 @@ func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 type queueFigures struct {
 	depth, inflight, subs int
 	bytes                 int64
+	// info is the queue itself, for its policy series; nil for the
+	// summed series (TransientLabel, OtherLabel).
+	info *wire.QueueInfo
 }
 
 func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
@@ -182,12 +187,14 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 			transient++
 		} else {
 			persistent++
-			c.policyFigures(ch, &qi)
 		}
 		f := perQueue[name]
 		if f == nil {
 			f = &queueFigures{}
 			perQueue[name] = f
+		}
+		if qi.Kind != wire.KindTransient {
+			f.info = &qi
 		}
 		f.depth += qi.Depth
 		f.inflight += qi.InFlight
@@ -207,11 +214,15 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	if perQueue[TransientLabel] == nil {
 		perQueue[TransientLabel] = &queueFigures{}
 	}
+	boundSeries(perQueue)
 	for name, f := range perQueue {
 		gauge(c.qDepth, float64(f.depth), name)
 		gauge(c.qInflight, float64(f.inflight), name)
 		gauge(c.qBytes, float64(f.bytes), name)
 		gauge(c.qSubs, float64(f.subs), name)
+		if f.info != nil {
+			c.policyFigures(ch, f.info)
+		}
 	}
 }
 
@@ -233,4 +244,37 @@ func (c *brokerCollector) policyFigures(ch chan<- prometheus.Metric, qi *wire.Qu
 			ch <- prometheus.MustNewConstMetric(f.d, f.t, f.v, qi.Name)
 		}
 	}
+}
+
+// OtherLabel is the queue label of the queues past MaxSeriesQueues,
+// summed: /metrics stays bounded however many queues the switch holds.
+const OtherLabel = "(other)"
+
+// MaxSeriesQueues is the most queues /metrics has series of; past it,
+// the deepest are kept and the rest summed as OtherLabel.
+const MaxSeriesQueues = 1000
+
+// boundSeries folds the shallowest queues of perQueue into OtherLabel
+// when there are more than MaxSeriesQueues.
+func boundSeries(perQueue map[string]*queueFigures) {
+	if len(perQueue) <= MaxSeriesQueues {
+		return
+	}
+	names := make([]string, 0, len(perQueue))
+	for name := range perQueue {
+		if name != TransientLabel {
+			names = append(names, name)
+		}
+	}
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(perQueue[b].depth, perQueue[a].depth) })
+	other := &queueFigures{}
+	for _, name := range names[MaxSeriesQueues-1:] {
+		f := perQueue[name]
+		other.depth += f.depth
+		other.inflight += f.inflight
+		other.subs += f.subs
+		other.bytes += f.bytes
+		delete(perQueue, name)
+	}
+	perQueue[OtherLabel] = other
 }

@@ -33,6 +33,7 @@ var hotOps = map[string]opFunc{
 	wire.OpRelease.Name:   (*Server).release,
 	wire.OpWithdraw.Name:  (*Server).withdraw,
 	wire.OpKeepalive.Name: (*Server).keepalive,
+	wire.OpPublish.Name:   (*Server).publish,
 }
 
 // hotOp returns the function of a row of wire.HotOps. A row without one
@@ -172,11 +173,7 @@ func (c *call) transfer(s *Server, sess *broker.Session, max int, timeout time.D
 
 // send enqueues the request's messages into the queue named.
 func (s *Server) send(c *call) int {
-	sess, err := c.session(s, false)
-	if err != nil {
-		return c.fail(err)
-	}
-	msgs, err := c.messages(s.b.Options().MaxPayload)
+	sess, msgs, err := c.sent(s)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -185,6 +182,31 @@ func (s *Server) send(c *call) int {
 		return c.fail(err)
 	}
 	return c.answer(http.StatusOK, sendAnswer(id, len(msgs)))
+}
+
+// publish enqueues a copy of the request's messages into every queue
+// bound to a pattern matching the topic named.
+func (s *Server) publish(c *call) int {
+	sess, msgs, err := c.sent(s)
+	if err != nil {
+		return c.fail(err)
+	}
+	n, err := s.b.Publish(sess, c.queue, msgs)
+	if err != nil {
+		return c.fail(err)
+	}
+	body := append(strconv.AppendInt([]byte(`{"queues":`), int64(n), 10), "}\n"...)
+	return c.answer(http.StatusOK, body)
+}
+
+// sent is the session (if any) and the messages of a send or publish.
+func (c *call) sent(s *Server) (*broker.Session, []wire.Message, error) {
+	sess, err := c.session(s, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	msgs, err := c.messages(s.b.Options().MaxPayload)
+	return sess, msgs, err
 }
 
 // transfer applies the acks the request carries, then takes messages
@@ -286,8 +308,17 @@ func readFrames(w http.ResponseWriter, r *http.Request, maxPayload int) ([]wire.
 			}
 			return nil, badRequest(err.Error())
 		}
+		if len(msgs) == wire.MaxSendMessages {
+			return nil, tooManyMessages()
+		}
 		msgs = append(msgs, d.Message)
 	}
+}
+
+// tooManyMessages refuses a send of more than wire.MaxSendMessages, as
+// soon as the one past the bound is read.
+func tooManyMessages() error {
+	return fmt.Errorf("send: %w: more than %d messages in one request", broker.ErrTooLarge, wire.MaxSendMessages)
 }
 
 // readMessage reads an HTTP send of one message: the body is its

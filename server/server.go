@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"log"
 	"net"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"msw/broker"
@@ -37,16 +39,24 @@ type Options struct {
 	// buttons); without it, a request a browser makes (one with an Origin
 	// or Sec-Fetch-Site header) may only read. See browserWrite in ui.go.
 	UIWrites bool
+	// Token, if set, is the secret every request but the health check
+	// must carry (auth.go).
+	Token string
+	// TLS, if set, is spoken on every TCP listener.
+	TLS *tls.Config
+	// Limits bound connections, waiting requests and the time a slow
+	// client may take (limits.go); zero fields take the defaults.
+	Limits Limits
 }
 
 // Server serves one broker over HTTP on any number of listeners.
 type Server struct {
-	b     *broker.Broker
-	opts  Options
-	http  *http.Server
-	conns sync.Map // net.Conn -> *connInfo
-	stop  sync.Once
-	trim  trimmer // returns memory to the system when idle (trim.go)
+	b         *broker.Broker
+	opts      Options
+	http      *http.Server
+	connInfos sync.Map // net.Conn -> *connInfo
+	stop      sync.Once
+	trim      trimmer // returns memory to the system when idle (trim.go)
 
 	history *history // samples queue depths and rates (history.go)
 
@@ -54,6 +64,10 @@ type Server struct {
 	streams       map[*stream]struct{} // open streams (stream.go)
 	streamsClosed bool                 // set by Shutdown
 	streamsDone   sync.WaitGroup       // one per stream tracked, done when it closed
+
+	conns        atomic.Int64 // open connections, bounded by Limits.MaxConns (limits.go)
+	shuttingDown atomic.Bool  // set by closeStreams, read by a stream's flush
+	waiting      atomic.Int64 // stream transfers and consumers waiting, bounded by Limits.MaxWaiting
 }
 
 // connInfo is what the server knows of one client connection: the
@@ -70,19 +84,20 @@ func New(b *broker.Broker, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = log.New(discard{}, "", 0)
 	}
+	opts.Limits.fill(b.Options().MaxWait)
 	s := &Server{b: b, opts: opts, history: newHistory(opts.HistoryInterval)}
-	maxWait := b.Options().MaxWait
+	l := &opts.Limits
 	s.http = &http.Server{
 		Handler:           s.guard(s.routes()),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      maxWait + 30*time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: l.HeaderTimeout,
+		ReadTimeout:       l.ReadTimeout,
+		WriteTimeout:      l.WriteTimeout,
+		IdleTimeout:       l.IdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          opts.Log,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			ci := &connInfo{}
-			s.conns.Store(c, ci)
+			s.connInfos.Store(c, ci)
 			return context.WithValue(ctx, connKey{}, ci)
 		},
 		ConnState: s.connState,
@@ -98,6 +113,11 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 func (s *Server) Serve(l net.Listener) error {
 	s.trim.run()
 	s.history.run(s.b)
+	_, unix := l.Addr().(*net.UnixAddr)
+	l = s.limitListener(l)
+	if s.opts.TLS != nil && !unix {
+		l = tls.NewListener(l, s.opts.TLS)
+	}
 	err := s.http.Serve(l)
 	if err == http.ErrServerClosed {
 		return nil
@@ -137,7 +157,7 @@ func (s *Server) connState(c net.Conn, st http.ConnState) {
 	if st != http.StateClosed && st != http.StateHijacked {
 		return
 	}
-	v, ok := s.conns.LoadAndDelete(c)
+	v, ok := s.connInfos.LoadAndDelete(c)
 	if !ok {
 		return
 	}
@@ -175,6 +195,9 @@ func bind(r *http.Request, sess *broker.Session) {
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.trim.requests.Add(1)
+		if !s.authorized(w, r) {
+			return
+		}
 		if !s.hostAllowed(r) {
 			writeError(w, &httpError{http.StatusForbidden, wire.CodeForbidden, "host " + r.Host + " not allowed (DNS rebinding guard; see --allow-host)"})
 			return

@@ -91,7 +91,7 @@ func TestBadInputGetsOneLineError(t *testing.T) {
 		{"unknown session", "POST", "/v1/transfer", "{}", map[string]string{wire.HeaderSession: "nope"}, 410, wire.CodeUnknownSession},
 		{"bad message id", "DELETE", "/v1/queues/q/messages/x", "", nil, 400, wire.CodeBadRequest},
 		{"bad peek max", "GET", "/v1/queues/q/messages?max=-1", "", nil, 400, wire.CodeBadRequest},
-		{"unknown endpoint", "GET", "/v2/nothing", "", nil, 404, wire.CodeBadRequest},
+		{"unknown endpoint", "GET", "/v2/nothing", "", nil, 404, wire.CodeNoSuchEndpoint},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

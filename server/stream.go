@@ -51,9 +51,9 @@ type stream struct {
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
-	waiting   map[uint64]context.CancelFunc // transfers waiting and consumers, by request id
-	consumers []*consumer                   // replaced, never changed in place
-	async     sync.WaitGroup                // their goroutines
+	waiting   map[uint64]func() // stop the waiting transfers and consumers, by request id
+	consumers []*consumer       // replaced, never changed in place
+	async     sync.WaitGroup    // their goroutines
 
 	buf  []byte // the frame being handled (reader goroutine only)
 	call call   // the request being handled (reader goroutine only)
@@ -88,8 +88,8 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) {
 		sess:    sess,
 		conn:    conn,
 		br:      brw.Reader,
-		bw:      bufio.NewWriterSize(conn, 32<<10),
-		waiting: map[uint64]context.CancelFunc{},
+		bw:      bufio.NewWriterSize(&deadlineWriter{conn: conn, s: s}, 32<<10),
+		waiting: map[uint64]func(){},
 	}
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	if !s.track(st) {
@@ -149,6 +149,7 @@ const closeWriteGrace = time.Second
 // been ended by the broker's Close and answered; this stops their readers,
 // and bounds how long their last answers may take to write.
 func (s *Server) closeStreams() {
+	s.shuttingDown.Store(true)
 	s.streamsMu.Lock()
 	s.streamsClosed = true
 	sts := make([]*stream, 0, len(s.streams))
@@ -168,10 +169,20 @@ func (st *stream) run() {
 	var lenBuf [4]byte
 	limit := wire.MaxRequestLen(st.s.b.Options().MaxPayload)
 	var req wire.StreamRequest
+	lim := &st.s.opts.Limits
 	for {
+		// Deadlines only when the reader has to wait for the connection:
+		// pipelined frames already buffered cost no system call.
+		if st.br.Buffered() < len(lenBuf) {
+			st.conn.SetReadDeadline(time.Now().Add(lim.StreamIdleTimeout))
+		}
 		n, err := wire.ReadStreamLength(st.br, &lenBuf)
 		if err != nil {
+			st.logDrop(err, "waiting for a request")
 			return
+		}
+		if st.br.Buffered() < n {
+			st.conn.SetReadDeadline(time.Now().Add(lim.FrameTimeout + time.Duration(min(n, limit)/lim.FrameRate)*time.Second))
 		}
 		if n > limit {
 			if !st.refuse(n, limit) {
@@ -184,10 +195,12 @@ func (st *stream) run() {
 		}
 		f, err := st.readFrame(n)
 		if err != nil {
+			st.buf = nil // a frame stopped part-way: its buffer goes with it
+			st.logDrop(err, "reading a "+strconv.Itoa(n)+"-byte frame")
 			return
 		}
 		if err := wire.ParseStreamRequest(f, &req); err != nil {
-			st.s.opts.Log.Printf("stream of session %s: %v; closing it", st.sess.ID(), err)
+			st.s.opts.Log.Printf("stream of session %s: %v; closing it", st.sess.PublicID(), err)
 			return
 		}
 		st.s.trim.requests.Add(1)
@@ -205,6 +218,14 @@ func (st *stream) run() {
 		if len(st.buf) > 1<<20 && cap(st.buf) > 4*n {
 			st.buf = nil // do not keep a big batch's buffer for small frames
 		}
+	}
+}
+
+// logDrop logs why a stream's reader stopped, when a timeout did it.
+func (st *stream) logDrop(err error, doing string) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		st.s.opts.Log.Printf("stream of session %s timed out %s; closing it", st.sess.PublicID(), doing)
 	}
 }
 
@@ -291,15 +312,48 @@ func (st *stream) handle(req *wire.StreamRequest) int {
 }
 
 // cancelWaiting ends the waiting transfer or the consume with request id
-// req.Arg; the cancel itself has no answer.
+// req.Arg; the cancel itself has no answer. It returns once that has
+// left the broker, so the stream's next request cannot be met by it: a
+// release right after a consume's cancel goes to another receiver, not
+// back to the consume still waiting in the broker (which would count a
+// delivery nobody saw).
 func (st *stream) cancelWaiting(req *wire.StreamRequest) int {
 	st.mu.Lock()
-	cancel := st.waiting[req.Arg]
+	stop := st.waiting[req.Arg]
 	st.mu.Unlock()
-	if cancel != nil {
-		cancel()
+	if stop != nil {
+		stop()
 	}
 	return 0
+}
+
+// wait runs f in a goroutine of its own, waiting for request id: until
+// f returns, cancelWaiting of id cancels ctx and waits for it. Past the
+// stream's or the switch's bound on waiting requests it starts nothing and
+// returns a 429 limitError.
+func (st *stream) wait(id uint64, cancel context.CancelFunc, f func()) error {
+	lim := &st.s.opts.Limits
+	done := make(chan struct{})
+	st.mu.Lock()
+	if len(st.waiting) >= lim.MaxWaitingPerStream {
+		st.mu.Unlock()
+		return limitError("waiting requests on one stream", lim.MaxWaitingPerStream)
+	}
+	if st.s.waiting.Add(1) > int64(lim.MaxWaiting) {
+		st.s.waiting.Add(-1)
+		st.mu.Unlock()
+		return limitError("waiting requests", lim.MaxWaiting)
+	}
+	st.waiting[id] = func() { cancel(); <-done }
+	st.mu.Unlock()
+	st.async.Add(1)
+	go func() {
+		defer st.async.Done()
+		defer st.s.waiting.Add(-1)
+		defer close(done)
+		f()
+	}()
+	return nil
 }
 
 // transfer answers request id at once if messages are ready, else waits
@@ -311,12 +365,7 @@ func (st *stream) transfer(id uint64, sess *broker.Session, max int, timeout tim
 		return st.answerDeliveries(id, ds, err)
 	}
 	ctx, cancel := context.WithCancel(st.ctx)
-	st.mu.Lock()
-	st.waiting[id] = cancel
-	st.mu.Unlock()
-	st.async.Add(1)
-	go func() {
-		defer st.async.Done()
+	if err := st.wait(id, cancel, func() {
 		ds, err := b.Transfer(ctx, sess, max, timeout)
 		if ctx.Err() != nil && st.ctx.Err() == nil {
 			err = nil // cancelled by the client: answer with what it has, nothing
@@ -331,7 +380,10 @@ func (st *stream) transfer(id uint64, sess *broker.Session, max int, timeout tim
 		}
 		st.answerDeliveries(id, ds, err)
 		st.flush()
-	}()
+	}); err != nil {
+		cancel()
+		return st.answerError(id, err)
+	}
 	return 0
 }
 
@@ -396,6 +448,27 @@ func (st *stream) flush() {
 	st.wmu.Unlock()
 }
 
+// deadlineWriter is what a stream's buffered writer writes to: each
+// write must be taken within Limits.WriteTimeout, and one that is not
+// closes the connection, so that a client that stops reading its
+// answers is dropped (the reader stops, the stream ends, and what was
+// pushed down it goes back to its queues).
+type deadlineWriter struct {
+	conn net.Conn
+	s    *Server
+}
+
+func (w *deadlineWriter) Write(p []byte) (int, error) {
+	if !w.s.shuttingDown.Load() { // Shutdown has set a shorter deadline
+		w.conn.SetWriteDeadline(time.Now().Add(w.s.opts.Limits.WriteTimeout))
+	}
+	n, err := w.conn.Write(p)
+	if err != nil {
+		w.conn.Close()
+	}
+	return n, err
+}
+
 // close ends the stream: waiting transfers stop (what they took goes
 // back), the connection closes and the session loses it.
 func (st *stream) close() {
@@ -427,6 +500,9 @@ func decodeSend(body []byte, maxPayload int) ([]wire.Message, error) {
 				return nil, fmt.Errorf("frame %d: %w", n, err)
 			}
 			return nil, badRequest(fmt.Sprintf("frame %d: %v", n, err))
+		}
+		if len(msgs) == wire.MaxSendMessages {
+			return nil, tooManyMessages()
 		}
 		msgs = append(msgs, d.Message)
 	}

@@ -426,3 +426,48 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+func TestStreamReleaseAfterCancelSkipsTheConsume(t *testing.T) {
+	// A release right after a consume's cancel, as a stopping server
+	// sends them: the message goes back to the queue, not to the consume
+	// still waiting in the broker (which would count a delivery nobody
+	// saw). Run a number of times: the race this guards was a few in a
+	// hundred.
+	b, _, _, st := streamSetup(t, broker.Options{})
+	id := uint64(0)
+	next := func() uint64 { id++; return id }
+	for round := range 50 {
+		st.send(wire.StreamSend, next(), "q", 0, sendBody("m"))
+		if a := st.next(); a.status != 200 {
+			t.Fatalf("send: %+v", a)
+		}
+		consume := next()
+		st.send(wire.StreamConsume, consume, "", 1, []byte{0})
+		a := st.next()
+		ds := deliveries(t, a.body)
+		if a.id != consume || len(ds) != 1 || ds[0].DeliveryCount != 1 {
+			t.Fatalf("round %d: push: id %d %+v", round, a.id, ds)
+		}
+		st.send(wire.StreamCancel, 0, "", consume, nil)
+		release := next()
+		st.send(wire.StreamRelease, release, "", 0, acksBody("q", ds[0].ID))
+		if a := st.next(); a.id != release || a.status/100 != 2 {
+			t.Fatalf("round %d: release: %+v", round, a)
+		}
+		transfer := next()
+		st.send(wire.StreamTransfer, transfer, "", 0, []byte(`{"timeout_ms":5000}`))
+		a = st.next()
+		ds = deliveries(t, a.body)
+		if a.id != transfer || len(ds) != 1 || ds[0].DeliveryCount != 2 {
+			t.Fatalf("round %d: after the release: id %d %+v, want the message delivered a second time", round, a.id, ds)
+		}
+		ack := next()
+		st.send(wire.StreamAck, ack, "", 0, acksBody("q", ds[0].ID))
+		if a := st.next(); a.id != ack || a.status/100 != 2 {
+			t.Fatalf("round %d: ack: %+v", round, a)
+		}
+	}
+	if qi, _ := b.Info("q"); qi.Depth != 0 || qi.InFlight != 0 {
+		t.Fatalf("depth %d in flight %d, want none", qi.Depth, qi.InFlight)
+	}
+}

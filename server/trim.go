@@ -16,12 +16,17 @@ import (
 // live. The trimmer returns that memory once the switch goes quiet: when
 // no request has arrived for trimQuiet and more than trimMin bytes of the
 // heap are free but still resident, it collects and releases them, once
-// per quiet spell.
+// per quiet spell. A burst's garbage no collection has run over yet is
+// not seen as free (a deleted queue of 1.2 million messages stayed
+// resident for minutes, until another request came): so once the
+// switch has been quiet for trimForce with more than trimMin of heap in
+// objects, it collects and releases anyway, also once per quiet spell.
 
 const (
 	trimEvery = 500 * time.Millisecond
 	trimQuiet = time.Second
 	trimMin   = 32 << 20
+	trimForce = 5 * time.Second
 )
 
 // trimmer watches a server's request count.
@@ -60,7 +65,7 @@ func (t *trimmer) loop(stop chan struct{}) {
 	}
 	last := t.requests.Load()
 	quietSince := time.Now()
-	trimmed := false
+	trimmed, forced := false, false
 	for {
 		select {
 		case <-stop:
@@ -68,16 +73,24 @@ func (t *trimmer) loop(stop chan struct{}) {
 		case <-tick.C:
 		}
 		if n := t.requests.Load(); n != last {
-			last, quietSince, trimmed = n, time.Now(), false
+			last, quietSince, trimmed, forced = n, time.Now(), false, false
 			continue
 		}
-		if trimmed || time.Since(quietSince) < trimQuiet {
+		quiet := time.Since(quietSince)
+		if forced || quiet < trimQuiet {
 			continue
 		}
-		trimmed = true
 		metrics.Read(sample)
-		if reclaimable(sampleUint64(sample[0]), sampleUint64(sample[1]), sampleUint64(sample[2])) > trimMin {
+		objects := sampleUint64(sample[1])
+		switch {
+		case !trimmed && reclaimable(sampleUint64(sample[0]), objects, sampleUint64(sample[2])) > trimMin:
+			trimmed = true
 			debug.FreeOSMemory()
+		case quiet >= trimForce:
+			forced = true
+			if !trimmed && objects > trimMin {
+				debug.FreeOSMemory()
+			}
 		}
 	}
 }

@@ -43,7 +43,7 @@ func RunExec(ctx context.Context, argv, env []string, payload []byte, stderr io.
 	cmd.Env = env
 	// The program and everything it starts form one process group, killed
 	// as one on timeout or when msw-serve gives up the request.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr(&syscall.SysProcAttr{})
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = WaitDelay
 	err := cmd.Run()

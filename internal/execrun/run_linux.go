@@ -129,8 +129,9 @@ func start(argv, env []string, payload []byte) (*proc, error) {
 		Env:   env,
 		Files: []uintptr{uintptr(in[0]), uintptr(out[1]), uintptr(errp[1])},
 		// The program and everything it starts form one process group,
-		// killed as one on timeout or when msw-serve gives up the request.
-		Sys: &syscall.SysProcAttr{Setpgid: true, PidFD: &p.pidfd},
+		// killed as one on timeout or when msw-serve gives up the request;
+		// the program is killed too when msw-serve dies (see procAttr).
+		Sys: procAttr(&syscall.SysProcAttr{PidFD: &p.pidfd}),
 	}
 	pid, err := syscall.ForkExec(argv[0], argv, attr)
 	closeChildEnds()

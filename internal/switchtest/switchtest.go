@@ -52,6 +52,8 @@ func Start(tb testing.TB, listen string, opts broker.Options, sopts server.Optio
 	sw := &Switch{Addr: l.Addr().String(), Broker: b, Server: srv, srv: srv, done: make(chan struct{})}
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
 		sw.Addr = wire.Addr{Network: "unix", Address: ua.Name}.String()
+	} else if sopts.TLS != nil {
+		sw.Addr = "https://" + sw.Addr
 	}
 	go func() {
 		srv.Serve(l)

@@ -26,6 +26,7 @@ const (
 	ExitUsage       = 2   // bad flags or arguments
 	ExitUnreachable = 69  // the switch could not be reached (EX_UNAVAILABLE)
 	ExitTimeout     = 124 // a --timeout passed, as timeout(1) does
+	ExitInterrupted = 130 // interrupted by Ctrl-C (SIGINT); 143 for SIGTERM
 )
 
 // Command is what every command body shares: its name and streams.
@@ -37,6 +38,7 @@ type Command struct {
 
 	usageText string
 	version   bool // --version was given
+	wantSpec  bool // --msw-spec was given
 }
 
 // NewCommand builds a Command with a flag set whose -h prints the given
@@ -49,6 +51,8 @@ func NewCommand(name, usage string, stdout, stderr io.Writer) *Command {
 	c.Flags.Usage = func() {}
 	c.Flags.SortFlags = false
 	c.Flags.BoolVar(&c.version, "version", false, "print the version and exit")
+	c.Flags.BoolVar(&c.wantSpec, SpecFlag, false, "print the command line's description for completion, as JSON")
+	c.Flags.MarkHidden(SpecFlag)
 	c.usageText = usage
 	return c
 }
@@ -60,10 +64,15 @@ func (c *Command) UsageError(format string, args ...any) int {
 	return ExitUsage
 }
 
-// Fail reports err in one line and returns the exit code it maps to.
+// Fail reports err in one line and returns the exit code it maps to. An
+// operation a signal cut short is reported as "interrupted".
 func (c *Command) Fail(err error) int {
+	code := ExitCode(err)
+	if code >= 128 {
+		err = ErrInterrupted
+	}
 	fmt.Fprintf(c.Stderr, "%s: %s\n", c.Name, err)
-	return ExitCode(err)
+	return code
 }
 
 // Failf reports a failure in one line and returns ExitFailure.
@@ -77,6 +86,8 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
+	case Interrupted() && (errors.Is(err, context.Canceled) || errors.Is(err, ErrInterrupted)):
+		return InterruptStatus()
 	case errors.Is(err, lib.ErrUnreachable):
 		return ExitUnreachable
 	case errors.Is(err, context.DeadlineExceeded):

@@ -15,11 +15,15 @@ import (
 // take it after '=' or as the next argument, options may follow the
 // operands, and "--" ends the options. It returns ok=false, with the
 // exit code to return, when the command should stop: after -h (the
-// usage text, then the options in groups), --version, or a usage error.
+// usage text, then the options in groups), --version, --msw-spec, or a
+// usage error.
 func (c *Command) Parse(args []string, groups []OptionGroup) (ok bool, code int) {
 	args = singleDashLong(c.Flags, args)
 	err := c.Flags.Parse(args)
 	switch {
+	case err == nil && c.wantSpec:
+		c.writeSpec()
+		return false, ExitOK
 	case err == nil && c.version:
 		fmt.Fprintf(c.Stdout, "%s %s\n", c.Name, version.String())
 		return false, ExitOK

@@ -24,7 +24,7 @@ func Group(title string, flags ...string) OptionGroup {
 }
 
 // SwitchGroup lists the options SwitchFlags registers.
-var SwitchGroup = Group("Switch", "switch", "wait", "client-id")
+var SwitchGroup = Group("Switch", "switch", "token-file", "tls-ca", "wait", "client-id")
 
 // writeUsage prints the -h text: the command's usage text, its options
 // group by group, then -h and --version, the exit codes and the version.
@@ -32,7 +32,7 @@ func (c *Command) writeUsage(groups []OptionGroup) {
 	w := c.Stdout
 	fmt.Fprint(w, strings.TrimLeft(c.usageText, "\n"))
 	writeOptionGroups(w, c.Flags, groups)
-	fmt.Fprintf(w, "\nExit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout.\n")
+	fmt.Fprintf(w, "\nExit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout,\n130 interrupted (Ctrl-C).\n")
 	fmt.Fprintf(w, "See %s(1). This is %s %s.\n", c.Name, c.Name, version.String())
 }
 

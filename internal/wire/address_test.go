@@ -19,10 +19,10 @@ func TestParseAddr(t *testing.T) {
 		{"127.0.0.1:0", "tcp", "127.0.0.1:0", "127.0.0.1:0"},
 		{"http://example.org:80", "tcp", "example.org:80", "example.org:80"},
 		{"http://host:1/", "tcp", "host:1", "host:1"},
+		{"https://host:443/", "tcp", "host:443", "https://host:443"},
 		{"[::1]:8080", "tcp", "[::1]:8080", "[::1]:8080"},
 		{"0.0.0.0:65535", "tcp", "0.0.0.0:65535", "0.0.0.0:65535"},
 		{"unix:/run/msw.sock", "unix", "/run/msw.sock", "unix:/run/msw.sock"},
-		{"unix:rel/sock", "unix", "rel/sock", "unix:rel/sock"},
 	} {
 		a, err := ParseAddr(tc.in)
 		if err != nil {
@@ -38,8 +38,11 @@ func TestParseAddr(t *testing.T) {
 func TestParseAddrRefuses(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"unix:", `switch address "unix:": empty socket path`},
-		{"https://host:443", `switch address "https://host:443": https is not supported`},
-		{"localhost", `switch address "localhost": want host:port, :port, http://host:port or unix:/path`},
+		{"ftp://x", `switch address "ftp://x": ftp is not supported`},
+		{"http://h:1/foo", `switch address "http://h:1/foo": a path (/foo) is not allowed`},
+		{"unix:rel/sock", `switch address "unix:rel/sock": socket path "rel/sock" is relative`},
+		{"host:99999", `port "99999": want a number from 0 to 65535`},
+		{"localhost", `switch address "localhost": want host:port, :port, http(s)://host:port or unix:/path`},
 		{"8080", `want host:port`},
 		{"http://", `want host:port`},
 		{"::1:8080", `want host:port`},

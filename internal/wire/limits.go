@@ -24,6 +24,18 @@ const (
 	// DefaultSnapshotMessages is how many messages of each queue the
 	// diagnostics snapshot lists without a max_messages parameter.
 	DefaultSnapshotMessages = 100
+	// MaxSnapshotMessages is the most messages of each queue a snapshot
+	// lists, whatever max_messages asks, and MaxSnapshotQueues the most
+	// queues it lists (the busiest first): an answer that lists things
+	// stays bounded however much the switch holds.
+	MaxSnapshotMessages, MaxSnapshotQueues = 1000, 1000
+	// MaxSendMessages is the most messages one send request (an HTTP
+	// frames body or a stream send) may carry: decoding a body of many
+	// tiny messages costs memory per message, not per byte.
+	MaxSendMessages = 1 << 16
+	// MessageOverhead is what the switch charges against its memory
+	// bound for each message it holds, on top of the message's bytes.
+	MessageOverhead = 128
 )
 
 // MaxRequestLen is the largest frames body of a send and the largest

@@ -3,6 +3,9 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // ErrBadQueueName is returned for a name that breaks the rules of
@@ -22,14 +25,23 @@ func ValidateName(name string) error {
 	if len(name) > MaxNameLen {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrBadQueueName, len(name), MaxNameLen)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	i := 0 // characters before c: where it is, as the person typing counts
+	for at, c := range name {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_':
 		case i > 0 && (c == '.' || c == '-' || c == ':' || c == '@'):
 		default:
-			return fmt.Errorf("%w: %q: character %q at %d not allowed (letters, digits, _ . - : @; first a letter, digit or _)", ErrBadQueueName, name, c, i)
+			// The character as typed ('ä'), not one of its bytes; a byte
+			// that is not UTF-8 as itself ('\xff').
+			ch := strconv.QuoteRune(c)
+			if c == utf8.RuneError {
+				if _, size := utf8.DecodeRuneInString(name[at:]); size == 1 {
+					ch = "'" + strings.Trim(strconv.Quote(name[at:at+1]), `"`) + "'"
+				}
+			}
+			return fmt.Errorf("%w: %q: character %s at %d not allowed (letters, digits, _ . - : @; first a letter, digit or _)", ErrBadQueueName, name, ch, i)
 		}
+		i++
 	}
 	return nil
 }

@@ -29,16 +29,17 @@ type Op struct {
 // listing, diagnostics, trace, shutdown) are HTTP-only and use the Path
 // constants directly.
 var (
-	OpSend      = Op{Name: "send", Method: "POST", Route: PathQueuePrefix + "{name}/messages", Stream: StreamSend}
+	OpSend      = Op{Name: "send", Method: "POST", Route: PathQueuePrefix + "{name}" + SuffixMessages, Stream: StreamSend}
 	OpTransfer  = Op{Name: "transfer", Method: "POST", Route: PathTransfer, Stream: StreamTransfer}
 	OpAck       = Op{Name: "ack", Method: "POST", Route: PathAck, Stream: StreamAck, Idempotent: true}
 	OpRelease   = Op{Name: "release", Method: "POST", Route: PathRelease, Stream: StreamRelease, Idempotent: true}
-	OpWithdraw  = Op{Name: "withdraw", Method: "DELETE", Route: PathQueuePrefix + "{name}/messages/{id}", Stream: StreamWithdraw, Idempotent: true}
+	OpWithdraw  = Op{Name: "withdraw", Method: "DELETE", Route: PathQueuePrefix + "{name}" + SuffixMessages + "/{id}", Stream: StreamWithdraw, Idempotent: true}
 	OpKeepalive = Op{Name: "keepalive", Method: "POST", Route: PathKeepalive, Stream: StreamPing, Idempotent: true}
+	OpPublish   = Op{Name: "publish", Method: "POST", Route: PathTopicPrefix + "{name}/messages", Stream: StreamPublish}
 )
 
 // HotOps lists every row above, in stream-op order.
-var HotOps = []Op{OpSend, OpTransfer, OpAck, OpRelease, OpWithdraw, OpKeepalive}
+var HotOps = []Op{OpSend, OpTransfer, OpAck, OpRelease, OpWithdraw, OpKeepalive, OpPublish}
 
 // Pattern is the operation's ServeMux pattern: "METHOD ROUTE".
 func (o Op) Pattern() string { return o.Method + " " + o.Route }

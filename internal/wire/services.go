@@ -15,10 +15,13 @@ const (
 	ServiceRunning      = "running"       // polled recently, or its servers wait for work
 	ServiceNeverStarted = "never_started" // requests queued, nobody ever subscribed
 	ServiceStuck        = "stuck"         // crashed or deadlocked
+	ServiceGone         = "gone"          // requests queued, the servers' sessions ended
+	ServiceWorkQueue    = "work"          // messages no one waits a reply to (msw-send, msw-recv)
 )
 
-// Service is a persistent queue that has a server or requests waiting,
-// with the group it falls in.
+// Service is a persistent queue that has a server or messages waiting,
+// with the group it falls in: an RPC service, or a work queue when the
+// messages it holds expect no reply.
 type Service struct {
 	Queue  string `json:"queue"`
 	State  string `json:"state"`
@@ -60,13 +63,16 @@ func Diagnose(snap *Snapshot, stale time.Duration) *Services {
 	out := &Services{StaleMillis: stale.Milliseconds(), Services: []Service{}, Idle: []string{}, Uncollected: []string{}}
 	for i := range snap.Queues {
 		q := &snap.Queues[i]
-		if q.Kind == "transient" {
+		if q.Kind == KindTransient {
 			if q.Depth > 0 {
 				out.Uncollected = append(out.Uncollected, q.Name)
 			}
 			continue
 		}
 		st, why := d.classify(q)
+		if st != "" && isWorkQueue(q) {
+			st, why = ServiceWorkQueue, d.consumers(q)
+		}
 		if st == "" {
 			out.Idle = append(out.Idle, q.Name)
 			continue
@@ -149,13 +155,12 @@ func (d *diagnosis) classify(q *QueueSnapshot) (string, string) {
 	case !q.EverSubscribed && q.Subscribers == 0:
 		return ServiceNeverStarted, ""
 	case q.Subscribers == 0:
-		if d.recent(polled) {
-			return ServiceRunning, "no server subscribed now; last poll " + d.ago(polled)
-		}
+		// Its servers' sessions have ended: they stopped or died (a
+		// process killed is noticed once the session grace has passed).
 		if polled.IsZero() {
-			return ServiceStuck, "no server subscribed now, and none ever polled"
+			return ServiceGone, "no server subscribed now, and none ever polled"
 		}
-		return ServiceStuck, "no server subscribed now; last poll " + d.ago(polled)
+		return ServiceGone, "no server subscribed now; last poll " + d.ago(polled)
 	}
 	for _, m := range q.Messages {
 		if m.InFlight {
@@ -181,6 +186,32 @@ func (d *diagnosis) classify(q *QueueSnapshot) (string, string) {
 	return ServiceRunning, "last poll " + d.ago(polled)
 }
 
+// isWorkQueue says whether a queue is a work queue: it holds messages,
+// and none of those the snapshot lists expects a reply.
+func isWorkQueue(q *QueueSnapshot) bool {
+	if len(q.Messages) == 0 {
+		return false
+	}
+	for _, m := range q.Messages {
+		if m.ReplyTo != "" {
+			return false
+		}
+	}
+	return true
+}
+
+// consumers says who takes a work queue's messages, in words.
+func (d *diagnosis) consumers(q *QueueSnapshot) string {
+	if q.Subscribers == 0 {
+		return "no consumer now"
+	}
+	polled := d.lastPoll(q)
+	if polled.IsZero() {
+		return CountOf(int64(q.Subscribers), "consumer", "consumers")
+	}
+	return CountOf(int64(q.Subscribers), "consumer", "consumers") + "; last poll " + d.ago(polled)
+}
+
 // callerState says whether anyone still waits for a request's reply.
 func (d *diagnosis) callerState(m MessageInfo) string {
 	if m.ReplyTo == "" {
@@ -194,7 +225,7 @@ func (d *diagnosis) callerState(m MessageInfo) string {
 			return fmt.Sprintf("%s is connected, but its reply queue %s is gone: the reply has nowhere to go", m.Origin, m.ReplyTo)
 		}
 		return fmt.Sprintf("gone (its reply queue %s no longer exists)", m.ReplyTo)
-	case rq.Kind == "transient":
+	case rq.Kind == KindTransient:
 		who := rq.Owner
 		if who == "" {
 			who = m.Origin

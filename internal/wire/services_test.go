@@ -47,8 +47,11 @@ func TestDiagnoseClassify(t *testing.T) {
 		{q("slow", true, 1, ago(time.Minute), req(3, 2*time.Minute, true, "busy")), ServiceStuck},
 		{q("blocked", true, 1, ago(40*time.Second), req(4, 35*time.Second, false, "")), ServiceStuck},
 		{q("fresh-req", true, 1, ago(40*time.Second), req(5, 2*time.Second, false, "")), ServiceRunning},
-		{q("dead", true, 0, ago(time.Minute), req(6, time.Minute, false, "")), ServiceStuck},
-		{q("restarting", true, 0, ago(2*time.Second), req(7, time.Minute, false, "")), ServiceRunning},
+		{q("dead", true, 0, ago(time.Minute), req(6, time.Minute, false, "")), ServiceGone},
+		{q("just-died", true, 0, ago(2*time.Second), req(7, time.Minute, false, "")), ServiceGone},
+		{q("work", true, 0, ago(time.Hour), MessageInfo{ID: 8, EnqueuedAt: ago(time.Hour)}), ServiceWorkQueue},
+		{q("work-never", false, 0, time.Time{}, MessageInfo{ID: 9, EnqueuedAt: ago(time.Hour)}), ServiceWorkQueue},
+		{q("work-taken", true, 1, ago(time.Hour), MessageInfo{ID: 10, EnqueuedAt: ago(time.Hour), InFlight: true, Holder: "busy"}), ServiceWorkQueue},
 	} {
 		d := Diagnose(snapshotAt(now, []QueueSnapshot{c.q}, sessions), 30*time.Second)
 		got, why := "", ""

@@ -71,15 +71,16 @@ type StreamOp byte
 
 // The stream's operations.
 const (
-	StreamSend     StreamOp = 1 // enqueue the body's frames into queue
-	StreamTransfer StreamOp = 2 // POST /v1/transfer
-	StreamAck      StreamOp = 3 // POST /v1/ack
-	StreamRelease  StreamOp = 4 // POST /v1/release
-	StreamWithdraw StreamOp = 5 // DELETE /v1/queues/{queue}/messages/{argument}
-	StreamCancel   StreamOp = 6 // end the transfer with request id argument
-	StreamPing     StreamOp = 7 // answers 204: the keep-alive
-	StreamConsume  StreamOp = 8 // push deliveries, argument = window
-	StreamReply    StreamOp = 9 // send a reply and ack its request
+	StreamSend     StreamOp = 1  // enqueue the body's frames into queue
+	StreamTransfer StreamOp = 2  // POST /v1/transfer
+	StreamAck      StreamOp = 3  // POST /v1/ack
+	StreamRelease  StreamOp = 4  // POST /v1/release
+	StreamWithdraw StreamOp = 5  // DELETE /v1/queues/{queue}/messages/{argument}
+	StreamCancel   StreamOp = 6  // end the transfer with request id argument
+	StreamPing     StreamOp = 7  // answers 204: the keep-alive
+	StreamConsume  StreamOp = 8  // push deliveries, argument = window
+	StreamReply    StreamOp = 9  // send a reply and ack its request
+	StreamPublish  StreamOp = 10 // publish the body's frames to topic queue
 )
 
 // Consume flags, the first byte of a consume request's body.

@@ -16,6 +16,7 @@ const (
 	EventQueueDestroy = "queue_destroy"
 	EventSessionStart = "session_start"
 	EventSessionEnd   = "session_end"
+	EventPublish      = "publish" // Queue is the topic, Copies the queues that got one; a send per copy follows
 )
 
 // TraceEvent is one entry of the switch's trace ring.
@@ -36,6 +37,9 @@ type TraceEvent struct {
 	ProcessingMicros int64 `json:"processing_us,omitempty"`
 	// Reply marks a send that answers a request the sender held.
 	Reply bool `json:"reply,omitempty"`
+	// Copies is set on a publish: the queues that received a copy of
+	// the message, each also traced as a send to that queue.
+	Copies int `json:"copies,omitempty"`
 }
 
 // TraceResponse is the body of GET /v1/trace.

@@ -12,7 +12,7 @@ const (
 	PathSession     = "/v1/session"           // POST login, DELETE logout
 	PathKeepalive   = "/v1/session/keepalive" // POST
 	PathQueues      = "/v1/queues"            // GET list
-	PathQueuePrefix = "/v1/queues/"           // PUT create, DELETE destroy, GET info
+	PathQueuePrefix = "/v1/queues/"           // PUT create, DELETE destroy, GET info; {name}/messages: DELETE purge
 	PathTransient   = "/v1/transient"         // POST create transient queue
 	PathSubscribe   = "/v1/subscribe"         // POST
 	PathUnsubscribe = "/v1/unsubscribe"       // POST
@@ -25,6 +25,13 @@ const (
 	PathHealth      = "/v1/health"            // GET
 	PathHistory     = "/v1/history"           // GET depth and rate samples per queue
 	PathMetrics     = "/metrics"              // GET, Prometheus text format
+
+	// SuffixMessages follows a queue's path (PathQueuePrefix and its
+	// path-escaped name) to name its messages: GET peeks, POST sends
+	// (OpSend).
+	SuffixMessages  = "/messages"
+	PathTopicPrefix = "/v1/topics/"  // POST TOPIC/messages publishes
+	PathBindings    = "/v1/bindings" // GET list; PUT, DELETE /v1/queues/Q/bindings/PATTERN
 )
 
 // Query parameters of the GET and DELETE endpoints (docs/protocol.md).
@@ -37,6 +44,7 @@ const (
 	ParamMaxMessages = "max_messages" // diagnostics: most messages per queue
 	ParamAfter       = "after"        // trace: events after this sequence number
 	ParamTimeout     = "timeout_ms"   // trace: how long to wait for an event
+	ParamStale       = "stale_ms"     // diagnostics: group by service, stuck after this long unpolled
 )
 
 // Headers.
@@ -85,6 +93,14 @@ type LoginResponse struct {
 	Session       string    `json:"session"`
 	SwitchStarted time.Time `json:"switch_started"`
 	GraceMillis   int64     `json:"grace_ms"`
+	// MaxPayload is the switch's payload limit in bytes (absent from a
+	// switch older than the field: DefaultMaxPayload).
+	MaxPayload int `json:"max_payload,omitempty"`
+}
+
+// PurgeResponse answers DELETE /v1/queues/{name}/messages.
+type PurgeResponse struct {
+	Purged int `json:"purged"` // ready messages removed
 }
 
 // TransientRequest is the body of POST /v1/transient.
@@ -187,6 +203,8 @@ type QueueInfo struct {
 	Expired      uint64 `json:"expired,omitempty"`
 	DeadLettered uint64 `json:"dead_lettered,omitempty"`
 	Dropped      uint64 `json:"dropped,omitempty"`
+	// Bindings are the patterns the queue is bound to, sorted.
+	Bindings []string `json:"bindings,omitempty"`
 }
 
 // Policy returns the policy fields of qi.
@@ -225,7 +243,7 @@ type QueueSnapshot struct {
 
 // SessionInfo describes a live session.
 type SessionInfo struct {
-	ID          string    `json:"id"`
+	ID          string    `json:"id"` // the public session id, never its token
 	ClientID    string    `json:"client_id"`
 	Started     time.Time `json:"started"`
 	Connections int       `json:"connections"`
@@ -239,6 +257,9 @@ type Snapshot struct {
 	Now      time.Time       `json:"now"`
 	Queues   []QueueSnapshot `json:"queues"`
 	Sessions []SessionInfo   `json:"sessions"`
+	// QueuesOmitted counts the queues past MaxSnapshotQueues left out
+	// (those holding the fewest messages).
+	QueuesOmitted int `json:"queues_omitted,omitempty"`
 	// Services is the diagnosis of the snapshot (see Diagnose), present
 	// when the request asked for it with stale_ms.
 	Services *Services `json:"services,omitempty"`
@@ -264,6 +285,7 @@ type Error struct {
 // Error codes carried in Error.Code.
 const (
 	CodeBadRequest     = "bad_request"
+	CodeNoSuchEndpoint = "no_such_endpoint" // 404: no route for the path
 	CodeBadQueueName   = "bad_queue_name"
 	CodeNoSuchQueue    = "no_such_queue"
 	CodeQueueExists    = "queue_exists" // exists with another kind
@@ -276,7 +298,18 @@ const (
 	CodeForbidden      = "forbidden"
 	CodeShuttingDown   = "shutting_down"
 	CodeInternal       = "internal"
-	CodeStorageFull    = "storage_full"  // 507: the switch's disk is full
-	CodeStorageError   = "storage_error" // 507: writing its log failed
-	CodeQueueFull      = "queue_full"    // 429: the queue's max-depth or max-bytes is reached
+	// CodeUnauthorized (401): the switch has a token and the request
+	// did not carry it (see auth.go).
+	CodeUnauthorized = "unauthorized"
+	// CodeLimit (429): a switch-wide bound (connections, sessions,
+	// queues, subscriptions, waiting transfers) is reached; the message
+	// names it.
+	CodeLimit = "limit_reached"
+	// CodeMemoryFull (507): the switch holds as many bytes as
+	// --max-memory allows; a send is refused until messages are taken.
+	CodeMemoryFull   = "memory_full"
+	CodeStorageFull  = "storage_full"  // 507: the switch's disk is full
+	CodeStorageError = "storage_error" // 507: writing its log failed
+	CodeBadTopic     = "bad_topic"     // 400: a topic or pattern breaks the rules
+	CodeQueueFull    = "queue_full"    // 429: the queue's max-depth or max-bytes is reached
 )

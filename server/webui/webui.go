@@ -66,7 +66,7 @@ func Handler(o Options) http.Handler {
 			// The page lives on "/"; no directory listings.
 			h.Set("Content-Type", wire.ContentTypeJSON)
 			w.WriteHeader(http.StatusNotFound)
-			json.NewEncoder(w).Encode(wire.Error{Code: wire.CodeBadRequest, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
+			json.NewEncoder(w).Encode(wire.Error{Code: wire.CodeNoSuchEndpoint, Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 			return
 		}
 		files.ServeHTTP(w, r)

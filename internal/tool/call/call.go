@@ -41,9 +41,6 @@ var callGroups = []tool.OptionGroup{
 	tool.SwitchGroup,
 }
 
-// exitInterrupted is msw-call's status when stopped by SIGINT or SIGTERM.
-const exitInterrupted = 130
-
 // Run is the body of msw-call.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := tool.NewCommand("msw-call", callUsage, stdout, stderr)
@@ -84,25 +81,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.UsageError("-l reads requests from standard input; it takes no --body or --file")
 	case parallel < 1:
 		return c.UsageError("-P %d: want at least 1", parallel)
+	case fs.Changed("parallel") && !lines:
+		return c.UsageError("-P %d: requests in flight at once apply to -l; one request is one in flight", parallel)
 	}
 	queue := pos[0]
-
-	var payload []byte
-	if !lines {
-		var err error
-		switch {
-		case bodySet:
-			payload = []byte(body)
-		case fileSet && file != "-":
-			if payload, err = os.ReadFile(file); err != nil {
-				return c.Failf("--file: %v", errors.Unwrap(err))
-			}
-		default:
-			if payload, err = io.ReadAll(stdin); err != nil {
-				return c.Failf("reading standard input: %v", err)
-			}
-		}
-	}
 
 	cl, sigCtx, done, err := sf.Connect(c.Name)
 	if err != nil {
@@ -116,8 +98,36 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer cancel()
 	}
 	k := &callRunner{c: c, cl: cl, queue: queue, timeout: time.Duration(timeout), sigCtx: sigCtx}
+	// The call creates the service's queue; on a terminal, say so when
+	// it is new: a mistyped name then does not wait unnoticed.
+	if tool.IsTerminal(stderr) {
+		if err := tool.CreateQueue(ctx, c, cl, queue); err != nil {
+			return k.report(err, "")
+		}
+	}
 	if lines {
+		c.NoteReadingTerminal(stdin, "requests, one a line,")
 		return k.lines(ctx, stdin, parallel)
+	}
+	var payload []byte
+	switch {
+	case bodySet:
+		payload = []byte(body)
+	case fileSet && file != "-":
+		f, err := os.Open(file)
+		if err != nil {
+			return c.Failf("--file %s: %v", file, errors.Unwrap(err))
+		}
+		payload, err = readRequest(ctx, cl, f, "--file "+file)
+		f.Close()
+		if err != nil {
+			return k.report(err, "")
+		}
+	default:
+		c.NoteReadingTerminal(stdin, "the request")
+		if payload, err = readRequest(ctx, cl, stdin, "standard input"); err != nil {
+			return k.report(err, "")
+		}
 	}
 	reply, err := cl.Call(ctx, queue, payload)
 	if err != nil {
@@ -127,6 +137,24 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.Failf("writing standard output: %v", err)
 	}
 	return tool.ExitOK
+}
+
+// readRequest reads a request body from r (named what, for errors), up to
+// the switch's payload limit, which it logs in to learn: a larger body is
+// refused as soon as it is read past the limit.
+func readRequest(ctx context.Context, cl *lib.Client, r io.Reader, what string) ([]byte, error) {
+	if err := cl.Login(ctx); err != nil {
+		return nil, err
+	}
+	limit := cl.MaxPayload()
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	case len(b) > limit:
+		return nil, fmt.Errorf("%s: the request is over the switch's limit of %s; nothing sent", what, tool.SizeWords(limit))
+	}
+	return b, nil
 }
 
 // callRunner makes msw-call's requests.
@@ -159,7 +187,7 @@ func (k *callRunner) report(err error, where string) int {
 		return re.Status
 	case k.sigCtx.Err() != nil:
 		fmt.Fprintf(k.c.Stderr, "%s: %sinterrupted\n", k.c.Name, where)
-		return exitInterrupted
+		return tool.InterruptStatus()
 	case errors.Is(err, context.DeadlineExceeded):
 		fmt.Fprintf(k.c.Stderr, "%s: %sno reply on %s within %s\n", k.c.Name, where, k.queue, k.timeout)
 		return tool.ExitTimeout
@@ -180,9 +208,11 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 		reply []byte
 		err   error
 	}
-	// order holds one channel per request, in input order; its capacity
-	// bounds the requests in flight or waiting to be printed.
+	// order holds one channel per request, in input order; slots holds a
+	// token per request in flight or waiting to be printed, taken before
+	// the request is made and given back once its reply is printed.
 	order := make(chan chan result, n)
+	slots := make(chan struct{}, n)
 	var readErr error
 	go func() {
 		defer close(order)
@@ -193,10 +223,11 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 				line = bytes.TrimSuffix(line, []byte("\n"))
 				ch := make(chan result, 1)
 				select {
-				case order <- ch:
+				case slots <- struct{}{}:
 				case <-ctx.Done():
 					return
 				}
+				order <- ch // never blocks: it has room for every slot
 				go func() {
 					reply, err := k.cl.Call(ctx, k.queue, line)
 					ch <- result{reply, err}
@@ -215,6 +246,7 @@ func (k *callRunner) lines(ctx context.Context, in io.Reader, n int) int {
 	for ch := range order {
 		lineNo++
 		r := <-ch
+		<-slots
 		if stopped {
 			continue // drain: the calls end at once, cancelled
 		}

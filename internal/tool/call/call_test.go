@@ -1,10 +1,14 @@
 package call
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"msw/internal/tool"
 	"msw/internal/tool/tooltest"
@@ -57,5 +61,51 @@ func TestCallUsage(t *testing.T) {
 		if code != tool.ExitUsage || out != "" || !strings.HasPrefix(errs, tc.msg) {
 			t.Errorf("%q: exit %d, stderr %q; want %d, %q", tc.args, code, errs, tool.ExitUsage, tc.msg)
 		}
+	}
+}
+
+// TestCallLinesKeepsNInFlight serves with room for more requests than
+// msw-call -l -P N may have in flight, and checks that no more than N
+// ever arrive at once.
+func TestCallLinesKeepsNInFlight(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		t.Run(fmt.Sprintf("P%d", n), func(t *testing.T) {
+			addr, srv, ctx := tooltest.Start(t, "server")
+			ctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			var mu sync.Mutex
+			active, most := 0, 0
+			more := make(chan struct{}) // closed when more than n are active
+			go srv.Serve(ctx, "svc", lib.ServeOptions{Concurrency: n + 2}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+				mu.Lock()
+				active++
+				most = max(most, active)
+				if active == n+1 {
+					close(more)
+				}
+				mu.Unlock()
+				// Hold the request a while, so that one more sent in
+				// the meantime would arrive while it is active.
+				select {
+				case <-more:
+				case <-time.After(200 * time.Millisecond):
+				}
+				mu.Lock()
+				active--
+				mu.Unlock()
+				return req.Payload, nil
+			})
+			in := strings.Repeat("x\n", 2*n)
+			var out, errs bytes.Buffer
+			code := Run([]string{"-s", addr, "-l", "-P", fmt.Sprint(n), "svc"}, strings.NewReader(in), &out, &errs)
+			if code != tool.ExitOK || out.String() != in {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errs.String())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if most != n {
+				t.Errorf("-P %d: %d requests in flight at once, want %d", n, most, n)
+			}
+		})
 	}
 }

@@ -18,10 +18,12 @@ Usage: msw-diag [options]
 
 Explain what the switch holds, for when a call hangs: when the switch
 started; the services that are running, that were called but never
-started, and that look crashed or deadlocked (nobody has polled them for
-longer than --stale); the requests each one has queued or in flight, how
-old they are and whether their callers are still waiting; and reply
-queues holding replies nobody collected. --json prints the switch's raw
+started, that look crashed or deadlocked (nobody has polled them for
+longer than --stale), and whose servers have stopped or died (their
+sessions ended); the requests each one has queued or in flight, how old
+they are and whether their callers are still waiting; work queues, whose
+messages expect no reply; and reply queues holding replies nobody
+collected. --json prints the switch's raw
 diagnostics snapshot instead, for scripts.
 `
 
@@ -111,6 +113,23 @@ type diagReport struct {
 	full    map[string]map[uint64][]byte // whole payloads by queue and id, with -v
 }
 
+// writeBindings lists the queues bound to topic patterns (msw-bind,
+// msw-sub), and what each holds.
+func (r *diagReport) writeBindings(w io.Writer) {
+	title := false
+	for _, q := range r.snap.Queues {
+		if len(q.Bindings) == 0 {
+			continue
+		}
+		if !title {
+			fmt.Fprintln(w, "\nBound to topics:")
+			title = true
+		}
+		fmt.Fprintf(w, "  %s: %s; %s queued, %s\n", q.Name, strings.Join(q.Bindings, " "),
+			wire.CountOf(int64(q.Depth), "message", "messages"), wire.CountOf(int64(q.Subscribers), "subscriber", "subscribers"))
+	}
+}
+
 // ago says how long before the snapshot t was.
 func (r *diagReport) ago(t time.Time) string {
 	return wire.AgeWords(r.snap.Now.Sub(t)) + " ago"
@@ -148,6 +167,8 @@ func (r *diagReport) write(w io.Writer) {
 		{wire.ServiceRunning, "Running services:"},
 		{wire.ServiceNeverStarted, "Called but never started (requests queued; no server has ever subscribed):"},
 		{wire.ServiceStuck, fmt.Sprintf("Crashed or deadlocked (nobody has polled for more than %s):", staleWords(r.stale))},
+		{wire.ServiceGone, "Stopped or died (requests queued; no server subscribed now):"},
+		{wire.ServiceWorkQueue, "Work queues (messages for msw-recv; no reply expected):"},
 	}
 	for _, sec := range sections {
 		svcs := groups[sec.st]
@@ -183,6 +204,7 @@ func (r *diagReport) write(w io.Writer) {
 	}
 
 	r.writePolicies(w)
+	r.writeBindings(w)
 
 	if r.verbose {
 		fmt.Fprintln(w, "\nClient sessions:")
@@ -194,7 +216,7 @@ func (r *diagReport) write(w io.Writer) {
 			if !ss.LastPoll.IsZero() {
 				poll = "last poll " + r.ago(ss.LastPoll)
 			}
-			fmt.Fprintf(w, "  %s: started %s, %s, %s", ss.ClientID, r.ago(ss.Started), wire.CountOf(int64(ss.Connections), "connection", "connections"), poll)
+			fmt.Fprintf(w, "  %s (session %s): started %s, %s, %s", ss.ClientID, ss.ID, r.ago(ss.Started), wire.CountOf(int64(ss.Connections), "connection", "connections"), poll)
 			if len(ss.Subscribed) > 0 {
 				fmt.Fprintf(w, ", subscribed to %s", strings.Join(ss.Subscribed, ", "))
 			}

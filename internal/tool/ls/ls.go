@@ -5,12 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
+	"path"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
-
-	"github.com/mattn/go-isatty"
 
 	"msw/internal/tool"
 	"msw/internal/wire"
@@ -18,14 +17,17 @@ import (
 )
 
 const lsUsage = `
-Usage: msw-ls [options] [PREFIX]
+Usage: msw-ls [options] [NAME...]
 
-List the queues whose names start with PREFIX: the alive ones (someone
-subscribes to them, or polled them in the last 30 seconds), or with --all
-every queue. On a pipe it prints one name per line, so that
-'for q in $(msw-ls --all); do ...; done' works; on a terminal, or with
--l, a table: name, kind, depth (messages ready), messages in flight,
-subscribers, age of the oldest message and time since the last poll.
+List the queues that hold messages (ready or in flight) or have
+subscribers, or with --all every queue. A NAME lists the queue of
+that name, a glob ('jobs.*', quoted from the shell) every queue it
+matches, held messages or not; msw-ls exits 1 when nothing matches, so
+'msw-ls q > /dev/null' tests for a queue. On a pipe it prints one name
+per line, so that 'for q in $(msw-ls --all); do ...; done' works; on a
+terminal, or with -l, a table: name, kind, depth (messages ready),
+messages in flight, subscribers, age of the oldest message and time
+since the last poll.
 `
 
 var lsGroups = []tool.OptionGroup{
@@ -42,15 +44,18 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sf                tool.SwitchFlags
 	)
 	fs := c.Flags
-	fs.BoolVarP(&all, "all", "a", false, "list every queue, not only the alive ones")
+	fs.BoolVarP(&all, "all", "a", false, "list every queue, idle ones too")
 	fs.BoolVarP(&long, "long", "l", false, "print a table even on a pipe")
 	fs.BoolVar(&asJSON, "json", false, "print a JSON array with everything known of each queue")
 	sf.Register(fs, tool.DefaultWait)
 	if ok, code := c.Parse(args, lsGroups); !ok {
 		return code
 	}
-	if fs.NArg() > 1 {
-		return c.UsageError("unexpected argument %q", fs.Arg(1))
+	patterns := fs.Args()
+	for _, p := range patterns {
+		if _, err := path.Match(p, ""); err != nil {
+			return c.UsageError("%q: not a name or glob: %v", p, err)
+		}
 	}
 	if long && asJSON {
 		return c.UsageError("-l and --json exclude each other")
@@ -60,18 +65,31 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.UsageError("%v", err)
 	}
 	defer done()
-	qs, err := cl.List(ctx, lib.ListOptions{Prefix: fs.Arg(0), All: all})
+	every, err := cl.List(ctx, lib.ListOptions{All: true})
 	if err != nil {
 		return c.Fail(err)
 	}
-	if qs == nil {
-		qs = []lib.QueueInfo{}
+	qs := selectQueues(every, patterns, all)
+	terminal := writerIsTerminal(stdout)
+	switch {
+	case len(qs) == 0 && len(patterns) > 0:
+		if terminal {
+			fmt.Fprintf(stderr, "%s: no queue matches %s\n", c.Name, strings.Join(patterns, " "))
+		}
+		return tool.ExitFailure
+	case len(qs) == 0 && terminal && !asJSON:
+		if idle := len(every); idle > 0 {
+			fmt.Fprintf(stderr, "%s: no queue holds messages or has subscribers (--all lists %d idle)\n", c.Name, idle)
+		} else {
+			fmt.Fprintf(stderr, "%s: the switch has no queues\n", c.Name)
+		}
+		return tool.ExitOK
 	}
 	switch {
 	case asJSON:
 		b, _ := json.MarshalIndent(qs, "", "  ")
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
-	case long || writerIsTerminal(stdout):
+	case long || terminal:
 		err = writeQueueTable(stdout, qs, time.Now())
 	default:
 		err = writeQueueNames(stdout, qs)
@@ -80,6 +98,30 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.Failf("writing standard output: %v", err)
 	}
 	return tool.ExitOK
+}
+
+// selectQueues returns the queues matching any of patterns (a name or
+// a glob), or without patterns the busy ones (holding messages or with
+// subscribers), or every one with all. It never returns
+// nil, so that --json prints [] for none.
+func selectQueues(qs []lib.QueueInfo, patterns []string, all bool) []lib.QueueInfo {
+	out := []lib.QueueInfo{}
+	for _, q := range qs {
+		keep := all || q.Depth > 0 || q.InFlight > 0 || q.Subscribers > 0
+		if len(patterns) > 0 {
+			keep = false
+			for _, p := range patterns {
+				if ok, _ := path.Match(p, q.Name); ok {
+					keep = true
+					break
+				}
+			}
+		}
+		if keep {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // writeQueueNames prints one queue name per line.
@@ -100,13 +142,23 @@ func writeQueueTable(w io.Writer, qs []lib.QueueInfo, now time.Time) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	// A POLICY column only when some queue has a policy (or counts).
+	// A POLICY column only when some queue has a policy (or counts);
+	// the patterns queues are bound to (msw-bind) get a column when
+	// some queue has one.
 	policies := make([]string, len(qs))
-	header := "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL"
+	withPolicy := false
 	for i := range qs {
 		if policies[i] = (*wire.QueueInfo)(&qs[i]).PolicySummary(); policies[i] != "" {
-			header = "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL\tPOLICY"
+			withPolicy = true
 		}
+	}
+	bound := slices.ContainsFunc(qs, func(q lib.QueueInfo) bool { return len(q.Bindings) > 0 })
+	header := "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL"
+	if withPolicy {
+		header += "\tPOLICY"
+	}
+	if bound {
+		header += "\tBINDINGS"
 	}
 	fmt.Fprintln(tw, header)
 	for i, q := range qs {
@@ -116,8 +168,11 @@ func writeQueueTable(w io.Writer, qs []lib.QueueInfo, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s", q.Name, kind, q.Depth, q.InFlight, q.Subscribers,
 			queueAge(now, q.OldestMessage), queueAge(now, q.LastTransfer))
-		if strings.HasSuffix(header, "POLICY") {
+		if withPolicy {
 			fmt.Fprintf(tw, "\t%s", cmp.Or(policies[i], "-"))
+		}
+		if bound {
+			fmt.Fprintf(tw, "\t%s", cmp.Or(strings.Join(q.Bindings, " "), "-"))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -143,7 +198,4 @@ func queueAge(now, t time.Time) string {
 }
 
 // writerIsTerminal reports whether w is a terminal.
-func writerIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && isatty.IsTerminal(f.Fd())
-}
+func writerIsTerminal(w io.Writer) bool { return tool.IsTerminal(w) }

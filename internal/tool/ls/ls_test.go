@@ -78,7 +78,7 @@ func TestLsUsage(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"a", "b"}, tool.ExitUsage, "msw-ls: unexpected argument \"b\"\n"},
+		{[]string{"a", "b["}, tool.ExitUsage, "msw-ls: \"b[\": not a name or glob: syntax error in pattern\n"},
 		{[]string{"-l", "--json"}, tool.ExitUsage, "msw-ls: -l and --json exclude each other\n"},
 		{[]string{"--bogus"}, tool.ExitUsage, "msw-ls: unknown option --bogus\n"},
 		{[]string{"-s", "127.0.0.1:1", "--wait", "0"}, tool.ExitUnreachable, "msw-ls: switch at 127.0.0.1:1 not reachable: connection refused\n"},

@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 	"time"
 
@@ -25,19 +24,48 @@ import (
 const recvUsage = `
 Usage: msw-recv [options] QUEUE...
 
-Take messages from the QUEUEs and write each payload to standard output.
-A message is acknowledged (deleted from its queue) only once it has been
-written and flushed: a msw-recv that is killed or interrupted, or whose
-reader goes away, gives back every message it had not written, and the
-next reader gets them. Without -n or -t it follows the queues until
-interrupted, waiting for the switch as long as it takes. Missing queues
-are created.
+Take messages from the QUEUEs and write each payload to standard output,
+ending it with a newline when it lacks one (-N writes the bytes exactly,
+for binary payloads). A message is acknowledged (deleted from its queue)
+only once it has been written, and, into a pipe, once the reader has
+taken it out of the pipe: a msw-recv that is killed or interrupted, or
+whose reader goes away, gives back every message it had not written or
+the reader had not taken, and the next reader gets them. Without -n or
+-t it follows the queues until interrupted, waiting for the switch as
+long as it takes. Missing queues are created.
 `
 
-var recvGroups = []tool.OptionGroup{
-	tool.Group("Which messages", "count", "timeout", "peek"),
-	tool.Group("Output", "lines", "null", "json"),
-	tool.SwitchGroup,
+// Source is what a command that prints messages as msw-recv does takes
+// them from: msw-recv from the queues it names, msw-sub from a queue of
+// its own bound to the patterns it names.
+type Source struct {
+	Name  string // the command's name
+	Usage string // its -h text
+	Arg   string // what each argument is: QUEUE, PATTERN
+	// Peek offers --peek (showing the queues' messages without taking
+	// them): only for queues that exist apart from the command.
+	Peek bool
+	// Check validates one argument; a bad one fails with status 1, or,
+	// with BadArgIsUsage, 2.
+	Check         func(arg string) error
+	BadArgIsUsage bool
+	// Queues makes the queues to take from, from the arguments: creates
+	// them, or binds one.
+	Queues func(ctx context.Context, c *tool.Command, cl *lib.Client, args []string) ([]string, error)
+}
+
+// recvSource is msw-recv's: the queues named, created if missing.
+var recvSource = Source{
+	Name: "msw-recv", Usage: recvUsage, Arg: "QUEUE", Peek: true,
+	Check: wire.ValidateName,
+	Queues: func(ctx context.Context, c *tool.Command, cl *lib.Client, queues []string) ([]string, error) {
+		for _, q := range queues {
+			if err := tool.CreateQueue(ctx, c, cl, q); err != nil {
+				return nil, err
+			}
+		}
+		return queues, nil
+	},
 }
 
 const (
@@ -48,6 +76,7 @@ const (
 	recvSlowWrite = 100 * time.Millisecond // a batch written slower than this halves the next one
 	recvFastWrite = 10 * time.Millisecond  // one written faster than this doubles it
 	peekDefault   = 1000                   // --peek without -n shows at most this many per queue
+	recvOneByOne  = 100                    // the first messages of a run go into a pipe one at a time
 )
 
 // errOutputClosed is why msw-recv stops when its reader has gone away.
@@ -57,26 +86,38 @@ var errOutputClosed = errors.New("standard output closed")
 type outputFormat int
 
 const (
-	formatRaw   outputFormat = iota // the payload as it is
-	formatLines                     // -l
+	formatRaw   outputFormat = iota // -N: the payload as it is
+	formatLines                     // a newline after each (the default, -l)
 	formatNUL                       // -0
 	formatJSON                      // --json
 )
 
 // Run is the body of msw-recv.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := tool.NewCommand("msw-recv", recvUsage, stdout, stderr)
+	return RunFrom(recvSource, args, stdout, stderr)
+}
+
+// RunFrom is the body of a command that prints the messages of src as
+// msw-recv does.
+func RunFrom(src Source, args []string, stdout, stderr io.Writer) int {
+	c := tool.NewCommand(src.Name, src.Usage, stdout, stderr)
 	var (
 		limit                    int
 		timeout                  tool.DurationValue
 		lines, nul, asJSON, peek bool
+		raw                      bool
 		sf                       tool.SwitchFlags
 	)
 	fs := c.Flags
 	fs.IntVarP(&limit, "count", "n", 0, "stop after `N` messages; never take more than that")
-	fs.VarP(&timeout, "timeout", "t", "exit when nothing arrives for `duration` (status 1 if nothing did)")
-	fs.BoolVar(&peek, "peek", false, "show ready messages, taking none (-n of them, or 1000 a queue)")
-	fs.BoolVarP(&lines, "lines", "l", false, "add a newline to each payload that lacks one")
+	fs.VarP(&timeout, "timeout", "t", "exit when nothing arrives for `duration`, with status 124 (as timeout(1)); 0 waits for ever")
+	groups := []tool.OptionGroup{tool.Group("Which messages", "count", "timeout"), tool.Group("Output", "raw", "lines", "null", "json"), tool.SwitchGroup}
+	if src.Peek {
+		fs.BoolVar(&peek, "peek", false, "show ready messages, taking none (-n of them, or 1000 a queue)")
+		groups[0] = tool.Group("Which messages", "count", "timeout", "peek")
+	}
+	fs.BoolVarP(&raw, "raw", "N", false, "write each payload exactly as it is, nothing added")
+	fs.BoolVarP(&lines, "lines", "l", false, "add a newline to each payload that lacks one (the default)")
 	fs.BoolVarP(&nul, "null", "0", false, "add a NUL to each payload that lacks one")
 	fs.BoolVar(&asJSON, "json", false, "write each message as one line of JSON")
 	sf.Register(fs, lib.WaitForever)
@@ -84,43 +125,46 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		f.Usage += "; default forever when following, 5s with -n, -t or --peek"
 		f.DefValue = ""
 	}
-	if ok, code := c.Parse(args, recvGroups); !ok {
+	if ok, code := c.Parse(args, groups); !ok {
 		return code
 	}
 	given := map[string]bool{}
 	fs.Visit(func(f *pflag.Flag) { given[f.Name] = true })
 	queues := fs.Args()
 	if len(queues) == 0 {
-		return c.UsageError("missing QUEUE")
+		return c.UsageError("missing %s", src.Arg)
 	}
 	if limit < 0 {
 		return c.UsageError("-n %d: want a count of 0 or more", limit)
 	}
-	format, n := formatRaw, 0
+	format, n := formatLines, 0
 	for _, f := range []struct {
 		on     bool
 		format outputFormat
-	}{{lines, formatLines}, {nul, formatNUL}, {asJSON, formatJSON}} {
+	}{{raw, formatRaw}, {lines, formatLines}, {nul, formatNUL}, {asJSON, formatJSON}} {
 		if f.on {
 			format = f.format
 			n++
 		}
 	}
 	if n > 1 {
-		return c.UsageError("-l, -0 and --json exclude each other")
+		return c.UsageError("-N, -l, -0 and --json exclude each other")
 	}
 	if peek && (given["timeout"]) {
 		return c.UsageError("--peek shows what is there at once; -t does not apply")
 	}
 	for _, q := range queues {
-		if err := wire.ValidateName(q); err != nil {
+		if err := src.Check(q); err != nil {
+			if src.BadArgIsUsage {
+				return c.UsageError("%v", err)
+			}
 			return c.Failf("%v", err)
 		}
 	}
 	if given["count"] && limit == 0 {
 		return tool.ExitOK
 	}
-	oneShot := given["count"] || given["timeout"] || peek
+	oneShot := given["count"] || timeout > 0 || peek
 	if oneShot && !given["wait"] {
 		sf.Wait = tool.WaitValue(tool.DefaultWait)
 	}
@@ -136,11 +180,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if peek {
 		code = r.peek(ctx, queues, limit)
 	} else {
-		idle := time.Duration(-1) // no -t: wait for messages forever
-		if given["timeout"] {
+		idle := time.Duration(-1) // no -t, or -t 0: wait for messages forever
+		if timeout > 0 {
 			idle = time.Duration(timeout)
 		}
-		code = r.follow(ctx, queues, limit, idle, time.Duration(sf.Wait))
+		code = r.follow(ctx, src, queues, limit, idle, time.Duration(sf.Wait))
 	}
 	cl.Close()
 	return code
@@ -183,6 +227,8 @@ func newReceiver(c *tool.Command, cl *lib.Client, format outputFormat, stdout io
 		ackCount: recvAckCount,
 		pending:  lib.Acks{},
 		cw:       &countWriter{w: stdout},
+		gauge:    newPipeGauge(stdout),
+		oneByOne: recvOneByOne,
 	}
 	r.out = bufio.NewWriterSize(r.cw, 64<<10)
 	r.enc = json.NewEncoder(&r.jbuf)
@@ -200,9 +246,12 @@ type receiver struct {
 	cw     *countWriter  // stdout, counting the bytes it took
 	out    *bufio.Writer // over cw
 	queued int64         // bytes handed to out
-	ends   []int64       // queued after each message of the batch being written
-	jbuf   bytes.Buffer
-	enc    *json.Encoder // into jbuf
+	gauge  *pipeGauge    // stdout's pipe, or nil
+	held   []heldMessage // written, not yet taken by the reader
+	// oneByOne is how many more messages go into a pipe one at a time.
+	oneByOne int
+	jbuf     bytes.Buffer
+	enc      *json.Encoder // into jbuf
 
 	ackEvery time.Duration // while writing a batch, acknowledge at least this often,
 	ackCount int           // and at least every this many messages
@@ -216,11 +265,10 @@ type receiver struct {
 // follow takes messages until limit (if > 0) have been written, nothing
 // arrived for timeout (if >= 0; 0 takes what is ready and stops), ctx
 // ends or something fails.
-func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeout, wait time.Duration) int {
-	for _, q := range queues {
-		if err := tool.CreateQueue(ctx, r.cl, q); err != nil {
-			return r.stop(ctx, err)
-		}
+func (r *receiver) follow(ctx context.Context, src Source, args []string, limit int, timeout, wait time.Duration) int {
+	queues, err := src.Queues(ctx, r.c, r.cl, args)
+	if err != nil {
+		return r.stop(ctx, err)
 	}
 	if err := r.cl.Subscribe(ctx, queues...); err != nil {
 		return r.stop(ctx, err)
@@ -241,6 +289,9 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		poll := recvPoll
 		if timeout >= 0 {
 			poll = min(poll, max(time.Until(idleUntil), 0))
+		}
+		if len(r.held) > 0 {
+			poll = 0 // the reader has messages to take first: wait for it, not the switch
 		}
 		want := r.take
 		if limit > 0 {
@@ -276,11 +327,17 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		backoff = 0
 		r.clearPending()
 		if len(ds) == 0 {
+			if len(r.held) > 0 {
+				if err := r.drain(ctx); err != nil {
+					return r.stop(ctx, err)
+				}
+				continue
+			}
 			if timeout >= 0 && !time.Now().Before(idleUntil) {
 				if got == 0 {
-					return r.finish(r.c.Failf("no message within %s", timeout))
+					r.c.Failf("no message within %s", timeout)
 				}
-				break
+				return r.finish(tool.ExitTimeout) // as timeout(1)
 			}
 			continue
 		}
@@ -288,12 +345,16 @@ func (r *receiver) follow(ctx context.Context, queues []string, limit int, timeo
 		idleUntil = time.Now().Add(timeout)
 		n, werr := r.writeBatch(ctx, ds)
 		got += n
-		if n < len(ds) {
-			r.release(ds[n:])
-		}
+		r.release(ds[n:])
 		if werr != nil {
 			return r.stop(ctx, werr)
 		}
+	}
+	if errors.Is(context.Cause(ctx), tool.ErrInterrupted) {
+		return r.finish(tool.InterruptStatus())
+	}
+	if err := r.drain(ctx); err != nil {
+		return r.stop(ctx, err)
 	}
 	return r.finish(tool.ExitOK)
 }
@@ -346,20 +407,33 @@ func (r *receiver) peek(ctx context.Context, queues []string, limit int) int {
 	return tool.ExitOK
 }
 
-// stop ends the run because of err: quietly when msw-recv was asked to
-// stop (a signal, or its reader went away), else with err's message.
+// stop ends the run because of err: quietly when its reader went away,
+// with the status of a signal when one interrupted it, else with err's
+// message.
 func (r *receiver) stop(ctx context.Context, err error) int {
-	if (ctx.Err() != nil && errors.Is(err, context.Canceled)) || isOutputClosed(err) {
+	cause := context.Cause(ctx)
+	switch {
+	case isOutputClosed(err) || (ctx.Err() != nil && isOutputClosed(cause)):
 		return r.finish(tool.ExitOK)
+	case errors.Is(cause, tool.ErrInterrupted):
+		return r.finish(tool.InterruptStatus())
 	}
 	return r.finish(r.c.Fail(err))
 }
 
-// finish acknowledges what was written and not yet acknowledged, and
-// returns code (or the failure to acknowledge, if code was success).
+// finish acknowledges what the reader took and was not yet acknowledged,
+// gives back what it did not take, and returns code (or the failure to
+// acknowledge, if code was success).
 func (r *receiver) finish(code int) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	r.settle()
+	untaken := make([]lib.Delivery, len(r.held))
+	for i, h := range r.held {
+		untaken[i] = lib.Delivery{Queue: h.queue, ID: h.id}
+	}
+	r.held = nil
+	r.release(untaken)
 	err := r.checkSession(ctx)
 	if err == nil {
 		err = r.ackPending(ctx)
@@ -388,48 +462,113 @@ func isOutputClosed(err error) bool {
 	return errors.Is(err, errOutputClosed) || (isRecvWriteError(err) && errors.Is(err, syscall.EPIPE))
 }
 
-// writeBatch writes ds and flushes them. It returns how many were wholly
-// written; those are pending acknowledgement, the others are not. While a
-// batch is written, what has been written so far is acknowledged every
-// r.ackEvery and every r.ackCount messages, so that a msw-recv killed
-// half-way leaves little to be delivered twice: at most what it wrote
-// since its last acknowledgement.
+// writeBatch writes ds and flushes them. It returns how many it wrote;
+// the others are the caller's to give back. A message written is held
+// until its reader has taken it (see settle), then it is pending
+// acknowledgement. While a batch is written, what the reader has taken
+// so far is acknowledged every r.ackEvery and every r.ackCount messages
+// written, so that a msw-recv killed half-way leaves little to be
+// delivered twice.
+//
+// The first messages of a run go into a pipe one at a time, each once
+// the reader has taken the one before: a reader that wants a few lines
+// and exits (head -3) then finds no more in the pipe than it wanted, and
+// what it did not take stays queued. After that msw-recv writes as fast
+// as the reader reads, at most a pipe's worth ahead of it.
 func (r *receiver) writeBatch(ctx context.Context, ds []lib.Delivery) (int, error) {
 	start := time.Now()
 	lastAck := start
-	r.ends = r.ends[:0]
-	marked := 0 // ds[:marked] are already pending
+	sinceAck := 0 // messages written since the last acknowledgement
 	var err error
-	for i := range ds {
+	n := 0
+	for ; n < len(ds); n++ {
 		if ctx.Err() != nil {
 			break // asked to stop: write no more, give the rest back
 		}
-		if err = r.writeOne(&ds[i]); err != nil {
-			break
-		}
-		r.ends = append(r.ends, r.queued)
-		if i+1 < len(ds) && (i+1-marked >= r.ackCount || time.Since(lastAck) >= r.ackEvery) {
-			if err = r.out.Flush(); err != nil {
-				err = &recvWriteError{err}
+		if r.oneByOne > 0 && r.gauge != nil {
+			if err = r.drain(ctx); err != nil {
 				break
 			}
-			r.addPending(ds[marked : i+1])
-			marked = i + 1
+		}
+		if err = r.writeOne(&ds[n]); err != nil {
+			break
+		}
+		r.held = append(r.held, heldMessage{queue: ds[n].Queue, id: ds[n].ID, end: r.queued})
+		r.oneByOne = max(r.oneByOne-1, 0)
+		sinceAck++
+		if n+1 < len(ds) && (sinceAck >= r.ackCount || time.Since(lastAck) >= r.ackEvery) {
+			if err = r.flush(); err != nil {
+				n++
+				break
+			}
+			r.settle()
 			r.ackPending(ctx) // best effort; what fails stays pending
 			lastAck = time.Now()
+			sinceAck = 0
 		}
 	}
 	if err == nil {
-		if err = r.out.Flush(); err != nil {
-			err = &recvWriteError{err}
-		}
+		err = r.flush()
 	}
-	// A message is written once every byte of it has gone to stdout.
-	n := sort.Search(len(r.ends), func(i int) bool { return r.ends[i] > r.cw.n })
-	n = max(n, marked)
-	r.addPending(ds[marked:n])
+	r.settle()
 	r.adapt(time.Since(start))
 	return n, err
+}
+
+// heldMessage is a message written to stdout that its reader has not
+// taken yet: end is r.queued after it.
+type heldMessage struct {
+	queue string
+	id    uint64
+	end   int64
+}
+
+// flush writes out what is buffered.
+func (r *receiver) flush() error {
+	if err := r.out.Flush(); err != nil {
+		return &recvWriteError{err}
+	}
+	return nil
+}
+
+// drain flushes and waits until the reader has taken everything written
+// (it returns at once when stdout is not a pipe), then settles.
+func (r *receiver) drain(ctx context.Context) error {
+	if err := r.flush(); err != nil {
+		return err
+	}
+	if r.gauge != nil && len(r.held) > 0 {
+		gone, err := r.gauge.waitEmpty(ctx)
+		if gone {
+			err = errOutputClosed
+		}
+		if err != nil {
+			r.settle()
+			return err
+		}
+	}
+	r.settle()
+	return nil
+}
+
+// settle makes pending the held messages whose every byte the reader has
+// taken: all that went out, but for a pipe's unread bytes.
+func (r *receiver) settle() {
+	taken := r.cw.n
+	if r.gauge != nil {
+		unread, err := r.gauge.unread()
+		if err != nil {
+			return // taken stays unknown: hold on
+		}
+		taken -= unread
+	}
+	i := 0
+	for i < len(r.held) && r.held[i].end <= taken {
+		r.pending[r.held[i].queue] = append(r.pending[r.held[i].queue], r.held[i].id)
+		i++
+	}
+	r.npending += i
+	r.held = append(r.held[:0], r.held[i:]...)
 }
 
 // adapt sizes the next transfer to how fast the reader takes messages, so
@@ -478,13 +617,6 @@ func (r *receiver) delimiter() (byte, bool) {
 		return 0, true
 	}
 	return 0, false
-}
-
-func (r *receiver) addPending(ds []lib.Delivery) {
-	for i := range ds {
-		r.pending[ds[i].Queue] = append(r.pending[ds[i].Queue], ds[i].ID)
-	}
-	r.npending += len(ds)
 }
 
 func (r *receiver) clearPending() {

@@ -8,16 +8,21 @@ import (
 	"io"
 
 	"msw/internal/tool/ack"
+	"msw/internal/tool/bind"
 	"msw/internal/tool/call"
 	"msw/internal/tool/diag"
+	"msw/internal/tool/front"
 	"msw/internal/tool/ls"
 	"msw/internal/tool/mkq"
+	"msw/internal/tool/pub"
 	"msw/internal/tool/recv"
 	"msw/internal/tool/rm"
 	"msw/internal/tool/send"
 	"msw/internal/tool/serve"
+	"msw/internal/tool/sub"
 	"msw/internal/tool/switchd"
 	"msw/internal/tool/tail"
+	"msw/internal/tool/unbind"
 )
 
 // Body is a command's body: it takes the arguments after the program
@@ -31,8 +36,10 @@ type Tool struct {
 	Run  Body
 }
 
-// Tools lists every command, the switch first.
+// Tools lists every command: the front door msw, then those of
+// catalog.Commands in its order.
 var Tools = []Tool{
+	{"msw", front.Run},
 	{"msw-switch", switchd.Run},
 	{"msw-send", send.Run},
 	{"msw-recv", recv.Run},
@@ -43,5 +50,9 @@ var Tools = []Tool{
 	{"msw-tail", tail.Run},
 	{"msw-rm", rm.Run},
 	{"msw-ack", ack.Run},
+	{"msw-pub", pub.Run},
+	{"msw-sub", sub.Run},
+	{"msw-bind", bind.Run},
+	{"msw-unbind", unbind.Run},
 	{"msw-mkq", mkq.Run},
 }

@@ -3,6 +3,7 @@ package send
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,9 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
 
 	"msw/internal/tool"
 	"msw/internal/wire"
@@ -20,16 +24,43 @@ const sendUsage = `
 Usage: msw-send [options] QUEUE
 
 Send standard input to QUEUE as one message, byte for byte (empty input
-is one empty message). With -l each line is a message, with -0 each
-NUL-terminated record, with --json each line is a JSON envelope as
-'msw-recv --json' prints it. QUEUE is created if it does not exist.
-Messages are sent in order, in batches, while input is still being read.
+is one empty message), or --body TEXT. With -l each line is a message,
+with -0 each NUL-terminated record, with --json each line is a JSON
+envelope as 'msw-recv --json' prints it. QUEUE is created if it does not
+exist. Messages are sent in order, in batches, while input is still
+being read. A message over the switch's payload limit (16 MiB unless the
+switch says otherwise) is refused while it is read.
 `
 
-var sendGroups = []tool.OptionGroup{
-	tool.Group("Input", "lines", "null", "json"),
-	tool.Group("Message", "correlation-id", "reply-to"),
-	tool.SwitchGroup,
+// Target is where a command that reads messages as msw-send does sends
+// them: msw-send to the queue it names, msw-pub to a topic.
+type Target struct {
+	Name  string // the command's name
+	Usage string // its -h text
+	Arg   string // what its argument is: QUEUE, TOPIC
+	// Check validates the argument; a bad one fails with status 1, or,
+	// with BadArgIsUsage, 2.
+	Check         func(arg string) error
+	BadArgIsUsage bool
+	// Flags registers the target's own options, and returns their names
+	// for the Message group of -h.
+	Flags func(fs *pflag.FlagSet) []string
+	// Prepare, if set, makes sure the target exists before anything is
+	// read (as a whole message) or sent.
+	Prepare func(ctx context.Context, c *tool.Command, cl *lib.Client, arg string) error
+	// Send sends one batch, in order, all or nothing, and returns the id
+	// the first message got (0 where ids mean nothing, as for a publish).
+	Send func(ctx context.Context, cl *lib.Client, arg string, ms []lib.Message) (uint64, error)
+}
+
+// sendTarget is msw-send's: the queue named, created if missing.
+var sendTarget = Target{
+	Name: "msw-send", Usage: sendUsage, Arg: "QUEUE",
+	Check:   wire.ValidateName,
+	Prepare: tool.CreateQueue,
+	Send: func(ctx context.Context, cl *lib.Client, queue string, ms []lib.Message) (uint64, error) {
+		return cl.SendBatch(ctx, queue, ms)
+	},
 }
 
 // Batching: a batch is handed to the sender when it holds this many
@@ -63,25 +94,40 @@ func (m splitMode) unit() string {
 
 // Run is the body of msw-send.
 func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := tool.NewCommand("msw-send", sendUsage, stdout, stderr)
+	return RunTo(sendTarget, args, stdin, stdout, stderr)
+}
+
+// RunTo is the body of a command that reads messages as msw-send does
+// and sends them to t.
+func RunTo(t Target, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := tool.NewCommand(t.Name, t.Usage, stdout, stderr)
 	var (
 		lines, nul, asJSON bool
 		replyTo, corrID    string
+		body               string
+		verbose            bool
 		sf                 tool.SwitchFlags
 	)
 	fs := c.Flags
+	fs.StringVar(&body, "body", "", "send `text` as the message, not standard input")
+	fs.BoolVarP(&verbose, "verbose", "v", false, "print the id the switch gave each message (the first of each batch)")
 	fs.BoolVarP(&lines, "lines", "l", false, "each line is a message (its newline removed)")
 	fs.BoolVarP(&nul, "null", "0", false, "each NUL-terminated record is a message")
 	fs.BoolVar(&asJSON, "json", false, "each line is a JSON envelope as msw-recv --json prints it")
 	fs.StringVar(&corrID, "correlation-id", "", "correlation `id` of every message")
 	fs.StringVar(&replyTo, "reply-to", "", "`queue` that replies should go to")
+	message := []string{"correlation-id", "reply-to"}
+	if t.Flags != nil {
+		message = append(message, t.Flags(fs)...)
+	}
 	sf.Register(fs, tool.DefaultWait)
-	if ok, code := c.Parse(args, sendGroups); !ok {
+	groups := []tool.OptionGroup{tool.Group("Input", "body", "lines", "null", "json"), tool.Group("Message", message...), tool.Group("Output", "verbose"), tool.SwitchGroup}
+	if ok, code := c.Parse(args, groups); !ok {
 		return code
 	}
 	switch fs.NArg() {
 	case 0:
-		return c.UsageError("missing QUEUE")
+		return c.UsageError("missing %s", t.Arg)
 	case 1:
 	default:
 		return c.UsageError("unexpected argument %q", fs.Arg(1))
@@ -100,11 +146,18 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if n > 1 {
 		return c.UsageError("-l, -0 and --json exclude each other")
 	}
+	bodySet := fs.Changed("body")
+	if bodySet && n > 0 {
+		return c.UsageError("--body is the message; it takes no -l, -0 or --json")
+	}
 	if len(corrID) > wire.MaxFieldLen {
 		return c.UsageError("--correlation-id: %d bytes, limit %d", len(corrID), wire.MaxFieldLen)
 	}
 	queue := fs.Arg(0)
-	if err := wire.ValidateName(queue); err != nil {
+	if err := t.Check(queue); err != nil {
+		if t.BadArgIsUsage {
+			return c.UsageError("%v", err)
+		}
 		return c.Failf("%v", err)
 	}
 	if replyTo != "" {
@@ -118,34 +171,67 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	defer cl.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, stop := tool.SignalContext()
+	defer stop()
 	batches := make(chan sendBatch, 2)
-	sp := &splitter{mode: mode, corrID: corrID, replyTo: replyTo}
+	sp := &splitter{mode: mode, corrID: corrID, replyTo: replyTo, limit: cl.MaxPayload, input: "standard input"}
+	if bodySet {
+		stdin, sp.input = strings.NewReader(body), "--body"
+	}
 	if mode == splitWhole {
 		// Fail fast, before reading what may be a long input, if the
 		// switch is not there.
-		if err := tool.CreateQueue(ctx, cl, queue); err != nil {
-			return c.Fail(err)
+		if t.Prepare != nil {
+			if err := t.Prepare(ctx, c, cl, queue); err != nil {
+				return c.Fail(err)
+			}
 		}
+		c.NoteReadingTerminal(stdin, "the message")
 		go sp.readWhole(ctx, stdin, batches)
 	} else {
+		c.NoteReadingTerminal(stdin, "messages")
 		go sp.read(ctx, stdin, batches)
-		if err := tool.CreateQueue(ctx, cl, queue); err != nil {
-			return c.Fail(err)
+		if t.Prepare != nil {
+			if err := t.Prepare(ctx, c, cl, queue); err != nil {
+				return c.Fail(err)
+			}
 		}
 	}
-	for b := range batches {
+	for {
+		var b sendBatch
+		select {
+		case <-ctx.Done(): // interrupted, maybe while reading a terminal
+			return c.Fail(ctx.Err())
+		case next, ok := <-batches:
+			if !ok {
+				return tool.ExitOK
+			}
+			b = next
+		}
 		if len(b.msgs) > 0 {
-			if _, err := cl.SendBatch(ctx, queue, b.msgs); err != nil {
-				return sendFailed(c, ctx, cl, queue, mode, b, err)
+			id, err := t.Send(ctx, cl, queue, b.msgs)
+			if err != nil {
+				return sendFailed(c, ctx, cl, t, queue, mode, b, err)
+			}
+			if verbose && id != 0 {
+				reportSent(stdout, queue, id, len(b.msgs))
 			}
 		}
 		if b.err != nil {
 			return c.Failf("%v", b.err)
 		}
 	}
-	return tool.ExitOK
+}
+
+// reportSent says what a batch of n messages to queue got: the id of
+// its only message, or of its first (ids are consecutive within one
+// request, and a batch of a few MiB is one).
+func reportSent(w io.Writer, queue string, first uint64, n int) {
+	if n == 1 {
+		fmt.Fprintf(w, "sent #%d to %s\n", first, queue)
+		return
+	}
+	fmt.Fprintf(w, "sent %d messages to %s, the first #%d\n", n, queue, first)
 }
 
 // framePrefix is how the switch names the message of a batch it refused.
@@ -155,7 +241,7 @@ var framePrefix = regexp.MustCompile(`^frame ([0-9]+): (.*)$`)
 // one message of the batch as too large, the messages before it
 // are sent again on their own, so that everything before the message
 // named in the error was sent, and nothing from it on.
-func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, queue string, mode splitMode, b sendBatch, err error) int {
+func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, t Target, queue string, mode splitMode, b sendBatch, err error) int {
 	var le *lib.Error
 	if !errors.As(err, &le) || le.Code != lib.CodeTooLarge {
 		return c.Fail(err)
@@ -171,7 +257,7 @@ func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, queue stri
 		return c.Fail(err)
 	}
 	if k > 1 {
-		if _, err := cl.SendBatch(ctx, queue, b.msgs[:k-1]); err != nil {
+		if _, err := t.Send(ctx, cl, queue, b.msgs[:k-1]); err != nil {
 			return c.Fail(err)
 		}
 	}
@@ -202,8 +288,18 @@ func (b *sendBatch) lineOf(i int) int {
 type splitter struct {
 	mode            splitMode
 	corrID, replyTo string
+	limit           func() int // the switch's payload limit
+	input           string     // what is read, for errors: standard input
 
 	arena []byte // payloads of small messages are carved from it
+}
+
+// maxPayload is the switch's payload limit.
+func (sp *splitter) maxPayload() int {
+	if sp.limit == nil {
+		return wire.DefaultMaxPayload
+	}
+	return sp.limit()
 }
 
 // payload copies tok into storage that is never written again.
@@ -222,10 +318,13 @@ func (sp *splitter) payload(tok []byte) []byte {
 // readWhole sends all of r as one message.
 func (sp *splitter) readWhole(ctx context.Context, r io.Reader, out chan<- sendBatch) {
 	defer close(out)
-	data, err := io.ReadAll(r)
+	limit := sp.maxPayload()
+	data, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	b := sendBatch{first: 1}
 	if err != nil {
-		b.err = fmt.Errorf("reading standard input: %w", err)
+		b.err = fmt.Errorf("reading %s: %w", cmp.Or(sp.input, "standard input"), err)
+	} else if len(data) > limit {
+		b.err = fmt.Errorf("%s: the message is over the switch's limit of %s; nothing sent", cmp.Or(sp.input, "standard input"), tool.SizeWords(limit))
 	} else {
 		b.msgs = []lib.Message{{Payload: data, CorrelationID: sp.corrID, ReplyTo: sp.replyTo}}
 	}
@@ -266,6 +365,11 @@ func (sp *splitter) read(ctx context.Context, r io.Reader, out chan<- sendBatch)
 		tok, err := br.ReadSlice(delim)
 		if err == bufio.ErrBufferFull {
 			partial = append(partial, tok...)
+			if limit := sp.maxPayload(); len(partial) > limit {
+				b.err = fmt.Errorf("%s %d: over the switch's limit of %s", sp.mode.unit(), line+1, tool.SizeWords(limit))
+				hand()
+				return
+			}
 			continue
 		}
 		if len(partial) > 0 {

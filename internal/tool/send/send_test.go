@@ -239,7 +239,7 @@ func TestSendUsageErrors(t *testing.T) {
 		{[]string{"a", "b"}, tool.ExitUsage, "msw-send: unexpected argument \"b\"\n"},
 		{[]string{"-l", "--json", "q"}, tool.ExitUsage, "msw-send: -l, -0 and --json exclude each other\n"},
 		{[]string{"--nope", "q"}, tool.ExitUsage, "msw-send: unknown option --nope\n"},
-		{[]string{"-s", "unix:", "q"}, tool.ExitUsage, "msw-send: switch address \"unix:\": empty socket path\n"},
+		{[]string{"-s", "unix:", "q"}, tool.ExitUsage, "msw-send: -s/--switch: switch address \"unix:\": empty socket path\n"},
 		{[]string{"--correlation-id", strings.Repeat("c", broker.MaxFieldLen+1), "q"}, tool.ExitUsage, fmt.Sprintf("msw-send: --correlation-id: %d bytes, limit %d\n", broker.MaxFieldLen+1, broker.MaxFieldLen)},
 		{[]string{"a/b"}, tool.ExitFailure, "msw-send: bad queue name: \"a/b\": character '/' at 1 not allowed (letters, digits, _ . - : @; first a letter, digit or _)\n"},
 	} {
@@ -259,7 +259,7 @@ func TestSendHelpListsEveryOption(t *testing.T) {
 	help := stdout.String()
 	for _, want := range []string{"Usage: msw-send [options] QUEUE\n", "\nInput:\n", "  -l, --lines  ", "  -0, --null  ", "  --json  ",
 		"\nMessage:\n", "  --correlation-id ID  ", "  --reply-to QUEUE  ", "\nSwitch:\n", "  -s, --switch ADDRESS  ",
-		"  --wait DURATION  ", "(default 5s)", "  --client-id ", "Exit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout."} {
+		"  --wait DURATION  ", "(default 5s)", "  --client-id ", "Exit status: 0 success, 1 failure, 2 usage error, 69 switch unreachable, 124 timeout,\n130 interrupted (Ctrl-C).\n"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("help lacks %q:\n%s", want, help)
 		}

@@ -118,6 +118,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		argv[0] = path
 	}
 
+	sf.OwnWaitNote = true // "waiting for it", below
 	cl, err := sf.Client(c.Name)
 	if err != nil {
 		return c.UsageError("%v", err)
@@ -173,6 +174,7 @@ type serveProgram struct {
 	timeout    time.Duration
 	stderr     *lockedWriter
 	baseEnv    []string // msw-serve's environment without the MSW_* variables set per request
+	trim       trimmer
 }
 
 func newServeProgram(argv []string, switchAddr string, timeout time.Duration, stderr io.Writer) *serveProgram {
@@ -245,10 +247,12 @@ func (p *serveProgram) handle(ctx context.Context, req *lib.Request) ([]byte, er
 	} else {
 		r = execrun.Run(ctx, p.argv, env, req.Payload, tail)
 	}
+	p.trim.large(max(len(req.Payload), cap(r.Out)))
 	tail.flush()
 	name := p.argv[0]
 	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		msg := fmt.Sprintf("%s: timed out after %s, killed\n", name, p.timeout)
+		fmt.Fprintf(p.stderr, "%s%s", tail.prefix, msg)
 		return nil, &lib.RemoteError{Status: lib.StatusTimeout, Message: msg + tail.text()}
 	}
 	if !r.Failed {
@@ -263,6 +267,8 @@ func (p *serveProgram) handle(ctx context.Context, req *lib.Request) ([]byte, er
 	if ws.Signaled() {
 		status, how = 128+int(ws.Signal()), "killed by "+unix.SignalName(ws.Signal())
 	}
+	// The operator sees what failed too, not only the caller.
+	fmt.Fprintf(p.stderr, "%s%s: %s\n", tail.prefix, name, how)
 	msg := tail.text()
 	if msg == "" {
 		msg = fmt.Sprintf("%s: %s\n", name, how)

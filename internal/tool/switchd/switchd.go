@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"msw/compat"
 	"msw/internal/tool"
 	"msw/internal/wire"
+	"msw/lib"
 	"msw/server"
 )
 
@@ -34,9 +36,10 @@ queues, services and trace; the page only reads unless --ui-writes.
 `
 
 var switchGroups = []tool.OptionGroup{
-	tool.Group("Serving", "listen", "compat", "socket-mode", "allow-host", "ready-file", "ui-writes", "verbose"),
+	tool.Group("Serving", "listen", "compat", "socket-mode", "socket-group", "allow-host", "ready-file", "ui-writes", "verbose"),
+	tool.Group("Who may connect", "token-file", "tls-cert", "tls-key", "insecure-listen", "tls-ca"),
 	tool.Group("Durability", "data", "fsync", "cache", "repair"),
-	tool.Group("Limits", "max-payload", "max-wait", "session-grace", "trace-size"),
+	tool.Group("Limits", "max-payload", "max-memory", "max-conns", "max-sessions", "max-queues", "max-wait", "session-grace", "trace-size"),
 	tool.Group("Stopping a running switch", "shutdown", "switch", "wait", "client-id"),
 }
 
@@ -68,9 +71,16 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		uiWrites   bool
 		sf         tool.SwitchFlags
 		dur        durability
+
+		tlsCert, tlsKey, socketGroup string
+		insecure                     bool
+		maxMemory                    = defaultMaxMemory()
+		maxConns                     = defaultMaxConns()
+		maxSessions                  = broker.DefaultMaxSessions
+		maxQueues                    = broker.DefaultMaxQueues
 	)
 	fs := c.Flags
-	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+server.DefaultAddr+")")
+	fs.Var(&listens, "listen", "`address` to serve: host:port or unix:/path (repeatable; default "+lib.EnvSwitch+", else "+server.DefaultAddr+")")
 	fs.Func("compat", "also serve the original message-switch's protocol on this `address`: unix:/path or a loopback host:port (repeatable)", func(a string) error {
 		compats = append(compats, a)
 		return compat.CheckAddr(a)
@@ -86,6 +96,14 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&uiWrites, "ui-writes", false, "let the web page on / destroy queues and ack messages (each after a confirmation); without it the page only reads")
 	fs.BoolVar(&shutdown, "shutdown", false, "ask the running switch at -s to stop, then exit")
 	dur.register(fs)
+	fs.StringVar(&socketGroup, "socket-group", "", "give Unix sockets to this `group` (name or number); use with --socket-mode 0660")
+	fs.StringVar(&tlsCert, "tls-cert", "", "serve TCP with TLS using this certificate `file` (PEM; clients: https:// addresses)")
+	fs.StringVar(&tlsKey, "tls-key", "", "the private key `file` of --tls-cert (PEM)")
+	fs.BoolVar(&insecure, "insecure-listen", false, "let a non-loopback --listen go without a token or TLS: anyone who reaches the port may read, delete and stop everything")
+	fs.StringVar(&maxMemory, "max-memory", maxMemory, "most bytes the switch's messages may hold, each counted with 128 B of overhead (`size`; default half the machine's memory); a send past it gets 507 memory_full")
+	fs.IntVar(&maxConns, "max-conns", maxConns, "most open client connections (`N`; default 10000, less if the open-file limit is lower); past it a connection gets 429")
+	fs.IntVar(&maxSessions, "max-sessions", maxSessions, "most sessions at once (`N`); past it a login gets 429")
+	fs.IntVar(&maxQueues, "max-queues", maxQueues, "most queues at once (`N`); past it a create gets 429")
 	sf.Register(fs, tool.DefaultWait)
 	if ok, code := c.Parse(args, switchGroups); !ok {
 		return code
@@ -104,13 +122,44 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil || mode > 0o777 {
 		return c.UsageError("--socket-mode %q: want an octal mode such as 0600", socketMode)
 	}
+	mm, err := tool.ParseSize(maxMemory)
+	if err != nil {
+		return c.UsageError("--max-memory: %v", err)
+	}
+	from := "--listen"
 	if len(listens) == 0 {
-		listens = listenList{server.DefaultAddr}
+		from, listens = lib.EnvSwitch, listenList{os.Getenv(lib.EnvSwitch)}
+		if listens[0] == "" {
+			from, listens = "the default address", listenList{server.DefaultAddr}
+		}
+	}
+	for _, addr := range listens {
+		if _, err := wire.ParseAddr(addr); err != nil {
+			return c.UsageError("%s: %v", from, err)
+		}
+	}
+	// --token-file (from SwitchFlags) is the token the switch demands,
+	// and the one --shutdown sends.
+	var token string
+	if sf.TokenFile != "" {
+		if token, err = readToken(sf.TokenFile); err != nil {
+			return c.UsageError("--token-file: %v", err)
+		}
+	}
+	tlsConf, err := loadTLS(tlsCert, tlsKey)
+	if err != nil {
+		return c.UsageError("%v", err)
+	}
+	for _, l := range listens {
+		if exposed(l) && token == "" && tlsConf == nil && !insecure {
+			return c.Failf("--listen %s reaches beyond this machine: give --token-file and/or --tls-cert/--tls-key (or --insecure-listen to let anyone who reaches it do anything)", l)
+		}
 	}
 	if traceSize == 0 {
 		traceSize = -1
 	}
 
+	setMemoryLimit(int64(mm))
 	logger := log.New(stderr, "msw-switch: ", 0)
 	store, cache, code := dur.open(c, logger)
 	if code != tool.ExitOK {
@@ -123,26 +172,47 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer stop()
 	metrics := server.NewMetrics()
 	b := broker.New(broker.Options{
-		MaxPayload: mp,
-		Grace:      time.Duration(grace),
-		MaxWait:    time.Duration(maxWait),
-		TraceSize:  traceSize,
-		OnReply:    metrics.ObserveReply,
-		Store:      dur.store(store),
-		CacheBytes: cache,
+		MaxMemory:   int64(mm),
+		MaxSessions: maxSessions,
+		MaxQueues:   maxQueues,
+		MaxPayload:  mp,
+		Grace:       time.Duration(grace),
+		MaxWait:     time.Duration(maxWait),
+		TraceSize:   traceSize,
+		OnReply:     metrics.ObserveReply,
+		Store:       dur.store(store),
+		CacheBytes:  cache,
 	})
 	if store != nil {
 		g := b.Gauges(nil)
 		logger.Printf("data in %s, fsync %s: %d queues, %d messages", dur.dir, dur.fsync, g.Queues, g.Ready+g.InFlight)
 	}
-	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites})
+	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites,
+		Token: token, TLS: tlsConf, Limits: server.Limits{MaxConns: maxConns}})
 
 	cs := compat.New(b, srv, compat.Options{Log: logger, OnShutdown: stop})
 	listeners, err := listenAll(listens, compats, iofs.FileMode(mode))
 	if err != nil {
 		return c.Failf("%v", err)
 	}
-	return serve(ctx, c, logger, srv, cs, listeners, len(listens), readyFile)
+	for i, l := range listeners[:len(listens)] {
+		if ua, ok := l.Addr().(*net.UnixAddr); ok {
+			if socketGroup != "" {
+				if err := chgrpSocket(ua.Name, socketGroup); err != nil {
+					closeAll(listeners)
+					return c.Failf("%v", err)
+				}
+			}
+			continue
+		}
+		if exposed(listens[i]) && token == "" && tlsConf == nil {
+			logger.Printf("WARNING: --insecure-listen: %s is open to anyone who can reach it, with no token and no TLS: they may read and delete every message and stop the switch", listens[i])
+		}
+		if tlsConf != nil {
+			listeners[i] = tlsListener{l}
+		}
+	}
+	return serve(ctx, c, logger, srv, cs, listeners, append(listens[:len(listens):len(listens)], compats...), len(listens), readyFile)
 }
 
 // listenAll opens a listener on each address, msw's own first and then
@@ -156,9 +226,7 @@ func listenAll(addrs, compats []string, mode iofs.FileMode) ([]net.Listener, err
 		}
 		l, err := listen(addr, mode)
 		if err != nil {
-			for _, l := range listeners {
-				l.Close()
-			}
+			closeAll(listeners)
 			return nil, fmt.Errorf("listen %s: %v", addr, err)
 		}
 		listeners = append(listeners, l)
@@ -166,23 +234,61 @@ func listenAll(addrs, compats []string, mode iofs.FileMode) ([]net.Listener, err
 	return listeners, nil
 }
 
+func closeAll(listeners []net.Listener) {
+	for _, l := range listeners {
+		l.Close()
+	}
+}
+
+// memoryHeadroom is what the switch may use beyond --max-memory: its
+// connections' buffers, requests being decoded, the trace, the runtime.
+const memoryHeadroom = 256 << 20
+
+// setMemoryLimit tells the Go runtime to collect harder as the switch
+// nears --max-memory plus its headroom, so that its resident memory
+// stays near what it holds instead of growing to twice that between
+// collections. GOMEMLIMIT, if set, is left as the operator gave it.
+func setMemoryLimit(maxMemory int64) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(maxMemory + memoryHeadroom)
+	}
+}
+
+// defaultMaxMemory is half the machine's memory, or 1 GiB if unknown.
+func defaultMaxMemory() string {
+	if m := physicalMemory(); m > 0 {
+		return strconv.FormatInt(m/2>>20, 10) + "MiB"
+	}
+	return "1GiB"
+}
+
+// defaultMaxConns leaves room under the open-file limit for the
+// switch's own files.
+func defaultMaxConns() int {
+	n := server.DefaultMaxConns
+	if fl := fdLimit(); fl > 0 && fl-128 < n {
+		n = max(fl-128, 16)
+	}
+	return n
+}
+
 // serve serves msw's protocol on the first nOwn listeners and the
 // original's on the rest until ctx ends or one fails, writes the first
-// one's address to readyFile (if set) once serving, and shuts both
+// one's address (as given, with the port it got) to readyFile (if set) once serving, and shuts both
 // servers down at the end.
-func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, cs *compat.Server, listeners []net.Listener, nOwn int, readyFile string) int {
+func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server.Server, cs *compat.Server, listeners []net.Listener, given []string, nOwn int, readyFile string) int {
 	errc := make(chan error, len(listeners))
 	for i, l := range listeners {
 		if i >= nOwn {
-			logger.Printf("listening on %s (message-switch protocol)", listenerAddr(l))
+			logger.Printf("listening on %s (message-switch protocol)", listenerAddr(l, given[i]))
 			go func() { errc <- cs.Serve(l) }()
 			continue
 		}
-		logger.Printf("listening on %s", listenerAddr(l))
+		logger.Printf("listening on %s", listenerAddr(l, given[i]))
 		go func() { errc <- srv.Serve(l) }()
 	}
 	if readyFile != "" {
-		if err := writeFileAtomic(readyFile, listenerAddr(listeners[0])+"\n"); err != nil {
+		if err := writeFileAtomic(readyFile, listenerAddr(listeners[0], given[0])+"\n"); err != nil {
 			srv.Shutdown(context.Background())
 			return c.Failf("--ready-file: %v", err)
 		}
@@ -210,13 +316,26 @@ func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server
 	return code
 }
 
-// listenerAddr renders a listener's address as clients give it.
-func listenerAddr(l net.Listener) string {
+// listenerAddr renders a listener's address as it was given (localhost
+// stays localhost), with the port it got if it asked for any (port 0).
+func listenerAddr(l net.Listener, given string) string {
 	if ua, ok := l.Addr().(*net.UnixAddr); ok {
 		return wire.Addr{Network: "unix", Address: ua.Name}.String()
 	}
-	return l.Addr().String()
+	hostport := l.Addr().String()
+	a, err := wire.ParseAddr(given)
+	host, _, err2 := net.SplitHostPort(a.Address)
+	if ta, ok := l.Addr().(*net.TCPAddr); ok && err == nil && err2 == nil {
+		hostport = net.JoinHostPort(host, strconv.Itoa(ta.Port))
+	}
+	if _, ok := l.(tlsListener); ok {
+		return "https://" + hostport
+	}
+	return hostport
 }
+
+// tlsListener marks a TCP listener the server speaks TLS on.
+type tlsListener struct{ net.Listener }
 
 func writeFileAtomic(path, content string) error {
 	tmp := path + ".tmp"
@@ -231,7 +350,9 @@ func askShutdown(c *tool.Command, sf *tool.SwitchFlags) int {
 	if err != nil {
 		return c.UsageError("%v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(max(sf.Wait, tool.WaitValue(tool.DefaultWait)))+5*time.Second)
+	sigCtx, stop := tool.SignalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(sigCtx, time.Duration(max(sf.Wait, tool.WaitValue(tool.DefaultWait)))+5*time.Second)
 	defer cancel()
 	if err := cl.Shutdown(ctx); err != nil {
 		return c.Fail(err)

@@ -20,14 +20,17 @@ import (
 const tailUsage = `
 Usage: msw-tail [options]
 
-Print the switch's recent trace events: messages sent, delivered, acked
-and given back, queues created and destroyed, sessions started and ended.
-Each row shows the time since the first row, the event, who sent to
-which queue and who received it, an RPC's processing time on its reply,
-the message id and the start of its payload. -f keeps waiting for new
-events, like tail -f. --json prints one JSON object per event instead,
---mscgen an mscgen chart and --mermaid a Mermaid sequence diagram of the
-events (one arrow per event), to draw a captured conversation.
+Print the switch's last 10 trace events (-n for another number, -n all
+for every one it keeps): messages sent, delivered, acked and given back,
+queues created and destroyed, sessions started and ended. Each row shows
+the time since the first row (the wall-clock time with --timestamps),
+the event, who sent to which queue and who received it, an RPC's
+processing time on its reply, the message id and the start of its
+payload. -f then keeps waiting for new events, like tail -f. --queue and
+--client keep the events of some queues or clients only. --json prints
+one JSON object per event instead, --mscgen an mscgen chart and
+--mermaid a Mermaid sequence diagram of the events (one arrow per
+event), to draw a captured conversation.
 `
 
 // tailPage is how many events one trace request asks for.
@@ -37,8 +40,8 @@ const tailPage = 1000
 const tailPoll = 30 * time.Second
 
 var tailGroups = []tool.OptionGroup{
-	tool.Group("Which events", "follow", "lines", "after", "count"),
-	tool.Group("Output", "json", "mscgen", "mermaid", "verbose"),
+	tool.Group("Which events", "follow", "lines", "after", "count", "queue", "client"),
+	tool.Group("Output", "timestamps", "json", "mscgen", "mermaid", "verbose"),
 	tool.SwitchGroup,
 }
 
@@ -47,16 +50,21 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := tool.NewCommand("msw-tail", tailUsage, stdout, stderr)
 	var (
 		follow, asJSON, mscgen, mermaid, verbose bool
+		stamps                                   bool
 		last                                     lastN
 		after                                    uint64
 		count                                    int
+		sel                                      selection
 		sf                                       tool.SwitchFlags
 	)
 	fs := c.Flags
 	fs.BoolVarP(&follow, "follow", "f", false, "keep waiting for new events (until interrupted)")
-	fs.VarP(&last, "lines", "n", "print only the last `N` events already recorded (default: all the switch keeps)")
+	fs.VarP(&last, "lines", "n", "print the last `N` events already recorded, or 'all' (default 10; charts and --after: all)")
 	fs.Uint64Var(&after, "after", 0, "start after the event with this sequence `number` (as --json shows it)")
 	fs.IntVar(&count, "count", 0, "stop after printing `N` events (0: no limit)")
+	fs.StringArrayVar(&sel.queues, "queue", nil, "only events of this queue (a `name` or glob; repeatable)")
+	fs.StringArrayVar(&sel.clients, "client", nil, "only events this client sent or received (a client `id` or glob; repeatable)")
+	fs.BoolVar(&stamps, "timestamps", false, "show each event's wall-clock time, not the time since the first row")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object per event")
 	fs.BoolVar(&mscgen, "mscgen", false, "print the events as an mscgen chart")
 	fs.BoolVar(&mermaid, "mermaid", false, "print the events as a Mermaid sequence diagram")
@@ -83,6 +91,12 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if count < 0 {
 		return c.UsageError("--count %d: want 0 or more", count)
 	}
+	if err := sel.check(); err != nil {
+		return c.UsageError("%v", err)
+	}
+	if !fs.Changed("lines") && after == 0 && !mscgen && !mermaid {
+		last = lastN{n: tailDefault, set: true}
+	}
 	cl, ctx, done, err := sf.Connect(c.Name)
 	if err != nil {
 		return c.UsageError("%v", err)
@@ -91,11 +105,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	events, next, err := readTrace(ctx, cl, after)
 	if err != nil {
-		if ctx.Err() != nil {
-			return tool.ExitOK
-		}
 		return c.Fail(err)
 	}
+	events = sel.filter(events)
 	if last.set && len(events) > last.n {
 		events = events[len(events)-last.n:]
 	}
@@ -113,7 +125,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		writeMermaid(w, events, verbose)
 		return tool.ExitOK
 	}
-	out := &eventWriter{w: w, json: asJSON, verbose: verbose}
+	out := &eventWriter{w: w, json: asJSON, verbose: verbose, stamps: stamps}
 	if !asJSON && !follow {
 		out.measure(events)
 	}
@@ -124,13 +136,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if !follow || (count > 0 && out.n >= count) {
 		return tool.ExitOK
 	}
-	return followTrace(ctx, c, cl, out, next, count)
+	return followTrace(ctx, c, cl, out, next, count, &sel)
 }
 
 // followTrace prints the events after next as they come, until ctx ends
 // or count events (if > 0) have been printed in all. An unreachable
 // switch is said once and waited for.
-func followTrace(ctx context.Context, c *tool.Command, cl *lib.Client, out *eventWriter, next uint64, count int) int {
+func followTrace(ctx context.Context, c *tool.Command, cl *lib.Client, out *eventWriter, next uint64, count int, sel *selection) int {
 	unreachable := false
 	for ctx.Err() == nil {
 		tr, err := cl.Trace(ctx, next, tailPage, tailPoll)
@@ -155,7 +167,7 @@ func followTrace(ctx context.Context, c *tool.Command, cl *lib.Client, out *even
 		if tr.Lost > 0 {
 			fmt.Fprintf(c.Stderr, "%s: %d events were lost: the switch's trace ring overflowed before they were read\n", c.Name, tr.Lost)
 		}
-		for _, ev := range tr.Events {
+		for _, ev := range sel.filter(tr.Events) {
 			out.write(ev)
 			if count > 0 && out.n >= count {
 				return tool.ExitOK
@@ -164,8 +176,11 @@ func followTrace(ctx context.Context, c *tool.Command, cl *lib.Client, out *even
 		out.w.Flush()
 		next = tr.Next
 	}
-	return tool.ExitOK
+	return tool.InterruptStatus() // only a signal ends following
 }
+
+// tailDefault is how many recorded events msw-tail prints without -n.
+const tailDefault = 10
 
 // lastN is -n: a count of events, or unset for all of them.
 type lastN struct {
@@ -184,9 +199,13 @@ func (l *lastN) String() string {
 func (l *lastN) Type() string { return "N" }
 
 func (l *lastN) Set(s string) error {
+	if s == "all" {
+		l.n, l.set = 0, false
+		return nil
+	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return errors.New("want a whole number of events")
+		return errors.New("want a whole number of events, or all")
 	}
 	l.n, l.set = n, true
 	return nil
@@ -214,6 +233,7 @@ type eventWriter struct {
 	w       *bufio.Writer
 	json    bool
 	verbose bool
+	stamps  bool      // wall-clock times, not times since base
 	base    time.Time // time of the first event printed
 	widths  [5]int    // of the padded columns; they only grow
 	n       int       // events printed
@@ -284,8 +304,15 @@ func (o *eventWriter) cells(ev lib.TraceEvent) []string {
 	if ev.Reply {
 		took = "took " + shortDuration(time.Duration(ev.ProcessingMicros)*time.Microsecond)
 	}
+	when := fmt.Sprintf("+%.3fs", rel.Seconds())
+	if o.stamps {
+		when = ev.Time.Local().Format("2006-01-02 15:04:05.000")
+	}
+	if ev.Kind == wire.EventPublish {
+		took = copiesText(ev.Copies)
+	}
 	return []string{
-		fmt.Sprintf("+%.3fs", rel.Seconds()),
+		when,
 		eventName(ev),
 		eventRoute(ev),
 		id,
@@ -316,11 +343,19 @@ func (o *eventWriter) summary(ev lib.TraceEvent) string {
 
 func isMessageEvent(kind string) bool {
 	switch kind {
-	case wire.EventSend, wire.EventDeliver, wire.EventAck, wire.EventRedeliver, wire.EventWithdraw,
+	case wire.EventSend, wire.EventDeliver, wire.EventAck, wire.EventRedeliver, wire.EventWithdraw, wire.EventPublish,
 		wire.EventExpire, wire.EventDrop, wire.EventDeadLetter:
 		return true
 	}
 	return false
+}
+
+// copiesText says how many queues a publish reached: "to 3 queues".
+func copiesText(n int) string {
+	if n == 1 {
+		return "to 1 queue"
+	}
+	return fmt.Sprintf("to %d queues", n)
 }
 
 // eventName is the event's kind, with a send that answers a request
@@ -402,7 +437,7 @@ func chartArrows(events []lib.TraceEvent, verbose bool) ([]chartArrow, []string)
 			id = fmt.Sprintf(" #%d", ev.MessageID)
 		}
 		payload := ""
-		if ev.Size > 0 || ev.Kind == wire.EventSend {
+		if ev.Size > 0 || ev.Kind == wire.EventSend || ev.Kind == wire.EventPublish {
 			payload = ": " + tool.SummarizePayload(ev.Preview, ev.Size, ev.Size > wire.PreviewLen, width)
 		}
 		a := chartArrow{style: "send"}
@@ -414,6 +449,11 @@ func chartArrows(events []lib.TraceEvent, verbose bool) ([]chartArrow, []string)
 				a.style = "reply"
 				a.label = "reply" + id + " (took " + shortDuration(time.Duration(ev.ProcessingMicros)*time.Microsecond) + ")" + payload
 			}
+		case wire.EventPublish:
+			// The topic is a participant of its own; the copies follow
+			// as sends from the publisher to each queue.
+			a.from, a.to = add(from), add(ev.Queue)
+			a.label = "publish " + copiesText(ev.Copies) + payload
 		case wire.EventDeliver:
 			a.from, a.to = add(ev.Queue), add(ev.To)
 			a.style, a.label = "deliver", "deliver"+id

@@ -154,6 +154,8 @@ const SECTIONS = [
   ["running", "Running"],
   ["never_started", "Called but never started"],
   ["stuck", "Crashed or deadlocked"],
+  ["gone", "Stopped or died (no server subscribed now)"],
+  ["work", "Work queues (no reply expected)"],
 ];
 
 function renderServices(snap, now) {

@@ -49,7 +49,7 @@ export function chartArrows(events, verbose) {
     const size = ev.size || 0;
     const id = ev.message_id ? ` #${ev.message_id}` : "";
     let payload = "";
-    if (size > 0 || ev.kind === "send") {
+    if (size > 0 || ev.kind === "send" || ev.kind === "publish") {
       payload = ": " + summarizePayload(ev.preview || "", size, size > PREVIEW_LEN, width);
     }
     const a = { from: "", to: "", style: "send", label: "", seq: ev.seq };
@@ -68,6 +68,13 @@ export function chartArrows(events, verbose) {
           set(from, queue, "send", "send" + id + payload);
         }
         break;
+      case "publish": {
+        // The topic is a participant of its own; the copies follow as
+        // sends from the publisher to each queue.
+        const n = ev.copies || 0;
+        set(from, queue, "send", "publish to " + n + (n === 1 ? " queue" : " queues") + payload);
+        break;
+      }
       case "deliver":
         set(queue, ev.to || "", "deliver", "deliver" + id);
         break;

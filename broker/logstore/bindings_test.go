@@ -1,0 +1,49 @@
+package logstore
+
+import (
+	"slices"
+	"testing"
+
+	"msw/internal/wire"
+)
+
+// TestBindingsSurviveRestart: a durable queue's bindings come back after
+// a restart, unbinding is recorded too, and a destroyed queue's bindings
+// do not return with a queue of its name.
+func TestBindingsSurviveRestart(t *testing.T) {
+	mfs := newMemFS(1)
+	st := mustOpen(t, testDir, Options{FS: mfs})
+	b := newBroker(t, st)
+	for _, q := range []string{"keep", "gone"} {
+		if err := b.CreateQueue(nil, q); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Bind(nil, q, []string{"news.>", "sports.*"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Unbind(nil, "keep", []string{"sports.*"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DestroyQueue(nil, "gone", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.CreateQueue(nil, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	st.Close()
+
+	st2 := mustOpen(t, testDir, Options{FS: mfs.crash()})
+	b2 := newBroker(t, st2)
+	for q, want := range map[string][]string{"keep": {"news.>"}, "gone": nil} {
+		qi, err := b2.Info(q)
+		if err != nil || !slices.Equal(qi.Bindings, want) {
+			t.Errorf("after restart, %s bindings = %v, %v; want %v", q, qi.Bindings, err, want)
+		}
+	}
+	n, err := b2.Publish(nil, "news.uk", []wire.Message{{Payload: []byte("x")}})
+	if err != nil || n != 1 {
+		t.Errorf("Publish after restart = %d, %v; want 1", n, err)
+	}
+}
