@@ -119,6 +119,11 @@ type Broker struct {
 	engine     Engine        // nil unless scaled out; see remote.go
 	engineDone chan struct{} // closed by Close: stops the keep-alive
 
+	done      chan struct{} // closed by Close; ends the sweeper
+	closeOnce sync.Once
+	ttlMu     sync.Mutex          // before Queue.mu (the sweeper), else a leaf
+	ttlQueues map[*Queue]struct{} // queues with a TTL; see policy.go
+
 	// Counters, for metrics.
 	Counters Counters
 }
@@ -127,6 +132,9 @@ type Broker struct {
 type Counters struct {
 	Sent, Delivered, Acked, Redelivered, Withdrawn atomic.Uint64
 	SessionsStarted, SessionsEnded                 atomic.Uint64
+	// What queue policies did: messages expired, moved to a dead-letter
+	// queue, dropped by drop-oldest, and refused as over a bound.
+	Expired, DeadLettered, Dropped, Rejected atomic.Uint64
 }
 
 // New returns an empty broker.
@@ -137,6 +145,7 @@ func New(opts Options) *Broker {
 		started:  time.Now(),
 		queues:   make(map[string]*Queue),
 		sessions: make(map[string]*Session),
+		done:     make(chan struct{}),
 	}
 	if opts.TraceSize > 0 {
 		b.trace = newTraceRing(opts.TraceSize)
@@ -163,6 +172,7 @@ func (b *Broker) Close() {
 	if !b.closed.Swap(true) && b.engineDone != nil {
 		close(b.engineDone)
 	}
+	b.closeOnce.Do(func() { close(b.done) })
 	b.wakeAllNames()
 	b.queuesMu.RLock()
 	defer b.queuesMu.RUnlock()
@@ -276,12 +286,15 @@ func (b *Broker) giveBackHeld(q *Queue, s *Session) {
 			delete(q.inflight, id)
 		}
 	}
+	var dead []message
 	if !q.destroyed {
+		back, dead = q.splitDeadLocked(back)
 		q.giveBackLocked(back)
 	}
 	q.mu.Unlock()
 	b.Counters.Redelivered.Add(uint64(len(back)))
 	b.traceMessages(wire.EventRedeliver, q.name, back, s.clientID, "", false)
+	b.deadLetter(q, dead, s)
 }
 
 // lookup finds a queue by name.
@@ -527,12 +540,20 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 	if err != nil {
 		return 0, err
 	}
+	if q.remote != nil { // held by the engine, not in this process's memory
+		return b.sendRemote(s, q, ms, stored, number)
+	}
+	return b.put(s, q, stored, now, number, &ms[0])
+}
+
+// put enqueues messages made by send (or moved to a dead-letter queue)
+// into q, within its bounds and the switch's memory; number and m0 are
+// send's.
+func (b *Broker) put(s *Session, q *Queue, stored []message, now int64, number numbering, m0 *wire.Message) (uint64, error) {
+	queue := q.name
 	var cost int64
 	for i := range stored {
 		cost += messageCost(&stored[i])
-	}
-	if q.remote != nil { // held by the engine, not in this process's memory
-		return b.sendRemote(s, q, ms, stored, number)
 	}
 	if err := b.reserve(cost); err != nil {
 		return 0, err
@@ -544,11 +565,17 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
 	if number != nil {
-		if err := number.apply(q, &ms[0], &stored[0]); err != nil {
+		if err := number.apply(q, m0, &stored[0]); err != nil {
 			q.mu.Unlock()
 			b.held.Add(-cost)
 			return 0, err
 		}
+	}
+	err := q.admitLocked(stored)
+	if err != nil {
+		q.mu.Unlock()
+		b.held.Add(-cost)
+		return 0, err
 	}
 	var c Commit
 	if b.durable(q) {
@@ -560,13 +587,16 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 	}
 	first := q.enqueueLocked(stored)
 	q.sent += uint64(len(stored))
+	dropped := q.trimLocked()
+	dc := b.recordGoneLocked(q, dropped)
 	q.mu.Unlock()
+	b.gone(q, dropped, dc, wire.EventDrop)
 	if c != 0 {
 		if err := b.waitSent(q, c, first, stored); err != nil {
 			return 0, err
 		}
 	}
-	b.Counters.Sent.Add(uint64(len(ms)))
+	b.Counters.Sent.Add(uint64(len(stored)))
 	if s != nil {
 		for i := range stored {
 			t, ok := s.takeRequest(queue, stored[i].corr())
@@ -670,12 +700,16 @@ func (b *Broker) Release(s *Session, acks wire.Acks) error {
 				back = append(back, h.msg)
 			}
 		}
+		back, dead := q.splitDeadLocked(back)
 		q.giveBackLocked(back)
 		q.mu.Unlock()
+		b.deadLetter(q, dead, s)
 		b.Counters.Redelivered.Add(uint64(len(back)))
-		for i := range back {
-			if back[i].replyLen > 0 {
-				s.takeRequest(back[i].replyTo(), back[i].corr())
+		for _, ms := range [][]message{back, dead} {
+			for i := range ms {
+				if ms[i].replyLen > 0 {
+					s.takeRequest(ms[i].replyTo(), ms[i].corr())
+				}
 			}
 		}
 		b.traceMessages(wire.EventRedeliver, name, back, clientOf(s), "", false)
@@ -726,6 +760,7 @@ func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
 	if q.remote != nil {
 		return nil, fmt.Errorf("%s: peek: %w with a --backend", queue, errors.ErrUnsupported)
 	}
+	b.expire(q, time.Now().UnixNano())
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := min(max, q.ready())

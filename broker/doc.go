@@ -19,6 +19,7 @@
 //	Broker.queuesMu / Broker.sessionsMu  (RWMutex; read-locked for lookups)
 //	Broker.bindingsMu  (RWMutex; read-locked by a publish to match)
 //	Session.mu
+//	Broker.ttlMu (the sweeper's set of queues with a TTL; a leaf elsewhere)
 //	Queue.mu  (a publish holds its matching queues' at once, in name order)
 //	trace slot locks, Broker.namesMu (leaves)
 //
@@ -55,6 +56,46 @@
 // each costs one header in its queue (56 bytes, TestPublishCopyBytes).
 // A persistent queue's bindings are queue properties in the store
 // ("binding:PATTERN"), so they survive a restart with it.
+//
+// # Policies
+//
+// A queue's policy (policy.go) is checked under Queue.mu, where the
+// change it governs happens; a queue without one pays one or two
+// compares per send and one per transfer.
+//
+// Bounds: a send checks max-depth (ready messages) and max-bytes (bytes
+// held, in flight too) before it enqueues, all or nothing. Under reject
+// it fails with ErrQueueFull (429 queue_full); under drop-oldest it
+// enqueues, then takes the oldest ready messages off the head until the
+// queue is within its bounds, recording them as acks in the same locked
+// step (only a message larger than max-bytes alone is refused). Bytes in
+// flight cannot be dropped, and may keep a queue past max-bytes until
+// they are acked.
+//
+// Expiry needs no timer per message. Fresh messages sit in enqueue
+// order, so the expired ones are always at the head: a transfer first
+// drops the head's expired messages of each queue it takes from (a
+// receiver never gets an expired message), Peek does the same, and one
+// sweeper goroutine per broker, started by the first TTL set, wakes
+// every 250 ms to do it for each queue with a TTL, so that an unread
+// queue frees its memory too. The cost is O(expired) per check plus the
+// short redelivery list, and a wake-up every 250 ms walking the queues
+// that have a TTL (never the others); expired messages are recorded as
+// acks.
+//
+// Dead letters: when messages are given back (Release, or their holder's
+// session ended), those already delivered max-deliveries times are taken
+// out instead and, after the queue's lock is released, sent to the
+// dead-letter queue (created if missing) with their delivery count and
+// the last holder as origin; only once that send is durable is their
+// deletion from the source recorded, so a crash in between leaves a
+// duplicate, never a loss. A dead-letter queue that refuses them (full)
+// sends them back to their queue. A message in flight when a durable
+// switch stopped comes back ready and may be delivered once more before
+// it is dead-lettered: its last holder is gone with that switch.
+//
+// The policy itself is a queue property (metaPolicy, JSON) recorded with
+// SetQueueMeta and read back on recovery, as the creation time is.
 //
 // # Durability
 //

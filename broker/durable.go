@@ -59,6 +59,7 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 		if v := rq.Meta[metaCreated]; len(v) == 8 {
 			q.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		}
+		b.recoverPolicy(q, rq.Meta[metaPolicy])
 		disk, fresh := 0, 0
 		for i := range rq.Messages {
 			if rq.Messages[i].DiskOnly > 0 {
@@ -128,6 +129,7 @@ func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
 		sms[i] = StoredMessage{
 			ID:            q.nextID + 1 + uint64(i),
 			Enqueued:      m.enqueued,
+			Deliveries:    m.deliveries,
 			Status:        m.status,
 			Origin:        m.originID(),
 			CorrelationID: m.corr(),

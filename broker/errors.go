@@ -25,6 +25,11 @@ var (
 	ErrTooLarge = errors.New("too large")
 	// ErrSessionEnded: the session has ended or never existed.
 	ErrSessionEnded = errors.New("unknown or ended session")
+	// ErrQueueFull: a send would take a queue past its max-depth or
+	// max-bytes, and its overflow policy is reject.
+	ErrQueueFull = errors.New("queue_full")
+	// ErrBadPolicy: a queue policy has a field out of range.
+	ErrBadPolicy = wire.ErrBadPolicy
 	// ErrClosed: the broker is shutting down.
 	ErrClosed = errors.New("switch shutting down")
 	// ErrNotSupported: the queue is held by an Engine (msw-switch

@@ -155,8 +155,9 @@ func (b *Broker) Bindings() []wire.Binding {
 // Publish enqueues a copy of each message into every queue bound to a
 // pattern matching topic, and returns how many queues that was (0 is not
 // an error). Each message reaches all those queues in one step: every
-// copy is queued, or, if one cannot be recorded, none is. s may be nil
-// for an anonymous publisher.
+// copy is queued, or, if one cannot be recorded or a queue's policy
+// refuses it (ErrQueueFull), none is. A queue under drop-oldest makes
+// room as for a send. s may be nil for an anonymous publisher.
 func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, error) {
 	if b.closed.Load() {
 		return 0, ErrClosed
@@ -174,6 +175,16 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 	qs := b.bindings.matching(topic)
 	b.bindingsMu.RUnlock()
 
+	// Each copy counts against MaxMemory as a message sent to its queue
+	// does, since it is given back as one when it leaves (droppedLocked).
+	var cost int64
+	for i := range stored {
+		cost += messageCost(&stored[i])
+	}
+	if err := b.reserve(cost * int64(len(qs))); err != nil {
+		return 0, err
+	}
+
 	// Lock every target in name order; skip those destroyed meanwhile.
 	live := qs[:0]
 	for _, q := range qs {
@@ -184,9 +195,18 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 		}
 		live = append(live, q)
 	}
+	b.held.Add(-cost * int64(len(qs)-len(live)))
 	qs = live
 	done := make([]published, 0, len(qs))
 	for _, q := range qs {
+		if err = q.admitLocked(stored); err != nil {
+			break
+		}
+	}
+	for _, q := range qs {
+		if err != nil {
+			break
+		}
 		var c Commit
 		if b.durable(q) {
 			if c, err = b.record(q, stored); err != nil {
@@ -202,6 +222,7 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 		for _, q := range qs {
 			q.mu.Unlock()
 		}
+		b.held.Add(-cost * int64(len(qs)))
 		return 0, err
 	}
 	if b.trace != nil {
@@ -220,9 +241,14 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 		if b.trace != nil {
 			b.trace.addMessages(now, wire.EventSend, q.name, copies, clientOf(s), "", false)
 		}
+		done[i].dropped = q.trimLocked()
+		done[i].dc = b.recordGoneLocked(q, done[i].dropped)
 	}
 	for _, q := range qs {
 		q.mu.Unlock()
+	}
+	for _, d := range done {
+		b.gone(d.q, d.dropped, d.dc, wire.EventDrop)
 	}
 	if err := b.waitPublished(done, stored); err != nil {
 		return 0, err
@@ -232,11 +258,14 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 }
 
 // published is the copies of a publish in one queue: their record's
-// commit (0 unless the queue is durable) and first id.
+// commit (0 unless the queue is durable) and first id, and what its
+// drop-oldest policy dropped to make room, with that record's commit.
 type published struct {
-	q     *Queue
-	c     Commit
-	first uint64
+	q       *Queue
+	c       Commit
+	first   uint64
+	dropped []message
+	dc      Commit
 }
 
 // waitPublished waits until the copies of a publish recorded for durable

@@ -287,3 +287,79 @@ func TestPublishCopyBytes(t *testing.T) {
 		t.Errorf("an extra copy costs %.1f B; want at most 64", perCopy)
 	}
 }
+
+// TestPublishHeld checks that a publish's copies count against the
+// switch's memory as sent messages do, and that taking them all off
+// their queues gives every byte back.
+func TestPublishHeld(t *testing.T) {
+	b := newTestBroker(t, Options{})
+	bindAll(t, b, "a", "t.>")
+	bindAll(t, b, "b", "t.*")
+	if _, err := b.Publish(nil, "t.x", msgs("12345")); err != nil {
+		t.Fatal(err)
+	}
+	// What the same message costs sent to one queue.
+	one := newTestBroker(t, Options{})
+	one.CreateQueue(nil, "q")
+	if _, err := one.Send(nil, "q", msgs("12345")); err != nil {
+		t.Fatal(err)
+	}
+	if h, want := b.Held(), 2*one.Held(); h != want || want == 0 {
+		t.Errorf("after publishing one message to 2 queues, Held() = %d; want %d", h, want)
+	}
+	for _, q := range []string{"a", "b"} {
+		ds := mustTransferFrom(t, b, q)
+		if err := b.Ack(nil, wire.Acks{q: {ds[0].ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if h := b.Held(); h != 0 {
+		t.Errorf("after both copies were acked, Held() = %d; want 0", h)
+	}
+}
+
+// TestPublishRefusedWhenMemoryFull checks that a publish whose copies
+// would take the switch past MaxMemory is refused, whole.
+func TestPublishRefusedWhenMemoryFull(t *testing.T) {
+	b := newTestBroker(t, Options{MaxMemory: 3 * wire.MessageOverhead})
+	bindAll(t, b, "a", "t")
+	bindAll(t, b, "b", "t")
+	if _, err := b.Publish(nil, "t", msgs("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Publish(nil, "t", msgs("y")); !errors.Is(err, ErrMemoryFull) {
+		t.Errorf("a publish past MaxMemory: %v; want ErrMemoryFull", err)
+	}
+	if got := peekAll(t, b, "a") + "/" + peekAll(t, b, "b"); got != "x/x" {
+		t.Errorf("queues hold %q; want x/x", got)
+	}
+}
+
+// TestPublishUnderPolicy checks that a queue's bounds hold for published
+// copies as for sends: a full queue under reject refuses the publish,
+// whole, and one under drop-oldest makes room.
+func TestPublishUnderPolicy(t *testing.T) {
+	b := newTestBroker(t, Options{})
+	bindAll(t, b, "strict", "t")
+	bindAll(t, b, "latest", "t")
+	if err := b.SetPolicy(nil, "strict", wire.Policy{MaxDepth: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetPolicy(nil, "latest", wire.Policy{MaxDepth: 1, Overflow: wire.OverflowDropOldest}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"1", "2"} {
+		if _, err := b.Publish(nil, "t", msgs(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.Publish(nil, "t", msgs("3")); !errors.Is(err, ErrQueueFull) {
+		t.Errorf("a publish past strict's max-depth: %v; want ErrQueueFull", err)
+	}
+	if got := peekAll(t, b, "strict") + "/" + peekAll(t, b, "latest"); got != "1,2/2" {
+		t.Errorf("queues hold %q; want 1,2/2", got)
+	}
+	if qi, _ := b.Info("latest"); qi.Dropped != 1 {
+		t.Errorf("latest dropped %d; want 1", qi.Dropped)
+	}
+}

@@ -32,6 +32,9 @@ type Queue struct {
 	everSubscribed bool
 	sent, acked    uint64   // messages enqueued and acked since the queue was made
 	patterns       []string // bound to, sorted; written under Broker.bindingsMu too
+	pol            policy   // see policy.go
+	// messages the policy removed since the queue was made
+	expired, deadLettered, dropped uint64
 
 	remote   *remoteQueue // set for a queue an Engine holds (remote.go)
 	unexpose func()       // a transient queue's exposure to other gateways

@@ -19,6 +19,16 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 		Created:     q.created,
 		Bytes:       q.bytes,
 		Bindings:    slices.Clone(q.patterns),
+
+		MaxDepth:      q.pol.set.MaxDepth,
+		MaxBytes:      q.pol.set.MaxBytes,
+		Overflow:      q.pol.set.Overflow,
+		TTL:           q.pol.set.TTL,
+		MaxDeliveries: q.pol.set.MaxDeliveries,
+		DeadLetter:    q.pol.set.DeadLetter,
+		Expired:       q.expired,
+		DeadLettered:  q.deadLettered,
+		Dropped:       q.dropped,
 	}
 	if q.transient {
 		qi.Kind = wire.KindTransient

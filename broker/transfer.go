@@ -208,6 +208,19 @@ func (b *Broker) take(s *Session, max int, w *waiter, now int64) []wire.Delivery
 			q.mu.Unlock()
 			break
 		}
+		if q.pol.ttl != 0 {
+			// Expire first: a receiver never gets a message past its TTL.
+			if ex := q.expireLocked(now); len(ex) > 0 {
+				ec := b.recordGoneLocked(q, ex)
+				q.mu.Unlock()
+				b.gone(q, ex, ec, wire.EventExpire)
+				q.mu.Lock()
+				if q.destroyed {
+					q.mu.Unlock()
+					continue
+				}
+			}
+		}
 		// Size the batch once: growing it (and the deliveries) from nil
 		// by appends was the largest allocation of an RPC transfer.
 		if n := min(max-len(out), q.ready()); cap(buf) < n {

@@ -103,6 +103,7 @@ const (
 	CodeUnauthorized   = "unauthorized"      // the switch needs its token (Options.Token)
 	CodeLimit          = "limit_reached"     // a switch-wide bound is reached; the message names it
 	CodeMemoryFull     = "memory_full"       // the switch holds --max-memory bytes
+	CodeQueueFull      = "queue_full"        // a send past the queue's max-depth or max-bytes (429)
 )
 
 // answerError is the *Error of a failure answer.

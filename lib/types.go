@@ -90,6 +90,19 @@ type QueueInfo struct {
 	// Durable reports a persistent queue of a switch with --data, kept
 	// on disk.
 	Durable bool `json:"durable,omitempty"`
+	// The queue's policy, as in Policy; TTL is a duration such as "30s".
+	MaxDepth      int    `json:"max_depth,omitempty"`
+	MaxBytes      int64  `json:"max_bytes,omitempty"`
+	Overflow      string `json:"overflow,omitempty"`
+	TTL           string `json:"ttl,omitempty"`
+	MaxDeliveries int    `json:"max_deliveries,omitempty"`
+	DeadLetter    string `json:"dead_letter,omitempty"`
+	// Expired, DeadLettered and Dropped count the messages the policy
+	// removed since the queue was made: past their TTL, moved to the
+	// dead-letter queue, dropped by drop-oldest.
+	Expired      uint64 `json:"expired,omitempty"`
+	DeadLettered uint64 `json:"dead_lettered,omitempty"`
+	Dropped      uint64 `json:"dropped,omitempty"`
 	// Bindings are the patterns the queue is bound to, sorted.
 	Bindings []string `json:"bindings,omitempty"`
 }

@@ -50,6 +50,8 @@ var errorCodes = []struct {
 	{broker.ErrQueueNotEmpty, http.StatusConflict, wire.CodeQueueNotEmpty},
 	{broker.ErrInFlight, http.StatusConflict, wire.CodeInFlight},
 	{broker.ErrSessionEnded, http.StatusGone, wire.CodeUnknownSession},
+	{broker.ErrQueueFull, http.StatusTooManyRequests, wire.CodeQueueFull},
+	{broker.ErrBadPolicy, http.StatusBadRequest, wire.CodeBadRequest},
 	{broker.ErrClosed, http.StatusServiceUnavailable, wire.CodeShuttingDown},
 	{broker.ErrNotSupported, http.StatusBadRequest, wire.CodeBadRequest},
 	{broker.ErrLimit, http.StatusTooManyRequests, wire.CodeLimit},

@@ -178,10 +178,33 @@ func (s *Server) queueInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, qi)
 }
 
+// createQueue creates a persistent queue if it does not exist; a body,
+// a wire.Policy, replaces its policy.
 func (s *Server) createQueue(w http.ResponseWriter, r *http.Request) {
+	var pol *wire.Policy
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		pol = new(wire.Policy)
+		if err := readJSON(w, r, pol); err != nil {
+			if r.ContentLength > 0 || !strings.HasPrefix(err.Error(), "empty body") {
+				writeError(w, err)
+				return
+			}
+			pol = nil
+		}
+	}
+	name := r.PathValue("name")
+	if pol != nil {
+		if err := pol.Check(name); err != nil {
+			writeError(w, err)
+			return
+		}
+	}
 	sess, err := s.optionalSession(r)
 	if err == nil {
-		err = s.b.CreateQueue(sess, r.PathValue("name"))
+		err = s.b.CreateQueue(sess, name)
+	}
+	if err == nil && pol != nil {
+		err = s.b.SetPolicy(sess, name, *pol)
 	}
 	if err != nil {
 		writeError(w, err)

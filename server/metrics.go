@@ -79,6 +79,9 @@ type brokerCollector struct {
 	qDepth, qInflight, qBytes, qSubs            *prometheus.Desc
 	durable, logBytes, lastFsync, fsyncs        *prometheus.Desc
 	diskOnly                                    *prometheus.Desc
+	// queue policies (broker/policy.go)
+	expired, deadLettered, dropped, rejected *prometheus.Desc
+	qMaxDepth, qMaxBytes, qExpired, qDead    *prometheus.Desc
 }
 
 func newBrokerCollector(b *broker.Broker) *brokerCollector {
@@ -110,6 +113,15 @@ func newBrokerCollector(b *broker.Broker) *brokerCollector {
 		lastFsync:   d("last_fsync_seconds", "How long the durable log's last fsync took."),
 		fsyncs:      d("fsyncs_total", "Fsyncs of the durable log."),
 		diskOnly:    d("messages_disk_only", "Messages whose payload is held on disk only."),
+
+		expired:      d("messages_expired_total", "Messages removed unconsumed by their queue's ttl."),
+		deadLettered: d("messages_dead_lettered_total", "Messages moved to a dead-letter queue after max-deliveries."),
+		dropped:      d("messages_dropped_total", "Messages dropped by a queue's drop-oldest overflow."),
+		rejected:     d("messages_rejected_total", "Messages refused because their queue was full (queue_full)."),
+		qMaxDepth:    d("queue_max_depth", "A persistent queue's max-depth policy, for queues that have one.", "queue"),
+		qMaxBytes:    d("queue_max_bytes", "A persistent queue's max-bytes policy, for queues that have one.", "queue"),
+		qExpired:     d("queue_expired_total", "Messages of a persistent queue removed by its ttl, for queues with a ttl.", "queue"),
+		qDead:        d("queue_dead_lettered_total", "Messages of a persistent queue moved to its dead-letter queue, for queues with max-deliveries.", "queue"),
 	}
 }
 
@@ -119,6 +131,8 @@ func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 		c.sessStarted, c.sessEnded, c.queues, c.sessions, c.conns,
 		c.ready, c.inflight, c.bytes, c.qDepth, c.qInflight, c.qBytes, c.qSubs,
 		c.durable, c.logBytes, c.lastFsync, c.fsyncs, c.diskOnly,
+		c.expired, c.deadLettered, c.dropped, c.rejected,
+		c.qMaxDepth, c.qMaxBytes, c.qExpired, c.qDead,
 	} {
 		ch <- d
 	}
@@ -128,6 +142,9 @@ func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 type queueFigures struct {
 	depth, inflight, subs int
 	bytes                 int64
+	// info is the queue itself, for its policy series; nil for the
+	// summed series (TransientLabel, OtherLabel).
+	info *wire.QueueInfo
 }
 
 func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
@@ -145,6 +162,10 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.withdr, ct.Withdrawn.Load())
 	counter(c.sessStarted, ct.SessionsStarted.Load())
 	counter(c.sessEnded, ct.SessionsEnded.Load())
+	counter(c.expired, ct.Expired.Load())
+	counter(c.deadLettered, ct.DeadLettered.Load())
+	counter(c.dropped, ct.Dropped.Load())
+	counter(c.rejected, ct.Rejected.Load())
 	gauge(c.start, float64(c.b.Started().UnixNano())/1e9)
 	ss := c.b.StoreStats()
 	durable := 0.0
@@ -172,6 +193,9 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 			f = &queueFigures{}
 			perQueue[name] = f
 		}
+		if qi.Kind != wire.KindTransient {
+			f.info = &qi
+		}
 		f.depth += qi.Depth
 		f.inflight += qi.InFlight
 		f.subs += qi.Subscribers
@@ -196,6 +220,29 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.qInflight, float64(f.inflight), name)
 		gauge(c.qBytes, float64(f.bytes), name)
 		gauge(c.qSubs, float64(f.subs), name)
+		if f.info != nil {
+			c.policyFigures(ch, f.info)
+		}
+	}
+}
+
+// policyFigures sends the policy series of a persistent queue: only
+// those its policy sets, so that queues without one add nothing.
+func (c *brokerCollector) policyFigures(ch chan<- prometheus.Metric, qi *wire.QueueInfo) {
+	for _, f := range []struct {
+		d       *prometheus.Desc
+		t       prometheus.ValueType
+		v       float64
+		present bool
+	}{
+		{c.qMaxDepth, prometheus.GaugeValue, float64(qi.MaxDepth), qi.MaxDepth > 0},
+		{c.qMaxBytes, prometheus.GaugeValue, float64(qi.MaxBytes), qi.MaxBytes > 0},
+		{c.qExpired, prometheus.CounterValue, float64(qi.Expired), qi.TTL != ""},
+		{c.qDead, prometheus.CounterValue, float64(qi.DeadLettered), qi.MaxDeliveries > 0},
+	} {
+		if f.present {
+			ch <- prometheus.MustNewConstMetric(f.d, f.t, f.v, qi.Name)
+		}
 	}
 }
 

@@ -9,6 +9,9 @@ const (
 	EventAck          = "ack"
 	EventRedeliver    = "redeliver" // returned to its queue for another delivery
 	EventWithdraw     = "withdraw"
+	EventExpire       = "expire"      // its queue's ttl passed before anyone took it
+	EventDrop         = "drop"        // dropped by its queue's drop-oldest overflow
+	EventDeadLetter   = "dead_letter" // moved to its queue's dead-letter queue
 	EventQueueCreate  = "queue_create"
 	EventQueueDestroy = "queue_destroy"
 	EventSessionStart = "session_start"

@@ -190,8 +190,27 @@ type QueueInfo struct {
 	Bytes         int64     `json:"bytes"`
 	// Durable: a persistent queue of a switch with --data, kept on disk.
 	Durable bool `json:"durable,omitempty"`
+	// The queue's policy, as in Policy (policy.go).
+	MaxDepth      int    `json:"max_depth,omitempty"`
+	MaxBytes      int64  `json:"max_bytes,omitempty"`
+	Overflow      string `json:"overflow,omitempty"`
+	TTL           string `json:"ttl,omitempty"`
+	MaxDeliveries int    `json:"max_deliveries,omitempty"`
+	DeadLetter    string `json:"dead_letter,omitempty"`
+	// What the policy removed since the queue was made: messages that
+	// expired, moved to the dead-letter queue, or were dropped by
+	// drop-oldest.
+	Expired      uint64 `json:"expired,omitempty"`
+	DeadLettered uint64 `json:"dead_lettered,omitempty"`
+	Dropped      uint64 `json:"dropped,omitempty"`
 	// Bindings are the patterns the queue is bound to, sorted.
 	Bindings []string `json:"bindings,omitempty"`
+}
+
+// Policy returns the policy fields of qi.
+func (qi *QueueInfo) Policy() Policy {
+	return Policy{MaxDepth: qi.MaxDepth, MaxBytes: qi.MaxBytes, Overflow: qi.Overflow, TTL: qi.TTL,
+		MaxDeliveries: qi.MaxDeliveries, DeadLetter: qi.DeadLetter}
 }
 
 // QueuesResponse is the body of GET /v1/queues.
@@ -292,4 +311,5 @@ const (
 	CodeStorageFull  = "storage_full"  // 507: the switch's disk is full
 	CodeStorageError = "storage_error" // 507: writing its log failed
 	CodeBadTopic     = "bad_topic"     // 400: a topic or pattern breaks the rules
+	CodeQueueFull    = "queue_full"    // 429: the queue's max-depth or max-bytes is reached
 )

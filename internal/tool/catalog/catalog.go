@@ -26,6 +26,7 @@ var Commands = []Command{
 	{"msw-sub", "print what is published to topics of the message switch"},
 	{"msw-bind", "bind a queue of the message switch to topic patterns"},
 	{"msw-unbind", "remove bindings of a queue to topic patterns"},
+	{"msw-mkq", "create message switch queues, and set their policies"},
 }
 
 // FrontDoor is the name of the command that runs the others.

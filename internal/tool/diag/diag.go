@@ -203,6 +203,7 @@ func (r *diagReport) write(w io.Writer) {
 		fmt.Fprintf(w, "\nIdle queues (no server, nothing queued): %s\n", strings.Join(diag.Idle, ", "))
 	}
 
+	r.writePolicies(w)
 	r.writeBindings(w)
 
 	if r.verbose {
@@ -326,4 +327,20 @@ func wireSnapshot(s *lib.Snapshot) *wire.Snapshot {
 		w.Storage = &st
 	}
 	return w
+}
+
+// writePolicies lists the queues with a policy, or whose policy removed
+// messages, with what it removed.
+func (r *diagReport) writePolicies(w io.Writer) {
+	titled := false
+	for i := range r.snap.Queues {
+		q := &r.snap.Queues[i]
+		if sum := q.PolicySummary(); sum != "" {
+			if !titled {
+				fmt.Fprintln(w, "\nQueue policies:")
+				titled = true
+			}
+			fmt.Fprintf(w, "  %s: %s\n", q.Name, sum)
+		}
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"msw/internal/tool"
+	"msw/internal/wire"
 	"msw/lib"
 )
 
@@ -141,21 +142,35 @@ func writeQueueTable(w io.Writer, qs []lib.QueueInfo, now time.Time) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	// The patterns queues are bound to (msw-bind) get a column when
+	// A POLICY column only when some queue has a policy (or counts);
+	// the patterns queues are bound to (msw-bind) get a column when
 	// some queue has one.
+	policies := make([]string, len(qs))
+	withPolicy := false
+	for i := range qs {
+		if policies[i] = (*wire.QueueInfo)(&qs[i]).PolicySummary(); policies[i] != "" {
+			withPolicy = true
+		}
+	}
 	bound := slices.ContainsFunc(qs, func(q lib.QueueInfo) bool { return len(q.Bindings) > 0 })
 	header := "QUEUE\tKIND\tDEPTH\tIN FLIGHT\tSUBSCRIBERS\tOLDEST\tLAST POLL"
+	if withPolicy {
+		header += "\tPOLICY"
+	}
 	if bound {
 		header += "\tBINDINGS"
 	}
 	fmt.Fprintln(tw, header)
-	for _, q := range qs {
+	for i, q := range qs {
 		kind := q.Kind
 		if q.Durable {
 			kind = "durable" // persistent, and kept on disk
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s", q.Name, kind, q.Depth, q.InFlight, q.Subscribers,
 			queueAge(now, q.OldestMessage), queueAge(now, q.LastTransfer))
+		if withPolicy {
+			fmt.Fprintf(tw, "\t%s", cmp.Or(policies[i], "-"))
+		}
 		if bound {
 			fmt.Fprintf(tw, "\t%s", cmp.Or(strings.Join(q.Bindings, " "), "-"))
 		}

@@ -71,7 +71,8 @@ var recvSource = Source{
 const (
 	recvPoll      = 25 * time.Second       // longest single long-poll
 	recvMaxTake   = 1000                   // most messages asked for at once
-	recvAckEvery  = 250 * time.Millisecond // ack written messages at least this often while writing a batch
+	recvAckEvery  = 100 * time.Millisecond // ack written messages at least this often while writing a batch,
+	recvAckCount  = 16                     // and at least every this many: a kill repeats at most what it wrote since
 	recvSlowWrite = 100 * time.Millisecond // a batch written slower than this halves the next one
 	recvFastWrite = 10 * time.Millisecond  // one written faster than this doubles it
 	peekDefault   = 1000                   // --peek without -n shows at most this many per queue
@@ -223,6 +224,7 @@ func newReceiver(c *tool.Command, cl *lib.Client, format outputFormat, stdout io
 		format:   format,
 		take:     recvMaxTake,
 		ackEvery: recvAckEvery,
+		ackCount: recvAckCount,
 		pending:  lib.Acks{},
 		cw:       &countWriter{w: stdout},
 		gauge:    newPipeGauge(stdout),
@@ -251,7 +253,8 @@ type receiver struct {
 	jbuf     bytes.Buffer
 	enc      *json.Encoder // into jbuf
 
-	ackEvery time.Duration // while writing a batch, acknowledge at least this often
+	ackEvery time.Duration // while writing a batch, acknowledge at least this often,
+	ackCount int           // and at least every this many messages
 	pending  lib.Acks      // written and flushed, not yet acknowledged
 	npending int
 	queues   []string // subscribed to
@@ -462,9 +465,10 @@ func isOutputClosed(err error) bool {
 // writeBatch writes ds and flushes them. It returns how many it wrote;
 // the others are the caller's to give back. A message written is held
 // until its reader has taken it (see settle), then it is pending
-// acknowledgement. While a slow reader holds up a large batch, what it
-// has taken so far is acknowledged every r.ackEvery, so that a msw-recv
-// killed half-way leaves little to be delivered twice.
+// acknowledgement. While a batch is written, what the reader has taken
+// so far is acknowledged every r.ackEvery and every r.ackCount messages
+// written, so that a msw-recv killed half-way leaves little to be
+// delivered twice.
 //
 // The first messages of a run go into a pipe one at a time, each once
 // the reader has taken the one before: a reader that wants a few lines
@@ -474,6 +478,7 @@ func isOutputClosed(err error) bool {
 func (r *receiver) writeBatch(ctx context.Context, ds []lib.Delivery) (int, error) {
 	start := time.Now()
 	lastAck := start
+	sinceAck := 0 // messages written since the last acknowledgement
 	var err error
 	n := 0
 	for ; n < len(ds); n++ {
@@ -490,7 +495,8 @@ func (r *receiver) writeBatch(ctx context.Context, ds []lib.Delivery) (int, erro
 		}
 		r.held = append(r.held, heldMessage{queue: ds[n].Queue, id: ds[n].ID, end: r.queued})
 		r.oneByOne = max(r.oneByOne-1, 0)
-		if n+1 < len(ds) && time.Since(lastAck) >= r.ackEvery {
+		sinceAck++
+		if n+1 < len(ds) && (sinceAck >= r.ackCount || time.Since(lastAck) >= r.ackEvery) {
 			if err = r.flush(); err != nil {
 				n++
 				break
@@ -498,6 +504,7 @@ func (r *receiver) writeBatch(ctx context.Context, ds []lib.Delivery) (int, erro
 			r.settle()
 			r.ackPending(ctx) // best effort; what fails stays pending
 			lastAck = time.Now()
+			sinceAck = 0
 		}
 	}
 	if err == nil {

@@ -13,6 +13,7 @@ import (
 	"msw/internal/tool/diag"
 	"msw/internal/tool/front"
 	"msw/internal/tool/ls"
+	"msw/internal/tool/mkq"
 	"msw/internal/tool/pub"
 	"msw/internal/tool/recv"
 	"msw/internal/tool/rm"
@@ -53,4 +54,5 @@ var Tools = []Tool{
 	{"msw-sub", sub.Run},
 	{"msw-bind", bind.Run},
 	{"msw-unbind", unbind.Run},
+	{"msw-mkq", mkq.Run},
 }

@@ -343,7 +343,8 @@ func (o *eventWriter) summary(ev lib.TraceEvent) string {
 
 func isMessageEvent(kind string) bool {
 	switch kind {
-	case wire.EventSend, wire.EventDeliver, wire.EventAck, wire.EventRedeliver, wire.EventWithdraw, wire.EventPublish:
+	case wire.EventSend, wire.EventDeliver, wire.EventAck, wire.EventRedeliver, wire.EventWithdraw, wire.EventPublish,
+		wire.EventExpire, wire.EventDrop, wire.EventDeadLetter:
 		return true
 	}
 	return false
