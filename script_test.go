@@ -19,6 +19,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"msw/internal/compattest"
+	"msw/internal/testutil"
 	"msw/internal/tool/registry"
 	"msw/lib"
 )
@@ -128,18 +129,15 @@ func cmdSwitchEnv(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: switch-env FILE")
 	}
 	path := ts.MkAbs(args[0])
-	deadline := time.Now().Add(waitLimit)
-	for {
+	var addr string
+	if !testutil.Within(waitLimit, func() bool {
 		b, err := os.ReadFile(path)
-		if err == nil && strings.HasSuffix(string(b), "\n") {
-			ts.Setenv(lib.EnvSwitch, strings.TrimSpace(string(b)))
-			return
-		}
-		if time.Now().After(deadline) {
-			ts.Fatalf("switch did not write %s within %s", args[0], waitLimit)
-		}
-		time.Sleep(10 * time.Millisecond)
+		addr = strings.TrimSpace(string(b))
+		return err == nil && strings.HasSuffix(string(b), "\n")
+	}) {
+		ts.Fatalf("switch did not write %s within %s", args[0], waitLimit)
 	}
+	ts.Setenv(lib.EnvSwitch, addr)
 }
 
 // exits CODE PROG [ARGS...] runs a program like exec and checks its exact
@@ -171,9 +169,8 @@ func cmdWaitQueue(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	c, err := lib.New(lib.Options{Addr: ts.Getenv(lib.EnvSwitch), ClientID: "waitq"})
 	ts.Check(err)
-	deadline := time.Now().Add(waitLimit)
 	var last string
-	for {
+	if !testutil.Within(waitLimit, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		qi, err := c.Info(ctx, args[0])
 		cancel()
@@ -188,14 +185,10 @@ func cmdWaitQueue(ts *testscript.TestScript, neg bool, args []string) {
 				ok = ok && holds(ts, cond, absent, qi)
 			}
 		}
-		if ok {
-			return
-		}
 		last = state
-		if time.Now().After(deadline) {
-			ts.Fatalf("queue %s: %s not reached within %s; last seen %s", args[0], strings.Join(args[1:], " "), waitLimit, last)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return ok
+	}) {
+		ts.Fatalf("queue %s: %s not reached within %s; last seen %s", args[0], strings.Join(args[1:], " "), waitLimit, last)
 	}
 }
 
@@ -209,24 +202,20 @@ func cmdWaitBind(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	c, err := lib.New(lib.Options{Addr: ts.Getenv(lib.EnvSwitch), ClientID: "waitbind"})
 	ts.Check(err)
-	deadline := time.Now().Add(waitLimit)
-	for {
+	n := 0
+	if !testutil.Within(waitLimit, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		bs, err := c.Bindings(ctx)
-		cancel()
-		n := 0
+		defer cancel()
+		bs, berr := c.Bindings(ctx)
+		n, err = 0, berr
 		for _, b := range bs {
 			if b.Pattern == args[0] {
 				n++
 			}
 		}
-		if err == nil && n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			ts.Fatalf("%s: %d queues bound, not %d, within %s (%v)", args[0], n, want, waitLimit, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil && n == want
+	}) {
+		ts.Fatalf("%s: %d queues bound, not %d, within %s (%v)", args[0], n, want, waitLimit, err)
 	}
 }
 
