@@ -332,19 +332,20 @@ func (s *Store) Append(queue string, ms []broker.StoredMessage) (broker.Commit, 
 
 // Deliver records deliveries.
 func (s *Store) Deliver(queue string, ids []uint64) broker.Commit {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	at, c := s.appendLocked(kindDeliver, queue, func(e *encoder) { e.ids(ids) })
-	s.idx.apply(&record{kind: kindDeliver, queue: queue, ids: ids}, at, false)
-	return c
+	return s.appendIDs(kindDeliver, queue, ids)
 }
 
 // Ack records deletions.
 func (s *Store) Ack(queue string, ids []uint64) broker.Commit {
+	return s.appendIDs(kindAck, queue, ids)
+}
+
+// appendIDs buffers a record of kind naming message ids of queue.
+func (s *Store) appendIDs(kind byte, queue string, ids []uint64) broker.Commit {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, c := s.appendLocked(kindAck, queue, func(e *encoder) { e.ids(ids) })
-	s.idx.apply(&record{kind: kindAck, queue: queue, ids: ids}, at, false)
+	at, c := s.appendLocked(kind, queue, func(e *encoder) { e.ids(ids) })
+	s.idx.apply(&record{kind: kind, queue: queue, ids: ids}, at, false)
 	return c
 }
 
