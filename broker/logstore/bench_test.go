@@ -32,45 +32,62 @@ func BenchmarkDiskFsync(b *testing.B) {
 	}
 }
 
+// BenchmarkSendFsyncAlways appends messages of 1 KiB and waits for their
+// sync, from 1 and 64 producers, and batches of 1,000 × 100 B (what
+// msw-send -l sends) from one; each with the segment preallocated (the
+// default) and without, to compare the two in one run.
 func BenchmarkSendFsyncAlways(b *testing.B) {
-	for _, producers := range []int{1, 64} {
-		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
-			st := mustOpen(b, b.TempDir(), Options{})
-			st.CreateQueue("q")
-			payload := make([]byte, 1<<10)
-			var mu sync.Mutex
-			var id uint64
-			send := func() error {
-				mu.Lock()
-				id++
-				c, err := st.Append("q", []broker.StoredMessage{{ID: id, Payload: payload}})
-				mu.Unlock()
-				if err != nil {
-					return err
-				}
-				return st.Wait(c)
+	for _, c := range []struct {
+		producers, batch, size int
+	}{{1, 1, 1 << 10}, {64, 1, 1 << 10}, {1, 1000, 100}} {
+		for _, prealloc := range []int64{DefaultPrealloc, -1} {
+			name := fmt.Sprintf("producers=%d/batch=%d/prealloc=%v", c.producers, c.batch, prealloc > 0)
+			b.Run(name, func(b *testing.B) {
+				benchSend(b, c.producers, c.batch, c.size, prealloc)
+			})
+		}
+	}
+}
+
+func benchSend(b *testing.B, producers, batch, size int, prealloc int64) {
+	st := mustOpen(b, b.TempDir(), Options{Prealloc: prealloc})
+	st.CreateQueue("q")
+	payload := make([]byte, size)
+	var mu sync.Mutex
+	var id uint64
+	send := func() error {
+		ms := make([]broker.StoredMessage, batch)
+		mu.Lock()
+		for i := range ms {
+			id++
+			ms[i] = broker.StoredMessage{ID: id, Payload: payload}
+		}
+		c, err := st.Append("q", ms)
+		mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return st.Wait(c)
+	}
+	b.SetBytes(int64(batch * size))
+	if producers == 1 {
+		for b.Loop() {
+			if err := send(); err != nil {
+				b.Fatal(err)
 			}
-			b.SetBytes(int64(len(payload)))
-			if producers == 1 {
-				for b.Loop() {
-					if err := send(); err != nil {
-						b.Fatal(err)
-					}
+		}
+	} else {
+		b.SetParallelism(max(1, producers/runtime.GOMAXPROCS(0)))
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := send(); err != nil {
+					b.Error(err)
+					return
 				}
-			} else {
-				b.SetParallelism(max(1, producers/runtime.GOMAXPROCS(0)))
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := send(); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
 			}
-			b.ReportMetric(float64(b.N)/float64(st.Stats().Syncs), "sends/fsync")
 		})
 	}
+	b.ReportMetric(float64(b.N)/float64(st.Stats().Syncs), "sends/fsync")
 }
 
 // BenchmarkReplay opens a log of 100,000 one-message records; ns/op is

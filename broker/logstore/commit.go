@@ -144,9 +144,7 @@ func (s *Store) writeLocked() {
 				break
 			}
 		}
-		good := s.fileSize
-		if _, err = s.f.Write(ch.data); err != nil {
-			s.fileSize = good
+		if _, err = s.f.WriteAt(ch.data, s.fileSize); err != nil {
 			s.broken = err
 			if cerr := s.cut(); cerr != nil {
 				err = cerr
@@ -154,6 +152,7 @@ func (s *Store) writeLocked() {
 			break
 		}
 		s.fileSize += int64(len(ch.data))
+		s.physEnd = max(s.physEnd, s.fileSize)
 		s.setSize(s.fileID, s.fileSize)
 		s.mu.Lock()
 		s.written = ch.end
@@ -165,6 +164,7 @@ func (s *Store) writeLocked() {
 		s.fail(err, false)
 	} else if len(chunks) > 0 {
 		s.failMsg.Store(nil)
+		s.wantPrealloc()
 	}
 }
 
@@ -228,12 +228,13 @@ func (s *Store) fail(err error, unsynced bool) {
 	s.rmu.Unlock()
 }
 
-// cut truncates the current file to its last good size, clearing broken.
-// s.wmu held.
+// cut truncates the current file to its last good size (its zero tail
+// too), clearing broken. s.wmu held.
 func (s *Store) cut() error {
 	if err := s.f.Truncate(s.fileSize); err != nil {
 		return err
 	}
+	s.physEnd = s.fileSize
 	s.setSize(s.fileID, s.fileSize)
 	s.broken = nil
 	return nil
@@ -252,10 +253,16 @@ func (s *Store) setSize(id uint64, n int64) {
 	s.sizes[id] = n
 }
 
-// rotate syncs the current file and begins file id: made, its magic
-// written and synced, and the directory synced, before any record goes
-// in. s.wmu held.
+// rotate syncs the current file, cut to its records, and begins file
+// id: made, its magic written and synced, and the directory synced,
+// before any record goes in. s.wmu held.
 func (s *Store) rotate(id uint64) error {
+	if s.physEnd > s.fileSize {
+		if err := s.f.Truncate(s.fileSize); err != nil {
+			return err
+		}
+		s.physEnd = s.fileSize
+	}
 	if err := s.timedSync(s.f); err != nil {
 		return err
 	}
@@ -264,7 +271,7 @@ func (s *Store) rotate(id uint64) error {
 		return err
 	}
 	s.f.Close()
-	s.f, s.fileID, s.fileSize, s.syncedSize = f, id, magicLen, magicLen
+	s.f, s.fileID, s.fileSize, s.syncedSize, s.physEnd = f, id, magicLen, magicLen, magicLen
 	s.setSize(id, magicLen)
 	s.mu.Lock()
 	s.synced = max(s.synced, s.written)
@@ -277,7 +284,7 @@ func (s *Store) rotate(id uint64) error {
 // entry.
 func (s *Store) createFile(id uint64, magic string) (File, error) {
 	path := s.path(id)
-	f, err := s.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	f, err := s.fs.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}

@@ -169,12 +169,8 @@ func (s *Store) writeSnapshot(n uint64, queues []snapQueue, entries []snapEntry)
 			ats = append(ats, en)
 			size += len(m.Payload)
 		}
-		at := w.record(kindMessages, q, func(e *encoder) {
-			e.uvarint(uint64(len(group)))
-			for k := range group {
-				e.message(&group[k])
-			}
-		})
+		kind := messagesKind(group)
+		at := w.record(kind, q, func(e *encoder) { e.messages(kind, group) })
 		for k := range ats {
 			ats[k].at = at
 			ats[k].at.idx = uint32(k)

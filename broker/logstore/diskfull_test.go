@@ -11,7 +11,7 @@ import (
 
 func TestFullDiskRefusesSendsKeepsDataAndRecovers(t *testing.T) {
 	mfs := newMemFS(1)
-	st := mustOpen(t, testDir, Options{FS: mfs, SegmentSize: 1 << 20})
+	st := mustOpen(t, testDir, Options{Prealloc: testPrealloc, FS: mfs, SegmentSize: 1 << 20})
 	b := newBroker(t, st)
 	if err := b.CreateQueue(nil, "q"); err != nil {
 		t.Fatal(err)
@@ -21,7 +21,8 @@ func TestFullDiskRefusesSendsKeepsDataAndRecovers(t *testing.T) {
 	mfs.limit = mfs.used() + 100
 	mfs.mu.Unlock()
 
-	big := strings.Repeat("x", 200)
+	// Larger than the room preallocated: it needs new space.
+	big := strings.Repeat("x", 4*testPrealloc)
 	_, err := b.Send(nil, "q", []wire.Message{{Payload: []byte("fits")}, {Payload: []byte(big)}})
 	if !errors.Is(err, broker.ErrStorageFull) || !strings.Contains(err.Error(), "no space left on device") {
 		t.Fatalf("send to a full disk: %v, want %v naming the cause", err, broker.ErrStorageFull)
@@ -46,7 +47,7 @@ func TestFullDiskRefusesSendsKeepsDataAndRecovers(t *testing.T) {
 	}
 
 	img := mfs.crash()
-	st2 := mustOpen(t, testDir, Options{FS: img})
+	st2 := mustOpen(t, testDir, Options{Prealloc: testPrealloc, FS: img})
 	q := recoveredQueue(st2.Recovered(), "q")
 	if got, want := payloadsOf(q), "before1 before2 small "+big; got != want {
 		t.Fatalf("after restart: %q, want %q", got, want)

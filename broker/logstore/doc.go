@@ -21,8 +21,15 @@
 // together when it ends (commit.go): 64 concurrent senders share one
 // write and one fsync. A new segment is made,
 // its header synced and the directory synced before any record goes in;
-// the old one is synced first. A failed write or sync cuts the file back
-// to what is known good and fails every record after it.
+// the old one is cut to its records and synced first. A failed write or
+// sync cuts the file back to what is known good and fails every record
+// after it.
+//
+// The segment being written is kept filled with zeros a few MiB ahead of
+// its records, synced (prealloc.go), and records are written at their
+// offsets into that room and synced with fdatasync: the file's size does
+// not change, so a sync has no metadata to journal. On replay, zeros from
+// a record's place to the end of the last segment are the end of the log.
 //
 // # Reading
 //

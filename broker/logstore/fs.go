@@ -26,11 +26,15 @@ type FS interface {
 	MkdirAll(dir string) error
 }
 
-// File is an open log file: appended to, read back, synced, cut.
+// File is an open log file: written (appended to, or written at an
+// offset into space made beforehand), read back, synced, cut.
 type File interface {
 	io.Writer
+	io.WriterAt
 	io.ReaderAt
-	// Sync makes what was written durable.
+	// Sync makes what was written durable, with the file's size and
+	// whatever else reading it back needs (fdatasync(2) on Linux: a
+	// change of times alone is not journaled).
 	Sync() error
 	// Truncate cuts the file to size bytes.
 	Truncate(size int64) error
@@ -42,8 +46,18 @@ type OSFS struct{}
 
 // OpenFile opens a file of the operating system.
 func (OSFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
-	return os.OpenFile(name, flag, perm)
+	f, err := os.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
 }
+
+// osFile is a file of the operating system whose Sync is datasync.
+type osFile struct{ *os.File }
+
+// Sync makes the file's data and size durable.
+func (f osFile) Sync() error { return datasync(f.File) }
 
 // ReadDir lists a directory's names, sorted.
 func (OSFS) ReadDir(dir string) ([]string, error) {

@@ -17,15 +17,19 @@ func seedFrames() [][]byte {
 	add(kindCreate, "jobs", func(e *encoder) { e.uvarint(7) })
 	add(kindDestroy, "jobs", nil)
 	add(kindMessages, "jobs", func(e *encoder) {
-		e.uvarint(2)
-		e.message(&broker.StoredMessage{ID: 8, Enqueued: 1e18, Payload: []byte("hello"), CorrelationID: "c1", ReplyTo: "r", Origin: "me"})
-		e.message(&broker.StoredMessage{ID: 9, Deliveries: 3, Status: 2})
+		e.messages(kindMessages, []broker.StoredMessage{
+			{ID: 8, Enqueued: 1e18, Payload: []byte("hello"), CorrelationID: "c1", ReplyTo: "r", Origin: "me"},
+			{ID: 9, Deliveries: 3, Status: 2},
+		})
 	})
 	add(kindDeliver, "jobs", func(e *encoder) { e.ids([]uint64{8, 9}) })
 	add(kindAck, "jobs", func(e *encoder) { e.ids([]uint64{8}) })
 	add(kindMeta, "jobs", func(e *encoder) { encodeMeta(e, "ttl", []byte("1m")) })
 	add(kindMeta, "jobs", func(e *encoder) { encodeMeta(e, "ttl", nil) })
 	add(kindEnd, "", nil)
+	add(kindPublished, "jobs", func(e *encoder) {
+		e.messages(kindPublished, []broker.StoredMessage{{ID: 10, Payload: []byte("goal"), Topic: "news.sports.uk"}, {ID: 11}})
+	})
 	return out
 }
 
@@ -64,11 +68,11 @@ func FuzzReplay(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mfs := newMemFS(1)
 		mfs.set(segPath, data)
-		if st, err := Open(testDir, Options{FS: mfs.clone()}); err == nil {
+		if st, err := Open(testDir, Options{Prealloc: testPrealloc, FS: mfs.clone()}); err == nil {
 			st.Recovered()
 			st.Close()
 		}
-		st, err := Open(testDir, Options{FS: mfs, Repair: true})
+		st, err := Open(testDir, Options{Prealloc: testPrealloc, FS: mfs, Repair: true})
 		if err != nil {
 			t.Fatalf("repair did not open: %v", err)
 		}

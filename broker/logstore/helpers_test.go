@@ -13,6 +13,19 @@ import (
 // testDir is where tests on a memFS keep the log.
 const testDir = "/data"
 
+// testPrealloc is how far ahead tests on a memFS preallocate: little, so
+// that a test's few records cross the preallocated room's end, and its
+// syncs copy little.
+const testPrealloc = 512
+
+// written is where the current segment's records end: before its
+// preallocated zeros.
+func written(st *Store) int64 {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	return st.fileSize
+}
+
 // logLines collects what a store logs.
 type logLines struct {
 	mu    sync.Mutex

@@ -15,7 +15,9 @@ import (
 // memFS is an in-memory FS that plays power loss: it remembers, for every
 // file, what was last synced, and for the directory, which entries were
 // last synced. Its crash image keeps only that, plus a random prefix of
-// each file's unsynced bytes (a write torn at a random byte). It can
+// each file's unsynced bytes, from the first byte that differs from what
+// was synced (a write torn at a random byte: appended, or written into a
+// file's preallocated zeros). It can
 // crash after a given number of operations, failing every operation from
 // then on, and it can run out of space.
 type memFS struct {
@@ -28,6 +30,9 @@ type memFS struct {
 	crashAt int    // crash at this operation; 0: never
 	image   *memFS // taken at the crash
 	limit   int64  // bytes all files may hold; 0: no limit
+	// overwrites counts writes into bytes a file already held (records
+	// written into preallocated zeros).
+	overwrites int
 }
 
 type memFile struct {
@@ -69,9 +74,16 @@ func (m *memFS) crashImage() *memFS {
 	img := newMemFS(m.rng.Uint64())
 	for name, f := range m.durable {
 		data := slices.Clone(f.synced)
-		if len(f.data) > len(f.synced) && string(f.data[:len(f.synced)]) == string(f.synced) {
-			extra := f.data[len(f.synced):]
-			data = append(data, extra[:m.rng.IntN(len(extra)+1)]...)
+		d := 0 // the first unsynced byte
+		for d < len(f.data) && d < len(f.synced) && f.data[d] == f.synced[d] {
+			d++
+		}
+		if d < len(f.data) {
+			k := m.rng.IntN(len(f.data) - d + 1)
+			if d+k > len(data) {
+				data = append(data, make([]byte, d+k-len(data))...)
+			}
+			copy(data[d:], f.data[d:d+k])
 		}
 		nf := &memFile{data: data, synced: slices.Clone(data)}
 		img.files[name] = nf
@@ -191,6 +203,36 @@ func (h *memHandle) Write(p []byte) (int, error) {
 	}
 	h.f.data = append(h.f.data, p...)
 	return len(p), nil
+}
+
+func (h *memHandle) WriteAt(p []byte, off int64) (int, error) {
+	h.fs.mu.Lock()
+	defer h.fs.mu.Unlock()
+	if err := h.fs.op(); err != nil {
+		return 0, err
+	}
+	if off < int64(len(h.f.data)) {
+		h.fs.overwrites++
+	}
+	grow := off + int64(len(p)) - int64(len(h.f.data))
+	if h.fs.limit > 0 && grow > 0 {
+		if room := h.fs.limit - h.fs.used(); grow > room {
+			n := int(max(int64(len(h.f.data))+max(room, 0)-off, 0))
+			h.write(p[:n], off)
+			return n, &fs.PathError{Op: "write", Path: h.name, Err: syscall.ENOSPC}
+		}
+	}
+	h.write(p, off)
+	return len(p), nil
+}
+
+// write puts p at off, growing the file (with zeros, if off is past its
+// end). h.fs.mu held.
+func (h *memHandle) write(p []byte, off int64) {
+	if end := off + int64(len(p)); end > int64(len(h.f.data)) {
+		h.f.data = append(h.f.data, make([]byte, end-int64(len(h.f.data)))...)
+	}
+	copy(h.f.data[off:], p)
 }
 
 func (h *memHandle) ReadAt(p []byte, off int64) (int, error) {

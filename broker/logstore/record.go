@@ -26,6 +26,11 @@ const (
 	kindAck      = 5 // queue, ids: deleted
 	kindMeta     = 6 // queue, key, present, value: a queue property
 	kindEnd      = 7 // a snapshot ends here
+	// kindPublished is kindMessages whose messages each carry a topic
+	// (a string after the reply-to): copies of published messages. A
+	// group without one is written as kindMessages, as before topics
+	// existed, so logs of either age read alike.
+	kindPublished = 8
 )
 
 const (
@@ -89,16 +94,34 @@ func (e *encoder) ids(ids []uint64) {
 	}
 }
 
-// message appends one message of a kindMessages body.
-func (e *encoder) message(m *broker.StoredMessage) {
-	e.uvarint(m.ID)
-	e.varint(m.Enqueued)
-	e.uvarint(uint64(m.Deliveries))
-	e.b = append(e.b, m.Status)
-	e.str(m.Origin)
-	e.str(m.CorrelationID)
-	e.str(m.ReplyTo)
-	e.bytes(m.Payload)
+// messagesKind is the kind of the record of ms: kindPublished if one has
+// a topic, else kindMessages.
+func messagesKind(ms []broker.StoredMessage) byte {
+	for i := range ms {
+		if ms[i].Topic != "" {
+			return kindPublished
+		}
+	}
+	return kindMessages
+}
+
+// messages appends the count and messages of a body of the given kind.
+func (e *encoder) messages(kind byte, ms []broker.StoredMessage) {
+	e.uvarint(uint64(len(ms)))
+	for i := range ms {
+		m := &ms[i]
+		e.uvarint(m.ID)
+		e.varint(m.Enqueued)
+		e.uvarint(uint64(m.Deliveries))
+		e.b = append(e.b, m.Status)
+		e.str(m.Origin)
+		e.str(m.CorrelationID)
+		e.str(m.ReplyTo)
+		if kind == kindPublished {
+			e.str(m.Topic)
+		}
+		e.bytes(m.Payload)
+	}
 }
 
 // frame is what readFrame found at an offset.
@@ -221,9 +244,10 @@ func (d *decoder) ids(ids []uint64) []uint64 {
 	return ids
 }
 
-// message reads one message of a kindMessages body into m, its origin
-// shared with origin when the same. Its payload aliases the body.
-func (d *decoder) message(m *broker.StoredMessage, origin string) {
+// message reads one message of a kindMessages or kindPublished body into
+// m, its origin and topic shared with origin and topic when the same. Its
+// payload aliases the body.
+func (d *decoder) message(m *broker.StoredMessage, kind byte, origin, topic string) {
 	m.ID = d.uvarint()
 	m.Enqueued = d.varint()
 	dl := d.uvarint()
@@ -235,6 +259,10 @@ func (d *decoder) message(m *broker.StoredMessage, origin string) {
 	m.Origin = d.strLike(origin)
 	m.CorrelationID = d.str()
 	m.ReplyTo = d.str()
+	m.Topic = ""
+	if kind == kindPublished {
+		m.Topic = d.strLike(topic)
+	}
 	m.Payload = d.bytes()
 	m.DiskOnly = 0
 }
@@ -248,7 +276,7 @@ type record struct {
 	queue   string
 	nextID  uint64                 // kindCreate
 	ids     []uint64               // kindDeliver, kindAck
-	msgs    []broker.StoredMessage // kindMessages
+	msgs    []broker.StoredMessage // kindMessages (and kindPublished, which decodes as it)
 	key     string                 // kindMeta
 	value   []byte                 // kindMeta; nil removes
 	present bool                   // kindMeta
@@ -269,8 +297,8 @@ func decodeRecord(body []byte) (record, error) {
 // decodes a million records without an allocation each. What decode
 // returns is valid until the next call.
 type recordDecoder struct {
-	r             record
-	queue, origin string
+	r                    record
+	queue, origin, topic string
 }
 
 // decode decodes a body whose checksum matched.
@@ -290,13 +318,14 @@ func (rd *recordDecoder) decode(body []byte) (*record, error) {
 	case kindCreate:
 		r.nextID = d.uvarint()
 	case kindDestroy:
-	case kindMessages:
+	case kindMessages, kindPublished:
 		n := d.count(minMessage)
 		r.msgs = slices.Grow(r.msgs, n)[:n]
 		for i := 0; i < n && d.err == nil; i++ {
-			d.message(&r.msgs[i], rd.origin)
-			rd.origin = r.msgs[i].Origin
+			d.message(&r.msgs[i], r.kind, rd.origin, rd.topic)
+			rd.origin, rd.topic = r.msgs[i].Origin, r.msgs[i].Topic
 		}
+		r.kind = kindMessages // what it records is the same
 	case kindDeliver, kindAck:
 		r.ids = d.ids(r.ids)
 	case kindMeta:

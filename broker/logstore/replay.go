@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -17,6 +18,9 @@ import (
 //
 //   - at the tail of the last file, with no good record after it (a write
 //     cut short by a crash): the file is cut there and the cut logged;
+//   - zeros from a record's place to the end of the last segment: the
+//     log ends there (the segment's preallocated room, prealloc.go), and
+//     the zeros are kept for the records to come;
 //   - anywhere else, records written after it were acknowledged: opening
 //     fails naming the file and offset, unless Options.Repair, which logs
 //     what it drops, cuts the file there and removes the files after it.
@@ -115,18 +119,23 @@ func (s *Store) replay() error {
 		if err != nil {
 			return err
 		}
-		good, bad := s.replayFile(f.id, data)
-		s.sizes[f.id] = int64(len(data))
-		s.logBytes.Add(int64(len(data)))
+		lastFile := i == len(files)-1
+		good, bad := s.replayFile(f.id, data, lastFile)
+		s.physEnd = int64(len(data))
 		if bad == "" {
+			// A zero tail is room, not log.
+			s.sizes[f.id] = good
+			s.logBytes.Add(good)
 			continue
 		}
-		lastFile := i == len(files)-1
+		s.sizes[f.id] = int64(len(data))
+		s.logBytes.Add(int64(len(data)))
 		if lastFile && !isSnap(f.id) && !anyGoodAfter(data, good) {
 			s.opts.Logf("%s: cut %d bytes of a torn write at offset %d (%s)", s.path(f.id), int64(len(data))-good, good, bad)
 			if err := s.truncate(f.id, good); err != nil {
 				return err
 			}
+			s.physEnd = good
 			break
 		}
 		drops := describeDrops(int64(len(data))-good, files[i+1:])
@@ -137,6 +146,7 @@ func (s *Store) replay() error {
 		if err := s.truncate(f.id, good); err != nil {
 			return err
 		}
+		s.physEnd = good
 		for _, g := range files[i+1:] {
 			if err := s.fs.Remove(s.path(g.id)); err != nil {
 				return err
@@ -185,8 +195,9 @@ func (s *Store) readFile(id uint64, buf []byte) ([]byte, error) {
 }
 
 // replayFile applies the records of one file; it returns the offset up
-// to which the file read well and, if it did not to the end, why.
-func (s *Store) replayFile(id uint64, data []byte) (int64, string) {
+// to which the file read well and, if it did not to the end, why. The
+// last file's zero tail ends it well.
+func (s *Store) replayFile(id uint64, data []byte, last bool) (int64, string) {
 	magic := segmentMagic
 	if isSnap(id) {
 		magic = snapshotMagic
@@ -204,6 +215,9 @@ func (s *Store) replayFile(id uint64, data []byte) (int64, string) {
 	ended := false
 	var rd recordDecoder
 	for off < int64(len(data)) {
+		if last && !isSnap(id) && zeroTail(data[off:]) {
+			return off, ""
+		}
 		fr, err := readFrame(data[off:])
 		if err != nil {
 			return off, err.Error()
@@ -225,10 +239,28 @@ func (s *Store) replayFile(id uint64, data []byte) (int64, string) {
 	return off, ""
 }
 
+// zeroTail reports whether b, the rest of a file from a record's place,
+// is zeros: preallocated room, no record (whose length is never 0).
+func zeroTail(b []byte) bool {
+	if len(b) < frameHeader || string(b[:frameHeader]) != string(zeroBlock[:frameHeader]) {
+		return false
+	}
+	for len(b) > 0 {
+		n := min(len(b), len(zeroBlock))
+		if !bytes.Equal(b[:n], zeroBlock[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
 // anyGoodAfter reports whether a good record starts anywhere after the
-// bad one at off: if so the bad bytes are not a torn tail.
+// bad one at off: if so the bad bytes are not a torn tail. (A record
+// starts before the file's trailing zeros, if any: its length is not 0.)
 func anyGoodAfter(data []byte, off int64) bool {
-	for p := off + 1; p+frameHeader < int64(len(data)); p++ {
+	end := int64(len(bytes.TrimRight(data, "\x00")))
+	for p := off + 1; p < end && p+frameHeader < int64(len(data)); p++ {
 		if fr, err := readFrame(data[p:]); err == nil {
 			if _, err := decodeRecord(fr.body); err == nil {
 				return true
@@ -273,7 +305,7 @@ func (s *Store) openTail(files []logFile) error {
 		last := files[len(files)-1]
 		n = last.id >> 1
 		if !isSnap(last.id) && s.sizes[last.id] >= magicLen {
-			f, err := s.fs.OpenFile(s.path(last.id), os.O_WRONLY|os.O_APPEND, 0)
+			f, err := s.fs.OpenFile(s.path(last.id), os.O_WRONLY, 0)
 			if err != nil {
 				return err
 			}
@@ -293,7 +325,7 @@ func (s *Store) openTail(files []logFile) error {
 	if err != nil {
 		return err
 	}
-	s.f, s.fileID, s.fileSize = f, id, magicLen
+	s.f, s.fileID, s.fileSize, s.physEnd = f, id, magicLen, magicLen
 	s.setSize(id, magicLen)
 	s.curFile, s.curOff = s.fileID, s.fileSize
 	return nil

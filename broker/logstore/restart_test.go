@@ -100,7 +100,7 @@ func TestParseFsync(t *testing.T) {
 
 func TestQueuePropertiesSurviveRestartAndCompaction(t *testing.T) {
 	mfs := newMemFS(1)
-	opts := Options{FS: mfs, SegmentSize: 512}
+	opts := Options{Prealloc: testPrealloc, FS: mfs, SegmentSize: 512}
 	st := mustOpen(t, testDir, opts)
 	b := newBroker(t, st)
 	if err := b.CreateQueue(nil, "q"); err != nil {
@@ -128,7 +128,7 @@ func TestQueuePropertiesSurviveRestartAndCompaction(t *testing.T) {
 	b.Close()
 	st.Close()
 
-	st2 := mustOpen(t, testDir, Options{FS: mfs.crash()})
+	st2 := mustOpen(t, testDir, Options{Prealloc: testPrealloc, FS: mfs.crash()})
 	q := recoveredQueue(st2.Recovered(), "q")
 	// Besides ttl, the broker keeps the queue's creation time.
 	if q == nil || len(q.Meta) != 2 || string(q.Meta["ttl"]) != "2m" || len(q.Meta["created"]) != 8 || len(q.Messages) != 30 {
@@ -141,7 +141,7 @@ func TestQueuePropertiesSurviveRestartAndCompaction(t *testing.T) {
 // keep naming the same messages.
 func TestCreatedSurvivesRestart(t *testing.T) {
 	mfs := newMemFS(1)
-	st := mustOpen(t, testDir, Options{FS: mfs})
+	st := mustOpen(t, testDir, Options{Prealloc: testPrealloc, FS: mfs})
 	b := newBroker(t, st)
 	if err := b.CreateQueue(nil, "q"); err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestCreatedSurvivesRestart(t *testing.T) {
 	b.Close()
 	st.Close()
 
-	b2 := newBroker(t, mustOpen(t, testDir, Options{FS: mfs.crash()}))
+	b2 := newBroker(t, mustOpen(t, testDir, Options{Prealloc: testPrealloc, FS: mfs.crash()}))
 	after, err := b2.Epoch("q")
 	if err != nil {
 		t.Fatal(err)

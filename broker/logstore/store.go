@@ -32,12 +32,17 @@ type Options struct {
 	// CacheBytes bounds the payload bytes replay keeps in memory; the
 	// rest are read back when delivered. Default broker.DefaultCacheBytes.
 	CacheBytes int64
+	// Prealloc is how far ahead of its records the segment being written
+	// is filled with zeros, so that a sync journals no change of size
+	// (prealloc.go); default DefaultPrealloc, negative for none.
+	Prealloc int64
 }
 
 // Defaults for Options.
 const (
 	DefaultSegmentSize = 64 << 20
 	DefaultCompactMin  = 64 << 20
+	DefaultPrealloc    = 4 << 20
 )
 
 // tick is how often buffered acks and deliveries are written (and, with
@@ -70,6 +75,8 @@ type Store struct {
 	fileID     uint64
 	fileSize   int64
 	syncedSize int64            // of fileID, at its last good sync
+	physEnd    int64            // of fileID: its records, then preallocated zeros (prealloc.go)
+	filling    bool             // the preallocator was asked for more
 	sizes      map[uint64]int64 // bytes of every file, by id
 	broken     error            // set while a failed write could not be cut off
 
@@ -90,6 +97,7 @@ type Store struct {
 	failMsg  atomic.Pointer[string]
 
 	stop      chan struct{}
+	fillC     chan struct{} // asks the preallocator for more room
 	bg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -171,17 +179,21 @@ func open(dir string, opts Options) (*Store, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}
 	}
+	if opts.Prealloc == 0 {
+		opts.Prealloc = DefaultPrealloc
+	}
 	if opts.CacheBytes <= 0 {
 		opts.CacheBytes = broker.DefaultCacheBytes
 	}
-	s := &Store{fs: opts.FS, dir: dir, opts: opts, idx: newIndex(), sizes: map[uint64]int64{}, stop: make(chan struct{})}
+	s := &Store{fs: opts.FS, dir: dir, opts: opts, idx: newIndex(), sizes: map[uint64]int64{}, stop: make(chan struct{}), fillC: make(chan struct{}, 1)}
 	s.idx.keepBudget = opts.CacheBytes
 	s.reader = frameReader{s: s, files: map[uint64]File{}}
 	if err := s.replay(); err != nil {
 		return nil, err
 	}
-	s.bg.Add(1)
+	s.bg.Add(2)
 	go s.background()
+	go s.preallocator()
 	return s, nil
 }
 
@@ -194,6 +206,12 @@ func (s *Store) Close() error {
 		s.flushAll()
 		s.wmu.Lock()
 		defer s.wmu.Unlock()
+		if s.physEnd > s.fileSize && s.broken == nil {
+			// Leave the last segment ending at its last record.
+			if err := s.f.Truncate(s.fileSize); err == nil {
+				s.f.Sync()
+			}
+		}
 		s.closeErr = s.f.Close()
 		s.rmu.Lock()
 		s.reader.close()
@@ -318,14 +336,10 @@ func (s *Store) Append(queue string, ms []broker.StoredMessage) (broker.Commit, 
 	size := 0
 	for i := range ms {
 		m := &ms[i]
-		size += 32 + len(m.Origin) + len(m.CorrelationID) + len(m.ReplyTo) + len(m.Payload)
+		size += 32 + len(m.Origin) + len(m.CorrelationID) + len(m.ReplyTo) + len(m.Topic) + len(m.Payload)
 	}
-	at, c := s.appendSizedLocked(kindMessages, queue, size, func(e *encoder) {
-		e.uvarint(uint64(len(ms)))
-		for i := range ms {
-			e.message(&ms[i])
-		}
-	})
+	kind := messagesKind(ms)
+	at, c := s.appendSizedLocked(kind, queue, size, func(e *encoder) { e.messages(kind, ms) })
 	s.idx.apply(&record{kind: kindMessages, queue: queue, msgs: ms}, at, false)
 	return c, nil
 }
