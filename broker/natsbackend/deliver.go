@@ -24,13 +24,32 @@ const (
 
 // Publish appends messages to a queue's stream, in order, and returns
 // their stream sequences once every one is stored (replicated, with
-// Replicas above 1). On an error some of them may have been stored: the
-// sender, answered with the error, sends again (at least once).
+// Replicas above 1). A send of a few small messages is first offered to
+// the gateways with a transfer of the queue waiting (direct.go): those
+// taken (the first ones) have the ids the receiving gateway gave them
+// and are not stored, the rest are. On an error some of them may have
+// been stored: the sender, answered with the error, sends again (at
+// least once).
 func (e *Engine) Publish(queue string, ms []wire.Message, origin string) ([]uint64, error) {
 	if _, err := streamOf(queue); err != nil {
 		return nil, err
 	}
 	subject := queueSubject + escape(queue)
+	var direct []uint64
+	if offerable(ms) {
+		if direct = e.offer(queue, ms, origin); len(direct) == len(ms) {
+			return direct, nil
+		}
+	}
+	ids, err := e.store(queue, subject, ms[len(direct):], origin)
+	if err != nil {
+		return nil, err
+	}
+	return append(direct, ids...), nil
+}
+
+// store publishes ms to the queue's stream: Publish without the offer.
+func (e *Engine) store(queue, subject string, ms []wire.Message, origin string) ([]uint64, error) {
 	ids := make([]uint64, len(ms))
 	if len(ms) == 1 {
 		ctx, cancel := e.ctx()
@@ -40,41 +59,60 @@ func (e *Engine) Publish(queue string, ms []wire.Message, origin string) ([]uint
 			return nil, e.publishError(queue, err)
 		}
 		ids[0] = ack.Sequence
+		e.own.record(e.own.sent, queue, ack.Sequence)
+		e.direct.dirty(queue)
 		return ids, nil
 	}
-	for from := 0; from < len(ms); from += publishWindow {
-		if err := e.publishAsync(queue, subject, ms[from:min(from+publishWindow, len(ms))], origin, ids[from:]); err != nil {
-			return nil, err
-		}
+	if err := e.publishAsync(queue, subject, ms, origin, ids); err != nil {
+		return nil, err
 	}
+	e.own.record(e.own.sent, queue, ids[len(ids)-1])
+	e.direct.dirty(queue)
 	return ids, nil
 }
 
-// publishWindow is how many messages of a batch are published before
-// their acks are waited for.
+// publishWindow is how many messages of a batch are published and not
+// yet acknowledged at most.
 const publishWindow = 1000
 
-// publishAsync publishes ms without waiting between them, then waits for
-// every ack, writing the sequences to ids.
+// publishAsync publishes ms without waiting between them, at most
+// publishWindow unacknowledged: before the next it waits for the ack of
+// the one a window back, so that the cluster always has a window's worth
+// to store (waiting for a whole window's acks before the next left it
+// idle between windows). The sequences go to ids.
 func (e *Engine) publishAsync(queue, subject string, ms []wire.Message, origin string, ids []uint64) error {
 	futs := make([]jetstream.PubAckFuture, len(ms))
+	timeout := time.NewTimer(e.o.Timeout)
+	defer timeout.Stop()
+	wait := func(i int) error {
+		// The timeout runs from the last ack: a cluster that stores
+		// nothing for that long has failed.
+		select {
+		case ack := <-futs[i].Ok():
+			ids[i] = ack.Sequence
+			timeout.Reset(e.o.Timeout)
+			return nil
+		case err := <-futs[i].Err():
+			return e.publishError(queue, err)
+		case <-timeout.C:
+			return failed("send to", queue, context.DeadlineExceeded)
+		}
+	}
 	for i := range ms {
+		if i >= publishWindow {
+			if err := wait(i - publishWindow); err != nil {
+				return err
+			}
+		}
 		f, err := e.js.PublishMsgAsync(toMsg(subject, &ms[i], origin))
 		if err != nil {
 			return e.publishError(queue, err)
 		}
 		futs[i] = f
 	}
-	timeout := time.NewTimer(e.o.Timeout)
-	defer timeout.Stop()
-	for i, f := range futs {
-		select {
-		case ack := <-f.Ok():
-			ids[i] = ack.Sequence
-		case err := <-f.Err():
-			return e.publishError(queue, err)
-		case <-timeout.C:
-			return failed("send to", queue, context.DeadlineExceeded)
+	for i := max(len(ms)-publishWindow, 0); i < len(ms); i++ {
+		if err := wait(i); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -109,59 +147,32 @@ func toMsg(subject string, m *wire.Message, origin string) *nats.Msg {
 }
 
 // Fetch takes up to max messages of a queue: those the cluster has ready
-// now, or else the first to arrive within wait. A pull that ctx cancels
-// hands back (naks) anything delivered to it afterwards.
+// now, or else the first to arrive within wait, or one handed over
+// directly by another gateway's send meanwhile (direct.go). A pull that
+// ctx cancels is withdrawn, and what it brought given back (pull.go).
 func (e *Engine) Fetch(ctx context.Context, queue string, max int, wait time.Duration) ([]broker.Fetched, error) {
 	c, err := e.consumer(queue)
 	if err != nil {
 		return nil, err
 	}
-	b, err := c.FetchNoWait(max)
-	out, err := e.collect(ctx, queue, b, err, nil)
-	if len(out) > 0 || err != nil || wait <= 0 {
+	if wait > 0 {
+		// The waiting pull brings what is ready at once, too.
+		return e.await(ctx, queue, max, wait)
+	}
+	clean, _, gen, _ := e.direct.look(queue)
+	if clean { // nothing ready when last looked, nor stored since
+		return nil, nil
+	}
+	out, err := e.take(ctx, queue, max, 0, nil, nil)
+	if len(out) > 0 || err != nil {
 		return out, err
 	}
-	b, err = c.Fetch(1, jetstream.FetchMaxWait(wait))
-	if out, err = e.collect(ctx, queue, b, err, nil); len(out) == 0 || max == 1 {
+	e.direct.found(queue, gen)
+	out, err = e.awaitOwnSend(ctx, c, queue)
+	if len(out) == 0 || len(out) >= max || err != nil {
 		return out, err
 	}
-	b, err = c.FetchNoWait(max - 1)
-	return e.collect(ctx, queue, b, err, out)
-}
-
-// collect appends a pull's messages to out as the broker's.
-func (e *Engine) collect(ctx context.Context, queue string, b jetstream.MessageBatch, err error, out []broker.Fetched) ([]broker.Fetched, error) {
-	if err != nil {
-		return out, e.fetchError(queue, err)
-	}
-	msgs := b.Messages()
-	for {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				if err := b.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && len(out) == 0 {
-					return out, e.fetchError(queue, err)
-				}
-				return out, nil
-			}
-			f, err := fetched(queue, m)
-			if err != nil {
-				m.Nak()
-				continue
-			}
-			out = append(out, f)
-		case <-ctx.Done():
-			go func() {
-				for m := range msgs {
-					m.Nak()
-				}
-			}()
-			for _, f := range out {
-				f.Handle.Nak()
-			}
-			return nil, ctx.Err()
-		}
-	}
+	return e.take(ctx, queue, max-len(out), 0, nil, out)
 }
 
 // fetchError tells a queue that is gone from a cluster that failed.
@@ -177,32 +188,71 @@ func (e *Engine) fetchError(queue string, err error) error {
 }
 
 // fetched renders a pulled message as the broker's delivery.
-func fetched(queue string, m jetstream.Msg) (broker.Fetched, error) {
+func (e *Engine) fetched(queue string, m *nats.Msg) (broker.Fetched, error) {
 	meta, err := m.Metadata()
 	if err != nil {
 		return broker.Fetched{}, err
 	}
-	h := m.Headers()
+	d, err := delivery(queue, meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp, m.Header, m.Data)
+	if err != nil {
+		return broker.Fetched{}, err
+	}
+	return broker.Fetched{Delivery: d, Handle: handle{m, e, queue, d.ID}}, nil
+}
+
+// delivery renders a stored message as the broker's delivery: the
+// reverse of toMsg.
+func delivery(queue string, seq, delivered uint64, at time.Time, h nats.Header, data []byte) (wire.Delivery, error) {
 	d := wire.Delivery{
 		Queue:         queue,
-		ID:            meta.Sequence.Stream,
-		DeliveryCount: uint32(meta.NumDelivered),
+		ID:            seq,
+		DeliveryCount: uint32(delivered),
 		Origin:        h.Get(hdrOrigin),
-		EnqueuedAt:    meta.Timestamp,
+		EnqueuedAt:    at,
 		Message: wire.Message{
-			Payload:       m.Data(),
+			Payload:       data,
 			CorrelationID: h.Get(hdrCorr),
 			ReplyTo:       h.Get(hdrReply),
 		},
 	}
+	if n, err := strconv.ParseUint(h.Get(hdrDelivered), 10, 32); err == nil {
+		d.DeliveryCount += uint32(n) // handed directly before it was stored
+	}
 	if s := h.Get(hdrStatus); s != "" {
 		n, err := strconv.ParseUint(s, 10, 8)
 		if err != nil {
-			return broker.Fetched{}, fmt.Errorf("status header %q: %w", s, err)
+			return wire.Delivery{}, fmt.Errorf("status header %q: %w", s, err)
 		}
 		d.Status = uint8(n)
 	}
-	return broker.Fetched{Delivery: d, Handle: m}, nil
+	return d, nil
+}
+
+// handle settles a message pulled from the cluster. Its Nak waits for
+// the cluster's answer, so that a message released is ready again once
+// Release returns; Ack and InProgress do not wait (a lost ack means a
+// redelivery, never a loss), though this gateway's next look at the queue
+// waits for the acks it sent (acks.go).
+type handle struct {
+	m     *nats.Msg
+	e     *Engine
+	queue string
+	id    uint64
+}
+
+// Ack deletes the message.
+func (h handle) Ack() error { return h.e.ack(h.queue, h.id, h.m.Reply) }
+
+// InProgress holds the message another ack wait.
+func (h handle) InProgress() error { return h.e.nc.Publish(h.m.Reply, []byte("+WPI")) }
+
+// Nak gives the message back and waits until the consumer has it.
+func (h handle) Nak() error {
+	if _, err := h.e.nc.Request(h.m.Reply, []byte("-NAK"), h.e.o.Timeout); err != nil {
+		return fmt.Errorf("nak: %w", err)
+	}
+	h.e.direct.dirty(h.queue) // ready again: this gateway's transfers look
+	return nil
 }
 
 // Delete removes one message from a queue's stream, whoever holds it.
@@ -210,6 +260,12 @@ func (e *Engine) Delete(queue string, id uint64) error {
 	stream, err := streamOf(queue)
 	if err != nil {
 		return err
+	}
+	if id&directIDBit != 0 { // handed directly: only its holder settles it
+		return fmt.Errorf("%w: %s/%d", broker.ErrNoSuchMessage, queue, id)
+	}
+	if e.acks.wasAcked(queue, id) { // gone, though the stream may not know yet
+		return fmt.Errorf("%w: %s/%d", broker.ErrNoSuchMessage, queue, id)
 	}
 	ctx, cancel := e.ctx()
 	defer cancel()

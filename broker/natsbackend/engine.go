@@ -5,7 +5,10 @@
 // a queue is a work-queue stream with one shared durable pull consumer, a
 // message's id is its stream sequence, a transfer is a pull, an ack an
 // ack, a release a negative ack; transient queues stay in the gateway
-// that owns them and are reached over a plain NATS subject.
+// that owns them and are reached over a plain NATS subject. A send that
+// a transfer on some gateway is waiting for is handed to it over plain
+// NATS instead of stored, the sender keeping a copy until it is settled
+// (direct.go, handoff.go).
 package natsbackend
 
 import (
@@ -57,6 +60,9 @@ type Engine struct {
 
 	mu        sync.Mutex // leaf
 	consumers map[string]jetstream.Consumer
+	own       *ownSends
+	direct    *direct
+	acks      *acks
 }
 
 var _ broker.Engine = (*Engine)(nil)
@@ -94,12 +100,25 @@ func Open(o Options) (*Engine, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats backend %s: jetstream: %w", o.URL, err)
 	}
-	return &Engine{o: o, nc: nc, js: js, consumers: make(map[string]jetstream.Consumer)}, nil
+	e := &Engine{o: o, nc: nc, js: js, consumers: make(map[string]jetstream.Consumer), own: newOwnSends()}
+	if err := e.startAcks(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
+	}
+	if err := e.startDirect(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
+	}
+	return e, nil
 }
 
 // Close drops the connection. Messages still held are redelivered by the
-// cluster after the ack wait.
-func (e *Engine) Close() { e.nc.Close() }
+// cluster after the ack wait; the copies of messages this gateway handed
+// directly and has not heard settled are stored first (direct.go).
+func (e *Engine) Close() {
+	e.direct.close()
+	e.nc.Close()
+}
 
 // AckWait returns the ack wait in force, for choosing a keep-alive.
 func (e *Engine) AckWait() time.Duration { return e.o.AckWait }
@@ -172,6 +191,7 @@ func (e *Engine) DestroyQueue(name string) error {
 		return err
 	}
 	e.forget(name)
+	e.own.forget(name)
 	ctx, cancel := e.ctx()
 	defer cancel()
 	err = e.js.DeleteStream(ctx, stream)
@@ -251,6 +271,7 @@ func (e *Engine) Info(name string) (wire.QueueInfo, error) {
 	if err != nil {
 		return wire.QueueInfo{}, err
 	}
+	e.acks.await(name, e.o.Timeout) // what this gateway acked is not in flight
 	ctx, cancel := e.ctx()
 	defer cancel()
 	ci, err := c.Info(ctx)
@@ -261,7 +282,7 @@ func (e *Engine) Info(name string) (wire.QueueInfo, error) {
 	if err != nil {
 		return wire.QueueInfo{}, failed("info", name, err)
 	}
-	qi := wire.QueueInfo{Name: name, Kind: wire.KindPersistent, Durable: true, Depth: int(ci.NumPending), InFlight: ci.NumAckPending, Created: ci.Created}
+	qi := wire.QueueInfo{Name: name, Kind: wire.KindPersistent, Durable: true, Depth: int(ci.NumPending), InFlight: ci.NumAckPending + e.direct.heldDirect(name), Created: ci.Created}
 	if s, err := e.js.Stream(ctx, ci.Stream); err == nil {
 		st := s.CachedInfo().State
 		qi.Bytes = int64(st.Bytes)

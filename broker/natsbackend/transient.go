@@ -61,7 +61,11 @@ func (e *Engine) ExposeTransient(queue string, deliver func([]wire.Message, stri
 	if err != nil {
 		return nil, failed("expose", queue, err)
 	}
-	return func() { sub.Unsubscribe() }, nil
+	e.direct.own(queue, true)
+	return func() {
+		e.direct.own(queue, false)
+		sub.Unsubscribe()
+	}, nil
 }
 
 // Forward sends messages to a transient queue another gateway exposes.

@@ -5,16 +5,27 @@ package natstest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
 	"msw/internal/testutil"
 )
+
+// ElectionWait bounds the waits for a node to start and for the cluster
+// to elect a leader, at start, after a restart and after a node is
+// killed. NATS's Raft waits 4
+// to 9 s before it calls an election, and a split vote starts another;
+// under the race detector on a loaded machine a first election has taken
+// more than 10 s.
+const ElectionWait = 60 * time.Second
 
 // Cluster is a JetStream cluster of in-process nodes.
 type Cluster struct {
@@ -22,10 +33,20 @@ type Cluster struct {
 	// msw-switch --backend takes it.
 	URL string
 
-	tb       testing.TB
+	tb       tb
 	accounts int
+	next     atomic.Int64 // NextAccountURL's count
 	opts     []*server.Options
 	nodes    []*server.Server // nil while killed
+}
+
+// tb is what a cluster needs of a test: testing.TB, or the owner of a
+// cluster shared by a whole test run (StartShared).
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
 }
 
 // Start runs a cluster of n nodes and waits until it has elected its
@@ -36,6 +57,11 @@ func Start(tb testing.TB, n int) *Cluster { return StartAccounts(tb, n, 0) }
 // with JetStream of its own (AccountURL), so that tests sharing one
 // cluster may use the same queue names.
 func StartAccounts(tb testing.TB, n, accounts int) *Cluster {
+	tb.Helper()
+	return start(tb, n, accounts)
+}
+
+func start(tb tb, n, accounts int) *Cluster {
 	tb.Helper()
 	ports := freePorts(tb, 2*n)
 	var routes, urls []string
@@ -79,18 +105,27 @@ func StartAccounts(tb testing.TB, n, accounts int) *Cluster {
 	return c
 }
 
-// freePorts returns n loopback ports free at the time of asking.
-func freePorts(tb testing.TB, n int) []int {
+// freePorts returns n loopback ports free at the time of asking, taken
+// below the kernel's ephemeral range (32768 up, on Linux): a port handed
+// out by listening on port 0 may be taken again, once closed, as the
+// local port of any outgoing connection of the test run before its node
+// listens on it; a port below that range can only be taken by another
+// listener choosing it on purpose.
+func freePorts(tb tb, n int) []int {
 	tb.Helper()
 	var ls []net.Listener
 	var ports []int
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 1000 {
+			tb.Fatalf("natstest: no %d free loopback ports found in 20000-32767", n)
+		}
+		port := 20000 + rand.IntN(12768)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			tb.Fatal(err)
+			continue
 		}
 		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	for _, l := range ls {
 		l.Close()
@@ -105,8 +140,12 @@ func (c *Cluster) start(i int) {
 		c.tb.Fatalf("nats node %d: %v", i+1, err)
 	}
 	go s.Start()
-	if !s.ReadyForConnections(testutil.WaitLimit) {
-		c.tb.Fatalf("nats node %d: not ready for connections", i+1)
+	// A node is ready once its JetStream has started, which takes more
+	// than 10 s on a loaded machine under the race detector.
+	if !s.ReadyForConnections(ElectionWait) {
+		s.Shutdown()
+		c.tb.Fatalf("nats node %d (client port %d, cluster port %d): not ready for connections within %v",
+			i+1, c.opts[i].Port, c.opts[i].Cluster.Port, ElectionWait)
 	}
 	c.nodes[i] = s
 }
@@ -132,22 +171,31 @@ func (c *Cluster) Restart(i int) {
 // all the cluster's peers.
 func (c *Cluster) WaitReady() {
 	c.tb.Helper()
-	testutil.Eventually(c.tb, "nats cluster ready", func() bool {
-		leader := false
+	var leader bool
+	var routes, peers []int
+	ready := testutil.Within(ElectionWait, func() bool {
+		leader = false
+		routes, peers = routes[:0], peers[:0]
 		for _, s := range c.nodes {
 			if s == nil {
 				continue
 			}
+			routes = append(routes, s.NumRoutes())
 			if !s.JetStreamIsCurrent() {
 				return false
 			}
 			if s.JetStreamIsLeader() {
 				// Only the leader knows the peers.
+				peers = append(peers, len(s.JetStreamClusterPeers()))
 				leader = len(s.JetStreamClusterPeers()) == len(c.nodes)
 			}
 		}
 		return leader
 	})
+	if !ready {
+		c.tb.Fatalf("nats cluster ready: not reached within %v (routes per running node %v; peers seen by a leader %v of %d)",
+			ElectionWait, routes, peers, len(c.nodes))
+	}
 }
 
 // Leader returns the index of the node that leads JetStream now, or -1.
@@ -163,7 +211,7 @@ func (c *Cluster) Leader() int {
 // accountOptions are node i's options with the given number of accounts,
 // from a configuration file: accounts with JetStream have no other
 // form as plain options.
-func accountOptions(tb testing.TB, i, port, clusterPort int, routes []string, accounts int) *server.Options {
+func accountOptions(tb tb, i, port, clusterPort int, routes []string, accounts int) *server.Options {
 	tb.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, "server_name: n%d\nlisten: \"127.0.0.1:%d\"\n", i+1, port)
@@ -176,7 +224,7 @@ func accountOptions(tb testing.TB, i, port, clusterPort int, routes []string, ac
 	b.WriteString("}\n")
 	path := filepath.Join(tb.TempDir(), "node.conf")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	o, err := server.ProcessConfigFile(path)
 	if err != nil {
@@ -193,4 +241,11 @@ func (c *Cluster) AccountURL(a int) string {
 		c.tb.Fatalf("natstest: account %d of %d", a, c.accounts)
 	}
 	return strings.ReplaceAll(c.URL, "nats://", fmt.Sprintf("nats://t%d:t%d@", a, a))
+}
+
+// NextAccountURL is AccountURL of the account after the one it returned
+// last, from the first again after the last: for tests sharing a cluster
+// that each take an account of their own.
+func (c *Cluster) NextAccountURL() string {
+	return c.AccountURL(1 + int((c.next.Add(1)-1)%int64(c.accounts)))
 }

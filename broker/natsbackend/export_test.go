@@ -1,0 +1,14 @@
+package natsbackend
+
+// DirectIDBit marks the ids of messages handed directly, for the tests.
+const DirectIDBit = directIDBit
+
+// WaitingDirect is how many transfers of queue wait for a direct offer.
+func (e *Engine) WaitingDirect(queue string) int {
+	e.direct.mu.Lock()
+	defer e.direct.mu.Unlock()
+	if dq := e.direct.queues[queue]; dq != nil {
+		return len(dq.waiters)
+	}
+	return 0
+}
