@@ -152,7 +152,7 @@ func BenchmarkHeapPerMessage(b *testing.B) {
 // lines the cores pass between them.
 func BenchmarkTraceRing(b *testing.B) {
 	r := newTraceRing(DefaultTraceSize)
-	ms := []message{newMessage(&wire.Message{Payload: benchPayload, CorrelationID: "c", ReplyTo: "tmp-1"})}
+	ms := []message{newMessage(&wire.Message{Payload: benchPayload, CorrelationID: "c", ReplyTo: "tmp-1"}, "", 0)}
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			r.addMessages(1, wire.EventSend, "svc", ms, "caller", "", false)

@@ -3,7 +3,6 @@ package broker
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -279,13 +278,7 @@ func (b *Broker) giveBackHeld(q *Queue, s *Session) {
 		return
 	}
 	q.mu.Lock()
-	var back []message
-	for id, h := range q.inflight {
-		if h.holder == s {
-			back = append(back, h.msg)
-			delete(q.inflight, id)
-		}
-	}
+	back := q.inflight.takeHeldBy(s, nil)
 	var dead []message
 	if !q.destroyed {
 		back, dead = q.splitDeadLocked(back)
@@ -415,7 +408,7 @@ func (b *Broker) DestroyQueue(s *Session, name string, ifEmpty bool) error {
 	}
 	if ifEmpty {
 		q.mu.Lock()
-		n := q.ready() + len(q.inflight)
+		n := q.ready() + q.inflight.len()
 		q.mu.Unlock()
 		if q.remote != nil {
 			if n, err = b.remoteCount(q); err != nil {
@@ -444,7 +437,7 @@ func (b *Broker) PurgeQueue(name string) (int, error) {
 		return 0, err
 	}
 	if q.remote != nil {
-		return 0, fmt.Errorf("purge %s: %w", name, ErrNotSupported)
+		return b.engine.Purge(name)
 	}
 	q.mu.Lock()
 	n := q.ready()
@@ -483,7 +476,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 		return nil
 	}
 	q.destroyed = true
-	b.held.Add(-(q.bytes - q.diskBytes + int64(q.ready()+len(q.inflight))*wire.MessageOverhead))
+	b.held.Add(-(q.bytes - q.diskBytes + int64(q.ready()+q.inflight.len())*wire.MessageOverhead))
 	if b.durable(q) {
 		if removed {
 			c, err = b.store.DestroyQueue(name)
@@ -491,7 +484,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 		b.cached.Add(-(q.bytes - q.diskBytes))
 		b.diskOnly.Add(-int64(len(q.onDisk)))
 	}
-	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, map[uint64]held{}, 0
+	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, inflight{}, 0
 	q.onDisk, q.diskBytes = nil, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
 	q.wakeWatchersLocked()
@@ -522,104 +515,104 @@ func (b *Broker) Send(s *Session, queue string, ms []wire.Message) (uint64, erro
 // send is Send; a number function, if given, names the first message's
 // correlation id after its id, under the queue's lock (SendNumbered).
 func (b *Broker) send(s *Session, queue string, ms []wire.Message, number numbering) (uint64, error) {
-	if b.closed.Load() {
-		return 0, ErrClosed
-	}
-	if len(ms) == 0 {
-		return 0, nil
-	}
-	q, err := b.lookup(queue)
-	if err != nil {
-		return b.sendElsewhere(s, queue, ms, err)
-	}
-	if len(ms) > wire.MaxSendMessages {
-		return 0, fmt.Errorf("send: %w: %d messages in one request, limit %d", ErrTooLarge, len(ms), wire.MaxSendMessages)
-	}
-	now := time.Now().UnixNano()
-	stored, err := b.storedMessages(s, ms, now)
+	p, err := b.sendPending(s, queue, ms, number)
 	if err != nil {
 		return 0, err
 	}
+	return p.Wait()
+}
+
+// sendPending is send up to its wait for the store (sendpending.go).
+func (b *Broker) sendPending(s *Session, queue string, ms []wire.Message, number numbering) (PendingSend, error) {
+	if b.closed.Load() {
+		return PendingSend{}, ErrClosed
+	}
+	if len(ms) == 0 {
+		return PendingSend{}, nil
+	}
+	if id, err, done := b.forwardFirst(s, queue, ms); done {
+		return PendingSend{first: id}, err
+	}
+	q, err := b.lookup(queue)
+	if err != nil {
+		id, err := b.sendElsewhere(s, queue, ms, err)
+		return PendingSend{first: id}, err
+	}
+	if len(ms) > wire.MaxSendMessages {
+		return PendingSend{}, fmt.Errorf("send: %w: %d messages in one request, limit %d", ErrTooLarge, len(ms), wire.MaxSendMessages)
+	}
+	now := time.Now().UnixNano()
+	stored, err := b.storedMessages(s, "", ms, now)
+	if err != nil {
+		return PendingSend{}, err
+	}
 	if q.remote != nil { // held by the engine, not in this process's memory
-		return b.sendRemote(s, q, ms, stored, number)
+		id, err := b.sendRemote(s, q, ms, stored, number)
+		return PendingSend{first: id}, err
 	}
 	return b.put(s, q, stored, now, number, &ms[0])
 }
 
 // put enqueues messages made by send (or moved to a dead-letter queue)
-// into q, within its bounds and the switch's memory; number and m0 are
-// send's.
-func (b *Broker) put(s *Session, q *Queue, stored []message, now int64, number numbering, m0 *wire.Message) (uint64, error) {
+// into q, within its bounds and the switch's memory, and records them;
+// number and m0 are send's. The send is finished by the PendingSend's
+// Wait.
+func (b *Broker) put(s *Session, q *Queue, stored []message, now int64, number numbering, m0 *wire.Message) (PendingSend, error) {
 	queue := q.name
 	var cost int64
 	for i := range stored {
 		cost += messageCost(&stored[i])
 	}
 	if err := b.reserve(cost); err != nil {
-		return 0, err
+		return PendingSend{}, err
 	}
 	q.mu.Lock()
 	if q.destroyed {
 		q.mu.Unlock()
 		b.held.Add(-cost)
-		return 0, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
+		return PendingSend{}, fmt.Errorf("%w: %s", ErrNoSuchQueue, queue)
 	}
 	if number != nil {
 		if err := number.apply(q, m0, &stored[0]); err != nil {
 			q.mu.Unlock()
 			b.held.Add(-cost)
-			return 0, err
+			return PendingSend{}, err
 		}
 	}
 	err := q.admitLocked(stored)
 	if err != nil {
 		q.mu.Unlock()
 		b.held.Add(-cost)
-		return 0, err
+		return PendingSend{}, err
 	}
 	var c Commit
 	if b.durable(q) {
 		if c, err = b.record(q, stored); err != nil {
 			q.mu.Unlock()
 			b.held.Add(-cost)
-			return 0, err
+			return PendingSend{}, err
 		}
 	}
 	first := q.enqueueLocked(stored)
 	q.sent += uint64(len(stored))
+	// A send that can't be a reply (its session holds no request) takes
+	// its trace events' places before the queue's lock is let go: a
+	// consumer then can't take the messages, and trace their delivery,
+	// ahead of their send. Replies are traced once matched to their
+	// request, in Wait.
+	traced := b.trace != nil && (s == nil || s.pendingN.Load() == 0)
+	var seq uint64
+	if traced {
+		seq = b.trace.claim(len(stored))
+	}
 	dropped := q.trimLocked()
 	dc := b.recordGoneLocked(q, dropped)
 	q.mu.Unlock()
+	if traced {
+		b.trace.fillMessages(seq, now, wire.EventSend, queue, stored, clientOf(s), "", false)
+	}
 	b.gone(q, dropped, dc, wire.EventDrop)
-	if c != 0 {
-		if err := b.waitSent(q, c, first, stored); err != nil {
-			return 0, err
-		}
-	}
-	b.Counters.Sent.Add(uint64(len(stored)))
-	if s != nil {
-		for i := range stored {
-			t, ok := s.takeRequest(queue, stored[i].corr())
-			if !ok {
-				if b.trace != nil {
-					b.traceMessageAt(now, wire.EventSend, queue, &stored[i], s.clientID, "")
-				}
-				continue
-			}
-			d := time.Duration(now - t)
-			if b.opts.OnReply != nil {
-				b.opts.OnReply(d)
-			}
-			if b.trace != nil {
-				r := messageRecord(wire.EventSend, queue, &stored[i], s.clientID, "")
-				r.reply, r.processing, r.time = true, d, now
-				b.traceEvent(r)
-			}
-		}
-	} else if b.trace != nil {
-		b.trace.addMessages(now, wire.EventSend, queue, stored, "", "", false)
-	}
-	return first, nil
+	return PendingSend{b: b, s: s, q: q, c: c, first: first, stored: stored, now: now, traced: traced}, nil
 }
 
 // Ack deletes messages, in flight or ready, whoever holds them. It applies
@@ -645,32 +638,44 @@ func (b *Broker) ackIn(s *Session, q *Queue, ids []uint64) error {
 		return b.ackRemote(s, q, ids)
 	}
 	var firstErr error
+	// The acked messages are kept only for what needs them after the
+	// lock: the store, the trace, and requests the session holds.
 	var done []message
+	keep := b.durable(q) || b.trace != nil || s != nil && s.pendingN.Load() > 0
+	if keep {
+		done = make([]message, 0, len(ids))
+	}
+	n := 0
 	q.mu.Lock()
+	hint := -1 // where the next id of a run is
 	for _, id := range ids {
-		h, ok := q.inflight[id]
-		if ok {
-			delete(q.inflight, id)
-		} else if h.msg, ok = q.removeReadyLocked(id); !ok {
+		h, ok := q.inflight.remove(id, nil, &hint)
+		if !ok {
+			h.msg, ok = q.removeReadyLocked(id)
+		}
+		if !ok {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("%w: %s/%d", ErrNoSuchMessage, q.name, id)
 			}
 			continue
 		}
 		q.droppedLocked(&h.msg)
-		done = append(done, h.msg)
+		n++
+		if keep {
+			done = append(done, h.msg)
+		}
 	}
-	q.acked += uint64(len(done))
+	q.acked += uint64(n)
 	var c Commit
 	if b.durable(q) && len(done) > 0 {
 		c = b.store.Ack(q.name, idsOf(done))
 	}
 	q.mu.Unlock()
 	b.flush(c)
-	b.Counters.Acked.Add(uint64(len(done)))
+	b.Counters.Acked.Add(uint64(n))
 	if s != nil {
 		for i := range done {
-			if done[i].replyLen > 0 {
+			if done[i].replyLen() > 0 {
 				s.takeRequest(done[i].replyTo(), done[i].corr())
 			}
 		}
@@ -694,9 +699,9 @@ func (b *Broker) Release(s *Session, acks wire.Acks) error {
 		}
 		var back []message
 		q.mu.Lock()
+		hint := -1
 		for _, id := range ids {
-			if h, ok := q.inflight[id]; ok && h.holder == s {
-				delete(q.inflight, id)
+			if h, ok := q.inflight.remove(id, s, &hint); ok {
 				back = append(back, h.msg)
 			}
 		}
@@ -707,7 +712,7 @@ func (b *Broker) Release(s *Session, acks wire.Acks) error {
 		b.Counters.Redelivered.Add(uint64(len(back)))
 		for _, ms := range [][]message{back, dead} {
 			for i := range ms {
-				if ms[i].replyLen > 0 {
+				if ms[i].replyLen() > 0 {
 					s.takeRequest(ms[i].replyTo(), ms[i].corr())
 				}
 			}
@@ -729,7 +734,7 @@ func (b *Broker) Withdraw(s *Session, queue string, id uint64) error {
 	}
 	var c Commit
 	q.mu.Lock()
-	if _, ok := q.inflight[id]; ok {
+	if _, ok := q.inflight.get(id); ok {
 		q.mu.Unlock()
 		return fmt.Errorf("%w: %s/%d", ErrInFlight, queue, id)
 	}
@@ -758,7 +763,7 @@ func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
 		return nil, err
 	}
 	if q.remote != nil {
-		return nil, fmt.Errorf("%s: peek: %w with a --backend", queue, errors.ErrUnsupported)
+		return b.engine.Peek(queue, max)
 	}
 	b.expire(q, time.Now().UnixNano())
 	q.mu.Lock()

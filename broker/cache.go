@@ -25,10 +25,10 @@ const DefaultCacheBytes = 64 << 20
 func (q *Queue) sizeLocked(m *message) int {
 	if q.onDisk != nil {
 		if n, ok := q.onDisk[m.id]; ok {
-			return len(m.data) + int(n)
+			return m.size() + int(n)
 		}
 	}
-	return len(m.data)
+	return m.size()
 }
 
 // droppedLocked accounts for m leaving q (acked, withdrawn, or never
@@ -44,7 +44,7 @@ func (q *Queue) droppedLocked(m *message) {
 		q.diskBytes -= int64(n)
 		q.b.diskOnly.Add(-1)
 	}
-	q.b.cached.Add(-int64(len(m.data)))
+	q.b.cached.Add(-int64(m.size()))
 }
 
 // evictLocked leaves on disk the payloads of the messages of ids first
@@ -62,8 +62,7 @@ func (b *Broker) evictLocked(q *Queue, first uint64, n int) {
 		if p == 0 {
 			continue
 		}
-		head := int(m.corrLen) + int(m.replyLen)
-		m.data = append([]byte(nil), m.data[:head]...)
+		*m = m.withPayload(nil)
 		if q.onDisk == nil {
 			q.onDisk = map[uint64]uint32{}
 		}
@@ -89,10 +88,7 @@ func (b *Broker) loadLocked(q *Queue, m *message) error {
 	if len(p) != int(n) {
 		return fmt.Errorf("%w: %s/%d: payload of %d bytes on disk, %d expected", ErrStorage, q.name, m.id, len(p), n)
 	}
-	data := make([]byte, len(m.data)+len(p))
-	copy(data, m.data)
-	copy(data[len(m.data):], p)
-	m.data = data
+	*m = m.withPayload(p)
 	delete(q.onDisk, m.id)
 	q.diskBytes -= int64(n)
 	b.cached.Add(int64(n))
@@ -108,10 +104,9 @@ func (b *Broker) loadedCopyLocked(q *Queue, m *message) message {
 	if _, ok := q.onDisk[m.id]; !ok {
 		return *m
 	}
-	c := *m
 	p, err := b.store.Read(q.name, m.id)
-	if err == nil {
-		c.data = append(append([]byte(nil), m.data...), p...)
+	if err != nil {
+		return *m
 	}
-	return c
+	return m.withPayload(p)
 }

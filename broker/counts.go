@@ -17,7 +17,7 @@ type QueueCounts struct {
 func (b *Broker) Counts(fn func(QueueCounts)) {
 	for _, q := range b.queueList("") {
 		q.mu.Lock()
-		c := QueueCounts{Name: q.name, Transient: q.transient, Depth: q.ready(), InFlight: len(q.inflight), Sent: q.sent, Acked: q.acked}
+		c := QueueCounts{Name: q.name, Transient: q.transient, Depth: q.ready(), InFlight: q.inflight.len(), Sent: q.sent, Acked: q.acked}
 		q.mu.Unlock()
 		fn(c)
 	}

@@ -182,11 +182,11 @@ func (q *Queue) aboveLocked(after uint64, max int, budget *int, first bool) []me
 			ms = append(ms, q.redeliver[i])
 		}
 	}
-	for _, h := range q.inflight {
+	q.inflight.each(func(h *held) {
 		if h.msg.id > after {
 			ms = append(ms, h.msg)
 		}
-	}
+	})
 	// Fresh messages are in id order: skip to the first above after, and
 	// read no more than can be returned.
 	start := sort.Search(q.fresh.len(), func(i int) bool { return q.fresh.at(i).id > after })
@@ -203,10 +203,10 @@ func (q *Queue) aboveLocked(after uint64, max int, budget *int, first bool) []me
 			// without keeping it in memory.
 			ms[k] = q.b.loadedCopyLocked(q, &ms[k])
 		}
-		if len(ms[k].data) > *budget && !(first && k == 0) {
+		if ms[k].size() > *budget && !(first && k == 0) {
 			return ms[:k]
 		}
-		*budget -= len(ms[k].data)
+		*budget -= ms[k].size()
 	}
 	return ms
 }
@@ -265,9 +265,9 @@ func (n numbering) apply(q *Queue, m *wire.Message, st *message) error {
 	if len(m.CorrelationID) > MaxFieldLen {
 		return fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
 	}
-	enqueued, origin := st.enqueued, st.origin
-	*st = newMessage(m)
-	st.enqueued, st.origin = enqueued, origin
+	origin := st.origin
+	*st = newMessage(m, st.topic(), st.enqueued())
+	st.origin = origin
 	return nil
 }
 
@@ -281,7 +281,7 @@ func (b *Broker) FindCursor(queue string, cursor int64) (wire.Delivery, bool) {
 	id := uint64(cursor - q.epoch())
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if h, ok := q.inflight[id]; ok {
+	if h, ok := q.inflight.get(id); ok {
 		return h.msg.delivery(q.name), true
 	}
 	for i := range q.redeliver {

@@ -35,6 +35,7 @@ func queueWatchers(b *Broker, name string, n int) func() bool {
 }
 
 func TestCursorReadersEachSeeEveryMessageUntilAcked(t *testing.T) {
+	skipOnEngine(t, "cursors (--compat) need the switch's own queues")
 	b := newTestBroker(t, Options{})
 	x, y := login(t, b, "x"), login(t, b, "y")
 	b.CreateQueue(nil, "q")
@@ -64,6 +65,7 @@ func TestCursorReadersEachSeeEveryMessageUntilAcked(t *testing.T) {
 }
 
 func TestCursorReadLeavesConsumersTheirMessages(t *testing.T) {
+	skipOnEngine(t, "cursors (--compat) need the switch's own queues")
 	b := newTestBroker(t, Options{})
 	reader, consumer := login(t, b, "reader"), login(t, b, "consumer")
 	b.CreateQueue(nil, "q")
@@ -94,6 +96,7 @@ func TestCursorReadLeavesConsumersTheirMessages(t *testing.T) {
 }
 
 func TestCursorReadWaitsForASend(t *testing.T) {
+	skipOnEngine(t, "cursors (--compat) need the switch's own queues")
 	b := newTestBroker(t, Options{})
 	x := login(t, b, "x")
 	b.CreateQueue(nil, "q")
@@ -128,6 +131,7 @@ func TestCursorReadWaitsForASend(t *testing.T) {
 }
 
 func TestCursorReadTimesOutAndEndsWithItsClient(t *testing.T) {
+	skipOnEngine(t, "cursors (--compat) need the switch's own queues")
 	b := newTestBroker(t, Options{})
 	x := login(t, b, "x")
 	b.CreateQueue(nil, "q")
@@ -154,6 +158,7 @@ func TestCursorReadTimesOutAndEndsWithItsClient(t *testing.T) {
 }
 
 func TestCursorReaderOfAMissingQueueWaitsForItsName(t *testing.T) {
+	skipOnEngine(t, "cursors (--compat) need the switch's own queues")
 	b := newTestBroker(t, Options{})
 	x := login(t, b, "x")
 	b.CreateQueue(nil, "q")
@@ -188,6 +193,7 @@ func TestCursorReaderOfAMissingQueueWaitsForItsName(t *testing.T) {
 }
 
 func TestCursorReadBounded(t *testing.T) {
+	skipOnEngine(t, "cursors (--compat) need the switch's own queues")
 	b := newTestBroker(t, Options{MaxTransfer: 2, MaxTransferBytes: 10})
 	x := login(t, b, "x")
 	b.CreateQueue(nil, "q")
@@ -204,6 +210,7 @@ func TestCursorReadBounded(t *testing.T) {
 }
 
 func TestSendNumberedNamesItsOwnCursor(t *testing.T) {
+	skipOnEngine(t, "cursors (--compat) need the switch's own queues")
 	b := newTestBroker(t, Options{})
 	x := login(t, b, "x")
 	b.CreateQueue(nil, "q")
@@ -228,6 +235,7 @@ func TestSendNumberedNamesItsOwnCursor(t *testing.T) {
 }
 
 func TestCursorReaderWaitingThroughADestroy(t *testing.T) {
+	skipOnEngine(t, "cursors (--compat) need the switch's own queues")
 	b := newTestBroker(t, Options{})
 	x := login(t, b, "x")
 	b.CreateQueue(nil, "q")

@@ -2,48 +2,80 @@ package broker
 
 import "sort"
 
-// deque is a ring buffer of messages ordered by id: pushed at the back,
-// popped at the front.
+// deque is a FIFO of messages ordered by id: pushed at the back, popped
+// at the front. It is held in chunks: the first grows by doubling from
+// a few slots up to chunkLen, as a small queue needs, and every chunk
+// after it holds chunkLen. A long queue then costs its slots and at
+// most one chunk more (a single doubling buffer left up to half of
+// itself unused, a third of the memory of a queued 100-byte message
+// just past a power of two), and it grows without copying what it
+// holds.
 type deque struct {
-	buf  []message
-	head int
-	n    int
+	chunks [][]message // chunks[1:len-1] hold chunkLen each
+	head   int         // index in chunks[0] of the front message
+	n      int
+	spare  []message // a drained chunk of chunkLen slots, all zero, kept for the next
 }
+
+// chunkLen is the size of a full chunk: 16 KiB of slots.
+const chunkLen = 512
 
 func (d *deque) len() int { return d.n }
 
-func (d *deque) at(i int) *message { return &d.buf[(d.head+i)%len(d.buf)] }
+func (d *deque) at(i int) *message {
+	i += d.head
+	if first := len(d.chunks[0]); i >= first {
+		i -= first
+		return &d.chunks[1+i/chunkLen][i%chunkLen]
+	}
+	return &d.chunks[0][i]
+}
 
 func (d *deque) pushBack(m message) {
-	if d.n == len(d.buf) {
-		d.resize(max(16, 2*len(d.buf)))
+	if len(d.chunks) == 0 {
+		d.chunks = append(d.chunks, make([]message, 0, 16))
 	}
-	d.buf[(d.head+d.n)%len(d.buf)] = m
+	last := &d.chunks[len(d.chunks)-1]
+	switch {
+	case len(*last) < cap(*last):
+	case cap(*last) < chunkLen && len(d.chunks) == 1:
+		*last = append(make([]message, 0, min(2*cap(*last), chunkLen)), *last...)
+	default:
+		c := d.spare
+		if c == nil {
+			c = make([]message, 0, chunkLen)
+		}
+		d.spare = nil
+		d.chunks = append(d.chunks, c)
+		last = &d.chunks[len(d.chunks)-1]
+	}
+	*last = append(*last, m)
 	d.n++
 }
 
 func (d *deque) popFront() message {
-	m := d.buf[d.head]
-	d.buf[d.head] = message{}
-	d.head = (d.head + 1) % len(d.buf)
+	first := d.chunks[0]
+	m := first[d.head]
+	first[d.head] = message{}
+	d.head++
 	d.n--
-	if d.n == 0 {
+	switch {
+	case d.n == 0:
+		// Keep the one chunk, emptied, for the next message.
+		d.chunks[0] = first[:0]
+		clear(d.chunks[1:])
+		d.chunks = d.chunks[:1]
 		d.head = 0
-		if len(d.buf) > 1024 {
-			d.buf = nil // let a drained burst's buffer go
+	case d.head == len(first):
+		// The first chunk is done with: its slots are zero.
+		if cap(first) == chunkLen && d.spare == nil {
+			d.spare = first[:0]
 		}
-	} else if len(d.buf) > 1024 && d.n < len(d.buf)/4 {
-		d.resize(len(d.buf) / 2)
+		d.chunks[0] = nil
+		d.chunks = d.chunks[1:]
+		d.head = 0
 	}
 	return m
-}
-
-func (d *deque) resize(size int) {
-	nb := make([]message, size)
-	for i := 0; i < d.n; i++ {
-		nb[i] = *d.at(i)
-	}
-	d.buf, d.head = nb, 0
 }
 
 // find returns the index of the message with the given id, or -1.
@@ -63,5 +95,14 @@ func (d *deque) remove(i int) message {
 	}
 	*d.at(d.n - 1) = message{}
 	d.n--
+	last := &d.chunks[len(d.chunks)-1]
+	*last = (*last)[:len(*last)-1]
+	if len(*last) == 0 && len(d.chunks) > 1 {
+		d.chunks[len(d.chunks)-1] = nil
+		d.chunks = d.chunks[:len(d.chunks)-1]
+	} else if d.n == 0 {
+		d.chunks[0] = d.chunks[0][:0]
+		d.head = 0
+	}
 	return m
 }

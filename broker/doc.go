@@ -6,11 +6,14 @@
 //
 // A Broker holds a map of queues and a map of sessions. A Queue holds its
 // ready messages (a FIFO of first deliveries, plus a short id-ordered list
-// of messages given back for redelivery, served first) and a map of
-// messages in flight, keyed by id, each with the session holding it. A
-// message is stored by value with its correlation id, reply-to and payload
-// in one allocation, so a queued message costs about 56 bytes of header
-// above its payload.
+// of messages given back for redelivery, served first) and its messages
+// in flight, each with the session holding it: a list ordered by id
+// (inflight.go), so that acking a run of ids costs one search. A
+// queued message is a 32-byte slot (id, delivery count, origin, and a
+// pointer to its record) and one allocation, its record, holding what the
+// send fixed: enqueue time, status, correlation id, reply-to and payload,
+// and a publish's topic (message.go). The ready FIFO grows in chunks of slots (deque.go), so
+// a queued 100-byte message costs about 44 bytes above its payload.
 //
 // # Locking
 //
@@ -53,7 +56,7 @@
 // published to a matching topic. Bindings live in a token trie
 // (bindings.go), so a publish walks the patterns that could match its
 // topic, never every binding. The copies share the message's bytes:
-// each costs one header in its queue (56 bytes, TestPublishCopyBytes).
+// each costs one slot in its queue (32 bytes, TestPublishCopyBytes).
 // A persistent queue's bindings are queue properties in the store
 // ("binding:PATTERN"), so they survive a restart with it.
 //
@@ -120,7 +123,11 @@
 // acks (handed to the operating system, so that a kill -9 loses none;
 // never synced, since a lost ack is a redelivery, not a loss). Waiting
 // outside the locks is what lets concurrent senders, to one queue or
-// many, share one fsync.
+// many, share one fsync. SendPending (sendpending.go) stops a send before
+// that wait and hands it to the caller: a stream's reader enqueues and
+// records one send after another and leaves the waits, in order, to a
+// goroutine of its own, so that one client's batches in flight share an
+// fsync too.
 //
 // A sent message is queued, and may be delivered, as soon as its record is
 // buffered; its sender is answered only once the record is durable. If

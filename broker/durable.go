@@ -60,20 +60,14 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 			q.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		}
 		b.recoverPolicy(q, rq.Meta[metaPolicy])
-		disk, fresh := 0, 0
+		disk := 0
 		for i := range rq.Messages {
 			if rq.Messages[i].DiskOnly > 0 {
 				disk++
 			}
-			if rq.Messages[i].Deliveries == 0 {
-				fresh++
-			}
 		}
 		if disk > 0 {
 			q.onDisk = make(map[uint64]uint32, disk)
-		}
-		if fresh > 0 {
-			q.fresh.resize(fresh)
 		}
 		var last *Session // the origin of the message before: most often the same
 		for i := range rq.Messages {
@@ -92,8 +86,8 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 				}
 				m.origin, last = o, o
 			}
-			q.bytes += int64(len(m.data))
-			b.cached.Add(int64(len(m.data)))
+			q.bytes += int64(m.size())
+			b.cached.Add(int64(m.size()))
 			b.held.Add(messageCost(&m)) // counted, never refused: it was acknowledged
 			if sm.DiskOnly > 0 {
 				q.onDisk[m.id] = sm.DiskOnly
@@ -115,8 +109,8 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 
 // newStoredMessage makes a queued message from its record.
 func newStoredMessage(sm *StoredMessage) message {
-	m := newMessage(&wire.Message{Payload: sm.Payload, CorrelationID: sm.CorrelationID, ReplyTo: sm.ReplyTo, Status: sm.Status})
-	m.id, m.enqueued, m.deliveries = sm.ID, sm.Enqueued, sm.Deliveries
+	m := newMessage(&wire.Message{Payload: sm.Payload, CorrelationID: sm.CorrelationID, ReplyTo: sm.ReplyTo, Status: sm.Status}, sm.Topic, sm.Enqueued)
+	m.id, m.deliveries = sm.ID, sm.Deliveries
 	return m
 }
 
@@ -128,12 +122,13 @@ func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
 		m := &ms[i]
 		sms[i] = StoredMessage{
 			ID:            q.nextID + 1 + uint64(i),
-			Enqueued:      m.enqueued,
+			Enqueued:      m.enqueued(),
 			Deliveries:    m.deliveries,
-			Status:        m.status,
+			Status:        m.status(),
 			Origin:        m.originID(),
 			CorrelationID: m.corr(),
 			ReplyTo:       m.replyTo(),
+			Topic:         m.topic(),
 			Payload:       m.payload(),
 		}
 	}
@@ -147,7 +142,7 @@ func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
 func (b *Broker) waitSent(q *Queue, c Commit, first uint64, ms []message) error {
 	var size int64
 	for i := range ms {
-		size += int64(len(ms[i].data))
+		size += int64(ms[i].size())
 	}
 	b.cached.Add(size)
 	err := b.store.Wait(c)
@@ -189,7 +184,7 @@ func (b *Broker) waitCreated(q *Queue, c Commit) error {
 	}
 	b.queuesMu.Lock()
 	q.mu.Lock()
-	if b.queues[q.name] == q && q.ready()+len(q.inflight) == 0 {
+	if b.queues[q.name] == q && q.ready()+q.inflight.len() == 0 {
 		delete(b.queues, q.name)
 		q.destroyed = true
 		q.wakeLocked(len(q.waiters))

@@ -35,14 +35,29 @@ type Engine interface {
 	// InFlight, Bytes and Created are filled in.
 	Info(name string) (wire.QueueInfo, error)
 	// Publish appends messages to a queue in order and returns their ids;
-	// it returns once the engine has them stored.
+	// it returns once the engine has each stored, or handed to a
+	// gateway's waiting Fetch with a copy kept until it is settled
+	// (docs/scale-out.md, "The direct hand-off").
 	Publish(queue string, ms []wire.Message, origin string) ([]uint64, error)
 	// Fetch takes up to max messages of a queue for this gateway: those
 	// ready at once, or else waits up to wait (or until ctx ends) for the
-	// first one. Each comes with the handle that settles it.
+	// first one, stored or handed over by a Publish meanwhile. Each comes
+	// with the handle that settles it; a Fetch that ctx ends gives back
+	// what it took.
 	Fetch(ctx context.Context, queue string, max int, wait time.Duration) ([]Fetched, error)
 	// Delete removes one message by id, whoever holds it.
 	Delete(queue string, id uint64) error
+	// Peek returns up to max of a queue's messages no gateway has taken
+	// yet, in order, leaving them queued.
+	Peek(queue string, max int) ([]wire.Delivery, error)
+	// Purge removes a queue's messages no gateway has taken yet and
+	// returns how many; messages in flight stay.
+	Purge(queue string) (int, error)
+	// Watch calls wake (which must not block) with the queue whenever a
+	// message is sent to one of queues, through any gateway, until the
+	// returned function is called: a transfer waiting on several queues
+	// sleeps until then.
+	Watch(queues []string, wake func(queue string)) (func(), error)
 	// ExposeTransient makes a transient queue of this gateway reachable
 	// from the others: the engine calls deliver for each Forward to it,
 	// until the returned function is called.

@@ -68,6 +68,10 @@ func (b *Broker) SetPolicy(s *Session, name string, p wire.Policy) error {
 	if err != nil {
 		return err
 	}
+	if q.remote != nil && p != (wire.Policy{}) {
+		// The engine does not apply policies yet: refused, not ignored.
+		return fmt.Errorf("policy %s: %w", name, ErrNotSupported)
+	}
 	if p.MaxDeliveries > 0 {
 		if err := b.CreateQueue(s, p.DeadLetter); err != nil && !errors.Is(err, ErrQueueExists) {
 			return fmt.Errorf("dead-letter queue: %w", err)
@@ -126,8 +130,8 @@ func (q *Queue) admitLocked(ms []message) error {
 	n := len(ms)
 	var size, largest int64
 	for i := range ms {
-		size += int64(len(ms[i].data))
-		largest = max(largest, int64(len(ms[i].data)))
+		size += int64(ms[i].size())
+		largest = max(largest, int64(ms[i].size()))
 	}
 	if p.dropOldest {
 		if p.maxBytes == 0 || largest <= p.maxBytes {
@@ -192,7 +196,7 @@ func (q *Queue) expireLocked(now int64) []message {
 	if len(q.redeliver) > 0 {
 		kept := q.redeliver[:0]
 		for _, m := range q.redeliver {
-			if m.enqueued <= cutoff {
+			if m.enqueued() <= cutoff {
 				out = append(out, m)
 			} else {
 				kept = append(kept, m)
@@ -201,7 +205,7 @@ func (q *Queue) expireLocked(now int64) []message {
 		clear(q.redeliver[len(kept):])
 		q.redeliver = kept
 	}
-	for q.fresh.len() > 0 && q.fresh.at(0).enqueued <= cutoff {
+	for q.fresh.len() > 0 && q.fresh.at(0).enqueued() <= cutoff {
 		out = append(out, q.fresh.popFront())
 	}
 	for i := range out {
@@ -331,8 +335,8 @@ func (b *Broker) deadLetter(q *Queue, ms []message, holder *Session) {
 	moved := slices.Clone(ms)
 	now := time.Now().UnixNano()
 	for i := range moved {
+		moved[i] = moved[i].withEnqueued(now)
 		moved[i].origin = holder
-		moved[i].enqueued = now
 	}
 	err := b.CreateQueue(nil, dlq)
 	var d *Queue
@@ -343,16 +347,19 @@ func (b *Broker) deadLetter(q *Queue, ms []message, holder *Session) {
 		err = fmt.Errorf("dead letters into %s: %w with a --backend", dlq, errors.ErrUnsupported)
 	}
 	if err == nil {
-		_, err = b.put(nil, d, moved, now, nil, nil)
+		var p PendingSend
+		if p, err = b.put(nil, d, moved, now, nil, nil); err == nil {
+			_, err = p.Wait()
+		}
 	}
 	q.mu.Lock()
 	if err != nil {
 		if !q.destroyed {
 			for i := range ms {
-				q.bytes += int64(len(ms[i].data))
+				q.bytes += int64(ms[i].size())
 				b.held.Add(messageCost(&ms[i])) // back in q: held as before splitDeadLocked
 				if b.durable(q) {
-					b.cached.Add(int64(len(ms[i].data)))
+					b.cached.Add(int64(ms[i].size()))
 				}
 			}
 			q.giveBackLocked(ms)

@@ -166,7 +166,7 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 		return 0, err
 	}
 	now := time.Now().UnixNano()
-	stored, err := b.storedMessages(s, ms, now)
+	stored, err := b.storedMessages(s, topic, ms, now)
 	if err != nil || len(stored) == 0 {
 		return 0, err
 	}
@@ -293,13 +293,17 @@ func (b *Broker) waitPublished(done []published, stored []message) error {
 }
 
 // storedMessages checks messages as a send or publish takes them and
-// makes their stored form, enqueued at now by s.
-func (b *Broker) storedMessages(s *Session, ms []wire.Message, now int64) ([]message, error) {
+// makes their stored form, enqueued at now by s (published to topic, or
+// sent if topic is empty).
+func (b *Broker) storedMessages(s *Session, topic string, ms []wire.Message, now int64) ([]message, error) {
 	stored := make([]message, len(ms))
 	for i := range ms {
 		m := &ms[i]
 		if len(m.Payload) > b.opts.MaxPayload {
 			return nil, fmt.Errorf("payload: %w: %d bytes, limit %d", ErrTooLarge, len(m.Payload), b.opts.MaxPayload)
+		}
+		if n := uint64(len(m.Payload)) + uint64(len(m.CorrelationID)) + uint64(len(m.ReplyTo)); n > maxRecordBody {
+			return nil, fmt.Errorf("message: %w: %d bytes, limit %d", ErrTooLarge, n, maxRecordBody)
 		}
 		if len(m.CorrelationID) > MaxFieldLen {
 			return nil, fmt.Errorf("correlation id: %w: %d bytes, limit %d", ErrTooLarge, len(m.CorrelationID), MaxFieldLen)
@@ -309,8 +313,7 @@ func (b *Broker) storedMessages(s *Session, ms []wire.Message, now int64) ([]mes
 				return nil, fmt.Errorf("reply-to: %w", err)
 			}
 		}
-		stored[i] = newMessage(m)
-		stored[i].enqueued = now
+		stored[i] = newMessage(m, topic, now)
 		stored[i].origin = s
 	}
 	return stored, nil

@@ -21,7 +21,7 @@ type Queue struct {
 	destroyed      bool
 	redeliver      []message // given back, ordered by id, served before fresh
 	fresh          deque     // never delivered, FIFO
-	inflight       map[uint64]held
+	inflight       inflight
 	nextID         uint64
 	bytes          int64             // payload bytes held, ready and in flight
 	onDisk         map[uint64]uint32 // payload lengths of messages whose payload is on disk only
@@ -40,12 +40,6 @@ type Queue struct {
 	unexpose func()       // a transient queue's exposure to other gateways
 }
 
-// held is a message in flight and the session holding it.
-type held struct {
-	msg    message
-	holder *Session
-}
-
 func newQueue(b *Broker, name string, owner *Session) *Queue {
 	return &Queue{
 		name:      name,
@@ -53,7 +47,6 @@ func newQueue(b *Broker, name string, owner *Session) *Queue {
 		owner:     owner,
 		created:   time.Now(),
 		b:         b,
-		inflight:  make(map[uint64]held),
 	}
 }
 
@@ -65,12 +58,9 @@ func (q *Queue) Transient() bool { return q.transient }
 
 // holdsLocked reports whether s holds a message of q in flight. q.mu held.
 func (q *Queue) holdsLocked(s *Session) bool {
-	for _, h := range q.inflight {
-		if h.holder == s {
-			return true
-		}
-	}
-	return false
+	holds := false
+	q.inflight.each(func(h *held) { holds = holds || h.holder == s })
+	return holds
 }
 
 // ready returns the number of messages waiting for delivery. q.mu held.
@@ -82,7 +72,7 @@ func (q *Queue) enqueueLocked(ms []message) uint64 {
 	for i := range ms {
 		q.nextID++
 		ms[i].id = q.nextID
-		q.bytes += int64(len(ms[i].data))
+		q.bytes += int64(ms[i].size())
 		q.fresh.pushBack(ms[i])
 	}
 	q.wakeLocked(len(ms))
@@ -125,7 +115,7 @@ func (q *Queue) takeLocked(s *Session, max int, out []message) []message {
 
 func (q *Queue) holdLocked(s *Session, m message, out []message) []message {
 	m.deliveries++
-	q.inflight[m.id] = held{msg: m, holder: s}
+	q.inflight.add(m, s)
 	return append(out, m)
 }
 

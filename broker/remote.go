@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,10 +25,16 @@ type remoteHeld struct {
 	s *Session
 }
 
-// remotePoll is how often a transfer that polls several queues, some of
-// them in the engine, looks again at the engine's. A transfer of one
-// engine queue alone waits in the engine instead.
-const remotePoll = 20 * time.Millisecond
+// remoteRecheck is how often a transfer waiting on several queues, some
+// of them in the engine, looks at the engine's again although nothing
+// woke it: a message given back by another gateway's session wakes
+// nobody here. Sends to the queues wake it at once (Engine.Watch). A
+// variable for the tests, which count the looks.
+var remoteRecheck = time.Second
+
+// forwardFirstMax is the most payload bytes a send to a queue this
+// gateway has not mapped forwards before looking in the engine.
+const forwardFirstMax = 64 << 10
 
 // installRemote puts an engine queue in the map, or returns the queue
 // already there.
@@ -162,6 +169,38 @@ func (b *Broker) sendElsewhere(s *Session, queue string, ms []wire.Message, err 
 	return b.engine.Forward(queue, ms, clientOf(s))
 }
 
+// forwardFirst is send to a queue this gateway has not mapped, with an
+// engine: most such sends are replies to another gateway's transient
+// queue, so it forwards first (one request, answered at once when no
+// gateway has the queue) and reports done unless nobody had it; only
+// then does send look for the queue in the engine, which costs the
+// cluster a look-up (before, every reply forwarded paid one: bench
+// scenario 19, two gateways). Sends of more than forwardFirstMax bytes
+// (batches, not replies) look in the engine first, as a forward must
+// fit in one NATS message.
+func (b *Broker) forwardFirst(s *Session, queue string, ms []wire.Message) (uint64, error, bool) {
+	if b.engine == nil || ValidateName(queue) != nil {
+		return 0, nil, false
+	}
+	size := 0
+	for i := range ms {
+		if size += len(ms[i].Payload); size > forwardFirstMax {
+			return 0, nil, false
+		}
+	}
+	b.queuesMu.RLock()
+	mapped := b.queues[queue] != nil
+	b.queuesMu.RUnlock()
+	if mapped {
+		return 0, nil, false
+	}
+	id, err := b.engine.Forward(queue, ms, clientOf(s))
+	if errors.Is(err, ErrNoSuchQueue) {
+		return 0, nil, false
+	}
+	return id, err, true
+}
+
 // exposeTransient lets the other gateways send to q through the engine.
 func (b *Broker) exposeTransient(q *Queue) error {
 	unexpose, err := b.engine.ExposeTransient(q.name, func(ms []wire.Message, origin string) (uint64, error) {
@@ -195,9 +234,13 @@ func hasRemote(qs []*Queue) bool {
 // transferRemote is Transfer for a session that polls engine queues: it
 // takes what is ready in its queues here and in the engine; with nothing
 // ready, a session polling one engine queue alone waits in the engine,
-// and one polling several looks again every remotePoll.
+// and one polling several waits for a send to any of them: a local one
+// wakes it as in Transfer, one to an engine queue through the engine's
+// watch (or, for what a watch does not see, after remoteRecheck).
 func (b *Broker) transferRemote(ctx context.Context, s *Session, max int, timeout time.Duration) ([]wire.Delivery, error) {
 	deadline := time.Now().Add(timeout)
+	var watch *remoteWatch
+	defer watch.stop()
 	for {
 		if s.ended.Load() {
 			return nil, ErrSessionEnded
@@ -226,17 +269,104 @@ func (b *Broker) transferRemote(ctx context.Context, s *Session, max int, timeou
 			if out = b.fetchRemote(ctx, s, subs[0], max, left); len(out) > 0 {
 				return out, nil
 			}
-			left = min(left, remotePoll) // an error: do not spin
-		} else {
-			left = min(left, remotePoll)
+			sleepCtx(ctx, min(left, remoteRetry)) // an error: do not spin
+			continue
 		}
-		t := time.NewTimer(left)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+		if watch == nil {
+			// Look once more once watching: a send between the look
+			// above and the watch is not missed.
+			watch = b.watchRemote(subs)
+			continue
 		}
-		t.Stop()
+		out, woke, err := b.awaitWake(ctx, s, max, watch, min(left, remoteRecheck))
+		if len(out) > 0 || err != nil {
+			return out, err
+		}
+		if q := woke; q != nil {
+			// The watch sees a send before the queue's consumer has it:
+			// wait for it there (another gateway may take it first).
+			if out = b.fetchRemote(ctx, s, q, max, min(deadline.Sub(time.Now()), remoteRecheck)); len(out) > 0 {
+				return out, nil
+			}
+		}
 	}
+}
+
+// remoteRetry is how long a transfer of one engine queue pauses after a
+// wait in the engine that failed, before it asks again.
+const remoteRetry = 20 * time.Millisecond
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// remoteWatch is a transfer's watch on its engine queues: wake receives
+// the queue once a message is sent to any of them.
+type remoteWatch struct {
+	wake   chan *Queue
+	cancel func()
+}
+
+// watchRemote watches the engine queues of subs. If the engine cannot
+// watch them, the transfer looks every remoteRecheck.
+func (b *Broker) watchRemote(subs []*Queue) *remoteWatch {
+	w := &remoteWatch{wake: make(chan *Queue, 1)}
+	byName := make(map[string]*Queue)
+	var names []string
+	for _, q := range subs {
+		if q.remote != nil {
+			names = append(names, q.name)
+			byName[q.name] = q
+		}
+	}
+	cancel, err := b.engine.Watch(names, func(queue string) {
+		select {
+		case w.wake <- byName[queue]:
+		default: // a wake is pending already
+		}
+	})
+	if err == nil {
+		w.cancel = cancel
+	}
+	return w
+}
+
+func (w *remoteWatch) stop() {
+	if w != nil && w.cancel != nil {
+		w.cancel()
+	}
+}
+
+// awaitWake waits up to d for a send to any of s's queues: registered as
+// a waiter on its local ones, as in Transfer, and on watch for the
+// engine's, whose woken queue it returns. What a local wake brings it
+// takes; a wake it leaves without taking (ctx ended) it passes on.
+func (b *Broker) awaitWake(ctx context.Context, s *Session, max int, watch *remoteWatch, d time.Duration) ([]wire.Delivery, *Queue, error) {
+	w := newWaiter()
+	if out := b.take(s, max, w, time.Now().UnixNano()); len(out) > 0 {
+		return out, nil, nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var woke *Queue
+	select {
+	case <-w.ch:
+	case woke = <-watch.wake:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	woken := !w.giveUp()
+	b.forget(s, w)
+	if woken && ctx.Err() != nil {
+		b.passWake(s)
+	}
+	return nil, woke, ctx.Err()
 }
 
 // fetchRemote takes up to max messages of engine queue q for s, waiting
@@ -276,8 +406,8 @@ func (b *Broker) fetchRemote(ctx context.Context, s *Session, q *Queue, max int,
 func asMessages(ds []wire.Delivery) []message {
 	ms := make([]message, len(ds))
 	for i := range ds {
-		ms[i] = newMessage(&ds[i].Message)
-		ms[i].id, ms[i].deliveries, ms[i].enqueued = ds[i].ID, ds[i].DeliveryCount, ds[i].EnqueuedAt.UnixNano()
+		ms[i] = newMessage(&ds[i].Message, ds[i].Topic, ds[i].EnqueuedAt.UnixNano())
+		ms[i].id, ms[i].deliveries = ds[i].ID, ds[i].DeliveryCount
 	}
 	return ms
 }
@@ -331,26 +461,27 @@ func firstOf(first, err error) error {
 }
 
 // releaseRemote is Release for an engine queue: the messages s holds are
-// given back to the engine for redelivery.
+// given back to the engine for redelivery, in id order (the order the
+// engine redelivers them in).
 func (b *Broker) releaseRemote(s *Session, q *Queue, ids []uint64) {
-	hs, _ := q.takeHeld(ids, func(h remoteHeld) bool { return h.s == s })
+	hs, _ := q.takeHeld(slices.Sorted(slices.Values(ids)), func(h remoteHeld) bool { return h.s == s })
 	for _, h := range hs {
 		h.Nak()
 	}
 	b.Counters.Redelivered.Add(uint64(len(hs)))
 }
 
-// giveBackRemote gives back every message of q that s holds.
+// giveBackRemote gives back every message of q that s holds, in id order.
 func (b *Broker) giveBackRemote(q *Queue, s *Session) {
-	var hs []Handle
+	var ids []uint64
 	q.remote.mu.Lock()
 	for id, h := range q.remote.held {
 		if h.s == s {
-			hs = append(hs, h.h)
-			delete(q.remote.held, id)
+			ids = append(ids, id)
 		}
 	}
 	q.remote.mu.Unlock()
+	hs, _ := q.takeHeld(slices.Sorted(slices.Values(ids)), func(h remoteHeld) bool { return h.s == s })
 	for _, h := range hs {
 		h.Nak()
 	}

@@ -101,7 +101,7 @@ func (s *Session) subscriptions() []*Queue {
 func (s *Session) noteRequests(ms []message) {
 	var n int
 	for i := range ms {
-		if ms[i].replyLen > 0 {
+		if ms[i].replyLen() > 0 {
 			n++
 		}
 	}
@@ -113,8 +113,8 @@ func (s *Session) noteRequests(ms []message) {
 		s.pending = make(map[replyKey]int64)
 	}
 	for i := range ms {
-		if ms[i].replyLen > 0 {
-			s.pending[replyKey{ms[i].replyTo(), ms[i].corr()}] = ms[i].enqueued
+		if ms[i].replyLen() > 0 {
+			s.pending[replyKey{ms[i].replyTo(), ms[i].corr()}] = ms[i].enqueued()
 		}
 	}
 	s.pendingN.Store(int32(len(s.pending)))

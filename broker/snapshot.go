@@ -14,7 +14,7 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 		Name:        q.name,
 		Kind:        wire.KindPersistent,
 		Depth:       q.ready(),
-		InFlight:    len(q.inflight),
+		InFlight:    q.inflight.len(),
 		Subscribers: q.subscribers,
 		Created:     q.created,
 		Bytes:       q.bytes,
@@ -42,16 +42,16 @@ func (q *Queue) infoLocked(now time.Time, aliveWindow time.Duration) wire.QueueI
 	qi.Alive = q.subscribers > 0 || (!qi.LastTransfer.IsZero() && now.Sub(qi.LastTransfer) < aliveWindow)
 	oldest := int64(0)
 	if q.ready() > 0 {
-		oldest = q.readyAt(0).enqueued
+		oldest = q.readyAt(0).enqueued()
 		if q.fresh.len() > 0 && len(q.redeliver) > 0 {
-			oldest = min(oldest, q.fresh.at(0).enqueued)
+			oldest = min(oldest, q.fresh.at(0).enqueued())
 		}
 	}
-	for _, h := range q.inflight {
-		if oldest == 0 || h.msg.enqueued < oldest {
-			oldest = h.msg.enqueued
+	q.inflight.each(func(h *held) {
+		if oldest == 0 || h.msg.enqueued() < oldest {
+			oldest = h.msg.enqueued()
 		}
-	}
+	})
 	if oldest != 0 {
 		qi.OldestMessage = time.Unix(0, oldest)
 	}
@@ -101,7 +101,7 @@ func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 		held := make(map[*Queue]int, len(qs))
 		for _, q := range qs {
 			q.mu.Lock()
-			held[q] = q.ready() + len(q.inflight)
+			held[q] = q.ready() + q.inflight.len()
 			q.mu.Unlock()
 		}
 		slices.SortStableFunc(qs, func(a, c *Queue) int { return held[c] - held[a] })
@@ -120,19 +120,13 @@ func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 			}
 			qs.Messages = append(qs.Messages, messageInfo(m, nil))
 		}
-		ids := make([]uint64, 0, len(q.inflight))
-		for id := range q.inflight {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
+		for _, h := range q.inflight.sorted() {
 			if len(qs.Messages) >= maxMessages {
 				break
 			}
-			h := q.inflight[id]
 			qs.Messages = append(qs.Messages, messageInfo(&h.msg, h.holder))
 		}
-		qs.Truncated = len(qs.Messages) < q.ready()+len(q.inflight)
+		qs.Truncated = len(qs.Messages) < q.ready()+q.inflight.len()
 		q.mu.Unlock()
 		snap.Queues = append(snap.Queues, qs)
 	}
@@ -164,10 +158,11 @@ func messageInfo(m *message, holder *Session) wire.MessageInfo {
 	mi := wire.MessageInfo{
 		ID:            m.id,
 		Origin:        m.originID(),
-		EnqueuedAt:    time.Unix(0, m.enqueued),
+		EnqueuedAt:    time.Unix(0, m.enqueued()),
 		CorrelationID: m.corr(),
 		ReplyTo:       m.replyTo(),
-		Status:        m.status,
+		Status:        m.status(),
+		Topic:         m.topic(),
 		Size:          len(p),
 		Preview:       wire.Preview(p),
 		DeliveryCount: m.deliveries,

@@ -67,7 +67,10 @@ type StoredMessage struct {
 	Origin        string
 	CorrelationID string
 	ReplyTo       string
-	Payload       []byte
+	// Topic is the topic a published copy was published to; empty for
+	// a message sent to its queue.
+	Topic   string
+	Payload []byte
 	// DiskOnly, in a recovered message, is the length of a payload the
 	// store left on disk (Payload is nil): read it with Store.Read.
 	DiskOnly uint32

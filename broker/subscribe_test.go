@@ -38,7 +38,7 @@ func TestSubscribeCostsPerName(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.queues[names[0]].mu.Lock()
-	b.queues[names[0]].inflight[1] = held{holder: s}
+	b.queues[names[0]].inflight.add(message{id: 1}, s)
 	b.queues[names[0]].mu.Unlock()
 	leave := n * 4 / 5
 	start = time.Now()

@@ -92,11 +92,24 @@ func (r *traceRing) add(rec *traceRecord) {
 // numbers with one atomic add and filling each slot in place. from is
 // the acting client, or, with fromOrigin, each message's sender.
 func (r *traceRing) addMessages(now int64, kind, queue string, ms []message, from, to string, fromOrigin bool) {
-	n := uint64(len(ms))
-	if n == 0 {
+	if len(ms) == 0 {
 		return
 	}
-	seq := r.next.Add(n) - n
+	r.fillMessages(r.claim(len(ms)), now, kind, queue, ms, from, to, fromOrigin)
+}
+
+// claim takes the sequence numbers of n events, to be filled in by
+// fillMessages: a caller that must order its events before others (a
+// send before its messages' delivery) claims them under the lock that
+// orders them, and fills them once it has let go of it. A reader waits
+// for a claimed event to be filled (read).
+func (r *traceRing) claim(n int) uint64 {
+	return r.next.Add(uint64(n)) - uint64(n)
+}
+
+// fillMessages records the events of ms in the sequence numbers after
+// seq, claimed by claim(len(ms)).
+func (r *traceRing) fillMessages(seq uint64, now int64, kind, queue string, ms []message, from, to string, fromOrigin bool) {
 	for i := range ms {
 		seq++
 		if fromOrigin {
@@ -152,23 +165,42 @@ func (r *traceRing) read(after uint64, max int) wire.TraceResponse {
 	return resp
 }
 
-// wait blocks until an event after `after` exists, the timeout passes or
-// ctx is done.
+// ready reports whether the event after `after` can be read: claimed
+// and written (or overwritten since, which read counts as lost).
+func (r *traceRing) ready(after uint64) bool {
+	seq := after + 1
+	if r.next.Load() < seq {
+		return false
+	}
+	sl := &r.slots[seq%uint64(len(r.slots))]
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	return sl.seq >= seq
+}
+
+// wait blocks until the event after `after` can be read, the timeout
+// passes or ctx is done. An event claimed but not yet written does not
+// end the wait: read would stop before it and answer nothing, which a
+// reader would take for a switch keeping no trace.
 func (r *traceRing) wait(ctx context.Context, after uint64, timeout time.Duration) {
 	r.waiting.Add(1)
 	defer r.waiting.Add(-1)
-	r.mu.Lock()
-	ch := r.wake
-	r.mu.Unlock()
-	if r.next.Load() > after {
-		return
-	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
-	case <-ctx.Done():
+	for {
+		r.mu.Lock()
+		ch := r.wake
+		r.mu.Unlock()
+		if r.ready(after) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-t.C:
+			return
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
@@ -203,12 +235,13 @@ func messageRecord(kind, queue string, m *message, from, to string) traceRecord 
 // setMessageRecord fills rec (all but its time) for an event about m.
 func setMessageRecord(rec *traceRecord, kind, queue string, m *message, from, to string) {
 	p := m.payload()
-	n := int(m.corrLen) + int(m.replyLen) + min(len(p), PreviewLen)
+	body := m.fields()
+	n := m.corrLen() + m.replyLen() + min(len(p), PreviewLen)
 	var text string
-	if len(m.data) <= traceAliasMax {
-		text = unsafe.String(unsafe.SliceData(m.data), n)
+	if len(body) <= traceAliasMax {
+		text = unsafe.String(unsafe.SliceData(body), n)
 	} else {
-		text = string(m.data[:n])
+		text = string(body[:n])
 	}
 	*rec = traceRecord{
 		kind:     kind,
@@ -217,8 +250,8 @@ func setMessageRecord(rec *traceRecord, kind, queue string, m *message, from, to
 		to:       to,
 		id:       m.id,
 		text:     text,
-		corrLen:  m.corrLen,
-		replyLen: m.replyLen,
+		corrLen:  uint16(m.corrLen()),
+		replyLen: uint8(m.replyLen()),
 		size:     len(p),
 	}
 }
@@ -274,7 +307,7 @@ func (b *Broker) Trace(ctx context.Context, after uint64, max int, timeout time.
 	if after > b.trace.next.Load() {
 		after = 0 // a reader from before a restart starts again
 	}
-	if timeout > 0 && b.trace.next.Load() <= after {
+	if timeout > 0 && !b.trace.ready(after) {
 		b.trace.wait(ctx, after, timeout)
 	}
 	return b.trace.read(after, max)
