@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
@@ -41,13 +40,25 @@ func scale(full, small int) int {
 }
 
 // rssMiB is this process's resident memory (the switch runs in it).
-func rssMiB() float64 {
-	b, err := os.ReadFile("/proc/self/status")
+func rssMiB() float64 { return readRSS("/proc/self/status") }
+
+// rssOf is the resident memory of process pid.
+func rssOf(pid int) float64 { return readRSS("/proc/" + strconv.Itoa(pid) + "/status") }
+
+// readRSS reads VmRSS from a /proc status file, in MiB.
+func readRSS(status string) float64 { return readStatus(status, "VmRSS:") }
+
+// peakRSSMiB is this process's highest resident memory so far.
+func peakRSSMiB() float64 { return readStatus("/proc/self/status", "VmHWM:") }
+
+// readStatus reads a size in kB from a /proc status file, in MiB.
+func readStatus(status, field string) float64 {
+	b, err := os.ReadFile(status)
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
 			return float64(kb) / 1024
 		}
@@ -87,14 +98,19 @@ func rpc(t *testing.T, c *lib.Client) time.Duration {
 	return time.Since(start)
 }
 
-// p99 of n RPCs, and their median.
-func rpcFigures(t *testing.T, c *lib.Client, n int) (p50, p99 time.Duration) {
+// rpcTimes makes n RPCs and returns how long each took.
+func rpcTimes(t *testing.T, c *lib.Client, n int) []time.Duration {
 	ds := make([]time.Duration, n)
 	for i := range ds {
 		ds[i] = rpc(t, c)
 	}
-	slices.Sort(ds)
-	return ds[n/2], ds[n*99/100]
+	return ds
+}
+
+// figures prints the median, p99 and slowest of RPC times.
+func figures(ds []time.Duration) string {
+	ds = slices.Sorted(slices.Values(ds))
+	return fmt.Sprintf("p50 %v, p99 %v, max %v", ds[len(ds)/2], ds[len(ds)*99/100], ds[len(ds)-1])
 }
 
 // TestMemoryBound: a producer floods an unbounded queue; the switch
@@ -110,11 +126,11 @@ func TestMemoryBound(t *testing.T) {
 	}
 	sw := switchtest.Start(t, "", broker.Options{MaxMemory: bound, TraceSize: -1}, server.Options{})
 	caller := echo(t, sw.Addr)
-	p50, p99 := rpcFigures(t, caller, 200)
-	t.Logf("RPC on the quiet queue before the flood: p50 %v, p99 %v", p50, p99)
+	before := rpcTimes(t, caller, scale(2000, 200))
+	t.Logf("RPC on the quiet queue before the flood (%d calls): %s", len(before), figures(before))
 	rss0 := rssMiB()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	prod := switchtest.Client(t, sw.Addr, lib.Options{ClientID: "flood"})
 	if err := prod.CreateQueue(ctx, "flood"); err != nil {
@@ -142,25 +158,31 @@ func TestMemoryBound(t *testing.T) {
 			sent += len(batch)
 		}
 	}()
-	during := make([]time.Duration, 0, 200)
-	for i := 0; i < 200; i++ {
-		during = append(during, rpc(t, caller))
-	}
+	// RPCs go on until the flood is refused, so that they see it at
+	// every size up to the bound (not only its first milliseconds).
+	var during []time.Duration
 	var err error
-	select {
-	case err = <-floodErr:
-	case <-time.After(30 * time.Second):
-		close(stop)
-		err = <-floodErr
+	deadline := time.After(4 * time.Minute)
+measure:
+	for {
+		during = append(during, rpc(t, caller))
+		select {
+		case err = <-floodErr:
+			break measure
+		case <-deadline:
+			close(stop)
+			err = <-floodErr
+			break measure
+		default:
+		}
 	}
-	slices.Sort(during)
-	t.Logf("RPC on the quiet queue during the flood: p50 %v, p99 %v", during[100], during[198])
+	t.Logf("RPC on the quiet queue during the flood (%d calls): %s", len(during), figures(during))
 	if !lib.IsCode(err, lib.CodeMemoryFull) {
 		t.Fatalf("the flood ended with %v; want %s", err, lib.CodeMemoryFull)
 	}
 	held := sw.Broker.Held()
 	rss := rssMiB()
-	t.Logf("refused after %d messages of 100 B: %v; held %d of %d bytes; RSS %.0f → %.0f MiB", sent, err, held, bound, rss0, rss)
+	t.Logf("refused after %d messages of 100 B: %v; held %d of %d bytes; RSS %.0f → %.0f MiB (peak %.0f)", sent, err, held, bound, rss0, rss, peakRSSMiB())
 	if heavy() && !raceEnabled && rss > float64(bound+headroom)/(1<<20) {
 		t.Errorf("resident memory %.0f MiB; want under the bound and %d MiB", rss, headroom>>20)
 	}
@@ -178,6 +200,86 @@ func TestMemoryBound(t *testing.T) {
 		t.Errorf("after destroying the queue the switch holds %d bytes", h)
 	}
 	rpc(t, caller)
+}
+
+// TestBoundedQueueFlood: producers flood a queue bounded by max-depth
+// (overflow reject) and get 429 queue_full for everything past the bound,
+// while an RPC on another queue is timed before and during the flood.
+// The queue ends holding exactly its bound; no call fails.
+func TestBoundedQueueFlood(t *testing.T) {
+	const maxDepth, producers = 1000, 4
+	sw := switchtest.Start(t, "", broker.Options{TraceSize: -1}, server.Options{})
+	caller := echo(t, sw.Addr)
+	calls := scale(20000, 300)
+	before := rpcTimes(t, caller, calls)
+	t.Logf("RPC on the quiet queue before the flood (%d calls): %s", len(before), figures(before))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	admin := switchtest.Client(t, sw.Addr, lib.Options{ClientID: "admin"})
+	if _, err := admin.SetPolicy(ctx, "bounded", lib.Policy{MaxDepth: maxDepth, Overflow: lib.OverflowReject}); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	type tally struct {
+		accepted, refused int
+		other             error
+	}
+	tallies := make(chan tally, producers)
+	for p := range producers {
+		prod := switchtest.Client(t, sw.Addr, lib.Options{ClientID: fmt.Sprintf("flood%d", p)})
+		go func() {
+			var n tally
+			defer func() { tallies <- n }()
+			batch := make([]lib.Message, 64)
+			for i := range batch {
+				batch[i].Payload = bytes.Repeat([]byte("x"), 100)
+			}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				// A batch this small is one request: taken whole or not at all.
+				_, err := prod.SendBatch(ctx, "bounded", batch)
+				switch {
+				case err == nil:
+					n.accepted += len(batch)
+				case lib.IsCode(err, lib.CodeQueueFull):
+					n.refused++
+				case err != nil:
+					n.other = err
+					return
+				}
+			}
+		}()
+	}
+	// The flood runs until the RPCs are done: they see it from its first
+	// batch to well past the bound.
+	during := rpcTimes(t, caller, calls)
+	close(stop)
+	var total tally
+	for range producers {
+		n := <-tallies
+		total.accepted += n.accepted
+		total.refused += n.refused
+		if n.other != nil {
+			t.Errorf("a flooding producer failed with %v; want only %s", n.other, lib.CodeQueueFull)
+		}
+	}
+	t.Logf("RPC on the quiet queue during the flood (%d calls): %s", len(during), figures(during))
+	t.Logf("flood of %d producers: %d messages accepted, %d batches refused with queue_full", producers, total.accepted, total.refused)
+	if total.refused == 0 {
+		t.Errorf("no batch was refused; want queue_full past max-depth %d", maxDepth)
+	}
+	qi, err := admin.Info(ctx, "bounded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qi.Depth != total.accepted || qi.Depth > maxDepth {
+		t.Errorf("the bounded queue holds %d messages; %d were accepted, bound %d", qi.Depth, total.accepted, maxDepth)
+	}
 }
 
 // TestBodyOfEmptyMessages: a frames body of more than
@@ -309,63 +411,6 @@ func TestCountBounds(t *testing.T) {
 	t.Logf("sessions: %d, then %s; RPC %v; RSS %.0f MiB", maxSessions, refused, rpc(t, caller), rssMiB())
 }
 
-// TestConnectionBound: connections past the bound get a 429 and are
-// closed; the clients already connected keep working.
-func TestConnectionBound(t *testing.T) {
-	maxConns, extra := 200, 250
-	if heavy() {
-		// Both ends of every connection are in this process: 21,000
-		// connections need 42,000 descriptors. Raise the limit as far as
-		// the hard limit goes, and scale down to fit if that is lower.
-		extra = 21000
-		if got := raiseFileLimit(2*extra + 1000); got < 2*extra+1000 {
-			extra = (got - 1000) / 2
-			t.Logf("open-file limit %d: scaled to %d connections", got, extra)
-		}
-		maxConns = extra - 1000
-	}
-	sw := switchtest.Start(t, "", broker.Options{TraceSize: -1}, server.Options{Limits: server.Limits{MaxConns: maxConns}})
-	caller := echo(t, sw.Addr)
-	open := sw.Server.Conns()
-	var conns []net.Conn
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for i := 0; i < extra; i++ {
-		c, err := net.Dial("tcp", sw.Addr)
-		if err != nil {
-			t.Fatalf("dial %d: %v", i, err)
-		}
-		conns = append(conns, c)
-	}
-	// Those past the bound are answered and closed; the others idle.
-	refused := 0
-	buf := make([]byte, 64)
-	for _, c := range conns[maxConns-open:] {
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		n, _ := io.ReadAtLeast(c, buf, 12)
-		if strings.HasPrefix(string(buf[:n]), "HTTP/1.1 429") {
-			refused++
-		}
-	}
-	d := rpc(t, caller)
-	t.Logf("%d idle connections on a bound of %d (%d already open): %d refused with 429; RPC meanwhile %v; RSS %.0f MiB", extra, maxConns, open, refused, d, rssMiB())
-	if refused != extra-(maxConns-open) {
-		t.Errorf("%d refused; want %d", refused, extra-(maxConns-open))
-	}
-	for _, c := range conns {
-		c.Close()
-	}
-	conns = nil
-	testutil.Eventually(t, "the connections are given back", func() bool { return sw.Server.Conns() <= open })
-	fresh := switchtest.Client(t, sw.Addr, lib.Options{})
-	if _, err := fresh.List(context.Background(), lib.ListOptions{}); err != nil {
-		t.Errorf("a new client after the flood: %v", err)
-	}
-}
-
 // TestWaitingBound: transfers left waiting on one stream are bounded;
 // the one past the bound gets 429.
 func TestWaitingBound(t *testing.T) {
@@ -410,10 +455,6 @@ func TestWaitingBound(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d transfers waiting on one stream; %d more refused with 429", perStream, limited)
 }
-
-// raiseFileLimit lifts the open-file limit of the test process towards
-// n, and returns the limit it has.
-func raiseFileLimit(n int) int { return int(setFileLimit(uint64(n))) }
 
 // zeros is an endless body that counts what was read of it.
 type zeros struct {

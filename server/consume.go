@@ -200,5 +200,8 @@ func (st *stream) reply(req *wire.StreamRequest) int {
 	if err != nil {
 		return st.answerError(req.ID, err)
 	}
+	if req.Quiet {
+		return http.StatusOK // wire.StreamQuiet: success goes unanswered
+	}
 	return st.answer(req.ID, http.StatusOK, sendAnswer(id, 1))
 }

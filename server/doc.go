@@ -17,7 +17,7 @@
 //
 // # Locking
 //
-// Five mutexes. None is held while another of them is taken: each is a
+// Six mutexes. None is held while another of them is taken: each is a
 // leaf among the server's locks. Only connInfo.mu is held across a call
 // into the broker, so the order is connInfo.mu before the broker's locks
 // (broker/doc.go), and every other server lock is let go before the
@@ -40,6 +40,8 @@
 //	                  room was made is sent, without blocking, after it
 //	                  is let go, and a closing consumer releases what it
 //	                  pushed only after it let go.
+//	sendPipe.mu       a stream's failed sends, by request id, for the
+//	                  sends that follow them (streamsend.go). Leaf.
 //	stream.wmu        a stream's buffered writer, its scratch head and its
 //	                  first write error. Leaf, and the one lock held while
 //	                  blocking: an answer or a flush writes to the
@@ -49,8 +51,10 @@
 //
 // No lock is held while a transfer or a consume waits in the broker, nor
 // while the stream's reader waits for a frame. A stream's goroutines are
-// its reader (which handles requests in order, inline) and one per
-// waiting transfer or consumer; a cancel request stops its one and waits
+// its reader (which handles requests in order, inline), its committer
+// (which answers, in order, the sends waiting for the store while the
+// reader reads on; any other request waits for those before it), and one
+// per waiting transfer or consumer; a cancel request stops its one and waits
 // for it to leave the broker before the reader reads on, and close
 // cancels them all and waits for all before the connection closes. Shutdown ends every stream's reader and
 // returns once all have closed.

@@ -46,6 +46,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+wire.PathHistory, s.queueHistory)
 	mux.Handle("GET /{$}", s.page())
 	mux.Handle("GET "+webui.AssetPrefix, s.page())
+	// The page names no icon file, but a browser may ask for one on a
+	// navigation that carries no page (the token's redirect): nothing,
+	// and no error in its console.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if err := badQueuePath(r); err != nil {
 			writeError(w, err) // a name that reads as no route ("/", ""), named as what it is
@@ -84,12 +88,13 @@ func badQueuePath(r *http.Request) error {
 	return wire.ValidateName(name)
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// writeJSON answers with v as JSON; the error is the write's.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", wire.ContentTypeJSON)
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false) // patterns such as news.> read as they are written
-	enc.Encode(v)
+	return enc.Encode(v)
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
@@ -261,8 +266,11 @@ func wantsFrames(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), wire.ContentTypeFrames)
 }
 
-// writeDeliveries answers with messages as frames or JSON, as asked.
-func writeDeliveries(w http.ResponseWriter, r *http.Request, ds []wire.Delivery) {
+// writeDeliveries answers with messages, as frames if the client asked
+// for them and JSON otherwise. It returns an error if the answer could
+// not be written whole (the client stopped reading until the write
+// timeout, or went away), so that a transfer can give its messages back.
+func writeDeliveries(w http.ResponseWriter, r *http.Request, ds []wire.Delivery) error {
 	if wantsFrames(r) {
 		var n int
 		for i := range ds {
@@ -274,14 +282,19 @@ func writeDeliveries(w http.ResponseWriter, r *http.Request, ds []wire.Delivery)
 		}
 		w.Header().Set("Content-Type", wire.ContentTypeFrames)
 		w.Header().Set("Content-Length", strconv.Itoa(len(buf)))
-		w.Write(buf)
-		return
+		if _, err := w.Write(buf); err != nil {
+			return err
+		}
+	} else {
+		resp := wire.DeliveriesResponse{Messages: make([]wire.JSONDelivery, len(ds))}
+		for i := range ds {
+			resp.Messages[i] = wire.ToJSON(&ds[i])
+		}
+		if err := writeJSON(w, http.StatusOK, resp); err != nil {
+			return err
+		}
 	}
-	resp := wire.DeliveriesResponse{Messages: make([]wire.JSONDelivery, len(ds))}
-	for i := range ds {
-		resp.Messages[i] = wire.ToJSON(&ds[i])
-	}
-	writeJSON(w, http.StatusOK, resp)
+	return http.NewResponseController(w).Flush()
 }
 
 func (s *Server) peek(w http.ResponseWriter, r *http.Request) {
@@ -360,7 +373,7 @@ func (s *Server) diagnostics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	snap := s.b.Snapshot(min(max, wire.MaxSnapshotMessages))
+	snap := s.snapshot(r.Context(), min(max, wire.MaxSnapshotMessages))
 	if staleMs > 0 {
 		snap.Services = wire.Diagnose(&snap, time.Duration(staleMs)*time.Millisecond)
 	}
@@ -387,7 +400,7 @@ func (s *Server) trace(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, s.b.Trace(r.Context(), after, max, time.Duration(timeoutMs)*time.Millisecond))
+	writeJSON(w, http.StatusOK, s.traceRead(r.Context(), after, max, time.Duration(timeoutMs)*time.Millisecond))
 }
 
 func (s *Server) shutdown(w http.ResponseWriter, r *http.Request) {

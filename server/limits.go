@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"msw/internal/wire"
@@ -15,7 +16,8 @@ import (
 // may take over each part of a request. Zero fields take the defaults.
 type Limits struct {
 	// MaxConns bounds open client connections (streams included). A
-	// connection past it is answered 429 limit_reached and closed.
+	// connection past it is answered 429 limit_reached and closed. The
+	// default is DefaultConns().
 	MaxConns int
 	// MaxWaiting bounds the transfers and consumers left waiting on all
 	// streams together; MaxWaitingPerStream those of one stream. A
@@ -52,6 +54,34 @@ const (
 	DefaultFrameRate           = 1 << 20
 )
 
+// ConnReserve is what the default connection bound leaves of the
+// process's open-file limit for the switch's own files: listeners, the
+// data directory's segments, the log.
+const ConnReserve = 128
+
+// DefaultConns is the connection bound a switch gets unless told one:
+// DefaultMaxConns, or the process's open-file limit (RLIMIT_NOFILE, which
+// Go raises to its hard limit at start) less ConnReserve where that is
+// lower, and never under 16. Past it a connection is refused with a 429
+// while the switch still has descriptors to answer with, instead of
+// accept failing for everyone.
+func DefaultConns() int {
+	n := DefaultMaxConns
+	if fl := fileLimit(); fl > 0 && fl-ConnReserve < n {
+		n = max(fl-ConnReserve, 16)
+	}
+	return n
+}
+
+// fileLimit is the process's limit on open files, 0 if unknown.
+func fileLimit() int {
+	var rl syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) != nil {
+		return 0
+	}
+	return int(min(rl.Cur, 1<<30))
+}
+
 func (l *Limits) fill(maxWait time.Duration) {
 	def := func(v *int, d int) {
 		if *v <= 0 {
@@ -63,7 +93,9 @@ func (l *Limits) fill(maxWait time.Duration) {
 			*v = d
 		}
 	}
-	def(&l.MaxConns, DefaultMaxConns)
+	if l.MaxConns <= 0 {
+		l.MaxConns = DefaultConns()
+	}
 	def(&l.MaxWaiting, DefaultMaxWaiting)
 	def(&l.MaxWaitingPerStream, DefaultMaxWaitingPerStream)
 	def(&l.FrameRate, DefaultFrameRate)

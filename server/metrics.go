@@ -1,9 +1,8 @@
 package server
 
 import (
-	"cmp"
+	"container/heap"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -142,9 +141,19 @@ func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 type queueFigures struct {
 	depth, inflight, subs int
 	bytes                 int64
-	// info is the queue itself, for its policy series; nil for the
-	// summed series (TransientLabel, OtherLabel).
-	info *wire.QueueInfo
+}
+
+// figuresOf is a queue's own figures.
+func figuresOf(qi *wire.QueueInfo) queueFigures {
+	return queueFigures{qi.Depth, qi.InFlight, qi.Subscribers, qi.Bytes}
+}
+
+// add sums g into f.
+func (f *queueFigures) add(g queueFigures) {
+	f.depth += g.depth
+	f.inflight += g.inflight
+	f.subs += g.subs
+	f.bytes += g.bytes
 }
 
 func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
@@ -178,51 +187,40 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.fsyncs, ss.Syncs)
 	gauge(c.diskOnly, float64(ss.DiskOnly))
 
-	perQueue := map[string]*queueFigures{}
-	var persistent, transient int
+	var transient queueFigures
+	var nTransient int
+	deep := deepest{max: MaxSeriesQueues - 1}
 	st := c.b.Gauges(func(qi wire.QueueInfo) {
-		name := qi.Name
 		if qi.Kind == wire.KindTransient {
-			name = TransientLabel
-			transient++
-		} else {
-			persistent++
+			nTransient++
+			transient.add(figuresOf(&qi))
+			return
 		}
-		f := perQueue[name]
-		if f == nil {
-			f = &queueFigures{}
-			perQueue[name] = f
-		}
-		if qi.Kind != wire.KindTransient {
-			f.info = &qi
-		}
-		f.depth += qi.Depth
-		f.inflight += qi.InFlight
-		f.subs += qi.Subscribers
-		f.bytes += qi.Bytes
+		deep.offer(&qi)
 	})
-	gauge(c.queues, float64(persistent), wire.KindPersistent)
-	gauge(c.queues, float64(transient), wire.KindTransient)
+	gauge(c.queues, float64(deep.seen), wire.KindPersistent)
+	gauge(c.queues, float64(nTransient), wire.KindTransient)
 	gauge(c.sessions, float64(st.Sessions))
 	gauge(c.conns, float64(st.Connections))
 	gauge(c.ready, float64(st.Ready))
 	gauge(c.inflight, float64(st.InFlight))
 	gauge(c.bytes, float64(st.Bytes))
 
-	// The transient series is always there, so dashboards need no special
-	// case for a switch without callers.
-	if perQueue[TransientLabel] == nil {
-		perQueue[TransientLabel] = &queueFigures{}
-	}
-	boundSeries(perQueue)
-	for name, f := range perQueue {
+	queue := func(name string, f queueFigures) {
 		gauge(c.qDepth, float64(f.depth), name)
 		gauge(c.qInflight, float64(f.inflight), name)
 		gauge(c.qBytes, float64(f.bytes), name)
 		gauge(c.qSubs, float64(f.subs), name)
-		if f.info != nil {
-			c.policyFigures(ch, f.info)
-		}
+	}
+	// The transient series is always there, so dashboards need no special
+	// case for a switch without callers.
+	queue(TransientLabel, transient)
+	for _, e := range deep.h {
+		queue(e.Name, figuresOf(e))
+		c.policyFigures(ch, e)
+	}
+	if deep.seen > deep.max {
+		queue(OtherLabel, deep.other)
 	}
 }
 
@@ -254,27 +252,42 @@ const OtherLabel = "(other)"
 // the deepest are kept and the rest summed as OtherLabel.
 const MaxSeriesQueues = 1000
 
-// boundSeries folds the shallowest queues of perQueue into OtherLabel
-// when there are more than MaxSeriesQueues.
-func boundSeries(perQueue map[string]*queueFigures) {
-	if len(perQueue) <= MaxSeriesQueues {
+// deepest keeps the deepest max persistent queues seen, in a min-heap
+// by depth, and sums the rest as other: picking them visits each queue
+// once and copies only those that enter the heap (sorting every queue's
+// name by its map entry took 0.6 s of CPU for 200,000 queues).
+type deepest struct {
+	max   int
+	seen  int
+	h     []*wire.QueueInfo
+	other queueFigures
+}
+
+// offer counts a queue in: kept if it is among the deepest so far, the
+// shallowest kept one (or itself) summed into other.
+func (d *deepest) offer(qi *wire.QueueInfo) {
+	d.seen++
+	if len(d.h) < d.max {
+		c := *qi
+		heap.Push(d, &c)
 		return
 	}
-	names := make([]string, 0, len(perQueue))
-	for name := range perQueue {
-		if name != TransientLabel {
-			names = append(names, name)
-		}
+	if d.max == 0 || qi.Depth <= d.h[0].Depth {
+		d.other.add(figuresOf(qi))
+		return
 	}
-	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(perQueue[b].depth, perQueue[a].depth) })
-	other := &queueFigures{}
-	for _, name := range names[MaxSeriesQueues-1:] {
-		f := perQueue[name]
-		other.depth += f.depth
-		other.inflight += f.inflight
-		other.subs += f.subs
-		other.bytes += f.bytes
-		delete(perQueue, name)
-	}
-	perQueue[OtherLabel] = other
+	d.other.add(figuresOf(d.h[0]))
+	*d.h[0] = *qi // reuse the shallowest's copy
+	heap.Fix(d, 0)
+}
+
+// heap.Interface, shallowest first.
+func (d *deepest) Len() int           { return len(d.h) }
+func (d *deepest) Less(i, j int) bool { return d.h[i].Depth < d.h[j].Depth }
+func (d *deepest) Swap(i, j int)      { d.h[i], d.h[j] = d.h[j], d.h[i] }
+func (d *deepest) Push(x any)         { d.h = append(d.h, x.(*wire.QueueInfo)) }
+func (d *deepest) Pop() any {
+	x := d.h[len(d.h)-1]
+	d.h = d.h[:len(d.h)-1]
+	return x
 }

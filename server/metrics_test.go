@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"msw/broker"
 	"msw/internal/switchtest"
+	"msw/internal/wire"
 	"msw/lib"
 	"msw/server"
 )
@@ -222,5 +224,42 @@ func TestMetricsTransientBounded(t *testing.T) {
 		if m.GetLabel()[0].GetValue() == "transient" && m.GetGauge().GetValue() != 20 {
 			t.Errorf("msw_queues{kind=transient} = %v; want 20", m.GetGauge().GetValue())
 		}
+	}
+}
+
+// TestMetricsDeepestQueues: past MaxSeriesQueues queues, /metrics has
+// series of the deepest (and of the transient queues, summed) and sums
+// every other queue as OtherLabel.
+func TestMetricsDeepestQueues(t *testing.T) {
+	sw := switchtest.Start(t, "", broker.Options{TraceSize: -1}, server.Options{Metrics: server.NewMetrics()})
+	n := server.MaxSeriesQueues + 50
+	// MaxSeriesQueues-1 queues, scattered, hold 2 messages; the other 51
+	// hold 1.
+	deep := func(i int) bool { return i%21 != 0 && i != 1 }
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("q%04d", i)
+		if err := sw.Broker.CreateQueue(nil, name); err != nil {
+			t.Fatal(err)
+		}
+		depth := 1
+		if deep(i) {
+			depth = 2
+		}
+		if _, err := sw.Broker.Send(nil, name, make([]wire.Message, depth)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	depths := byQueue(t, scrape(t, sw.Addr), "msw_queue_depth")
+	if len(depths) != server.MaxSeriesQueues+1 { // the kept ones, transient and other
+		t.Errorf("%d queue series; want %d", len(depths), server.MaxSeriesQueues+1)
+	}
+	for i := 0; i < n; i++ {
+		name := fmt.Sprintf("q%04d", i)
+		if d, ok := depths[name]; ok != deep(i) || ok && d != 2 {
+			t.Errorf("%s: series %v, depth %v; want a series only for the deepest", name, ok, d)
+		}
+	}
+	if depths[server.OtherLabel] != 51 || depths[server.TransientLabel] != 0 {
+		t.Errorf("%q %v, %q %v; want 51 and 0", server.OtherLabel, depths[server.OtherLabel], server.TransientLabel, depths[server.TransientLabel])
 	}
 }

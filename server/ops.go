@@ -123,9 +123,13 @@ func (c *call) messages(maxPayload int) ([]wire.Message, error) {
 	return readMessage(c.w, c.r, maxPayload)
 }
 
-// answer answers with status and body (JSON, or nil for none).
+// answer answers with status and body (JSON, or nil for none). A quiet
+// stream request's success is not answered (wire.StreamQuiet).
 func (c *call) answer(status int, body []byte) int {
 	if c.st != nil {
+		if c.req.Quiet && status/100 == 2 {
+			return status
+		}
 		return c.st.answer(c.req.ID, status, body)
 	}
 	if body == nil {
@@ -167,7 +171,12 @@ func (c *call) transfer(s *Server, sess *broker.Session, max int, timeout time.D
 	if err != nil && c.r.Context().Err() == nil {
 		return writeError(c.w, err)
 	}
-	writeDeliveries(c.w, c.r, ds)
+	if err := writeDeliveries(c.w, c.r, ds); err != nil {
+		// The client did not take its answer: what it was given goes
+		// back at once, as from a stream that stops reading, not when
+		// its session ends.
+		s.b.Release(sess, deliveriesAcks(ds))
+	}
 	return http.StatusOK
 }
 
@@ -251,11 +260,24 @@ func (s *Server) settle(c *call, op func(*broker.Session, wire.Acks) error) int 
 	return c.answer(http.StatusNoContent, nil)
 }
 
-// withdraw deletes a ready message from its queue.
+// maxWithdrawScan bounds how many ready messages a withdrawal by
+// correlation id looks through, from the head of the queue.
+const maxWithdrawScan = 10_000
+
+// withdraw deletes a ready message from its queue: the one named by id,
+// or, on a stream with argument 0, the one whose correlation id is the
+// body (an RPC caller giving up on a request it sent quietly, whose id it
+// never learnt).
 func (s *Server) withdraw(c *call) int {
 	id, err := c.messageID()
 	if err != nil {
 		return c.fail(err)
+	}
+	if c.st != nil && id == 0 && len(c.req.Body) > 0 {
+		id, err = s.correlated(c.queue, string(c.req.Body))
+		if err != nil {
+			return c.fail(err)
+		}
 	}
 	sess, err := c.session(s, false)
 	if err == nil {
@@ -265,6 +287,21 @@ func (s *Server) withdraw(c *call) int {
 		return c.fail(err)
 	}
 	return c.answer(http.StatusNoContent, nil)
+}
+
+// correlated finds the id of the ready message of queue with correlation
+// id corr, among the first maxWithdrawScan.
+func (s *Server) correlated(queue, corr string) (uint64, error) {
+	ds, err := s.b.Peek(queue, maxWithdrawScan)
+	if err != nil {
+		return 0, err
+	}
+	for i := range ds {
+		if ds[i].CorrelationID == corr {
+			return ds[i].ID, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: no ready message of %s has correlation id %q", broker.ErrNoSuchMessage, queue, corr)
 }
 
 // keepalive tells the switch the session's client is alive; it answers

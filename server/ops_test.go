@@ -1,16 +1,15 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"msw/broker"
+	"msw/internal/testutil"
 	"msw/internal/wire"
 )
 
@@ -77,7 +76,7 @@ func TestHotOpAnswersAlikeOnHTTPAndStream(t *testing.T) {
 // TestVerboseLogNamesOperations: -v lines name a hot-path operation as
 // wire.HotOps does, on HTTP and on the stream.
 func TestVerboseLogNamesOperations(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	b := broker.New(broker.Options{})
 	b.CreateQueue(nil, "q")
 	h := New(b, Options{Log: log.New(&buf, "", 0), Verbose: true}).Handler()
@@ -95,22 +94,4 @@ func TestVerboseLogNamesOperations(t *testing.T) {
 	if f := strings.Fields(lines[1]); len(f) != 4 || f[0]+" "+f[1]+" "+f[2] != "GET /v1/queues 200" {
 		t.Errorf("log of a listing = %q; want GET /v1/queues 200 <duration>, no operation", lines[1])
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -19,12 +19,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"msw/broker"
 	"msw/internal/switchtest"
+	"msw/internal/testutil"
 	"msw/internal/wire"
 	"msw/lib"
 	"msw/server"
@@ -261,7 +261,7 @@ func TestTLSRoundTrip(t *testing.T) {
 // log show a public session id, never the token, and the public id
 // opens nothing.
 func TestSessionTokenStaysSecret(t *testing.T) {
-	logs := &syncLog{}
+	logs := &testutil.Buffer{}
 	sw := switchtest.Start(t, "", broker.Options{}, server.Options{Verbose: true, Log: log.New(logs, "", 0)})
 	base := "http://" + sw.Addr
 	post := func(path, sess, body string) *http.Response {
@@ -328,22 +328,4 @@ func TestSessionTokenStaysSecret(t *testing.T) {
 	if !found {
 		t.Errorf("the session is not in the diagnostics: %+v", snap.Sessions)
 	}
-}
-
-// syncLog collects a switch's log lines.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

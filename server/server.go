@@ -47,6 +47,9 @@ type Options struct {
 	// Limits bound connections, waiting requests and the time a slow
 	// client may take (limits.go); zero fields take the defaults.
 	Limits Limits
+	// Cluster, if set, answers diagnostics and trace for every gateway
+	// of the cluster this switch is a gateway of (cluster.go).
+	Cluster Cluster
 }
 
 // Server serves one broker over HTTP on any number of listeners.
@@ -191,11 +194,15 @@ func bind(r *http.Request, sess *broker.Session) {
 // guard refuses requests a web page could have made: a Host that is not
 // an IP address, localhost or an allowed name (DNS rebinding), and an
 // Origin that is not the switch's own (cross-site requests). Clients that
-// are not browsers send no Origin and are not affected.
-func (s *Server) guard(next http.Handler) http.Handler {
+// are not browsers send no Origin and are not affected. With a token set,
+// it also refuses requests without it (auth.go).
+func (s *Server) guard(next http.Handler) http.Handler { return s.guardWith(next, true) }
+
+// guardWith is guard, checking the token only if token is set.
+func (s *Server) guardWith(next http.Handler, token bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.trim.requests.Add(1)
-		if !s.authorized(w, r) {
+		if token && !s.authorized(w, r) {
 			return
 		}
 		if !s.hostAllowed(r) {

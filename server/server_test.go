@@ -20,7 +20,8 @@ import (
 // startSwitch serves a fresh broker on a free loopback port.
 func startSwitch(t testing.TB, opts broker.Options) (*broker.Broker, string) {
 	t.Helper()
-	b := broker.New(opts)
+	b := broker.New(engineOptions(t, opts))
+	t.Cleanup(b.Close) // after the server's shutdown: cleanups run last first
 	s := New(b, Options{Log: testLog(t)})
 	l, err := Listen("127.0.0.1:0", 0o600)
 	if err != nil {
@@ -155,6 +156,7 @@ func TestBrowserGuard(t *testing.T) {
 // (a killed process) loses its session after the grace period; the
 // messages it held are redelivered and its transient queues go.
 func TestClosedConnectionEndsSession(t *testing.T) {
+	skipOnEngine(t, "a message given back counts as in flight until the cluster delivers it again")
 	b, base := startSwitch(t, broker.Options{Grace: 50 * time.Millisecond})
 	tr := &http.Transport{}
 	c := &http.Client{Transport: tr}

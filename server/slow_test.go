@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -195,16 +196,7 @@ func TestStreamTimeouts(t *testing.T) {
 func TestStreamReaderThatStopsReading(t *testing.T) {
 	sw := switchtest.Start(t, "", broker.Options{Grace: time.Hour}, server.Options{Limits: server.Limits{WriteTimeout: 500 * time.Millisecond}})
 	const n, size = 2000, 16 << 10
-	if err := sw.Broker.CreateQueue(nil, "q"); err != nil {
-		t.Fatal(err)
-	}
-	ms := make([]wire.Message, n)
-	for i := range ms {
-		ms[i].Payload = make([]byte, size)
-	}
-	if _, err := sw.Broker.Send(nil, "q", ms); err != nil {
-		t.Fatal(err)
-	}
+	fillQueue(t, sw.Broker, "q", n, size)
 	c, token := openRawSession(t, sw.Addr)
 	defer c.Close()
 	sess, err := sw.Broker.Session(token)
@@ -215,22 +207,60 @@ func TestStreamReaderThatStopsReading(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Write(wire.AppendStreamRequest(nil, &wire.StreamRequest{Op: wire.StreamConsume, ID: 1, Arg: wire.MaxConsumeWindow}, 0))
-	info := func() wire.QueueInfo {
-		qi, err := sw.Broker.Info("q")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return qi
-	}
-	testutil.Eventually(t, "messages pushed down the stream", func() bool { return info().InFlight > 0 })
-	t.Logf("pushed, and not read: %d in flight", info().InFlight)
-	start := time.Now()
-	testutil.Eventually(t, "the pushed messages go back", func() bool {
-		qi := info()
-		return qi.InFlight == 0 && qi.Depth == n
-	})
-	t.Logf("a stream that stopped reading was dropped after %v; all %d messages are back in the queue", time.Since(start).Round(time.Millisecond), n)
+	took := handedOutThenBack(t, sw.Broker, n, "pushed down the stream")
+	t.Logf("a stream that stopped reading was dropped after %v; all %d messages are back in the queue", took, n)
 	closedBy(t, c)
+}
+
+// TestLongPollReaderThatStopsReading: a client that asks for messages
+// over HTTP and never reads the answer is cut off by the write timeout,
+// and what it was given goes back to the queue at once, deliverable to
+// another client, not when its session ends (an hour here).
+func TestLongPollReaderThatStopsReading(t *testing.T) {
+	// A 32 MiB answer, and a reader whose receive buffer is small: more
+	// than the socket buffers hold (the switch's can grow to 4 MiB).
+	const n, size = 256, 128 << 10
+	sw := switchtest.Start(t, "", broker.Options{Grace: time.Hour, MaxTransferBytes: n * size},
+		server.Options{Limits: server.Limits{WriteTimeout: 500 * time.Millisecond}})
+	fillQueue(t, sw.Broker, "q", n, size)
+	resp, err := http.Post("http://"+sw.Addr+wire.PathSession, wire.ContentTypeJSON, strings.NewReader(`{"client_id":"raw"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login wire.LoginResponse
+	json.NewDecoder(resp.Body).Decode(&login)
+	resp.Body.Close()
+	sess, err := sw.Broker.Session(login.Session)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Broker.Subscribe(sess, []string{"q"}); err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c, err := d.Dial("tcp", sw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := fmt.Sprintf(`{"max":%d,"timeout_ms":1000}`, n)
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s: %s\r\nAccept: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n%s",
+		wire.PathTransfer, wire.HeaderSession, login.Session, wire.ContentTypeFrames, wire.ContentTypeJSON, len(body), body)
+	took := handedOutThenBack(t, sw.Broker, n, "handed to the long-poll")
+	t.Logf("a long-poll whose answer was not read was cut off after %v; all %d messages are back in the queue", took, n)
+	other := switchtest.Client(t, sw.Addr, lib.Options{ClientID: "other"})
+	if err := other.Subscribe(t.Context(), "q"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := other.Transfer(t.Context(), lib.TransferOptions{Max: 10, Timeout: 5 * time.Second})
+	if err != nil || len(got) == 0 {
+		t.Fatalf("another client takes the messages back: %d, %v", len(got), err)
+	}
+	if _, err := sw.Broker.Session(login.Session); err != nil {
+		t.Fatalf("the reader's session should live on (only its messages go back): %v", err)
+	}
 }
 
 // TestManyWaitingTransfers: a client that leaves transfer after
@@ -289,5 +319,42 @@ func TestManyWaitingTransfers(t *testing.T) {
 	t.Logf("%d transfers on one stream: %d waiting, %d refused with 429; goroutines %d → %d; RSS %.0f MiB", n, n-limited, limited, g0, g, rssMiB())
 	if g > g0+server.DefaultMaxWaitingPerStream+100 {
 		t.Errorf("%d goroutines for %d waiting transfers", g-g0, n-limited)
+	}
+}
+
+// handedOutThenBack waits until some of queue q's messages are in flight
+// (how, says handed) and then until all n are back in it, ready, and
+// returns how long the second wait took.
+func handedOutThenBack(t *testing.T, b *broker.Broker, n int, handed string) time.Duration {
+	t.Helper()
+	info := func() wire.QueueInfo {
+		qi, err := b.Info("q")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return qi
+	}
+	testutil.Eventually(t, "messages "+handed, func() bool { return info().InFlight > 0 })
+	t.Logf("%s, and not read: %d in flight", handed, info().InFlight)
+	start := time.Now()
+	testutil.Eventually(t, "the messages go back", func() bool {
+		qi := info()
+		return qi.InFlight == 0 && qi.Depth == n
+	})
+	return time.Since(start).Round(time.Millisecond)
+}
+
+// fillQueue creates queue and sends it n messages of size bytes each.
+func fillQueue(t *testing.T, b *broker.Broker, queue string, n, size int) {
+	t.Helper()
+	if err := b.CreateQueue(nil, queue); err != nil {
+		t.Fatal(err)
+	}
+	ms := make([]wire.Message, n)
+	for i := range ms {
+		ms[i].Payload = make([]byte, size)
+	}
+	if _, err := b.Send(nil, queue, ms); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,7 +7,7 @@ package server
 // both ends; a stream request costs one frame each way.
 //
 // One goroutine (the handler's, after the hijack) reads frames and
-// answers sends, acks, releases and withdrawals inline, in order: each
+// answers acks, releases and withdrawals inline, in order: each
 // request goes to the function of its op (streamOps), for the hot-path
 // operations the same function that serves their HTTP route (ops.go). A
 // transfer that finds messages ready is answered inline too; one that
@@ -15,7 +15,8 @@ package server
 // when the stream closes. Answers go through one buffered writer under a
 // mutex; the reader flushes when it has no more requests buffered, so
 // pipelined requests share writes, and a waiting transfer flushes its
-// own answer.
+// own answer. A send that waits for the store is finished by the
+// stream's committer, in order, while the reader reads on (streamsend.go).
 
 import (
 	"bufio"
@@ -54,6 +55,8 @@ type stream struct {
 	waiting   map[uint64]func() // stop the waiting transfers and consumers, by request id
 	consumers []*consumer       // replaced, never changed in place
 	async     sync.WaitGroup    // their goroutines
+
+	sends sendPipe // sends waiting for the store (streamsend.go)
 
 	buf  []byte // the frame being handled (reader goroutine only)
 	call call   // the request being handled (reader goroutine only)
@@ -273,6 +276,8 @@ func (st *stream) refuse(n, limit int) bool {
 	if !ok {
 		return false
 	}
+	st.sends.drain()
+	st.sends.fail(id) // a send that follows this one is aborted
 	st.answerError(id, &httpError{http.StatusRequestEntityTooLarge, wire.CodeTooLarge,
 		"request too large: " + strconv.Itoa(n) + " bytes, limit " + strconv.Itoa(limit)})
 	return true
@@ -297,14 +302,20 @@ var streamOps = func() (t [256]streamFunc) {
 			return f(st.s, c)
 		}
 	}
+	t[wire.OpSend.Stream] = (*stream).send // pipelined: streamsend.go
 	t[wire.StreamCancel] = (*stream).cancelWaiting
 	t[wire.StreamConsume] = (*stream).consume
 	t[wire.StreamReply] = (*stream).reply
 	return t
 }()
 
-// handle carries out one request and returns the status answered.
+// handle carries out one request and returns the status answered. Any
+// request but a send first lets the sends before it be answered, so that
+// answers leave in request order (streamsend.go).
 func (st *stream) handle(req *wire.StreamRequest) int {
+	if req.Op != wire.OpSend.Stream {
+		st.sends.drain()
+	}
 	if f := streamOps[req.Op]; f != nil {
 		return f(st, req)
 	}
@@ -418,6 +429,7 @@ func (st *stream) answerDeliveries(id uint64, ds []wire.Delivery, err error) int
 	for i := range ds {
 		_, st.err = st.bw.Write(wire.AppendFrame(st.bw.AvailableBuffer(), &ds[i]))
 	}
+	st.s.b.Recycle(ds) // written: the next transfer fills them
 	return http.StatusOK
 }
 
@@ -472,6 +484,7 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 // close ends the stream: waiting transfers stop (what they took goes
 // back), the connection closes and the session loses it.
 func (st *stream) close() {
+	st.sends.stop()
 	st.s.streamsMu.Lock()
 	shutdown := st.s.streamsClosed
 	st.s.streamsMu.Unlock()

@@ -14,6 +14,7 @@ func ToJSON(d *Delivery) JSONDelivery {
 		DeliveryCount: d.DeliveryCount,
 		Origin:        d.Origin,
 		EnqueuedAt:    d.EnqueuedAt,
+		Topic:         d.Topic,
 	}
 	if utf8.Valid(d.Payload) {
 		s := string(d.Payload)
@@ -35,6 +36,7 @@ func FromJSON(j *JSONDelivery) Delivery {
 		DeliveryCount: j.DeliveryCount,
 		Origin:        j.Origin,
 		EnqueuedAt:    j.EnqueuedAt,
+		Topic:         j.Topic,
 		Message: Message{
 			CorrelationID: j.CorrelationID,
 			ReplyTo:       j.ReplyTo,

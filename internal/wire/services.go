@@ -64,7 +64,9 @@ func Diagnose(snap *Snapshot, stale time.Duration) *Services {
 	for i := range snap.Queues {
 		q := &snap.Queues[i]
 		if q.Kind == KindTransient {
-			if q.Depth > 0 {
+			// A bound one is a live subscription (msw-sub), not a reply
+			// queue: what it holds is on its way to its reader.
+			if q.Depth > 0 && len(q.Bindings) == 0 {
 				out.Uncollected = append(out.Uncollected, q.Name)
 			}
 			continue

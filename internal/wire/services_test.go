@@ -66,3 +66,16 @@ func TestDiagnoseClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestDiagnoseUncollected: a transient queue holding messages is a reply
+// queue nobody collects from, unless it is bound to topics: then it is a
+// live subscription.
+func TestDiagnoseUncollected(t *testing.T) {
+	now := time.Now()
+	reply := QueueSnapshot{QueueInfo: QueueInfo{Name: "tmp-1", Kind: KindTransient, Depth: 1}}
+	sub := QueueSnapshot{QueueInfo: QueueInfo{Name: "tmp-2", Kind: KindTransient, Depth: 1, Bindings: []string{"news.>"}}}
+	d := Diagnose(snapshotAt(now, []QueueSnapshot{reply, sub}, nil), 30*time.Second)
+	if len(d.Uncollected) != 1 || d.Uncollected[0] != "tmp-1" {
+		t.Errorf("uncollected = %q; want [tmp-1]", d.Uncollected)
+	}
+}

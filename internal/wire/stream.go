@@ -27,7 +27,8 @@ import (
 //	uvarint  request id, chosen by the client, echoed in the answer
 //	string   queue (send, withdraw, reply: where the reply goes; empty
 //	         otherwise)
-//	uvarint  argument (withdraw: message id; cancel: the request id to
+//	uvarint  argument (withdraw: message id, or 0 with a correlation id
+//	         as the body; cancel: the request id to
 //	         cancel; consume: the window; reply: the id of the request
 //	         answered; 0 otherwise)
 //	rest     body: what the HTTP request would carry (send: a frames
@@ -54,6 +55,14 @@ import (
 // pushed. A consume ends with a final non-200 answer (the session ended,
 // the switch is stopping) or, silently, when cancelled: what it had
 // taken but not pushed goes back.
+//
+// A request whose op byte has StreamQuiet set is answered only if it
+// fails: a success writes nothing. Any answer to a later request (written
+// after the quiet one) tells the client it succeeded, since the switch
+// handles a stream's requests in order and answers a failure at once;
+// a ping is the barrier a client sends when it needs to know. Quiet is
+// honoured for send, publish, ack, release, withdraw and reply; a
+// transfer, consume or ping always answers.
 //
 // Reply sends one message (the body's frame) to queue and then acks
 // message argument of the queue named at the head of the body, in one
@@ -82,6 +91,10 @@ const (
 	StreamReply    StreamOp = 9  // send a reply and ack its request
 	StreamPublish  StreamOp = 10 // publish the body's frames to topic queue
 )
+
+// StreamQuiet, or'ed into a request's op byte, asks for an answer only if
+// the request fails.
+const StreamQuiet byte = 0x80
 
 // Consume flags, the first byte of a consume request's body.
 const (
@@ -114,6 +127,7 @@ const MaxStreamHead = 1 + 2*binary.MaxVarintLen64 + binary.MaxVarintLen16 + MaxN
 // frame they were decoded from.
 type StreamRequest struct {
 	Op    StreamOp
+	Quiet bool // answer only a failure (StreamQuiet)
 	ID    uint64
 	Queue string
 	Arg   uint64
@@ -125,7 +139,11 @@ type StreamRequest struct {
 // length prefix counts them.
 func AppendStreamRequest(b []byte, r *StreamRequest, bodyLen int) []byte {
 	at := len(b)
-	b = append(b, 0, 0, 0, 0, byte(r.Op))
+	op := byte(r.Op)
+	if r.Quiet {
+		op |= StreamQuiet
+	}
+	b = append(b, 0, 0, 0, 0, op)
 	b = binary.AppendUvarint(b, r.ID)
 	b = appendString(b, r.Queue)
 	b = binary.AppendUvarint(b, r.Arg)
@@ -138,7 +156,8 @@ func ParseStreamRequest(f []byte, r *StreamRequest) error {
 	if len(f) == 0 {
 		return errors.New("empty stream frame")
 	}
-	r.Op = StreamOp(f[0])
+	r.Op = StreamOp(f[0] &^ StreamQuiet)
+	r.Quiet = f[0]&StreamQuiet != 0
 	rest := f[1:]
 	var ok bool
 	if r.ID, rest, ok = uvarint(rest); !ok {
@@ -164,7 +183,7 @@ func ParseStreamID(head []byte) (StreamOp, uint64, bool) {
 		return 0, 0, false
 	}
 	id, _, ok := uvarint(head[1:])
-	return StreamOp(head[0]), id, ok
+	return StreamOp(head[0] &^ StreamQuiet), id, ok
 }
 
 // AppendStreamAnswer appends an answer frame head for request id with the

@@ -35,6 +35,8 @@ func TestStreamRequestRoundTrip(t *testing.T) {
 		{Op: StreamPing, ID: 9},
 		{Op: StreamConsume, ID: 4, Arg: MaxConsumeWindow, Body: []byte{ConsumeAutoAck}},
 		{Op: StreamSend, ID: 5, Queue: strings.Repeat("n", MaxNameLen)},
+		{Op: StreamReply, Quiet: true, ID: 6, Queue: "r", Arg: 2, Body: []byte("x")},
+		{Op: StreamAck, Quiet: true, ID: 1 << 20},
 	} {
 		f := prefixed(t, requestFrame(&want, want.Body))
 		if len(f)-len(want.Body) > MaxStreamHead {
@@ -44,7 +46,7 @@ func TestStreamRequestRoundTrip(t *testing.T) {
 		if err := ParseStreamRequest(f, &got); err != nil {
 			t.Fatalf("ParseStreamRequest(%v): %v", want.Op, err)
 		}
-		if got.Op != want.Op || got.ID != want.ID || got.Queue != want.Queue || got.Arg != want.Arg || !bytes.Equal(got.Body, want.Body) {
+		if got.Op != want.Op || got.Quiet != want.Quiet || got.ID != want.ID || got.Queue != want.Queue || got.Arg != want.Arg || !bytes.Equal(got.Body, want.Body) {
 			t.Errorf("round trip = %+v; want %+v", got, want)
 		}
 		op, id, ok := ParseStreamID(f)

@@ -40,6 +40,9 @@ type TraceEvent struct {
 	// Copies is set on a publish: the queues that received a copy of
 	// the message, each also traced as a send to that queue.
 	Copies int `json:"copies,omitempty"`
+	// Gateway is the gateway where the event happened, in a trace
+	// gathered from a cluster's gateways (msw-switch --backend).
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // TraceResponse is the body of GET /v1/trace.

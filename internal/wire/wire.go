@@ -77,6 +77,9 @@ type Delivery struct {
 	DeliveryCount uint32 // 1 on first delivery; 0 for a peek of a message never delivered
 	Origin        string // client id of the sending session
 	EnqueuedAt    time.Time
+	// Topic is the topic a published copy was published to; empty for
+	// a message sent to the queue itself.
+	Topic string
 	Message
 }
 
@@ -160,6 +163,7 @@ type JSONDelivery struct {
 	DeliveryCount uint32    `json:"delivery_count"`
 	Origin        string    `json:"origin,omitempty"`
 	EnqueuedAt    time.Time `json:"enqueued_at,omitzero"`
+	Topic         string    `json:"topic,omitempty"`
 	Payload       *string   `json:"payload,omitempty"`
 	PayloadBase64 []byte    `json:"payload_base64,omitempty"`
 }
@@ -226,6 +230,7 @@ type MessageInfo struct {
 	CorrelationID string    `json:"correlation_id,omitempty"`
 	ReplyTo       string    `json:"reply_to,omitempty"`
 	Status        uint8     `json:"status,omitempty"`
+	Topic         string    `json:"topic,omitempty"` // a published copy's topic
 	Size          int       `json:"size"`
 	Preview       string    `json:"preview"`
 	InFlight      bool      `json:"in_flight"`
@@ -249,6 +254,9 @@ type SessionInfo struct {
 	Connections int       `json:"connections"`
 	Subscribed  []string  `json:"subscribed,omitempty"`
 	LastPoll    time.Time `json:"last_poll,omitzero"`
+	// Gateway is the gateway holding the session, in a snapshot gathered
+	// from a cluster's gateways (msw-switch --backend); empty otherwise.
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // Snapshot is the diagnostics view of the whole switch.
@@ -265,6 +273,23 @@ type Snapshot struct {
 	Services *Services `json:"services,omitempty"`
 	// Storage describes the log of a switch with --data; nil without.
 	Storage *StorageInfo `json:"storage,omitempty"`
+	// Cluster says which gateways a snapshot gathered from a cluster
+	// covers (msw-switch --backend); nil for a switch on its own.
+	Cluster *ClusterInfo `json:"cluster,omitempty"`
+}
+
+// ClusterInfo says which gateways of a cluster an answer gathered from
+// them covers: the one asked gathers from all it knows, waiting a short
+// while, and names those that did not answer.
+type ClusterInfo struct {
+	// Gateway is the gateway that was asked and gathered.
+	Gateway string `json:"gateway"`
+	// Answered lists the gateways whose part is in the answer, sorted.
+	Answered []string `json:"answered"`
+	// Missing lists the gateways known to the one asked that did not
+	// answer in time, sorted: their sessions and held messages are not in
+	// the answer.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // StorageInfo describes the log a durable switch keeps.
@@ -312,4 +337,8 @@ const (
 	CodeStorageError = "storage_error" // 507: writing its log failed
 	CodeBadTopic     = "bad_topic"     // 400: a topic or pattern breaks the rules
 	CodeQueueFull    = "queue_full"    // 429: the queue's max-depth or max-bytes is reached
+	// CodeAborted (409): a stream send that names an earlier send of
+	// the stream as the one it follows (its argument) was not carried
+	// out because that one failed.
+	CodeAborted = "aborted"
 )

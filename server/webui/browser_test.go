@@ -123,6 +123,13 @@ func (b *browser) waitFor(t *testing.T, what, expr string) {
 	})
 }
 
+// load opens the page of the switch at addr and waits until it is live.
+func (b *browser) load(t *testing.T, addr string) {
+	t.Helper()
+	b.do(t, "load the page", chromedp.Navigate("http://"+addr+"/"))
+	b.waitFor(t, "page live", `document.getElementById("status").textContent.startsWith("live")`)
+}
+
 // noProblems fails the test if the console reported an error or warning.
 func (b *browser) noProblems(t *testing.T) {
 	t.Helper()
@@ -175,8 +182,7 @@ func TestPageInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 
-	b.do(t, "load the page", chromedp.Navigate("http://"+sw.Addr+"/"))
-	b.waitFor(t, "page live", `document.getElementById("status").textContent.startsWith("live")`)
+	b.load(t, sw.Addr)
 	eval[chromedp.Void](t, b, `window.loadedOnce = true`) // gone if the page reloads
 
 	// A queue fills: the table and its chart follow.

@@ -100,7 +100,7 @@ function renderQueues(queues, history, now) {
   const hist = new Map(history.queues.map((q) => [q.queue, q]));
   const transientHist = history.queues.find((q) => q.kind === "transient"); // all of them, summed
   const rows = [];
-  const transient = { depth: 0, in_flight: 0, subscribers: 0, bytes: 0, n: 0, oldest: "" };
+  const transient = { depth: 0, in_flight: 0, subscribers: 0, bytes: 0, n: 0, oldest: "", patterns: new Set() };
   for (const q of queues) {
     if (q.kind === "transient") {
       transient.n++;
@@ -108,6 +108,7 @@ function renderQueues(queues, history, now) {
       transient.in_flight += q.in_flight;
       transient.subscribers += q.subscribers;
       transient.bytes += q.bytes;
+      for (const p of q.bindings || []) transient.patterns.add(p); // msw-sub's live subscriptions
       if (q.oldest_message && (!transient.oldest || q.oldest_message < transient.oldest)) transient.oldest = q.oldest_message;
       continue;
     }
@@ -115,7 +116,8 @@ function renderQueues(queues, history, now) {
   }
   if (transient.n > 0 || transientHist) {
     const label = `(${transient.n} transient)`;
-    rows.push(queueRow(label, "transient", { ...transient, oldest_message: transient.oldest }, transientHist, history.interval_ms, history.keep, now, false));
+    const bindings = [...transient.patterns].sort();
+    rows.push(queueRow(label, "transient", { ...transient, oldest_message: transient.oldest, bindings }, transientHist, history.interval_ms, history.keep, now, false));
   }
   $("queue-table").tBodies[0].replaceChildren(...rows);
   const mins = (history.interval_ms * history.keep) / 60000;
@@ -144,8 +146,17 @@ function queueRow(name, kind, q, hist, intervalMs, keep, now, destroyable) {
     h("td", { class: "num" }, String(q.subscribers)),
     h("td", {}, age(q.oldest_message, now)),
     h("td", { class: "num" }, bytes(q.bytes)),
+    bindingsCell(q.bindings || []),
     h("td", { class: "chart" }, chart),
     actions);
+}
+
+// bindingsCell lists the patterns a queue is bound to, each a code
+// element, as msw-ls -l does.
+function bindingsCell(patterns) {
+  const cell = h("td", { class: "bindings" });
+  patterns.forEach((p, i) => cell.append(i ? " " : "", h("code", { class: "pattern" }, p)));
+  return cell;
 }
 
 // ---- Services ----

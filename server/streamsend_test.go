@@ -1,0 +1,68 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"msw/broker"
+	"msw/broker/logstore"
+	"msw/internal/wire"
+)
+
+// Sends to a durable queue are answered once synced while the reader
+// reads on; their answers, a quiet send's failure and the answers of the
+// requests after them still come in request order, and a send that
+// follows a failed one is aborted, not carried out.
+func TestStreamDurableSendsInOrder(t *testing.T) {
+	skipOnEngine(t, "the log store is the switch's own")
+	st, err := logstore.Open(t.TempDir(), logstore.Options{Fsync: logstore.FsyncAlways})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() }) // after the broker's close
+	b, _, _, s := streamSetup(t, broker.Options{Store: st, MaxPayload: 100})
+
+	s.send(wire.StreamSend, 1, "q", 0, sendBody("a"))
+	s.send(wire.StreamSend, 2, "q", 1, sendBody("b", "c"))
+	quiet := wire.AppendStreamRequest(nil, &wire.StreamRequest{Op: wire.StreamSend, Quiet: true, ID: 3, Queue: "missing", Arg: 2}, len(sendBody("x")))
+	if _, err := s.conn.Write(append(quiet, sendBody("x")...)); err != nil {
+		t.Fatal(err)
+	}
+	s.send(wire.StreamSend, 4, "q", 3, sendBody("d"))
+	s.send(wire.StreamSend, 5, "q", 0, sendBody(strings.Repeat("y", 101)))
+	s.send(wire.StreamSend, 6, "q", 5, sendBody("e"))
+	s.send(wire.StreamSend, 7, "q", 0, sendBody("f"))
+	s.send(wire.StreamPing, 8, "", 0, nil)
+	for _, want := range []struct {
+		id     uint64
+		status int
+	}{
+		{1, http.StatusOK}, {2, http.StatusOK},
+		{3, http.StatusNotFound},              // the quiet send's failure
+		{4, http.StatusConflict},              // follows 3: aborted
+		{5, http.StatusRequestEntityTooLarge}, // over the payload limit
+		{6, http.StatusConflict},              // follows 5: aborted
+		{7, http.StatusOK},
+		{8, http.StatusNoContent},
+	} {
+		a := s.next()
+		if a.id != want.id || a.status != want.status {
+			t.Fatalf("answer %d %d %s, want %d %d", a.id, a.status, a.body, want.id, want.status)
+		}
+		if a.status == http.StatusConflict && !strings.Contains(string(a.body), wire.CodeAborted) {
+			t.Errorf("answer %d: %s, want code %s", a.id, a.body, wire.CodeAborted)
+		}
+	}
+	ds, err := b.Peek("q", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, string(d.Payload))
+	}
+	if strings.Join(got, ",") != "a,b,c,f" {
+		t.Errorf("q holds %q, want a,b,c,f", got)
+	}
+}
