@@ -28,6 +28,7 @@ type caller struct {
 
 	mu      sync.Mutex
 	pending map[string]*pendingCall
+	calls   atomic.Int32 // calls under way
 
 	ctx      context.Context // the reply loop's
 	cancel   context.CancelFunc
@@ -38,6 +39,7 @@ type caller struct {
 type pendingCall struct {
 	reply  chan Delivery // gets the reply, once
 	resend chan struct{} // nudged when the session may have changed
+	failed chan error    // gets the failure of a quiet send, once
 }
 
 // getCaller returns the client's caller, making it on first use.
@@ -65,7 +67,7 @@ func (c *Client) getCaller() (*caller, error) {
 			loopDone: make(chan struct{}),
 		}
 		// Replies go straight from the stream to their calls.
-		cl.push.deliver = c.caller.dispatch
+		cl.push.deliver = func(d *Delivery, _ uint64) { c.caller.dispatch(d) }
 	}
 	return c.caller, nil
 }
@@ -139,6 +141,9 @@ func (k *caller) ensureQueue(ctx context.Context, queue string) error {
 // Many calls may be in flight at once on one Client; they share one
 // reply queue.
 func (c *Client) Call(ctx context.Context, queue string, payload []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	k, err := c.getCaller()
 	if err != nil {
 		return nil, err
@@ -155,18 +160,20 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 		return nil, err
 	}
 	corr := k.prefix + strconv.FormatUint(k.seq.Add(1), 36)
-	p := &pendingCall{reply: make(chan Delivery, 1), resend: make(chan struct{}, 1)}
+	p := &pendingCall{reply: make(chan Delivery, 1), resend: make(chan struct{}, 1), failed: make(chan error, 1)}
 	k.mu.Lock()
 	k.pending[corr] = p
 	k.mu.Unlock()
+	k.calls.Add(1)
 	defer func() {
+		k.calls.Add(-1)
 		k.mu.Lock()
 		delete(k.pending, corr)
 		k.mu.Unlock()
 	}()
 
 	m := Message{Payload: payload, CorrelationID: corr, ReplyTo: replyQ}
-	id, epoch, err := k.cl.sendCoalesced(ctx, queue, &m)
+	id, epoch, err := k.send(ctx, queue, &m, p)
 	if err != nil {
 		return nil, err
 	}
@@ -183,13 +190,22 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 		case d := <-p.reply:
 			return replyResult(&d)
 		case <-p.resend:
+		case err := <-p.failed:
+			if !resendAsync(err) {
+				return nil, err // refused: what the send would have said
+			}
+			// The stream broke before the send was confirmed: it may
+			// not have arrived.
+			if id, epoch, err = k.resend(ctx, queue, &m); err != nil {
+				return nil, err
+			}
 		case <-ctx.Done():
 			select {
 			case d := <-p.reply:
 				return replyResult(&d)
 			default:
 			}
-			k.withdraw(queue, id, epoch)
+			k.withdraw(queue, id, epoch, m.CorrelationID)
 			return nil, ctx.Err()
 		case <-k.done:
 			return nil, ErrClosed
@@ -205,6 +221,24 @@ func replyResult(d *Delivery) ([]byte, error) {
 		return []byte{}, nil
 	}
 	return d.Payload, nil
+}
+
+// send sends the request m: quietly on the stream (wire.StreamQuiet),
+// where its failure comes to p.failed and its success goes unanswered
+// (the reply says it arrived), else as a coalesced send. It returns the
+// message's id (0 for a quiet send: the switch does not say it) and the
+// epoch of the session it went in.
+func (k *caller) send(ctx context.Context, queue string, m *Message, p *pendingCall) (uint64, uint64, error) {
+	body := wire.AppendSendFrame(make([]byte, 0, len(m.Payload)+len(m.CorrelationID)+len(m.ReplyTo)+24), m.wireMessage())
+	epoch, sent := k.cl.doQuiet(ctx, opRequest(wire.OpSend, queue, 0, body), int(k.calls.Load())-1, func(err error) {
+		if err != nil {
+			p.failed <- err
+		}
+	})
+	if sent {
+		return 0, epoch, nil
+	}
+	return k.cl.sendCoalesced(ctx, queue, m)
 }
 
 // resend sends a request again after a session change, retrying while the
@@ -231,12 +265,17 @@ func (k *caller) resend(ctx context.Context, queue string, m *Message) (uint64, 
 }
 
 // withdraw deletes a request no server has taken, if it is still in the
-// session (switch instance) it was sent in. Errors are ignored: a taken
-// request (in_flight) is left to finish.
-func (k *caller) withdraw(queue string, id, epoch uint64) {
+// session (switch instance) it was sent in: by its id, or, sent quietly
+// (id 0), by its correlation id. Errors are ignored: a taken request
+// (in_flight) is left to finish.
+func (k *caller) withdraw(queue string, id, epoch uint64, corr string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	r := opRequest(wire.OpWithdraw, queue, id, nil)
+	var body []byte
+	if id == 0 {
+		body = []byte(corr)
+	}
+	r := opRequest(wire.OpWithdraw, queue, id, body)
 	r.bound, r.once = epoch, true
 	k.cl.do(ctx, r)
 }

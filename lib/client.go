@@ -75,7 +75,8 @@ type Client struct {
 	caller   *caller       // Call's machinery (caller.go), made on first use
 	done     chan struct{} // closed by Close: ends calls and serves
 
-	sendLines sendLines // concurrent sends, coalesced per queue (coalesce.go)
+	sendLines sendLines  // concurrent sends, coalesced per queue (coalesce.go)
+	async     asyncSends // SendAsync's sends under way (sendasync.go)
 
 	streamMu sync.Mutex
 	stream   *streamConn // the session's stream (stream.go), or nil

@@ -68,6 +68,9 @@ type sendResult struct {
 // sends to the same queue. It returns the message's id and the epoch of
 // the session that carried it.
 func (c *Client) sendCoalesced(ctx context.Context, queue string, m *Message) (uint64, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, err // not even handed to a batch under way
+	}
 	sl := &c.sendLines
 	sl.mu.Lock()
 	if sl.lines == nil {

@@ -24,10 +24,11 @@ import (
 type pushOptions struct {
 	window  int  // most unacked messages pushed; 0: no push
 	autoAck bool // the switch acks as it pushes
-	// deliver, if set, takes each pushed delivery on the stream's reader
-	// goroutine instead of queueing it for transferIn: one hand-off
-	// fewer per message. It must not block.
-	deliver func(*Delivery)
+	// deliver, if set, takes each pushed delivery, with the epoch of the
+	// session it was pushed in, on the stream's reader goroutine instead
+	// of queueing it for transferIn: one hand-off fewer per message. It
+	// must not block.
+	deliver func(*Delivery, uint64)
 }
 
 // maxWindow is the largest window the switch takes; a server with more
@@ -38,17 +39,18 @@ const maxWindow = wire.MaxConsumeWindow
 type pushQueue struct {
 	mu      sync.Mutex
 	items   []answer
-	notify  chan struct{}   // a new answer
-	deliver func(*Delivery) // see pushOptions
+	notify  chan struct{}           // a new answer
+	deliver func(*Delivery, uint64) // see pushOptions
+	epoch   uint64                  // of the session pushing, for deliver
 }
 
-func newPushQueue(deliver func(*Delivery)) *pushQueue {
-	return &pushQueue{notify: make(chan struct{}, 1), deliver: deliver}
+func newPushQueue(deliver func(*Delivery, uint64), epoch uint64) *pushQueue {
+	return &pushQueue{notify: make(chan struct{}, 1), deliver: deliver, epoch: epoch}
 }
 
 // put takes an answer from the stream's reader.
 func (q *pushQueue) put(a answer) {
-	if q.deliver != nil && a.status == http.StatusOK && deliverEach(a.body, q.deliver) {
+	if q.deliver != nil && a.status == http.StatusOK && deliverEach(a.body, q.deliver, q.epoch) {
 		return
 	}
 	q.mu.Lock()
@@ -109,7 +111,7 @@ func (c *Client) consumer(ctx context.Context) (*consumer, error) {
 		}
 		return nil, e
 	}
-	k := &consumer{sc: sc, epoch: ref.epoch, pushes: newPushQueue(c.push.deliver)}
+	k := &consumer{sc: sc, epoch: ref.epoch, pushes: newPushQueue(c.push.deliver, ref.epoch)}
 	call := &streamCall{op: wire.StreamConsume, pushes: k.pushes}
 	if k.id, err = sc.register(call); err != nil {
 		return nil, err
@@ -188,7 +190,7 @@ func (k *consumer) decode(body []byte) error {
 // deliverEach hands each delivery of a pushed batch to deliver. The
 // deliveries alias body, a buffer of their own. It reports false, having
 // handed none, if the batch is malformed.
-func deliverEach(body []byte, deliver func(*Delivery)) bool {
+func deliverEach(body []byte, deliver func(*Delivery, uint64), epoch uint64) bool {
 	for rest := body; len(rest) > 0; {
 		var d wire.Delivery
 		var err error
@@ -200,7 +202,7 @@ func deliverEach(body []byte, deliver func(*Delivery)) bool {
 		var w wire.Delivery
 		body, _ = wire.ParseFrame(body, math.MaxInt, &w)
 		d := deliveryOf(&w)
-		deliver(&d)
+		deliver(&d, epoch)
 	}
 	return true
 }
@@ -279,11 +281,16 @@ func (c *Client) replyAck(ctx context.Context, replyTo string, m *Message, reqQu
 	if c.noStream.Load() {
 		return errNoStream
 	}
+	_, _, err := c.do(ctx, replyRequest(replyTo, m, reqQueue, id, epoch))
+	return err
+}
+
+// replyRequest is the reply-and-ack request of replyAck.
+func replyRequest(replyTo string, m *Message, reqQueue string, id, epoch uint64) *request {
 	body := wire.AppendString(make([]byte, 0, len(reqQueue)+len(m.Payload)+len(m.CorrelationID)+32), reqQueue)
 	body = wire.AppendSendFrame(body, m.wireMessage())
 	r := opRequest(opReply, replyTo, id, body)
 	r.path = queuePath(replyTo) // checked as a queue name; never sent over HTTP
 	r.bound = epoch
-	_, _, err := c.do(ctx, r)
-	return err
+	return r
 }

@@ -38,13 +38,14 @@ package lib
 // Lock order, outermost first (a lock is only ever taken while holding
 // locks above it):
 //
+//	serveLoop.quietMu held (read) while a quiet reply is handed to the stream, logging in if need be
 //	Client.consMu     the consumer; held while it logs in and opens the stream
 //	caller.setupMu    the reply queue's setup; held across requests of the caller's child client
 //	Client.loginMu    one login at a time; held across the login's HTTP requests
 //	Client.streamMu   the session's stream; held while it dials and upgrades
 //	streamConn.mu     a stream's requests waiting for answers
 //	Client.mu         session, epoch, restore list, caller, closed
-//	streamConn.wmu, sendLines.mu, caller.mu, serveLoop.mu, pushQueue.mu  (leaves)
+//	streamConn.wmu, sendLines.mu, caller.mu, serveLoop.mu, pushQueue.mu, asyncSends.mu  (leaves)
 //
 // No lock is held while a request waits for its answer, except the three
 // marked "held across" above, which serialise their own requests. The

@@ -104,6 +104,7 @@ const (
 	CodeLimit          = "limit_reached"     // a switch-wide bound is reached; the message names it
 	CodeMemoryFull     = "memory_full"       // the switch holds --max-memory bytes
 	CodeQueueFull      = "queue_full"        // a send past the queue's max-depth or max-bytes (429)
+	CodeAborted        = "aborted"           // a send of a BatchSender not made: one before it failed (409)
 )
 
 // answerError is the *Error of a failure answer.

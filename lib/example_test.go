@@ -132,7 +132,7 @@ func Example_publish() {
 	}
 
 	for _, topic := range []string{"news.sports.uk", "news.weather", "sports.uk"} {
-		n, err := c.Publish(ctx, topic, lib.Message{Payload: []byte(topic)})
+		n, err := c.Publish(ctx, topic, lib.Message{Payload: []byte("about " + topic)})
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -144,7 +144,7 @@ func Example_publish() {
 			log.Fatal(err)
 		}
 		for _, d := range ds {
-			fmt.Printf("%s: %s\n", q, d.Payload)
+			fmt.Printf("%s: %s (published to %s)\n", q, d.Payload, d.Topic)
 		}
 	}
 	_, err = c.Publish(ctx, "news..uk", lib.Message{})
@@ -153,8 +153,8 @@ func Example_publish() {
 	// news.sports.uk reached 2 queues
 	// news.weather reached 1 queues
 	// sports.uk reached 0 queues
-	// all-news: news.sports.uk
-	// all-news: news.weather
-	// uk: news.sports.uk
+	// all-news: about news.sports.uk (published to news.sports.uk)
+	// all-news: about news.weather (published to news.weather)
+	// uk: about news.sports.uk (published to news.sports.uk)
 	// bad topic: true
 }

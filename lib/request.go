@@ -192,6 +192,9 @@ func (p *pacer) again(ctx context.Context, fresh bool) bool {
 // the session that carried it; any other status becomes an *Error. See
 // the top of this file for what it does when something fails.
 func (c *Client) do(ctx context.Context, r *request) (answer, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return answer{}, 0, err // a done context sends nothing
+	}
 	if err := checkQueuePath(r.path); err != nil {
 		return answer{}, 0, err
 	}
@@ -217,6 +220,32 @@ func (c *Client) do(ctx context.Context, r *request) (answer, uint64, error) {
 			return answer{}, ref.epoch, err
 		}
 	}
+}
+
+// doQuiet sends r on its session's stream as a quiet request
+// (wire.StreamQuiet): the switch answers it only if it fails, and r's
+// sender does not wait. done is called once, and must not block: with nil
+// when a later answer confirms the switch carried r out, else with what
+// went wrong (the failure the switch answered, or the stream's breaking,
+// after which whether r was carried out is unknown). doQuiet reports
+// the epoch of the session it went in, or false, having sent nothing and
+// never to call done, when r cannot go so
+// (no stream, no usable session, a stream broken already): the sender
+// then makes r through do, which decides what that failure means. crowd
+// is how many more requests the sender has under way (sendQuiet).
+func (c *Client) doQuiet(ctx context.Context, r *request, crowd int, done func(error)) (uint64, bool) {
+	if r.op.Stream == 0 || c.noStream.Load() || checkQueuePath(r.path) != nil || ctx.Err() != nil {
+		return 0, false
+	}
+	ref, err := c.sessionFor(ctx, r)
+	if err != nil || ref.id == "" {
+		return 0, false
+	}
+	sc, _, err := c.streamFor(ctx, ref.id)
+	if sc == nil || err != nil {
+		return 0, false
+	}
+	return ref.epoch, sc.sendQuiet(&wire.StreamRequest{Op: r.op.Stream, Queue: r.queue, Arg: r.arg}, r.body, crowd, done) == nil
 }
 
 // sessionFor returns the session r goes in: none, the one it names, its

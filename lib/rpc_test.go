@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime/metrics"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -518,6 +520,7 @@ func BenchmarkCall(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
+			cpu0, wake0 := processCPU(), goroutineWakeups()
 			var n atomic.Int64
 			var wg sync.WaitGroup
 			for range callers {
@@ -535,8 +538,33 @@ func BenchmarkCall(b *testing.B) {
 			wg.Wait()
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+			// What a loaded machine does not move much: the CPU the
+			// process (callers, server and switch) spends per call, and
+			// how often a goroutine was made to run per call.
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Microsecond)/float64(b.N), "cpu-µs/call")
+			b.ReportMetric(float64(goroutineWakeups()-wake0)/float64(b.N), "wakeups/call")
 		})
 	}
+}
+
+// processCPU is the CPU time the process has used, user and system.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// goroutineWakeups estimates how many times goroutines have been made
+// to run after being runnable: the count of the runtime's scheduling
+// latency histogram, which samples one goroutine transition in eight.
+func goroutineWakeups() uint64 {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	var n uint64
+	for _, c := range s[0].Value.Float64Histogram().Counts {
+		n += c
+	}
+	return 8 * n
 }
 
 func TestReplyTooLargeBecomesFailure(t *testing.T) {

@@ -70,6 +70,8 @@ func (c *Client) Serve(ctx context.Context, queue string, opts ServeOptions, h H
 		jobs:     make(chan *job),
 		quit:     make(chan struct{}),
 	}
+	// Pushed requests go from the stream's reader straight to a worker.
+	cl.push.deliver = s.deliver
 	defer close(s.quit)
 	s.loop(ctx)
 	s.stop(cancelHard)
@@ -106,6 +108,10 @@ type serveLoop struct {
 	jobs     chan *job      // to an idle worker
 	quit     chan struct{}  // closed when Serve returns: idle workers exit
 	flushing sync.WaitGroup // flushAcks timers armed or running
+	// quietMu is held (read) while a reply goes out quietly and (write)
+	// while stopping is set, so that stop's confirming ping follows
+	// every quiet reply.
+	quietMu sync.RWMutex
 
 	mu         sync.Mutex
 	busy       int               // slots in use: handlers not yet returned
@@ -115,6 +121,7 @@ type serveLoop struct {
 	inTransfer bool              // the loop is waiting in a transfer
 	flushArmed bool
 	stopping   bool
+	late       []*job // pushed while stopping: to give back
 	outage     bool
 	freed      chan struct{} // a slot was freed
 	finished   chan struct{} // a request was answered
@@ -173,14 +180,7 @@ func (s *serveLoop) loop(ctx context.Context) {
 		s.busy += len(ds)
 		jobs := make([]*job, len(ds))
 		for i := range ds {
-			d := &ds[i]
-			j := &job{epoch: epoch, req: Request{
-				Queue: d.Queue, CorrelationID: d.CorrelationID, ReplyTo: d.ReplyTo,
-				ID: d.ID, DeliveryCount: d.DeliveryCount, Redelivered: d.Redelivered(), Payload: d.Payload,
-			}}
-			if j.req.Payload == nil {
-				j.req.Payload = []byte{}
-			}
+			j := newJob(&ds[i], epoch)
 			s.running[j] = struct{}{}
 			jobs[i] = j
 		}
@@ -210,6 +210,38 @@ func (s *serveLoop) loop(ctx context.Context) {
 	}
 }
 
+// newJob is the job of a request taken in the session of epoch.
+func newJob(d *Delivery, epoch uint64) *job {
+	j := &job{epoch: epoch, req: Request{
+		Queue: d.Queue, CorrelationID: d.CorrelationID, ReplyTo: d.ReplyTo,
+		ID: d.ID, DeliveryCount: d.DeliveryCount, Redelivered: d.Redelivered(), Payload: d.Payload,
+	}}
+	if j.req.Payload == nil {
+		j.req.Payload = []byte{}
+	}
+	return j
+}
+
+// deliver starts the handler of a request pushed in the session of
+// epoch, on the stream's reader goroutine: one hand-off fewer than
+// through the loop. The switch pushes no more than Concurrency unacked
+// requests, so a slot is free. A request pushed once Serve is stopping
+// is kept for stop to give back.
+func (s *serveLoop) deliver(d *Delivery, epoch uint64) {
+	j := newJob(d, epoch)
+	s.mu.Lock()
+	if s.stopping {
+		s.late = append(s.late, j)
+		s.mu.Unlock()
+		return
+	}
+	s.busy++
+	s.running[j] = struct{}{}
+	s.handlers.Add(1) // before stop can wait for the handlers
+	s.mu.Unlock()
+	s.launch(j)
+}
+
 // addAcksLocked queues acks of the session of epoch; acks of an older
 // session are dropped (their ids mean nothing in a newer one). s.mu held.
 func (s *serveLoop) addAcksLocked(ids []uint64, epoch uint64) {
@@ -226,6 +258,11 @@ func (s *serveLoop) addAcksLocked(ids []uint64, epoch uint64) {
 // request (a twentieth of the CPU of a call in the profile).
 func (s *serveLoop) start(j *job) {
 	s.handlers.Add(1)
+	s.launch(j)
+}
+
+// launch is start once the handler is counted.
+func (s *serveLoop) launch(j *job) {
 	select {
 	case s.jobs <- j:
 	default:
@@ -314,20 +351,58 @@ func (s *serveLoop) timeoutError() error {
 	return &RemoteError{Status: StatusTimeout, Message: fmt.Sprintf("request timed out after %s", s.opts.Timeout)}
 }
 
-// answer sends the reply (if the request wants one), then queues the ack.
+// answer sends the reply (if the request wants one) and acks the request.
 func (s *serveLoop) answer(j *job, out []byte, herr error) {
-	ok := true
-	if j.req.ReplyTo != "" {
-		m := Message{CorrelationID: j.req.CorrelationID, Payload: out}
-		if herr != nil {
-			st, msg := 1, herr.Error()
-			var re *RemoteError
-			if errors.As(herr, &re) {
-				st, msg = re.Status, re.Message
-			}
-			m.Status, m.Payload = uint8(min(max(st, 1), 255)), []byte(msg)
+	if j.req.ReplyTo == "" {
+		s.settle(j, nil)
+		return
+	}
+	m := &Message{CorrelationID: j.req.CorrelationID, Payload: out}
+	if herr != nil {
+		st, msg := 1, herr.Error()
+		var re *RemoteError
+		if errors.As(herr, &re) {
+			st, msg = re.Status, re.Message
 		}
-		switch s.replyAck(j, &m) {
+		m.Status, m.Payload = uint8(min(max(st, 1), 255)), []byte(msg)
+	}
+	if !s.replyQuiet(j, m) {
+		s.settle(j, m)
+	}
+}
+
+// replyQuiet sends the reply and acks the request in one quiet request
+// (wire.StreamQuiet): the handler's worker does not wait for the
+// switch's answer, and there is none unless it failed. The request
+// counts as running until the switch's next answer confirms it; a
+// failure is settled as any other, in a goroutine of its own. It reports
+// false if the reply cannot go so (no stream, the request's session is
+// gone, Serve is stopping).
+func (s *serveLoop) replyQuiet(j *job, m *Message) bool {
+	s.quietMu.RLock()
+	defer s.quietMu.RUnlock()
+	s.mu.Lock()
+	stopping, crowd := s.stopping, s.busy-1
+	s.mu.Unlock()
+	if stopping {
+		return false
+	}
+	_, sent := s.cl.doQuiet(s.hard, replyRequest(j.req.ReplyTo, m, j.req.Queue, j.req.ID, j.epoch), crowd, func(err error) {
+		if err == nil {
+			s.forget(j)
+			return
+		}
+		go s.settle(j, m)
+	})
+	return sent
+}
+
+// settle sends the reply m (nil: none wanted) and then queues the ack, or
+// sends reply and ack in one step.
+func (s *serveLoop) settle(j *job, m *Message) {
+	ok := true
+	if m != nil {
+		switch s.replyAck(j, m) {
 		case replyAcked:
 			s.forget(j)
 			return
@@ -335,7 +410,7 @@ func (s *serveLoop) answer(j *job, out []byte, herr error) {
 			ok = false
 		case replyFailed:
 		case replyNotTried:
-			ok = s.reply(j, &m)
+			ok = s.reply(j, m)
 		}
 	}
 	s.mu.Lock()
@@ -500,15 +575,30 @@ func (s *serveLoop) flushAcks() {
 // to Grace for running requests, gives back the rest and cancels their
 // handlers.
 func (s *serveLoop) stop(cancelHard context.CancelFunc) {
+	s.quietMu.Lock()
 	s.mu.Lock()
 	s.stopping = true
 	s.mu.Unlock()
-	if ds, epoch := s.cl.stopConsuming(); len(ds) > 0 {
-		// Pushed but never started: back to the queue for other servers.
-		ids := make([]uint64, len(ds))
-		for i := range ds {
-			ids[i] = ds[i].ID
-		}
+	s.quietMu.Unlock()
+	ds, epoch := s.cl.stopConsuming()
+	// A ping's answer follows every push made before the switch took
+	// the consume's cancel, and confirms the quiet replies sent so far
+	// (which the session's end must not overtake).
+	ctx, cancel := context.WithTimeout(s.hard, 5*time.Second)
+	s.cl.confirmQuiet(ctx, true)
+	cancel()
+	// Pushed but never started: back to the queue for other servers.
+	unstarted := map[uint64][]uint64{}
+	for i := range ds {
+		unstarted[epoch] = append(unstarted[epoch], ds[i].ID)
+	}
+	s.mu.Lock()
+	for _, j := range s.late {
+		unstarted[j.epoch] = append(unstarted[j.epoch], j.req.ID)
+	}
+	s.late = nil
+	s.mu.Unlock()
+	for epoch, ids := range unstarted {
 		ctx, cancel := context.WithTimeout(s.hard, 5*time.Second)
 		s.cl.acksIn(ctx, wire.OpRelease, Acks{s.queue: ids}, epoch, true)
 		cancel()

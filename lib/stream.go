@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,11 @@ const bigBody = 64 << 10
 // its answer after its context ended.
 const settleWait = 2 * time.Second
 
+// quietEvery is how many quiet requests may wait unconfirmed before a
+// ping is sent along to confirm them (see sendQuiet): it bounds what the
+// client remembers, at one answer per quietEvery requests.
+const quietEvery = 64
+
 // flusherFrom is how many requests in flight make a writer hand its write
 // to the stream's flusher (see write): below it, the writer writes at
 // once, which is quickest for one request at a time.
@@ -60,6 +66,10 @@ const flusherFrom = 4
 // Its buffer grows as the bytes arrive (readLoop), so the bound is a
 // sanity check, not an allocation.
 const maxAnswer = 1 << 30
+
+// answerAlloc is the most a stream answer's length makes the client
+// allocate before its bytes have arrived.
+const answerAlloc = 1 << 20
 
 // streamConn is one stream: a connection bound to one session.
 type streamConn struct {
@@ -74,6 +84,9 @@ type streamConn struct {
 	spare   []byte
 	werr    error
 	kick    chan struct{} // wakes the flusher
+	qseq    uint64        // quiet requests written so far
+	qcalls  []*streamCall // quiet requests written and not yet confirmed, in order
+	qwait   atomic.Int32  // len(qcalls), read without wmu
 
 	inflight atomic.Int32 // requests waiting for answers
 
@@ -87,10 +100,23 @@ type streamConn struct {
 // streamCall is one request waiting for its answer.
 type streamCall struct {
 	op        wire.StreamOp
+	id        uint64      // its request id
 	ch        chan answer // buffered: the reader never blocks on it
 	abandoned bool        // the caller left; dispose of the answer
 	unsent    atomic.Bool // the stream broke before any of it was written (set by whichever goroutine was writing)
 	pushes    *pushQueue  // a consume's: its answers, kept in order
+	// quiet, for a quiet request (wire.StreamQuiet), is called once with
+	// its outcome: nil once an answer to a later request confirms it,
+	// else its failure.
+	quiet func(error)
+	// crowd, for a quiet request, is how many more its sender has under
+	// way (a server's handlers running): a quiet request waits for no
+	// answer, so inflight does not count them.
+	crowd int32
+	// seq is, for a quiet request, its number among the stream's quiet
+	// requests; for any other, the number of quiet requests written
+	// before it, which its answer confirms.
+	seq atomic.Uint64
 }
 
 // streamFor returns the open stream of session sess, opening it if need
@@ -191,6 +217,19 @@ func (c *Client) closeStream() {
 	}
 }
 
+// confirmQuiet waits until the quiet requests written on the client's
+// stream so far are confirmed or have failed: a ping's answer confirms
+// them (sendQuiet). With always, it pings even if none waits, so that
+// whatever the switch wrote before it has been read.
+func (c *Client) confirmQuiet(ctx context.Context, always bool) {
+	c.streamMu.Lock()
+	sc := c.stream
+	c.streamMu.Unlock()
+	if sc != nil && (always || sc.qwait.Load() > 0) {
+		sc.roundTrip(ctx, &wire.StreamRequest{Op: wire.StreamPing}, nil)
+	}
+}
+
 // streamExchange carries r on the stream of session sess. A refused
 // upgrade is the request's answer.
 func (c *Client) streamExchange(ctx context.Context, r *request, sess string) (answer, error) {
@@ -215,19 +254,36 @@ func (sc *streamConn) alive() bool {
 // other requests get a moment to be answered; then the request is
 // abandoned.
 func (sc *streamConn) roundTrip(ctx context.Context, op *wire.StreamRequest, body []byte) (answer, error) {
+	call, err := sc.start(op, body)
+	if err != nil {
+		return answer{}, err
+	}
+	return sc.await(ctx, call, op)
+}
+
+// start sends one request without waiting for its answer: await waits
+// for it. Requests started one after another are written, and handled
+// by the switch, in that order. The request id is call.id.
+func (sc *streamConn) start(op *wire.StreamRequest, body []byte) (*streamCall, error) {
 	call := &streamCall{op: op.Op, ch: make(chan answer, 1)}
 	id, err := sc.register(call)
 	if err != nil {
-		return answer{}, errUnsent
+		return nil, errUnsent
 	}
 	req := *op
 	req.ID = id
 	if err := sc.write(&req, body, call); err != nil {
 		if call.unsent.Load() {
-			return answer{}, errUnsent
+			return nil, errUnsent
 		}
-		return answer{}, err
+		return nil, err
 	}
+	return call, nil
+}
+
+// await waits for the answer of a request start sent; see roundTrip.
+func (sc *streamConn) await(ctx context.Context, call *streamCall, op *wire.StreamRequest) (answer, error) {
+	id := call.id
 	select {
 	case a := <-call.ch:
 		return a, nil
@@ -281,8 +337,11 @@ func (sc *streamConn) register(call *streamCall) (uint64, error) {
 		return 0, sc.err
 	}
 	sc.nextID++
+	call.id = sc.nextID
 	sc.pending[sc.nextID] = call
-	sc.inflight.Add(1)
+	if call.quiet == nil {
+		sc.inflight.Add(1)
+	}
 	return sc.nextID, nil
 }
 
@@ -349,6 +408,14 @@ func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCa
 	}
 	sc.wbuf = wire.AppendStreamRequest(sc.wbuf, req, len(body))
 	sc.wcalls = append(sc.wcalls, call)
+	if call != nil {
+		if call.quiet != nil {
+			sc.qseq++
+			sc.qcalls = append(sc.qcalls, call)
+			sc.qwait.Add(1)
+		}
+		call.seq.Store(sc.qseq)
+	}
 	var extra []byte
 	if big {
 		extra = body
@@ -360,7 +427,11 @@ func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCa
 		return nil // the writer at work takes it along
 	}
 	sc.writing = true
-	if extra == nil && sc.inflight.Load() > flusherFrom {
+	crowd := sc.inflight.Load()
+	if call != nil {
+		crowd += call.crowd
+	}
+	if extra == nil && crowd > flusherFrom {
 		// Many requests in flight: let the flusher write, so that the
 		// frames others append meanwhile share its system call.
 		sc.wmu.Unlock()
@@ -453,10 +524,12 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 			sc.fail(err)
 			return
 		}
-		// A buffer of its own (answers are handed on and kept), grown
-		// with the bytes that arrive: a length prefix alone cannot make
-		// the client allocate up to maxAnswer.
-		f, err := wire.ReadStreamFrame(br, n, nil)
+		// A buffer of its own (answers are handed on and kept): of the
+		// answer's size up to answerAlloc, past that grown with the bytes
+		// that arrive, so that a length prefix alone cannot make the
+		// client allocate up to maxAnswer. (Grown from nothing, a
+		// transfer's answer cost a quarter more than its size.)
+		f, err := wire.ReadStreamFrame(br, n, make([]byte, 0, min(n, answerAlloc)))
 		if err != nil {
 			sc.fail(err)
 			return
@@ -479,12 +552,24 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 		}
 		if call != nil {
 			delete(sc.pending, id)
-			sc.inflight.Add(-1)
+			if call.quiet == nil {
+				sc.inflight.Add(-1)
+			}
 		}
 		abandoned := call != nil && call.abandoned
 		sc.mu.Unlock()
+		if call != nil && call.quiet == nil && sc.qwait.Load() > 0 {
+			sc.confirm(call.seq.Load())
+		}
 		switch {
 		case call == nil:
+		case call.quiet != nil:
+			// Answered: a quiet request answers only a failure.
+			if status/100 == 2 {
+				call.quiet(nil)
+			} else {
+				call.quiet(answerError(answer{status, body}))
+			}
 		case abandoned:
 			sc.dispose(call, answer{status, body})
 		default:
@@ -494,11 +579,13 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 }
 
 // fail breaks the stream: waiting requests fail with err (as the switch
-// being unreachable, unless the client closed it).
+// being unreachable, unless the client closed it), and so do quiet
+// requests not yet confirmed: whether the switch carried them out is
+// unknown (errUnsent if they never left).
 func (sc *streamConn) fail(err error) {
 	sc.mu.Lock()
-	defer sc.mu.Unlock()
 	if sc.err != nil {
+		sc.mu.Unlock()
 		return
 	}
 	if err != ErrClosed && err != errStreamReplaced {
@@ -507,6 +594,95 @@ func (sc *streamConn) fail(err error) {
 	sc.err = err
 	close(sc.done)
 	sc.conn.Close()
+	var quiet []*streamCall
+	for id, call := range sc.pending {
+		if call.quiet != nil {
+			delete(sc.pending, id)
+			quiet = append(quiet, call)
+		}
+	}
+	sc.mu.Unlock()
+	for _, call := range quiet {
+		if call.unsent.Load() {
+			call.quiet(errUnsent)
+		} else {
+			call.quiet(err)
+		}
+	}
+}
+
+// sendQuiet writes a quiet request (wire.StreamQuiet): the switch answers
+// it only if it fails. done is called once, from the stream's reader or
+// whoever breaks the stream, and must not block: with nil once the
+// answer to a later request confirms the switch carried it out, else with
+// its failure. Every quietEvery quiet requests a ping goes along, so that
+// none waits long for confirmation while others follow. An error means
+// nothing was sent and done will not be called. crowd is how many more
+// requests the sender has under way, for write's choice of the flusher.
+func (sc *streamConn) sendQuiet(req *wire.StreamRequest, body []byte, crowd int, done func(error)) error {
+	call := &streamCall{op: req.Op, quiet: done, crowd: int32(crowd)}
+	id, err := sc.register(call)
+	if err != nil {
+		return errUnsent
+	}
+	r := *req
+	r.ID, r.Quiet = id, true
+	if err := sc.write(&r, body, call); err != nil {
+		sc.mu.Lock()
+		_, mine := sc.pending[id] // else fail has called done
+		delete(sc.pending, id)
+		sc.mu.Unlock()
+		if !mine {
+			return nil
+		}
+		return errUnsent
+	}
+	if call.seq.Load()%quietEvery == 0 {
+		sc.ping()
+	}
+	return nil
+}
+
+// ping sends a ping whose answer nobody waits for: it confirms the quiet
+// requests written before it.
+func (sc *streamConn) ping() {
+	call := &streamCall{op: wire.StreamPing, ch: make(chan answer, 1), abandoned: true}
+	if id, err := sc.register(call); err == nil {
+		sc.write(&wire.StreamRequest{Op: wire.StreamPing, ID: id}, nil, call)
+	}
+}
+
+// confirm calls done(nil) for the quiet requests among the first upTo
+// written that are still waiting: an answer to a request written after
+// them came, so they were carried out.
+func (sc *streamConn) confirm(upTo uint64) {
+	sc.wmu.Lock()
+	n := 0
+	for n < len(sc.qcalls) && sc.qcalls[n].seq.Load() <= upTo {
+		n++
+	}
+	if n == 0 {
+		sc.wmu.Unlock()
+		return
+	}
+	calls := slices.Clone(sc.qcalls[:n])
+	sc.qcalls = slices.Delete(sc.qcalls, 0, n)
+	sc.qwait.Add(-int32(n))
+	sc.wmu.Unlock()
+	sc.mu.Lock()
+	for i, call := range calls {
+		if sc.pending[call.id] == call {
+			delete(sc.pending, call.id)
+		} else {
+			calls[i] = nil // answered (it failed), or the stream broke
+		}
+	}
+	sc.mu.Unlock()
+	for _, call := range calls {
+		if call != nil {
+			call.quiet(nil)
+		}
+	}
 }
 
 // streamLostError is a stream that broke under its requests.

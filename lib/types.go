@@ -44,6 +44,10 @@ type Delivery struct {
 	Origin string
 	// EnqueuedAt is when the switch took the message in.
 	EnqueuedAt time.Time
+	// Topic is the topic the message was published to, for a copy that
+	// reached the queue through a binding; empty for a message sent to
+	// the queue itself.
+	Topic string
 	// Message is what the sender sent.
 	Message
 }
@@ -54,11 +58,13 @@ func (d Delivery) Redelivered() bool { return d.DeliveryCount > 1 }
 // deliveryOf converts a parsed delivery.
 func deliveryOf(d *wire.Delivery) Delivery {
 	return Delivery{Queue: d.Queue, ID: d.ID, DeliveryCount: d.DeliveryCount, Origin: d.Origin,
-		EnqueuedAt: d.EnqueuedAt, Message: Message(d.Message)}
+		EnqueuedAt: d.EnqueuedAt, Topic: d.Topic, Message: Message(d.Message)}
 }
 
 // Acks lists message ids by queue name: the messages an Ack, a Release or
-// a Transfer's acks apply to.
+// a Transfer's acks apply to. Ids that follow one another go to the
+// switch as one run, so acking a batch in the order it was taken costs a
+// few bytes however large it is.
 type Acks map[string][]uint64
 
 // QueueInfo describes a queue, as List and Info return it (and msw-ls
@@ -118,6 +124,17 @@ type Snapshot struct {
 	Sessions []SessionInfo `json:"sessions"`
 	// Storage describes the log of a switch with --data; nil without.
 	Storage *StorageInfo `json:"storage,omitempty"`
+	// Cluster says which gateways the snapshot covers, when the switch
+	// is one of a cluster's gateways (msw-switch --backend); nil
+	// otherwise.
+	Cluster *ClusterInfo `json:"cluster,omitempty"`
+}
+
+// ClusterInfo says which gateways of a cluster a snapshot covers.
+type ClusterInfo struct {
+	Gateway  string   `json:"gateway"`           // the gateway asked, which gathered
+	Answered []string `json:"answered"`          // gateways whose part is in, sorted
+	Missing  []string `json:"missing,omitempty"` // known gateways that did not answer in time
 }
 
 // StorageInfo describes the log a durable switch keeps.
@@ -155,6 +172,7 @@ type MessageInfo struct {
 	CorrelationID string    `json:"correlation_id,omitempty"` // as sent
 	ReplyTo       string    `json:"reply_to,omitempty"`       // as sent
 	Status        uint8     `json:"status,omitempty"`         // as sent; non-zero: a failure reply
+	Topic         string    `json:"topic,omitempty"`          // what a published copy was published to
 	Size          int       `json:"size"`                     // of the payload, in bytes
 	// Preview is the start of the payload, made printable.
 	Preview       string `json:"preview"`
@@ -172,6 +190,9 @@ type SessionInfo struct {
 	Connections int       `json:"connections"`          // open connections carrying it
 	Subscribed  []string  `json:"subscribed,omitempty"` // queues its transfers take from
 	LastPoll    time.Time `json:"last_poll,omitzero"`   // its last transfer; zero if none
+	// Gateway is the gateway holding the session, when the switch is one
+	// of a cluster's gateways (msw-switch --backend).
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // snapshotOf converts the switch's snapshot.
@@ -193,6 +214,10 @@ func snapshotOf(w *wire.Snapshot) *Snapshot {
 	if w.Storage != nil {
 		st := StorageInfo(*w.Storage)
 		s.Storage = &st
+	}
+	if w.Cluster != nil {
+		ci := ClusterInfo(*w.Cluster)
+		s.Cluster = &ci
 	}
 	return s
 }
@@ -220,6 +245,9 @@ type TraceEvent struct {
 	// Copies is set on a publish: the queues that received a copy of
 	// the message, each also traced as a send to that queue.
 	Copies int `json:"copies,omitempty"`
+	// Gateway is the gateway where the event happened, when the switch
+	// is one of a cluster's gateways (msw-switch --backend).
+	Gateway string `json:"gateway,omitempty"`
 }
 
 // TraceResponse is a page of trace events, as Trace returns it.
