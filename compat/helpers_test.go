@@ -1,13 +1,11 @@
 package compat_test
 
 import (
-	"bytes"
 	"context"
 	"log"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"msw/compat"
 	"msw/internal/compattest"
 	"msw/internal/switchtest"
+	"msw/internal/testutil"
 	"msw/server"
 )
 
@@ -24,32 +23,14 @@ type env struct {
 	sw   *switchtest.Switch
 	b    *broker.Broker
 	sock string // the compat socket
-	log  *lockedBuffer
-}
-
-// lockedBuffer collects the compat server's log lines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+	log  *testutil.Buffer
 }
 
 func start(t testing.TB, opts broker.Options) *env {
 	t.Helper()
 	dir := t.TempDir()
 	sw := switchtest.Start(t, "unix:"+filepath.Join(dir, "msw.sock"), opts, server.Options{})
-	e := &env{sw: sw, b: sw.Broker, sock: filepath.Join(dir, "ms.sock"), log: &lockedBuffer{}}
+	e := &env{sw: sw, b: sw.Broker, sock: filepath.Join(dir, "ms.sock"), log: &testutil.Buffer{}}
 	cs := compat.New(sw.Broker, sw.Server, compat.Options{Log: log.New(e.log, "", 0)})
 	l, err := compat.Listen("unix:"+e.sock, 0o600)
 	if err != nil {

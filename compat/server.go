@@ -114,6 +114,24 @@ func CheckAddr(addr string) error {
 	return fmt.Errorf("%q: not a loopback address (the original protocol has no authentication: serve it on a Unix socket or on loopback)", addr)
 }
 
+// IsUnix reports whether an address CheckAddr accepts is a Unix socket.
+func IsUnix(addr string) bool {
+	return strings.HasPrefix(addr, "unix:") || strings.HasPrefix(addr, "/")
+}
+
+// CheckLocked checks an address to serve the original protocol on when
+// msw's own listeners demand a token: the original protocol carries
+// none, so on TCP it would let every local user past the token. A Unix
+// socket is guarded by its file permissions (the switch's --socket-mode
+// and --socket-group) and is allowed; TCP only if insecure is set (the
+// operator's --compat-insecure).
+func CheckLocked(addr string, insecure bool) error {
+	if IsUnix(addr) || insecure {
+		return nil
+	}
+	return fmt.Errorf("--compat %s: the original protocol has no token, so on TCP any local user would reach the queues without one: serve it on a Unix socket (guarded by --socket-mode and --socket-group), or give --compat-insecure", addr)
+}
+
 // Listen opens a listener for an address CheckAddr accepts; Unix sockets
 // get the given mode.
 func Listen(addr string, mode fs.FileMode) (net.Listener, error) {
