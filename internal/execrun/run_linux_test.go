@@ -7,8 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 )
 
 // TestRunMatchesExec checks that the poll loop (runPoll, what Run does
@@ -37,8 +37,10 @@ func TestRunMatchesExec(t *testing.T) {
 		{"missing", []string{"/nonexistent/prog"}, nil, nil},
 		{"env", []string{"/bin/sh", "-c", "env | grep ^MSW_ | sort"}, nil, nil},
 		{"held pipe", []string{"/bin/sh", "-c", "sleep 3 & echo left"}, nil, nil},
+		// Timed out once the program has started, not after a fixed
+		// time: a loaded machine may take that long to start it.
 		{"timeout", []string{"/bin/sh", "-c", "echo started >&2; sleep 30 & wait"}, nil, func() (context.Context, context.CancelFunc) {
-			return context.WithTimeout(context.Background(), 200*time.Millisecond)
+			return &saidCtx{Context: context.Background(), word: "started\n", done: make(chan struct{})}, func() {}
 		}},
 		{"canceled", []string{"/bin/cat"}, nil, func() (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -58,7 +60,11 @@ func TestRunMatchesExec(t *testing.T) {
 					ctx, cancel = tc.ctx()
 				}
 				var errb strings.Builder
-				got[i] = run(ctx, tc.argv, env, tc.payload, &errb)
+				var w io.Writer = &errb
+				if sc, ok := ctx.(*saidCtx); ok {
+					w = io.MultiWriter(&errb, sc)
+				}
+				got[i] = run(ctx, tc.argv, env, tc.payload, w)
 				cancel()
 				stderr[i] = errb.String()
 			}
@@ -73,6 +79,35 @@ func TestRunMatchesExec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// saidCtx ends, with a deadline's error, once the program has written
+// word to its standard error (it is written to as well).
+type saidCtx struct {
+	context.Context
+	word string
+	done chan struct{}
+	once sync.Once
+	seen []byte
+}
+
+func (c *saidCtx) Done() <-chan struct{} { return c.done }
+
+func (c *saidCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+func (c *saidCtx) Write(p []byte) (int, error) {
+	c.seen = append(c.seen, p...)
+	if bytes.Contains(c.seen, []byte(c.word)) {
+		c.once.Do(func() { close(c.done) })
+	}
+	return len(p), nil
 }
 
 func trunc(b []byte) []byte {

@@ -82,3 +82,24 @@ func (l *LineLogger) Write(p []byte) (int, error) {
 		l.tb.Log(l.prefix + string(l.buf.Next(i + 1)[:i]))
 	}
 }
+
+// Buffer collects what several goroutines write (a switch's log lines)
+// and can be read while they write.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

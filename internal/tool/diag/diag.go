@@ -138,6 +138,13 @@ func (r *diagReport) ago(t time.Time) string {
 func (r *diagReport) write(w io.Writer) {
 	s := r.snap
 	fmt.Fprintf(w, "Switch at %s started %s (%s).\n", r.addr, s.Started.Local().Format("2006-01-02 15:04:05 MST"), r.ago(s.Started))
+	if cl := s.Cluster; cl != nil {
+		fmt.Fprintf(w, "Cluster: gathered by gateway %s from %s: %s.\n", cl.Gateway,
+			wire.CountOf(int64(len(cl.Answered)), "gateway", "gateways"), strings.Join(cl.Answered, ", "))
+		if len(cl.Missing) > 0 {
+			fmt.Fprintf(w, "Not answering in time (their sessions and held messages are missing below): %s.\n", strings.Join(cl.Missing, ", "))
+		}
+	}
 	if st := s.Storage; st != nil {
 		fmt.Fprintf(w, "Durable: log of %s on disk, fsync %s, last fsync took %s, %s on disk only.\n",
 			wire.CountOf(st.LogBytes, "byte", "bytes"), st.Fsync, time.Duration(st.LastFsync*1e9).Round(time.Microsecond), wire.CountOf(int64(st.DiskOnly), "message", "messages"))
@@ -217,6 +224,9 @@ func (r *diagReport) write(w io.Writer) {
 				poll = "last poll " + r.ago(ss.LastPoll)
 			}
 			fmt.Fprintf(w, "  %s (session %s): started %s, %s, %s", ss.ClientID, ss.ID, r.ago(ss.Started), wire.CountOf(int64(ss.Connections), "connection", "connections"), poll)
+			if ss.Gateway != "" {
+				fmt.Fprintf(w, ", on gateway %s", ss.Gateway)
+			}
 			if len(ss.Subscribed) > 0 {
 				fmt.Fprintf(w, ", subscribed to %s", strings.Join(ss.Subscribed, ", "))
 			}
@@ -272,6 +282,9 @@ func (r *diagReport) writeMessage(w io.Writer, q *wire.QueueSnapshot, m wire.Mes
 	} else if m.DeliveryCount > 0 {
 		state = fmt.Sprintf("queued again after %s", wire.CountOf(int64(m.DeliveryCount), "delivery", "deliveries"))
 	}
+	if m.Topic != "" {
+		origin += " to topic " + m.Topic
+	}
 	fmt.Fprintf(w, "    #%d from %s, %s, %s\n", m.ID, origin, r.ago(m.EnqueuedAt), state)
 	if m.Status != 0 {
 		fmt.Fprintf(w, "        status: %d (a failure reply)\n", m.Status)
@@ -325,6 +338,10 @@ func wireSnapshot(s *lib.Snapshot) *wire.Snapshot {
 	if s.Storage != nil {
 		st := wire.StorageInfo(*s.Storage)
 		w.Storage = &st
+	}
+	if s.Cluster != nil {
+		ci := wire.ClusterInfo(*s.Cluster)
+		w.Cluster = &ci
 	}
 	return w
 }

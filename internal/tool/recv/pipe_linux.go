@@ -41,15 +41,26 @@ func (g *pipeGauge) unread() (int64, error) {
 	return int64(n), err
 }
 
-// waitEmpty waits until the reader has taken every byte in the pipe, or
-// has closed it (gone is then true), or ctx ends. It asks the pipe at
-// growing intervals: nothing tells a writer that its reader read.
-func (g *pipeGauge) waitEmpty(ctx context.Context) (gone bool, err error) {
+const (
+	pipeFirstPause = 2 * time.Microsecond
+	// pipeMaxPause is the longest waitUnread sleeps between two looks: a
+	// reader that was descheduled on a busy machine is found reading
+	// again soon after, and looking costs a system call.
+	pipeMaxPause = time.Millisecond
+)
+
+// waitUnread waits until no more than n bytes in the pipe are unread
+// (0: the reader has taken every byte), or the reader has closed it
+// (gone is then true), or ctx ends. It asks the pipe at growing
+// intervals, up to pipeMaxPause: nothing tells a writer that its reader
+// read (POLLOUT reports a pipe that is not full, a few bytes in it are
+// far from that).
+func (g *pipeGauge) waitUnread(ctx context.Context, n int64) (gone bool, err error) {
 	fds := []unix.PollFd{{Fd: int32(g.fd)}}
-	pause := 2 * time.Microsecond
+	pause := pipeFirstPause
 	for {
-		n, err := g.unread()
-		if err != nil || n == 0 {
+		left, err := g.unread()
+		if err != nil || left <= n {
 			return false, err
 		}
 		if err := ctx.Err(); err != nil {
@@ -64,6 +75,6 @@ func (g *pipeGauge) waitEmpty(ctx context.Context) (gone bool, err error) {
 		if fds[0].Revents&(unix.POLLERR|unix.POLLHUP) != 0 {
 			return true, nil
 		}
-		pause = min(2*pause, 20*time.Millisecond)
+		pause = min(2*pause, pipeMaxPause)
 	}
 }

@@ -17,4 +17,4 @@ func newPipeGauge(io.Writer) *pipeGauge { return nil }
 
 func (g *pipeGauge) unread() (int64, error) { return 0, nil }
 
-func (g *pipeGauge) waitEmpty(context.Context) (bool, error) { return false, nil }
+func (g *pipeGauge) waitUnread(context.Context, int64) (bool, error) { return false, nil }

@@ -45,6 +45,9 @@ type Source struct {
 	// Peek offers --peek (showing the queues' messages without taking
 	// them): only for queues that exist apart from the command.
 	Peek bool
+	// Topics offers -v, --topic (each payload after its topic and a
+	// space): for commands whose messages were published.
+	Topics bool
 	// Check validates one argument; a bad one fails with status 1, or,
 	// with BadArgIsUsage, 2.
 	Check         func(arg string) error
@@ -77,6 +80,10 @@ const (
 	recvFastWrite = 10 * time.Millisecond  // one written faster than this doubles it
 	peekDefault   = 1000                   // --peek without -n shows at most this many per queue
 	recvOneByOne  = 100                    // the first messages of a run go into a pipe one at a time
+	// After those, at most this many messages are in the pipe unread:
+	// what is written between two acknowledgements, and as much again
+	// for the reader to take meanwhile.
+	recvWindow = 2 * recvAckCount
 )
 
 // errOutputClosed is why msw-recv stops when its reader has gone away.
@@ -105,7 +112,7 @@ func RunFrom(src Source, args []string, stdout, stderr io.Writer) int {
 		limit                    int
 		timeout                  tool.DurationValue
 		lines, nul, asJSON, peek bool
-		raw                      bool
+		raw, topics              bool
 		sf                       tool.SwitchFlags
 	)
 	fs := c.Flags
@@ -120,6 +127,10 @@ func RunFrom(src Source, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVarP(&lines, "lines", "l", false, "add a newline to each payload that lacks one (the default)")
 	fs.BoolVarP(&nul, "null", "0", false, "add a NUL to each payload that lacks one")
 	fs.BoolVar(&asJSON, "json", false, "write each message as one line of JSON")
+	if src.Topics {
+		fs.BoolVarP(&topics, "topic", "v", false, "write each message's topic and a space before its payload")
+		groups[1] = tool.Group("Output", "raw", "lines", "null", "json", "topic")
+	}
 	sf.Register(fs, lib.WaitForever)
 	if f := fs.Lookup("wait"); f != nil {
 		f.Usage += "; default forever when following, 5s with -n, -t or --peek"
@@ -150,6 +161,9 @@ func RunFrom(src Source, args []string, stdout, stderr io.Writer) int {
 	if n > 1 {
 		return c.UsageError("-N, -l, -0 and --json exclude each other")
 	}
+	if topics && asJSON {
+		return c.UsageError("--json has the topic in each message; -v does not apply")
+	}
 	if peek && (given["timeout"]) {
 		return c.UsageError("--peek shows what is there at once; -t does not apply")
 	}
@@ -176,6 +190,7 @@ func RunFrom(src Source, args []string, stdout, stderr io.Writer) int {
 	ctx, done := runContext(stdout)
 	defer done()
 	r := newReceiver(c, cl, format, stdout)
+	r.topics = topics
 	var code int
 	if peek {
 		code = r.peek(ctx, queues, limit)
@@ -241,7 +256,8 @@ type receiver struct {
 	c      *tool.Command
 	cl     *lib.Client
 	format outputFormat
-	take   int // messages to ask for next: fewer while the reader is slow
+	topics bool // -v: each payload after its topic
+	take   int  // messages to ask for next: fewer while the reader is slow
 
 	cw     *countWriter  // stdout, counting the bytes it took
 	out    *bufio.Writer // over cw
@@ -255,11 +271,14 @@ type receiver struct {
 
 	ackEvery time.Duration // while writing a batch, acknowledge at least this often,
 	ackCount int           // and at least every this many messages
-	pending  lib.Acks      // written and flushed, not yet acknowledged
+	pending  lib.Acks      // taken by the reader, not yet acknowledged nor being
 	npending int
-	queues   []string // subscribed to
-	epoch    uint64   // the client's login count when pending messages came
-	suspect  bool     // the switch went away since: check the session before acking
+	ack      acker     // the acknowledgement on its way, if any (see ackTaken)
+	sinceAck int       // messages written since the last acknowledgement
+	lastAck  time.Time // when that was
+	queues   []string  // subscribed to
+	epoch    uint64    // the client's login count when pending messages came
+	suspect  bool      // the switch went away since: check the session before acking
 }
 
 // follow takes messages until limit (if > 0) have been written, nothing
@@ -427,6 +446,7 @@ func (r *receiver) stop(ctx context.Context, err error) int {
 func (r *receiver) finish(code int) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	r.collectAck(true)
 	r.settle()
 	untaken := make([]lib.Delivery, len(r.held))
 	for i, h := range r.held {
@@ -466,27 +486,36 @@ func isOutputClosed(err error) bool {
 // the others are the caller's to give back. A message written is held
 // until its reader has taken it (see settle), then it is pending
 // acknowledgement. While a batch is written, what the reader has taken
-// so far is acknowledged every r.ackEvery and every r.ackCount messages
-// written, so that a msw-recv killed half-way leaves little to be
-// delivered twice.
+// so far is acknowledged (in the background, see ackTaken) every
+// r.ackEvery and every r.ackCount messages written, into a pipe every
+// half window (see makeRoom), so that a msw-recv killed half-way leaves
+// little to be delivered twice.
 //
-// The first messages of a run go into a pipe one at a time, each once
-// the reader has taken the one before: a reader that wants a few lines
-// and exits (head -3) then finds no more in the pipe than it wanted, and
-// what it did not take stays queued. After that msw-recv writes as fast
-// as the reader reads, at most a pipe's worth ahead of it.
+// Into a pipe, what a killed msw-recv had written and not had
+// acknowledged is delivered again, and what was still in the pipe is
+// read as well: msw-recv keeps that small. The first messages of a run
+// go into a pipe one at a time, each once the reader has taken the one
+// before: a reader that wants a few lines and exits (head -3) then
+// finds no more in the pipe than it wanted, and what it did not take
+// stays queued. After that at most recvWindow messages are in the pipe
+// unread (see makeRoom).
 func (r *receiver) writeBatch(ctx context.Context, ds []lib.Delivery) (int, error) {
 	start := time.Now()
-	lastAck := start
-	sinceAck := 0 // messages written since the last acknowledgement
+	r.sinceAck, r.lastAck = 0, start // the transfer carried the acknowledgements
 	var err error
 	n := 0
 	for ; n < len(ds); n++ {
 		if ctx.Err() != nil {
 			break // asked to stop: write no more, give the rest back
 		}
-		if r.oneByOne > 0 && r.gauge != nil {
-			if err = r.drain(ctx); err != nil {
+		if r.gauge != nil {
+			switch {
+			case r.oneByOne > 0:
+				err = r.drain(ctx)
+			case len(r.held) >= recvWindow:
+				err = r.makeRoom(ctx)
+			}
+			if err != nil {
 				break
 			}
 		}
@@ -495,24 +524,84 @@ func (r *receiver) writeBatch(ctx context.Context, ds []lib.Delivery) (int, erro
 		}
 		r.held = append(r.held, heldMessage{queue: ds[n].Queue, id: ds[n].ID, end: r.queued})
 		r.oneByOne = max(r.oneByOne-1, 0)
-		sinceAck++
-		if n+1 < len(ds) && (sinceAck >= r.ackCount || time.Since(lastAck) >= r.ackEvery) {
+		r.sinceAck++
+		// Into a pipe, makeRoom acknowledges what the reader took every
+		// half window.
+		byCount := r.gauge == nil && r.sinceAck >= r.ackCount
+		if n+1 < len(ds) && (byCount || time.Since(r.lastAck) >= r.ackEvery) {
 			if err = r.flush(); err != nil {
 				n++
 				break
 			}
 			r.settle()
-			r.ackPending(ctx) // best effort; what fails stays pending
-			lastAck = time.Now()
-			sinceAck = 0
+			r.ackTaken(ctx)
 		}
 	}
 	if err == nil {
 		err = r.flush()
 	}
 	r.settle()
+	r.collectAck(true) // the next request carries what is pending
 	r.adapt(time.Since(start))
 	return n, err
+}
+
+// ackTaken acknowledges, best effort and in the background, what the
+// reader has taken (what fails stays pending), and starts counting anew.
+// While an acknowledgement is on its way, what the reader takes waits
+// for the next; once that is recvAckBehind messages, ackTaken waits for
+// the one in flight first. writeBatch waits for it before it returns:
+// all other requests go out with nothing in flight.
+func (r *receiver) ackTaken(ctx context.Context) {
+	r.lastAck = time.Now()
+	r.sinceAck = 0
+	if !r.collectAck(r.npending >= recvAckBehind) || r.npending == 0 {
+		return
+	}
+	acks, n := r.pending, r.npending
+	r.pending, r.npending = lib.Acks{}, 0
+	r.ack.start(ctx, r.cl, acks, n)
+}
+
+// collectAck takes the outcome of the acknowledgement in flight, waiting
+// for it if wait is true: what it failed to acknowledge is pending again.
+// It reports whether nothing is in flight any more.
+func (r *receiver) collectAck(wait bool) bool {
+	ok, failed, n, _ := r.ack.done(wait)
+	for q, ids := range failed {
+		r.pending[q] = append(r.pending[q], ids...)
+	}
+	r.npending += n
+	return ok
+}
+
+// makeRoom waits until no more than half of the recvWindow messages
+// written into the pipe are unread, and acknowledges what the reader
+// took meanwhile: msw-recv writes the next half while the reader reads
+// the one before, and a reader that takes what comes at once (wc -l)
+// has usually taken it all already and is not waited for. A slow reader
+// is kept a window ahead of, not a pipe's worth: a msw-recv killed
+// meanwhile repeats no more.
+func (r *receiver) makeRoom(ctx context.Context) error {
+	if err := r.flush(); err != nil {
+		return err
+	}
+	r.settle()
+	if len(r.held) < recvWindow {
+		return nil
+	}
+	// Room for half a window: the reader has taken all up to the end of
+	// the message recvWindow/2+1 from the last.
+	gone, err := r.gauge.waitUnread(ctx, r.cw.n-r.held[len(r.held)-recvWindow/2-1].end)
+	if gone {
+		err = errOutputClosed
+	}
+	r.settle()
+	if err != nil {
+		return err
+	}
+	r.ackTaken(ctx)
+	return nil
 }
 
 // heldMessage is a message written to stdout that its reader has not
@@ -538,7 +627,7 @@ func (r *receiver) drain(ctx context.Context) error {
 		return err
 	}
 	if r.gauge != nil && len(r.held) > 0 {
-		gone, err := r.gauge.waitEmpty(ctx)
+		gone, err := r.gauge.waitUnread(ctx, 0)
 		if gone {
 			err = errOutputClosed
 		}
@@ -590,12 +679,15 @@ func (r *receiver) writeOne(d *lib.Delivery) error {
 	case formatJSON:
 		r.jbuf.Reset()
 		if err = r.enc.Encode(wire.ToJSON(&wire.Delivery{Queue: d.Queue, ID: d.ID, DeliveryCount: d.DeliveryCount,
-			Origin: d.Origin, EnqueuedAt: d.EnqueuedAt, Message: wire.Message(d.Message)})); err != nil {
+			Origin: d.Origin, EnqueuedAt: d.EnqueuedAt, Topic: d.Topic, Message: wire.Message(d.Message)})); err != nil {
 			return err
 		}
 		_, err = r.out.Write(r.jbuf.Bytes())
 		r.queued += int64(r.jbuf.Len())
 	default:
+		if r.topics {
+			r.writeTopic(d)
+		}
 		_, err = r.out.Write(d.Payload)
 		r.queued += int64(len(d.Payload))
 		if delim, ok := r.delimiter(); ok && err == nil && (len(d.Payload) == 0 || d.Payload[len(d.Payload)-1] != delim) {
@@ -607,6 +699,18 @@ func (r *receiver) writeOne(d *lib.Delivery) error {
 		return &recvWriteError{err}
 	}
 	return nil
+}
+
+// writeTopic writes d's topic (for a message sent to the queue itself,
+// the queue's name) and a space, as mosquitto_sub -v does.
+func (r *receiver) writeTopic(d *lib.Delivery) {
+	t := d.Topic
+	if t == "" {
+		t = d.Queue
+	}
+	r.out.WriteString(t)
+	r.out.WriteByte(' ')
+	r.queued += int64(len(t)) + 1
 }
 
 func (r *receiver) delimiter() (byte, bool) {
@@ -629,11 +733,11 @@ func (r *receiver) clearPending() {
 // ackPending acknowledges the pending messages. Messages already gone
 // (acked by an earlier request whose answer was lost) are not an error.
 func (r *receiver) ackPending(ctx context.Context) error {
+	r.collectAck(true)
 	if r.npending == 0 {
 		return nil
 	}
-	err := r.cl.Ack(ctx, r.pending)
-	if err != nil && !lib.IsCode(err, lib.CodeNoSuchMessage) && !lib.IsCode(err, lib.CodeNoSuchQueue) {
+	if err := ackErr(r.cl.Ack(ctx, r.pending)); err != nil {
 		return err
 	}
 	r.clearPending()

@@ -51,6 +51,10 @@ type Target struct {
 	// Send sends one batch, in order, all or nothing, and returns the id
 	// the first message got (0 where ids mean nothing, as for a publish).
 	Send func(ctx context.Context, cl *lib.Client, arg string, ms []lib.Message) (uint64, error)
+	// Window, for a queue, keeps several batches in flight at once
+	// (lib.BatchSender) instead of one Send at a time: a switch with a
+	// log then syncs them together.
+	Window bool
 }
 
 // sendTarget is msw-send's: the queue named, created if missing.
@@ -61,6 +65,7 @@ var sendTarget = Target{
 	Send: func(ctx context.Context, cl *lib.Client, queue string, ms []lib.Message) (uint64, error) {
 		return cl.SendBatch(ctx, queue, ms)
 	},
+	Window: true,
 }
 
 // Batching: a batch is handed to the sender when it holds this many
@@ -197,6 +202,22 @@ func RunTo(t Target, args []string, stdin io.Reader, stdout, stderr io.Writer) i
 			}
 		}
 	}
+	var onSent func(first uint64, n int)
+	if verbose {
+		onSent = func(first uint64, n int) {
+			if first != 0 {
+				reportSent(stdout, queue, first, n)
+			}
+		}
+	}
+	var snd batchSender = &oneAtATime{t: t, cl: cl, arg: queue, onSent: onSent}
+	if t.Window {
+		snd = cl.NewBatchSender(queue, lib.BatchOptions{OnSent: onSent})
+	}
+	w := &window{snd: snd}
+	fail := func(err error) int {
+		return sendFailed(c, ctx, cl, t, queue, mode, w, err)
+	}
 	for {
 		var b sendBatch
 		select {
@@ -204,20 +225,22 @@ func RunTo(t Target, args []string, stdin io.Reader, stdout, stderr io.Writer) i
 			return c.Fail(ctx.Err())
 		case next, ok := <-batches:
 			if !ok {
+				if err := snd.Wait(ctx); err != nil {
+					return fail(err)
+				}
 				return tool.ExitOK
 			}
 			b = next
 		}
 		if len(b.msgs) > 0 {
-			id, err := t.Send(ctx, cl, queue, b.msgs)
-			if err != nil {
-				return sendFailed(c, ctx, cl, t, queue, mode, b, err)
-			}
-			if verbose && id != 0 {
-				reportSent(stdout, queue, id, len(b.msgs))
+			if err := w.send(ctx, b); err != nil {
+				return fail(err)
 			}
 		}
 		if b.err != nil {
+			if err := snd.Wait(ctx); err != nil {
+				return fail(err)
+			}
 			return c.Failf("%v", b.err)
 		}
 	}
@@ -237,35 +260,66 @@ func reportSent(w io.Writer, queue string, first uint64, n int) {
 // framePrefix is how the switch names the message of a batch it refused.
 var framePrefix = regexp.MustCompile(`^frame ([0-9]+): (.*)$`)
 
-// sendFailed reports a batch the switch refused. When the switch names
-// one message of the batch as too large, the messages before it
-// are sent again on their own, so that everything before the message
-// named in the error was sent, and nothing from it on.
-func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, t Target, queue string, mode splitMode, b sendBatch, err error) int {
+// sendFailed reports the failure of a batch: the first one, in input
+// order, of those in flight; what the others got is taken in first, so
+// that the count of messages sent is what the switch accepted. When the
+// switch names one message of the batch as too large, the messages
+// before it are sent again on their own, so that everything before the
+// message named in the error was sent, and nothing from it on.
+func sendFailed(c *tool.Command, ctx context.Context, cl *lib.Client, t Target, queue string, mode splitMode, w *window, err error) int {
+	if ctx.Err() != nil {
+		return c.Fail(ctx.Err())
+	}
+	w.snd.Wait(ctx) // the first failure is err; the rest were aborted
+	b, k0 := w.unsent()
+	sent := w.snd.Sent()
 	var le *lib.Error
-	if !errors.As(err, &le) || le.Code != lib.CodeTooLarge {
+	if b == nil || !errors.As(err, &le) {
+		// Not the batch's own failure: the switch was lost, say. The
+		// batches in flight may or may not have been enqueued.
+		if sent > 0 && mode != splitWhole {
+			err = &noted{err, fmt.Sprintf("%v; %d messages were sent", err, sent)}
+		}
 		return c.Fail(err)
 	}
-	k, why := 1, le.Message
-	if m := framePrefix.FindStringSubmatch(le.Message); m != nil {
-		k, _ = strconv.Atoi(m[1])
-		why = m[2]
-	} else if len(b.msgs) != 1 {
-		return c.Fail(err)
-	}
-	if k < 1 || k > len(b.msgs) {
-		return c.Fail(err)
-	}
-	if k > 1 {
-		if _, err := t.Send(ctx, cl, queue, b.msgs[:k-1]); err != nil {
-			return c.Fail(err)
+	if le.Code == lib.CodeTooLarge {
+		k, why := 1, le.Message
+		if m := framePrefix.FindStringSubmatch(le.Message); m != nil {
+			k, _ = strconv.Atoi(m[1])
+			why = m[2]
+		} else if len(b.msgs)-k0 != 1 {
+			k = 0
+		}
+		if k >= 1 && k0+k <= len(b.msgs) {
+			if k > 1 {
+				if _, err := t.Send(ctx, cl, queue, b.msgs[k0:k0+k-1]); err != nil {
+					return c.Fail(err)
+				}
+			}
+			if mode == splitWhole {
+				return c.Failf("%s", why)
+			}
+			return c.Failf("%s %d: %s", mode.unit(), b.lineOf(k0+k-1), why)
 		}
 	}
 	if mode == splitWhole {
-		return c.Failf("%s", why)
+		return c.Fail(err)
 	}
-	return c.Failf("%s %d: %s", mode.unit(), b.lineOf(k-1), why)
+	text := fmt.Sprintf("%s %d: %v", mode.unit(), b.lineOf(k0), err)
+	if sent > 0 {
+		text += fmt.Sprintf("; the %d messages before it were sent", sent)
+	}
+	return c.Fail(&noted{err, text})
 }
+
+// noted is an error told in other words: its exit code is err's.
+type noted struct {
+	err  error
+	text string
+}
+
+func (e *noted) Error() string { return e.text }
+func (e *noted) Unwrap() error { return e.err }
 
 // sendBatch is a run of messages read from the input, in order. A batch
 // with err set is the last one: err is why reading stopped, after msgs.

@@ -48,7 +48,8 @@ A request is acked only once its reply is sent: if msw-serve dies, the
 switch gives its requests to another server. msw-serve waits for the
 switch for ever by default and keeps serving across switch restarts. On
 SIGTERM or SIGINT it takes no new requests, lets running ones finish
-for up to --grace, gives the rest back to the queue, and exits 0.
+for up to --grace, gives the rest back to the queue, and exits 130 (143
+for SIGTERM).
 `
 
 var serveGroups = []tool.OptionGroup{
@@ -148,7 +149,11 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	} else {
 		h = newServeProgram(argv, sf.Addr, time.Duration(timeout), stderr).handle
 	}
-	if err := cl.Serve(ctx, queue, opts, h); err != nil {
+	err = cl.Serve(ctx, queue, opts, h)
+	if errors.Is(context.Cause(ctx), tool.ErrInterrupted) {
+		return tool.InterruptStatus() // stopped in order, by Ctrl-C or SIGTERM
+	}
+	if err != nil {
 		return c.Fail(err)
 	}
 	return tool.ExitOK

@@ -9,7 +9,6 @@ import (
 	"os/user"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"msw/internal/wire"
 )
@@ -90,13 +89,4 @@ func chgrpSocket(path, group string) error {
 		return fmt.Errorf("--socket-group %s: %v", group, err)
 	}
 	return nil
-}
-
-// fdLimit is the process's limit on open files, 0 if unknown.
-func fdLimit() int {
-	var rl syscall.Rlimit
-	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl) != nil {
-		return 0
-	}
-	return int(min(rl.Cur, 1<<30))
 }

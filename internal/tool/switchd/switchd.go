@@ -2,6 +2,7 @@ package switchd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	iofs "io/fs"
@@ -31,14 +32,15 @@ persistent queues and their messages are kept in a log in DIR and survive
 a restart, kill -9 and power loss. With --backend they live in a NATS
 JetStream cluster instead, and several switches serve the same queues.
 Logs one line per lifecycle event to stderr; -v adds one per request.
-SIGINT and SIGTERM stop it cleanly, as does 'msw-switch --shutdown'.
+SIGINT and SIGTERM stop it cleanly, and it exits 130 or 143 as every
+command a signal interrupts does; after 'msw-switch --shutdown' it exits 0.
 Open the listening address in a browser (http://127.0.0.1:8080/) for a live view of its
 queues, services and trace; the page only reads unless --ui-writes.
 `
 
 var switchGroups = []tool.OptionGroup{
 	tool.Group("Serving", "listen", "compat", "socket-mode", "socket-group", "allow-host", "ready-file", "ui-writes", "verbose"),
-	tool.Group("Who may connect", "token-file", "tls-cert", "tls-key", "insecure-listen", "tls-ca"),
+	tool.Group("Who may connect", "token-file", "tls-cert", "tls-key", "insecure-listen", "compat-insecure", "tls-ca"),
 	tool.Group("Durability", "data", "fsync", "cache", "repair"),
 	tool.Group("Scaling out", "backend", "replicas", "backend-ack-wait", "backend-creds", "backend-ca"),
 	tool.Group("Limits", "max-payload", "max-memory", "max-conns", "max-sessions", "max-queues", "max-wait", "session-grace", "trace-size"),
@@ -76,9 +78,9 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		be         backend
 
 		tlsCert, tlsKey, socketGroup string
-		insecure                     bool
+		insecure, compatInsecure     bool
 		maxMemory                    = defaultMaxMemory()
-		maxConns                     = defaultMaxConns()
+		maxConns                     = server.DefaultConns()
 		maxSessions                  = broker.DefaultMaxSessions
 		maxQueues                    = broker.DefaultMaxQueues
 	)
@@ -103,9 +105,10 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&socketGroup, "socket-group", "", "give Unix sockets to this `group` (name or number); use with --socket-mode 0660")
 	fs.StringVar(&tlsCert, "tls-cert", "", "serve TCP with TLS using this certificate `file` (PEM; clients: https:// addresses)")
 	fs.StringVar(&tlsKey, "tls-key", "", "the private key `file` of --tls-cert (PEM)")
+	fs.BoolVar(&compatInsecure, "compat-insecure", false, "with --token-file, still serve --compat on loopback TCP, where the original protocol lets any local user in without the token")
 	fs.BoolVar(&insecure, "insecure-listen", false, "let a non-loopback --listen go without a token or TLS: anyone who reaches the port may read, delete and stop everything")
 	fs.StringVar(&maxMemory, "max-memory", maxMemory, "most bytes the switch's messages may hold, each counted with 128 B of overhead (`size`; default half the machine's memory); a send past it gets 507 memory_full")
-	fs.IntVar(&maxConns, "max-conns", maxConns, "most open client connections (`N`; default 10000, less if the open-file limit is lower); past it a connection gets 429")
+	fs.IntVar(&maxConns, "max-conns", maxConns, "most open client connections (`N`; default 10000, or the open-file limit less 128 if lower); past it a connection gets 429")
 	fs.IntVar(&maxSessions, "max-sessions", maxSessions, "most sessions at once (`N`); past it a login gets 429")
 	fs.IntVar(&maxQueues, "max-queues", maxQueues, "most queues at once (`N`); past it a create gets 429")
 	sf.Register(fs, tool.DefaultWait)
@@ -159,6 +162,13 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return c.Failf("--listen %s reaches beyond this machine: give --token-file and/or --tls-cert/--tls-key (or --insecure-listen to let anyone who reaches it do anything)", l)
 		}
 	}
+	if token != "" {
+		for _, a := range compats {
+			if err := compat.CheckLocked(a, compatInsecure); err != nil {
+				return c.Failf("%v", err)
+			}
+		}
+	}
 	if traceSize == 0 {
 		traceSize = -1
 	}
@@ -200,21 +210,35 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		g := b.Gauges(nil)
 		logger.Printf("data in %s, fsync %s: %d queues, %d messages", dur.dir, dur.fsync, g.Queues, g.Ready+g.InFlight)
 	}
+	gw, err := be.cluster(engine, b, listens, traceSize)
+	if err != nil {
+		return c.Failf("%v", err)
+	}
+	if gw != nil {
+		defer gw.Close()
+		logger.Printf("gateway %s: msw-diag and msw-tail here show every gateway of the cluster", gw.ID())
+	}
 	srv := server.New(b, server.Options{Log: logger, Verbose: verbose, AllowHosts: allowHosts, OnShutdown: stop, Metrics: metrics, UIWrites: uiWrites,
-		Token: token, TLS: tlsConf, Limits: server.Limits{MaxConns: maxConns}})
+		Token: token, TLS: tlsConf, Limits: server.Limits{MaxConns: maxConns}, Cluster: serverCluster(gw)})
 
 	cs := compat.New(b, srv, compat.Options{Log: logger, OnShutdown: stop})
 	listeners, err := listenAll(listens, compats, iofs.FileMode(mode))
 	if err != nil {
 		return c.Failf("%v", err)
 	}
-	for i, l := range listeners[:len(listens)] {
+	for i, l := range listeners {
 		if ua, ok := l.Addr().(*net.UnixAddr); ok {
 			if socketGroup != "" {
 				if err := chgrpSocket(ua.Name, socketGroup); err != nil {
 					closeAll(listeners)
 					return c.Failf("%v", err)
 				}
+			}
+			continue
+		}
+		if i >= len(listens) { // a --compat on loopback TCP
+			if token != "" {
+				logger.Printf("WARNING: --compat-insecure: %s serves the original protocol, which has no token: any local user may read and delete every message and stop the switch through it", compats[i-len(listens)])
 			}
 			continue
 		}
@@ -275,16 +299,6 @@ func defaultMaxMemory() string {
 	return "1GiB"
 }
 
-// defaultMaxConns leaves room under the open-file limit for the
-// switch's own files.
-func defaultMaxConns() int {
-	n := server.DefaultMaxConns
-	if fl := fdLimit(); fl > 0 && fl-128 < n {
-		n = max(fl-128, 16)
-	}
-	return n
-}
-
 // serve serves msw's protocol on the first nOwn listeners and the
 // original's on the rest until ctx ends or one fails, writes the first
 // one's address (as given, with the port it got) to readyFile (if set) once serving, and shuts both
@@ -309,6 +323,12 @@ func serve(ctx context.Context, c *tool.Command, logger *log.Logger, srv *server
 	code := tool.ExitOK
 	select {
 	case <-ctx.Done():
+		// A signal stops the switch in order as a shutdown request
+		// does, but exits as the shell reports a process the signal
+		// ended: 130 for SIGINT, 143 for SIGTERM.
+		if errors.Is(context.Cause(ctx), tool.ErrInterrupted) {
+			code = tool.InterruptStatus()
+		}
 	case err := <-errc:
 		if err != nil {
 			logger.Printf("serving: %v", err)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"msw/internal/testutil"
@@ -13,30 +12,11 @@ import (
 	"msw/internal/tool/tooltest"
 )
 
-// syncBuffer is a bytes.Buffer that the switch may write while the test
-// reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // TestSwitchServesUntilAskedToStop starts msw-switch's body on a free
 // port, as the testscripts do, and stops it with --shutdown.
 func TestSwitchServesUntilAskedToStop(t *testing.T) {
 	ready := filepath.Join(t.TempDir(), "addr")
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	exited := make(chan int, 1)
 	go func() {
 		// The single-dash spelling scripts may use is accepted too.

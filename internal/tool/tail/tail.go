@@ -311,10 +311,14 @@ func (o *eventWriter) cells(ev lib.TraceEvent) []string {
 	if ev.Kind == wire.EventPublish {
 		took = copiesText(ev.Copies)
 	}
+	route := eventRoute(ev)
+	if ev.Gateway != "" { // a cluster's trace: where it happened
+		route += " @" + ev.Gateway
+	}
 	return []string{
 		when,
 		eventName(ev),
-		eventRoute(ev),
+		route,
 		id,
 		took,
 		o.summary(ev),
