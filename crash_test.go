@@ -24,7 +24,9 @@ import (
 // takes, and SIGKILLs it at a random moment, 20 times. After each restart
 // every answered send is there exactly once, with the id it was answered
 // with, unless it was acked; an acked message comes back only as a
-// redelivery (its ack was not yet on disk).
+// redelivery (its ack was not yet on disk). One of the senders keeps
+// several batches in flight (lib.BatchSender, as msw-send -l): each batch
+// it was told was accepted is there whole, in order.
 func TestKill9LosesNoAnsweredSend(t *testing.T) {
 	if _, err := exec.LookPath("msw-switch"); err != nil {
 		t.Fatalf("msw-switch is not on PATH (TestMain puts it there): %v", err)
@@ -32,7 +34,7 @@ func TestKill9LosesNoAnsweredSend(t *testing.T) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(uint64(os.Getpid()), 3))
 	h := &crashHistory{answered: map[string]crashSend{}, acked: map[string]bool{}}
-	queues := []string{"q0", "q1"}
+	queues := []string{"q0", "q1", "q2"}
 	for round := range 20 {
 		addr, cmd := startDataSwitch(t, dir, round)
 		c, err := lib.New(lib.Options{Addr: addr, ClientID: fmt.Sprintf("check%d", round)})
@@ -51,6 +53,7 @@ func TestKill9LosesNoAnsweredSend(t *testing.T) {
 		for g := range 4 {
 			wg.Go(func() { h.sendUntilError(addr, queues[g%2], fmt.Sprintf("r%d-g%d-", round, g)) })
 		}
+		wg.Go(func() { h.batchUntilError(addr, "q2", fmt.Sprintf("r%d-b-", round), uint64(round)) })
 		wg.Go(func() { h.consumeUntilError(addr, queues) })
 		target := h.count() + 5 + rng.IntN(40)
 		testutil.Eventually(t, fmt.Sprintf("round %d: %d answered sends", round, target), func() bool { return h.count() >= target })
@@ -128,6 +131,43 @@ func (h *crashHistory) sendUntilError(addr, queue, prefix string) {
 		h.mu.Lock()
 		h.answered[p] = crashSend{queue, id}
 		h.mu.Unlock()
+	}
+}
+
+// batchUntilError sends batches of 1 to 40 messages with a window of
+// three in flight, recording each batch the switch accepted.
+func (h *crashHistory) batchUntilError(addr, queue, prefix string, seed uint64) {
+	c, err := lib.New(lib.Options{Addr: addr, ClientID: prefix})
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	var flight [][]string // payloads of the batches not yet accepted, in order
+	bs := c.NewBatchSender(queue, lib.BatchOptions{OnSent: func(first uint64, n int) {
+		b := flight[0]
+		flight = flight[1:]
+		if len(b) != n {
+			panic(fmt.Sprintf("accepted a request of %d messages, the batch has %d", n, len(b)))
+		}
+		h.mu.Lock()
+		for i, p := range b {
+			h.answered[p] = crashSend{queue, first + uint64(i)}
+		}
+		h.mu.Unlock()
+	}})
+	for i := 0; ; {
+		ms := make([]lib.Message, 1+rng.IntN(40))
+		b := make([]string, len(ms))
+		for k := range ms {
+			b[k] = fmt.Sprintf("%s%d", prefix, i)
+			ms[k].Payload = []byte(b[k])
+			i++
+		}
+		flight = append(flight, b)
+		if bs.Send(context.Background(), ms) != nil {
+			return
+		}
 	}
 }
 

@@ -24,13 +24,15 @@ import (
 // TestRecvKilledRepeatsLittle SIGKILLs msw-recv over and over while it
 // writes a queue that is never empty, each time a few milliseconds after
 // its output started to grow, and then takes what is left. Nothing is
-// lost, and few messages are written twice. msw-recv acknowledges a
-// message only once the pipe's reader took it, and what it took every
-// 16 messages written (or 100 ms), so a kill repeats at most what was
-// in the pipe at the last acknowledgement and what was written since:
-// a pipe's worth and 16 messages, which the run holds it to on
-// average over the kills. MSW_RECV_KILLS sets the number of kills
-// (default 40; the figure for 200 is in the closing note).
+// lost, a kill repeats no more than its bound (below), and over the
+// issue's 200 kills at most 2% of the messages are written twice. msw-recv
+// acknowledges a message only once the pipe's reader took it, and what
+// it took every 16 messages written (or 100 ms); it keeps at most 32
+// messages in the pipe unread. A kill repeats
+// what the reader took since the last acknowledgement and what was
+// still in the pipe (which the reader reads too): at most the window
+// and 16 messages. MSW_RECV_KILLS sets the number of kills (default
+// 40; the figure for 200 is in the closing note).
 //
 // msw-recv writes into a small pipe (4 KiB) whose reader survives it.
 // By default the reader takes what comes at once: a msw-recv that
@@ -43,7 +45,11 @@ import (
 // reader took it out of the pipe repeats, when killed, what was left in
 // the pipe (with a slow reader, a pipe's worth); with them, the fast
 // reader measured 6.8% and 3.2% in two runs (137 and 97 messages a
-// kill, a third of the pipe or less).
+// kill, a third of the pipe or less): a reader that takes what comes
+// at once still stops now and then (descheduled on a busy machine), and
+// the pipe filled meanwhile. The window of 32 bounds that (measured:
+// 1.5% over 40 kills; a window that grew to 64 or 128 for a reader that
+// took all at once, 2.2% and 3.0%).
 func TestRecvKilledRepeatsLittle(t *testing.T) {
 	if _, err := exec.LookPath("msw-recv"); err != nil {
 		t.Fatalf("msw-recv is not on PATH (TestMain puts it there): %v", err)
@@ -188,17 +194,25 @@ func TestRecvKilledRepeatsLittle(t *testing.T) {
 		dups += max(c-1, 0)
 	}
 	pct := 100 * float64(dups) / float64(sent)
-	t.Logf("%d kills of msw-recv in %s: %d messages sent, %d lines written, %d lost, %d duplicates (%.2f%%, %.1f a kill)",
-		kills, killing.Round(time.Millisecond), sent, written, lost, dups, pct, float64(dups)/float64(kills))
+	t.Logf("%d kills of msw-recv writing into a %d-byte pipe in %s: %d messages sent, %d lines written, %d lost, %d duplicates (%.2f%%, %.1f a kill)",
+		kills, pipeBytes, killing.Round(time.Millisecond), sent, written, lost, dups, pct, float64(dups)/float64(kills))
 	if lost > 0 {
 		t.Fatalf("%d messages lost", lost)
 	}
-	// A kill repeats at most a pipe's worth of lines ("m%09d\n", 11
-	// bytes) and the 16 written since the last acknowledgement.
-	perKill := pipeBytes/11 + 16
-	if dups > kills*perKill {
-		t.Fatalf("%.2f%% of the messages written twice (%.1f a kill); want at most a pipe's worth and 16, %d a kill",
-			pct, float64(dups)/float64(kills), perKill)
+	// What one kill can repeat is bounded by design: the window of 32
+	// unread in the pipe, the 32 taken ids that may wait behind an
+	// acknowledgement, and the 32 of the acknowledgement in flight.
+	// The share of all messages that makes depends on how many the
+	// reader got between kills, which a busy machine lowers: the issue's
+	// 2% is asserted on the full run (MSW_RECV_KILLS, measured 1.07%
+	// over 200 kills on a quiet machine); make test's 40 kills, on
+	// whatever machine runs them, assert the bound per kill.
+	const perKill = 3 * 32
+	if a := float64(dups) / float64(kills); a > perKill {
+		t.Fatalf("%.1f messages written twice a kill (%.2f%%); want at most %d", a, pct, perKill)
+	}
+	if os.Getenv("MSW_RECV_KILLS") != "" && pct > 2 {
+		t.Fatalf("%.2f%% of the messages written twice (%.1f a kill); want at most 2%%", pct, float64(dups)/float64(kills))
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 var natsScripts = []string{
 	"send_binary", "send_json_roundtrip", "recv_n_leaves_rest",
 	"rpc_parallel", "call_stdin", "serve_noreply",
+	"recv_peek", "rm_purge", "call_lines",
 }
 
 // TestScriptsNATS runs natsScripts with every 'exec msw-switch' given
