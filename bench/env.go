@@ -205,3 +205,32 @@ func order(round int, systems ...string) []string {
 	k := round % len(on)
 	return append(on[k:len(on):len(on)], on[:k]...)
 }
+
+// rateRounds measures cfg.rounds rounds of msw over TCP and the Unix
+// socket (msw, given the transport) and of NATS (nats), in an order
+// rotated every round, and adds work/duration of each to row under tcp,
+// unix and ref. after, if set, runs after every measurement. An error
+// names the system it came from.
+func rateRounds(row *Row, work float64, msw func(transport string) (time.Duration, error), nats func() (time.Duration, error), after func()) error {
+	for round := range cfg.rounds {
+		for _, sys := range order(round, "tcp", "unix", "nats") {
+			var d time.Duration
+			var err error
+			rec := sys
+			if sys == "nats" {
+				rec = "ref"
+				d, err = nats()
+			} else {
+				d, err = msw(sys)
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", sys, err)
+			}
+			row.add(rec, work/d.Seconds())
+			if after != nil {
+				after()
+			}
+		}
+	}
+	return nil
+}

@@ -56,21 +56,12 @@ func scenarioFanOut() ([]Row, error) {
 		if n == 100 {
 			row.Target, row.check = "msw/NATS ≥ 1", ratioAtLeast(1)
 		}
-		for round := range cfg.rounds {
-			for _, sys := range order(round, "tcp", "unix", "nats") {
-				var d time.Duration
-				rec := sys
-				if sys == "nats" {
-					rec = "ref"
-					d, err = natsFanOut(ns, n, per)
-				} else {
-					d, err = mswFanOut(sw, sys, n, per)
-				}
-				if err != nil {
-					return nil, fmt.Errorf("%s, %d queues: %w", sys, n, err)
-				}
-				row.add(rec, float64(n*per)/d.Seconds())
-			}
+		err := rateRounds(&row, float64(n*per),
+			func(transport string) (time.Duration, error) { return mswFanOut(sw, transport, n, per) },
+			func() (time.Duration, error) { return natsFanOut(ns, n, per) },
+			nil)
+		if err != nil {
+			return nil, fmt.Errorf("%d queues, %w", n, err)
 		}
 		rows = append(rows, row)
 	}

@@ -215,6 +215,8 @@ var scenarios = []scenario{
 	{"17", "many queues", scenarioManyQueues},
 	// Issue 12: publish to topics bound by many queues.
 	{"18", "fan-out", scenarioFanOut},
+	// Issue 16: msw-switch as gateways over a JetStream cluster.
+	{"19", "gateway", scenarioGateway},
 }
 
 // Machine says where the numbers came from.
@@ -244,7 +246,7 @@ func buildCommands() (string, error) {
 		return cfg.bin, nil
 	}
 	dir := filepath.Join(cfg.work, "bin")
-	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/msw-switch", "./cmd/msw-send", "./cmd/msw-serve", "./cmd/msw-call")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "./cmd/msw-switch", "./cmd/msw-send", "./cmd/msw-serve", "./cmd/msw-call", "./cmd/msw-recv")
 	cmd.Dir = cfg.root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building msw commands: %v\n%s", err, out)

@@ -577,21 +577,12 @@ func scenarioFanIn() ([]Row, error) {
 			return nil, err
 		}
 	}
-	for round := range cfg.rounds {
-		for _, sys := range order(round, "tcp", "unix", "nats") {
-			var d time.Duration
-			rec := sys
-			if sys == "nats" {
-				rec = "ref"
-				d, err = natsFanIn(ns, producers, per)
-			} else {
-				d, err = mswFanIn(sw, sys, producers, per)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", sys, err)
-			}
-			row.add(rec, float64(producers*per)/d.Seconds())
-		}
+	err = rateRounds(&row, float64(producers*per),
+		func(transport string) (time.Duration, error) { return mswFanIn(sw, transport, producers, per) },
+		func() (time.Duration, error) { return natsFanIn(ns, producers, per) },
+		nil)
+	if err != nil {
+		return nil, err
 	}
 	return []Row{row}, nil
 }

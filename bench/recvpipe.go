@@ -45,7 +45,9 @@ func measureRecvPipe() (Row, error) {
 				t0 := time.Now()
 				err := cmd.Run()
 				d := time.Since(t0)
-				if err != nil {
+				// The pipeline's status is wc's: msw-recv's failures show
+				// on stderr.
+				if err != nil || stderr.Len() > 0 {
 					return row, fmt.Errorf("msw-recv %s: %v: %s", into, err, bytes.TrimSpace(stderr.Bytes()))
 				}
 				if got, _ := strconv.Atoi(strings.TrimSpace(stdout.String())); got != n {

@@ -106,13 +106,19 @@ func (s rpcSpec) echo(p []byte) []byte {
 // mswRPC measures calls from one client, with spec.callers callers, to
 // one serving client with that concurrency.
 func mswRPC(sw *mswSwitch, transport string, spec rpcSpec) (rpcResult, error) {
+	return mswRPCBetween(sw, sw, transport, spec)
+}
+
+// mswRPCBetween is mswRPC with the calling client on one switch and the
+// serving one on another (gateways of one cluster, scenario 19).
+func mswRPCBetween(caller, server *mswSwitch, transport string, spec rpcSpec) (rpcResult, error) {
 	queue := fmt.Sprintf("rpc-%d", rpcSeq.Add(1))
-	stop, err := startMswServer(sw, transport, queue, spec.callers, spec.echo)
+	stop, err := startMswServer(server, transport, queue, spec.callers, spec.echo)
 	if err != nil {
 		return rpcResult{}, err
 	}
 	defer stop()
-	cc := sw.client(transport)
+	cc := caller.client(transport)
 	defer cc.Close()
 	call := func(ctx context.Context) error {
 		reply, err := mswCall(ctx, cc, queue, spec.payload)
@@ -127,7 +133,7 @@ func mswRPC(sw *mswSwitch, transport string, spec rpcSpec) (rpcResult, error) {
 		return rpcResult{}, fmt.Errorf("first call: %w", err)
 	}
 	res, err := runCallers(spec.callers, call)
-	sw.b.DestroyQueue(nil, queue, false)
+	server.b.DestroyQueue(nil, queue, false)
 	return res, err
 }
 
