@@ -178,6 +178,13 @@ func (st *stream) run() {
 		// pipelined frames already buffered cost no system call.
 		if st.br.Buffered() < len(lenBuf) {
 			st.conn.SetReadDeadline(time.Now().Add(lim.StreamIdleTimeout))
+			// closeStreams sets shuttingDown before it cuts the deadline
+			// short: read after re-arming it, the flag catches a
+			// closeStreams that ran while this frame was handled, whose
+			// cut the line above would otherwise have undone.
+			if st.s.shuttingDown.Load() {
+				return
+			}
 		}
 		n, err := wire.ReadStreamLength(st.br, &lenBuf)
 		if err != nil {
@@ -224,10 +231,11 @@ func (st *stream) run() {
 	}
 }
 
-// logDrop logs why a stream's reader stopped, when a timeout did it.
+// logDrop logs why a stream's reader stopped, when a timeout did it
+// (not the cut deadline of a switch shutting down).
 func (st *stream) logDrop(err error, doing string) {
 	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if errors.As(err, &ne) && ne.Timeout() && !st.s.shuttingDown.Load() {
 		st.s.opts.Log.Printf("stream of session %s timed out %s; closing it", st.sess.PublicID(), doing)
 	}
 }
