@@ -6,6 +6,7 @@ import (
 	"log"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,5 +276,50 @@ func TestBadQueueNamesRefusedBeforeSending(t *testing.T) {
 		if !lib.IsCode(err, lib.CodeBadQueueName) {
 			t.Errorf("CreateQueue(%q) = %v; want a bad_queue_name error", name, err)
 		}
+	}
+}
+
+// TestAckWaitingThroughARestart: an Ack that waits for a switch that went
+// away must not be carried out by the next one, even when the client has
+// meanwhile logged in to that switch and taken a new message with the
+// old one's id. The Ack's wait is held (Options.Waiting blocks) until
+// the client's Transfer has done just that.
+func TestAckWaitingThroughARestart(t *testing.T) {
+	sock := "unix:" + t.TempDir() + "/sock"
+	_, stop := runSwitch(t, sock, broker.Options{})
+	ctx := context.Background()
+	waiting, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c := switchtest.Client(t, sock, lib.Options{ClientID: t.Name(), Wait: 30 * time.Second,
+		Waiting: func(string, string) {
+			once.Do(func() { close(waiting) })
+			<-release
+		}})
+	c.CreateQueue(ctx, "q")
+	c.Subscribe(ctx, "q")
+	c.Send(ctx, "q", lib.Message{Payload: []byte("old")})
+	old, err := c.Transfer(ctx, lib.TransferOptions{Max: 1})
+	if err != nil || len(old) != 1 {
+		t.Fatalf("Transfer = %v, %v", old, err)
+	}
+	stop()
+	acked := make(chan error, 1)
+	go func() { acked <- c.Ack(ctx, lib.Acks{"q": {old[0].ID}}) }()
+	<-waiting // the Ack has failed against the switch that went, and waits
+
+	runSwitch(t, sock, broker.Options{})
+	other := newClient(t, sock, 0)
+	other.CreateQueue(ctx, "q")
+	other.Send(ctx, "q", lib.Message{Payload: []byte("new")})
+	ds, err := c.Transfer(ctx, lib.TransferOptions{Timeout: 5 * time.Second})
+	if err != nil || len(ds) != 1 || ds[0].ID != old[0].ID {
+		t.Fatalf("Transfer after the restart = %v, %v; want the new message with the old one's id %d", ds, err, old[0].ID)
+	}
+	close(release)
+	if err := <-acked; !errors.Is(err, lib.ErrSwitchRestarted) {
+		t.Errorf("Ack of a message taken before the restart = %v; want ErrSwitchRestarted", err)
+	}
+	if qi, err := other.Info(ctx, "q"); err != nil || qi.InFlight != 1 {
+		t.Errorf("in flight = %d (%v); want the new message, still held", qi.InFlight, err)
 	}
 }

@@ -18,7 +18,9 @@ package lib
 //     ended): the client logs in again, restores its queues and
 //     subscriptions, and sends the request in the new session — unless
 //     the request is bound to the old one (errStaleSession) or names
-//     messages taken in it (ErrSwitchRestarted);
+//     messages taken in it (ErrSwitchRestarted); so too when a request
+//     naming messages finds, on a later attempt, that the client has
+//     logged in to a restarted switch meanwhile;
 //   - the client was closed: ErrClosed; ctx ended: ctx's error.
 
 import (
@@ -199,10 +201,24 @@ func (c *Client) do(ctx context.Context, r *request) (answer, uint64, error) {
 		return answer{}, 0, err
 	}
 	p := pacer{wait: c.opts.Wait, once: r.once, waiting: c.opts.Waiting, addr: c.ep.display}
+	var meant time.Time // the switch a request naming messages first went to
 	for {
 		ref, err := c.sessionFor(ctx, r)
 		if err != nil {
 			return answer{}, ref.epoch, err
+		}
+		if r.namesMessages {
+			// An attempt after a failed one may find the client logged in
+			// to another switch already (another request did it): its ids
+			// name other messages there, perhaps ones this client holds.
+			if meant.IsZero() {
+				meant = ref.started
+			} else if !ref.started.IsZero() && !ref.started.Equal(meant) {
+				if r.withoutMessages == nil {
+					return answer{}, ref.epoch, ErrSwitchRestarted
+				}
+				r.body, r.namesMessages = r.withoutMessages, false
+			}
 		}
 		a, err := c.exchange(ctx, r, ref.id)
 		if err == nil && a.status/100 == 2 {
