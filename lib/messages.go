@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"time"
 
 	"msw/internal/wire"
@@ -159,19 +158,9 @@ func (c *Client) Transfer(ctx context.Context, o TransferOptions) ([]Delivery, e
 
 // deliveries parses an answer of delivery frames.
 func (c *Client) deliveries(r *request, body []byte) ([]Delivery, error) {
-	var out []Delivery
-	for all := len(body); len(body) > 0; {
-		var d wire.Delivery
-		var err error
-		if body, err = wire.ParseFrame(body, math.MaxInt, &d); err != nil {
-			return out, c.badAnswer(r, err)
-		}
-		if out == nil && len(body) > 0 {
-			// Room for as many as the first one's size suggests: growing
-			// the slice copy by copy was a third of a big batch's cost.
-			out = make([]Delivery, 0, all/(all-len(body))+1)
-		}
-		out = append(out, deliveryOf(&d))
+	out, err := parseDeliveries(nil, body)
+	if err != nil {
+		return out, c.badAnswer(r, err)
 	}
 	return out, nil
 }

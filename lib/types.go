@@ -55,12 +55,6 @@ type Delivery struct {
 // Redelivered reports whether the message was handed out before.
 func (d Delivery) Redelivered() bool { return d.DeliveryCount > 1 }
 
-// deliveryOf converts a parsed delivery.
-func deliveryOf(d *wire.Delivery) Delivery {
-	return Delivery{Queue: d.Queue, ID: d.ID, DeliveryCount: d.DeliveryCount, Origin: d.Origin,
-		EnqueuedAt: d.EnqueuedAt, Topic: d.Topic, Message: Message(d.Message)}
-}
-
 // Acks lists message ids by queue name: the messages an Ack, a Release or
 // a Transfer's acks apply to. Ids that follow one another go to the
 // switch as one run, so acking a batch in the order it was taken costs a
