@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unsafe"
 
 	"msw/internal/wire"
 )
@@ -40,20 +41,64 @@ func TestDeliveriesParsesEveryField(t *testing.T) {
 		if err != nil {
 			t.Fatalf("n=%d: deliveries: %v", n, err)
 		}
-		if len(got) != n {
-			t.Fatalf("n=%d: %d deliveries; want %d", n, len(got), n)
+		sameDeliveries(t, fmt.Sprintf("n=%d", n), got, want)
+	}
+}
+
+// TestDeliveriesInto: a transfer's answer parsed into the slice a
+// caller passes as Into is written over it, every field of every
+// delivery, when it fits; slots past the answer are cleared, so that
+// they keep no old answer alive; and a slice too short is left alone
+// for a new one.
+func TestDeliveriesInto(t *testing.T) {
+	c := &Client{}
+	r := &request{op: wire.OpTransfer}
+	stale := Delivery{Queue: "stale", ID: 99, DeliveryCount: 9, Origin: "stale", EnqueuedAt: time.Unix(5, 0), Topic: "stale.t",
+		Message: Message{Payload: []byte("stale"), CorrelationID: "stale", ReplyTo: "stale", Status: 9}}
+	for _, tc := range []struct{ into, cap, n int }{{10, 10, 0}, {10, 10, 3}, {10, 10, 10}, {0, 10, 7}, {3, 3, 4}, {0, 0, 5}} {
+		name := fmt.Sprintf("into %d of %d, answer of %d", tc.into, tc.cap, tc.n)
+		into := make([]Delivery, tc.cap)
+		for i := range into {
+			into[i] = stale
 		}
-		for i := range want {
-			w := &want[i]
-			g := got[i]
-			if g.Queue != w.Queue || g.ID != w.ID || g.DeliveryCount != w.DeliveryCount || g.Origin != w.Origin ||
-				!g.EnqueuedAt.Equal(w.EnqueuedAt) || g.Topic != w.Topic || string(g.Payload) != string(w.Payload) ||
-				g.CorrelationID != w.CorrelationID || g.ReplyTo != w.ReplyTo || g.Status != w.Status {
-				t.Fatalf("n=%d: delivery %d = %+v; want %+v", n, i, g, w)
+		into = into[:tc.into]
+		body, want := fanoutAnswer(tc.n, true)
+		got, err := c.deliveriesInto(r, body, into)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sameDeliveries(t, name, got, want)
+		reused := tc.cap > 0 && unsafe.SliceData(got) == unsafe.SliceData(into)
+		if fits := tc.n <= tc.cap; reused != fits {
+			t.Errorf("%s: into's array reused = %v; want %v", name, reused, fits)
+		}
+		if reused {
+			for i := tc.n; i < tc.into; i++ {
+				if !reflect.ValueOf(into[i]).IsZero() {
+					t.Errorf("%s: slot %d past the answer = %+v; want it cleared", name, i, into[i])
+				}
 			}
-			if cap(g.Payload) != len(g.Payload) {
-				t.Fatalf("n=%d: delivery %d: payload cap %d > len %d: an append would write over the next frame", n, i, cap(g.Payload), len(g.Payload))
-			}
+		}
+	}
+}
+
+// sameDeliveries fails unless got holds want's deliveries, field by
+// field, each payload ending its capacity.
+func sameDeliveries(t *testing.T, name string, got []Delivery, want []wire.Delivery) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d deliveries; want %d", name, len(got), len(want))
+	}
+	for i := range want {
+		w := &want[i]
+		g := got[i]
+		if g.Queue != w.Queue || g.ID != w.ID || g.DeliveryCount != w.DeliveryCount || g.Origin != w.Origin ||
+			!g.EnqueuedAt.Equal(w.EnqueuedAt) || g.Topic != w.Topic || string(g.Payload) != string(w.Payload) ||
+			g.CorrelationID != w.CorrelationID || g.ReplyTo != w.ReplyTo || g.Status != w.Status {
+			t.Fatalf("%s: delivery %d = %+v; want %+v", name, i, g, w)
+		}
+		if cap(g.Payload) != len(g.Payload) {
+			t.Fatalf("%s: delivery %d: payload cap %d > len %d: an append would write over the next frame", name, i, cap(g.Payload), len(g.Payload))
 		}
 	}
 }

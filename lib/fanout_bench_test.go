@@ -17,10 +17,16 @@ import (
 // binary: one client publishes batches of 100 × 100 B to a topic 100
 // queues are bound to, four clients over loopback TCP, each subscribed
 // to 25 of them, take every copy with Transfer and ack it with the
-// next. b.N counts publishes; copies/s is what the bench reports, and
-// B/op over 10,000 is the bytes allocated per copy, switch and clients
-// together.
+// next, each batch into the slice of the last (TransferOptions.Into) or,
+// in "new", into a slice of its own. b.N counts publishes; copies/s is
+// what the bench reports, and B/op over 10,000 is the bytes allocated
+// per copy, switch and clients together.
 func BenchmarkFanOut(b *testing.B) {
+	b.Run("into", func(b *testing.B) { benchFanOut(b, true) })
+	b.Run("new", func(b *testing.B) { benchFanOut(b, false) })
+}
+
+func benchFanOut(b *testing.B, into bool) {
 	const queues, readers, batch = 100, 4, 100
 	ctx := context.Background()
 	sw := switchtest.Start(b, "", broker.Options{TraceSize: -1}, server.Options{})
@@ -51,7 +57,7 @@ func BenchmarkFanOut(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i, c := range cs {
-		if err := drain(ctx, c, len(subs[i])*batch); err != nil {
+		if err := drain(ctx, c, len(subs[i])*batch, into); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -70,7 +76,7 @@ func BenchmarkFanOut(b *testing.B) {
 	})
 	for i, c := range cs {
 		wg.Go(func() {
-			if err := drain(ctx, c, len(subs[i])*batch*b.N); err != nil {
+			if err := drain(ctx, c, len(subs[i])*batch*b.N, into); err != nil {
 				errs <- err
 			}
 		})
@@ -85,11 +91,18 @@ func BenchmarkFanOut(b *testing.B) {
 }
 
 // drain takes want messages with c, acking each with the next transfer
-// and the last with an Ack, as the bench's readers do.
-func drain(ctx context.Context, c *lib.Client, want int) error {
+// and the last with an Ack, as the bench's readers do; with into, each
+// batch in the slice of the last.
+func drain(ctx context.Context, c *lib.Client, want int, into bool) error {
 	var pending lib.Acks
+	var ds []lib.Delivery
 	for got := 0; got < want; {
-		ds, err := c.Transfer(ctx, lib.TransferOptions{Acks: pending, Timeout: 10 * time.Second})
+		o := lib.TransferOptions{Acks: pending, Timeout: 10 * time.Second}
+		if into {
+			o.Into = ds
+		}
+		var err error
+		ds, err = c.Transfer(ctx, o)
 		if err != nil {
 			return err
 		}
