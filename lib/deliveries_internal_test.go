@@ -118,18 +118,28 @@ func TestDeliveriesRefusesATruncatedAnswer(t *testing.T) {
 }
 
 // BenchmarkDeliveries parses a transfer's answer of 1,000 fan-out copies
-// into the deliveries Transfer returns (b.N counts answers).
+// into the deliveries Transfer returns (b.N counts answers): into a new
+// slice each time, and into the last one's (TransferOptions.Into).
 func BenchmarkDeliveries(b *testing.B) {
 	c := &Client{}
 	body, _ := fanoutAnswer(1000, false)
 	r := &request{op: wire.OpTransfer}
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		ds, err := c.deliveries(r, body)
-		if err != nil || len(ds) != 1000 {
-			b.Fatal(len(ds), err)
-		}
+	for _, into := range []bool{false, true} {
+		b.Run(map[bool]string{false: "new", true: "into"}[into], func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			var ds []Delivery
+			for b.Loop() {
+				var err error
+				if !into {
+					ds = nil
+				}
+				ds, err = c.deliveriesInto(r, body, ds)
+				if err != nil || len(ds) != 1000 {
+					b.Fatal(len(ds), err)
+				}
+			}
+		})
 	}
 }
 
