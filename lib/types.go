@@ -9,7 +9,9 @@ import (
 // The types a user of the library handles. They mirror the protocol's
 // shapes in internal/wire field for field, so that converting between the
 // two is a type conversion the compiler checks (a field added on one side
-// only fails to build) and costs nothing on the hot path.
+// only fails to build) and costs nothing on the hot path. Delivery, which
+// embeds Message, is parsed into through a pointer conversion instead
+// (asWire), which TestDeliveryLayoutIsTheWire holds to the layout.
 
 // Message is what a sender gives the switch.
 type Message struct {
