@@ -19,7 +19,10 @@ import (
 // (msw) or subscriptions (NATS core subjects), the same consumers
 // draining them; what counts is copies delivered per second, from the
 // first publish to the last copy taken. msw's consumers ack what they
-// take, NATS's subscribers are pushed to without acks. Beside it, the
+// take, each batch with the next transfer, and parse each batch into
+// the slice of the last (TransferOptions.Into), as a reader's loop that
+// is done with a batch when it asks for the next would; NATS's
+// subscribers are pushed to without acks. Beside it, the
 // heap one more bound queue costs per published message (the copies
 // share the payload).
 
@@ -136,13 +139,17 @@ func mswFanOut(sw *mswSwitch, transport string, n, per int) (time.Duration, erro
 		go func() {
 			defer wg.Done()
 			var pending lib.Acks
+			var ds []lib.Delivery
 			deadline := time.Now().Add(5 * time.Minute)
 			for got := 0; got < want; {
 				if time.Now().After(deadline) {
 					errs <- fmt.Errorf("took %d of %d copies in 5 minutes", got, want)
 					return
 				}
-				ds, err := c.Transfer(ctx, lib.TransferOptions{Acks: pending, Timeout: time.Second})
+				// Each batch into the slice of the last, which the
+				// reader is done with (TransferOptions.Into).
+				var err error
+				ds, err = c.Transfer(ctx, lib.TransferOptions{Acks: pending, Timeout: time.Second, Into: ds})
 				if err != nil {
 					errs <- err
 					return

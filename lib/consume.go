@@ -176,13 +176,9 @@ func (k *consumer) take(ctx context.Context, max int, timeout time.Duration) ([]
 }
 
 func (k *consumer) decode(body []byte) error {
-	for len(body) > 0 {
-		var d wire.Delivery
-		var err error
-		if body, err = wire.ParseFrame(body, math.MaxInt, &d); err != nil {
-			return fmt.Errorf("pushed deliveries: %w", err)
-		}
-		k.backlog = append(k.backlog, deliveryOf(&d))
+	var err error
+	if k.backlog, err = parseDeliveries(k.backlog, body); err != nil {
+		return fmt.Errorf("pushed deliveries: %w", err)
 	}
 	return nil
 }
@@ -199,10 +195,9 @@ func deliverEach(body []byte, deliver func(*Delivery, uint64), epoch uint64) boo
 		}
 	}
 	for len(body) > 0 {
-		var w wire.Delivery
-		body, _ = wire.ParseFrame(body, math.MaxInt, &w)
-		d := deliveryOf(&w)
-		deliver(&d, epoch)
+		d := new(Delivery) // deliver keeps it
+		body, _ = wire.ParseFrame(body, math.MaxInt, asWire(d))
+		deliver(d, epoch)
 	}
 	return true
 }

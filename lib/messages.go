@@ -7,8 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"time"
+	"unsafe"
 
 	"msw/internal/wire"
 )
@@ -123,6 +123,14 @@ type TransferOptions struct {
 	Timeout time.Duration
 	// Acks are acknowledged before taking messages.
 	Acks Acks
+	// Into, if not nil, is a slice of deliveries the caller is done
+	// with, typically what its last Transfer returned: Transfer writes
+	// its deliveries over them, from the first, when they fit in Into's
+	// capacity, instead of allocating a new slice per batch (most of
+	// what a reader allocates per message). Only the slice is reused:
+	// payloads and strings never alias it, so a Delivery copied out of
+	// it stays valid.
+	Into []Delivery
 }
 
 // transferRequest is the request of a transfer with o's acks, or without
@@ -139,7 +147,9 @@ func transferRequest(o TransferOptions, withAcks bool) *request {
 // each stays in flight, held by this client, until acked (Ack, or the
 // Acks of a later Transfer) or released. An empty result means the
 // timeout passed. If the switch restarted since the messages in Acks were
-// taken, those acks are dropped (the messages were lost with it).
+// taken, those acks are dropped (the messages were lost with it). A
+// reader in a loop passes the batch it is done with as o.Into, and the
+// next batch is parsed into its slice.
 //
 // If ctx ends first, the transfer is called off at the switch, and
 // messages it took anyway go back to their queues. (Against a switch
@@ -154,24 +164,23 @@ func (c *Client) Transfer(ctx context.Context, o TransferOptions) ([]Delivery, e
 	if err != nil {
 		return nil, err
 	}
-	return c.deliveries(r, a.body)
+	return c.deliveriesInto(r, a.body, o.Into)
 }
 
 // deliveries parses an answer of delivery frames.
 func (c *Client) deliveries(r *request, body []byte) ([]Delivery, error) {
-	var out []Delivery
-	for all := len(body); len(body) > 0; {
-		var d wire.Delivery
-		var err error
-		if body, err = wire.ParseFrame(body, math.MaxInt, &d); err != nil {
-			return out, c.badAnswer(r, err)
-		}
-		if out == nil && len(body) > 0 {
-			// Room for as many as the first one's size suggests: growing
-			// the slice copy by copy was a third of a big batch's cost.
-			out = make([]Delivery, 0, all/(all-len(body))+1)
-		}
-		out = append(out, deliveryOf(&d))
+	return c.deliveriesInto(r, body, nil)
+}
+
+// deliveriesInto parses an answer of delivery frames into into's array
+// if they fit, else into a new one.
+func (c *Client) deliveriesInto(r *request, body []byte, into []Delivery) ([]Delivery, error) {
+	out, err := parseDeliveries(into[:0], body)
+	if len(out) < len(into) && unsafe.SliceData(out) == unsafe.SliceData(into) {
+		clear(into[len(out):]) // what was not written over keeps nothing alive
+	}
+	if err != nil {
+		return out, c.badAnswer(r, err)
 	}
 	return out, nil
 }

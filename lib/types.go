@@ -9,7 +9,9 @@ import (
 // The types a user of the library handles. They mirror the protocol's
 // shapes in internal/wire field for field, so that converting between the
 // two is a type conversion the compiler checks (a field added on one side
-// only fails to build) and costs nothing on the hot path.
+// only fails to build) and costs nothing on the hot path. Delivery, which
+// embeds Message, is parsed into through a pointer conversion instead
+// (asWire), which TestDeliveryLayoutIsTheWire holds to the layout.
 
 // Message is what a sender gives the switch.
 type Message struct {
@@ -54,12 +56,6 @@ type Delivery struct {
 
 // Redelivered reports whether the message was handed out before.
 func (d Delivery) Redelivered() bool { return d.DeliveryCount > 1 }
-
-// deliveryOf converts a parsed delivery.
-func deliveryOf(d *wire.Delivery) Delivery {
-	return Delivery{Queue: d.Queue, ID: d.ID, DeliveryCount: d.DeliveryCount, Origin: d.Origin,
-		EnqueuedAt: d.EnqueuedAt, Topic: d.Topic, Message: Message(d.Message)}
-}
 
 // Acks lists message ids by queue name: the messages an Ack, a Release or
 // a Transfer's acks apply to. Ids that follow one another go to the
