@@ -202,6 +202,7 @@ func (c *Client) do(ctx context.Context, r *request) (answer, uint64, error) {
 	}
 	p := pacer{wait: c.opts.Wait, once: r.once, waiting: c.opts.Waiting, addr: c.ep.display}
 	var meant time.Time // the switch a request naming messages first went to
+	first := true
 	for {
 		ref, err := c.sessionFor(ctx, r)
 		if err != nil {
@@ -209,11 +210,12 @@ func (c *Client) do(ctx context.Context, r *request) (answer, uint64, error) {
 		}
 		if r.namesMessages {
 			// An attempt after a failed one may find the client logged in
-			// to another switch already (another request did it): its ids
-			// name other messages there, perhaps ones this client holds.
-			if meant.IsZero() {
-				meant = ref.started
-			} else if !ref.started.IsZero() && !ref.started.Equal(meant) {
+			// to another switch (after unknown_session, or because another
+			// request did it): its ids name other messages there, perhaps
+			// ones this client holds.
+			if first {
+				meant, first = ref.started, false
+			} else if !ref.started.Equal(meant) {
 				if r.withoutMessages == nil {
 					return answer{}, ref.epoch, ErrSwitchRestarted
 				}
@@ -297,18 +299,8 @@ func (c *Client) refused(ctx context.Context, r *request, ref sessionRef, e *Err
 		if r.bound != 0 {
 			return errStaleSession
 		}
-		if r.namesMessages {
-			now, err := c.ensureRef(ctx)
-			if err != nil {
-				return err
-			}
-			if !now.started.Equal(ref.started) {
-				if r.withoutMessages == nil {
-					return ErrSwitchRestarted
-				}
-				r.body, r.namesMessages = r.withoutMessages, false
-			}
-		}
+		// The next attempt logs in afresh; do then drops the messages a
+		// request names if that session is another switch's.
 		if p.again(ctx, true) {
 			return nil
 		}
