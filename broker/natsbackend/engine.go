@@ -128,6 +128,28 @@ func (e *Engine) ctx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), e.o.Timeout)
 }
 
+// createAttempts is how many times a queue's creation is tried when the
+// cluster does not answer within the timeout. A replicated stream is a
+// Raft group of its own: on a loaded cluster its election can take longer
+// than one request's timeout, and the request may have been carried out
+// all the same. Both steps are idempotent, so trying again is safe.
+const createAttempts = 3
+
+// replicated runs fn, a replicated write that is safe to repeat, with a
+// fresh timeout each time the cluster did not answer in time.
+func (e *Engine) replicated(fn func(ctx context.Context) error) error {
+	var err error
+	for range createAttempts {
+		ctx, cancel := e.ctx()
+		err = fn(ctx)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+			return err
+		}
+	}
+	return err
+}
+
 // failed wraps an error of the cluster as the broker's storage error.
 func failed(what, queue string, err error) error {
 	return fmt.Errorf("%w: nats backend: %s %s: %v", broker.ErrStorage, what, queue, err)
@@ -153,27 +175,36 @@ func (e *Engine) CreateQueue(name string) error {
 		e.mu.Unlock()
 		return nil
 	}
-	s, err := e.js.CreateStream(ctx, jetstream.StreamConfig{
+	cfg := jetstream.StreamConfig{
 		Name:        stream,
 		Description: "msw queue " + name,
 		Subjects:    []string{queueSubject + escape(name)},
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    e.o.Replicas,
-	})
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		s, err = e.js.Stream(ctx, stream)
 	}
+	var s jetstream.Stream
+	err = e.replicated(func(ctx context.Context) (err error) {
+		s, err = e.js.CreateStream(ctx, cfg)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			s, err = e.js.Stream(ctx, stream)
+		}
+		return err
+	})
 	if err != nil {
 		return failed("create", name, err)
 	}
-	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       consumerName,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       e.o.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: -1,
-		MaxWaiting:    4096,
+	var c jetstream.Consumer
+	err = e.replicated(func(ctx context.Context) (err error) {
+		c, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:       consumerName,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       e.o.AckWait,
+			MaxDeliver:    -1,
+			MaxAckPending: -1,
+			MaxWaiting:    4096,
+		})
+		return err
 	})
 	if err != nil {
 		return failed("create consumer of", name, err)
