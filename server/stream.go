@@ -514,20 +514,34 @@ func decodeSend(body []byte, maxPayload int) ([]wire.Message, error) {
 	var msgs []wire.Message
 	var d wire.Delivery
 	for n := 1; len(body) > 0; n++ {
-		var err error
-		if body, err = wire.ParseFrame(body, maxPayload, &d); err != nil {
+		rest, err := wire.ParseFrame(body, maxPayload, &d)
+		if err != nil {
 			// "frame N: " names the refused message, as on HTTP.
 			if errors.Is(err, wire.ErrFrameTooLarge) {
 				return nil, fmt.Errorf("frame %d: %w", n, err)
 			}
 			return nil, badRequest(fmt.Sprintf("frame %d: %v", n, err))
 		}
+		if msgs == nil {
+			msgs = make([]wire.Message, 0, sendCapacity(len(body), len(body)-len(rest)))
+		}
+		body = rest
 		if len(msgs) == wire.MaxSendMessages {
 			return nil, tooManyMessages()
 		}
 		msgs = append(msgs, d.Message)
 	}
 	return msgs, nil
+}
+
+// sendCapacity guesses how many frames a send body of size bytes holds
+// from the size of its first frame: a batch's messages are mostly alike.
+// Grown by append from nothing, the slice of a batch of 8,192 was a
+// fifth of the switch's CPU in msw-send's ingest, copying. A first frame
+// smaller than the rest costs at most MaxSendMessages entries, for a body
+// that many times the first frame's size.
+func sendCapacity(size, first int) int {
+	return min(wire.MaxSendMessages, size/max(first, 1)+1)
 }
 
 // decodeJSON decodes a control body.
