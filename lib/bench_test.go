@@ -2,6 +2,8 @@ package lib_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"msw/broker"
@@ -48,6 +50,43 @@ func BenchmarkSend(b *testing.B) {
 					c.CreateQueue(ctx, "bench")
 					b.StartTimer()
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkSendAsync measures SendAsync over loopback TCP from 1 and 16
+// goroutines sharing one client, each sending one message per call, as
+// bench scenario 13's producers do (b.N counts messages, Flush included).
+// Every message must be in the queue at the end.
+func BenchmarkSendAsync(b *testing.B) {
+	ctx := context.Background()
+	payload := make([]byte, 100)
+	for _, producers := range []int{1, 16} {
+		b.Run(fmt.Sprintf("producers=%d", producers), func(b *testing.B) {
+			sw := switchtest.Start(b, "", broker.Options{}, server.Options{})
+			c := switchtest.Client(b, sw.Addr, lib.Options{})
+			if err := c.CreateQueue(ctx, "bench"); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for p := range producers {
+				wg.Go(func() {
+					for i := p; i < b.N; i += producers {
+						c.SendAsync(ctx, "bench", lib.Message{Payload: payload})
+					}
+				})
+			}
+			wg.Wait()
+			if err := c.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			q, err := c.Info(ctx, "bench")
+			if err != nil || q.Depth != b.N {
+				b.Fatalf("depth %d after %d sends (%v)", q.Depth, b.N, err)
 			}
 		})
 	}
