@@ -76,6 +76,9 @@ type request struct {
 	// ErrSwitchRestarted.
 	namesMessages   bool
 	withoutMessages []byte
+	// join lets a quiet send of one message share the request of another
+	// quiet send to the same queue (doQuiet, sendjoin.go).
+	join bool
 }
 
 // opRequest is a request for hot-path operation op on queue (message id
@@ -263,7 +266,7 @@ func (c *Client) doQuiet(ctx context.Context, r *request, crowd int, done func(e
 	if sc == nil || err != nil {
 		return 0, false
 	}
-	return ref.epoch, sc.sendQuiet(&wire.StreamRequest{Op: r.op.Stream, Queue: r.queue, Arg: r.arg}, r.body, crowd, done) == nil
+	return ref.epoch, sc.sendQuiet(&wire.StreamRequest{Op: r.op.Stream, Queue: r.queue, Arg: r.arg}, r.body, crowd, r.join, done) == nil
 }
 
 // sessionFor returns the session r goes in: none, the one it names, its

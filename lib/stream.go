@@ -87,6 +87,8 @@ type streamConn struct {
 	qseq    uint64        // quiet requests written so far
 	qcalls  []*streamCall // quiet requests written and not yet confirmed, in order
 	qwait   atomic.Int32  // len(qcalls), read without wmu
+	join    joinable      // the last request in wbuf, if quiet sends may join it
+	qsends  uint64        // quiet requests written so far, those joined counted
 
 	inflight atomic.Int32 // requests waiting for answers
 
@@ -117,6 +119,15 @@ type streamCall struct {
 	// requests; for any other, the number of quiet requests written
 	// before it, which its answer confirms.
 	seq atomic.Uint64
+	// join, for a quiet send, lets later quiet sends to the same queue
+	// join its request while it waits in wbuf (sendjoin.go).
+	join bool
+	// riders are the quiet sends that joined this one's request; under
+	// wmu. joined marks a rider: its own id never goes on the wire.
+	riders []*streamCall
+	joined bool
+	// pingDue: a ping should follow this quiet request (sendQuiet).
+	pingDue bool
 }
 
 // streamFor returns the open stream of session sess, opening it if need
@@ -406,6 +417,11 @@ func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCa
 		sc.wmu.Unlock()
 		return err
 	}
+	if call != nil && !big && sc.joinLocked(req, body, call) {
+		sc.wmu.Unlock()
+		return nil // the writer at work takes it along, in the request it joined
+	}
+	at := len(sc.wbuf)
 	sc.wbuf = wire.AppendStreamRequest(sc.wbuf, req, len(body))
 	sc.wcalls = append(sc.wcalls, call)
 	if call != nil {
@@ -413,14 +429,18 @@ func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCa
 			sc.qseq++
 			sc.qcalls = append(sc.qcalls, call)
 			sc.qwait.Add(1)
+			sc.qsends++
+			call.pingDue = sc.qsends%quietEvery == 0
 		}
 		call.seq.Store(sc.qseq)
 	}
 	var extra []byte
 	if big {
 		extra = body
+		sc.join = joinable{}
 	} else {
 		sc.wbuf = append(sc.wbuf, body...)
+		sc.openLocked(at, req, body, call)
 	}
 	if sc.writing {
 		sc.wmu.Unlock()
@@ -476,6 +496,7 @@ func (sc *streamConn) drainLocked(extra []byte) error {
 		out := sc.wbuf
 		calls, sc.wcalls = sc.wcalls, calls[:0]
 		sc.wbuf = sc.spare[:0]
+		sc.join = joinable{} // its bytes are leaving: no more joins
 		sc.wmu.Unlock()
 		var n int64
 		var err error
@@ -565,11 +586,11 @@ func (sc *streamConn) readLoop(br *bufio.Reader) {
 		case call == nil:
 		case call.quiet != nil:
 			// Answered: a quiet request answers only a failure.
-			if status/100 == 2 {
-				call.quiet(nil)
-			} else {
-				call.quiet(answerError(answer{status, body}))
+			var err error
+			if status/100 != 2 {
+				err = answerError(answer{status, body})
 			}
+			sc.answerQuiet(call, err)
 		case abandoned:
 			sc.dispose(call, answer{status, body})
 		default:
@@ -619,8 +640,10 @@ func (sc *streamConn) fail(err error) {
 // none waits long for confirmation while others follow. An error means
 // nothing was sent and done will not be called. crowd is how many more
 // requests the sender has under way, for write's choice of the flusher.
-func (sc *streamConn) sendQuiet(req *wire.StreamRequest, body []byte, crowd int, done func(error)) error {
-	call := &streamCall{op: req.Op, quiet: done, crowd: int32(crowd)}
+// With join, a send of one message may go in the request of a quiet send
+// to the same queue still waiting to be written (sendjoin.go).
+func (sc *streamConn) sendQuiet(req *wire.StreamRequest, body []byte, crowd int, join bool, done func(error)) error {
+	call := &streamCall{op: req.Op, quiet: done, crowd: int32(crowd), join: join}
 	id, err := sc.register(call)
 	if err != nil {
 		return errUnsent
@@ -637,7 +660,7 @@ func (sc *streamConn) sendQuiet(req *wire.StreamRequest, body []byte, crowd int,
 		}
 		return errUnsent
 	}
-	if call.seq.Load()%quietEvery == 0 {
+	if call.pingDue {
 		sc.ping()
 	}
 	return nil
