@@ -117,8 +117,12 @@ func (p *Pending) Wait(ctx context.Context) error {
 // only a failure, and confirms the rest in passing. Use Flush to wait for
 // all of them. A send whose connection breaks before it is confirmed is
 // sent again (at least once, as Send), so after an outage messages may
-// arrive out of order or twice. ctx bounds the wait for room and any
-// send again; m's payload may be reused once SendAsync returns.
+// arrive out of order or twice. Sends to one queue made close together
+// may travel as one request; if the switch refuses it (a full queue, one
+// message over the limit), each is sent again alone to get its own
+// answer, so a refusal too may let later messages in first. ctx bounds
+// the wait for room and any send again; m's payload may be reused once
+// SendAsync returns.
 func (c *Client) SendAsync(ctx context.Context, queue string, m Message) *Pending {
 	p := &Pending{done: make(chan struct{})}
 	if err := ctx.Err(); err != nil {
