@@ -2,6 +2,7 @@ package broker
 
 import (
 	"encoding/binary"
+	"strings"
 	"time"
 
 	"msw/internal/wire"
@@ -60,51 +61,53 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 			q.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		}
 		b.recoverPolicy(q, rq.Meta[metaPolicy])
-		disk := 0
-		for i := range rq.Messages {
-			if rq.Messages[i].DiskOnly > 0 {
-				disk++
-			}
+		if rq.Messages.DiskOnly > 0 {
+			q.onDisk = make(map[uint64]uint32, rq.Messages.DiskOnly)
 		}
-		if disk > 0 {
-			q.onDisk = make(map[uint64]uint32, disk)
-		}
-		var last *Session // the origin of the message before: most often the same
-		for i := range rq.Messages {
-			sm := &rq.Messages[i]
-			m := newStoredMessage(sm)
-			if last != nil && last.clientID == sm.Origin {
-				m.origin = last
-			} else if sm.Origin != "" {
-				o := origins[sm.Origin]
-				if o == nil {
-					// A session of the switch that wrote the record: gone,
-					// kept only to name the message's origin.
-					o = &Session{clientID: sm.Origin, b: b}
-					o.ended.Store(true)
-					origins[sm.Origin] = o
-				}
-				m.origin, last = o, o
-			}
-			q.bytes += int64(m.size())
-			b.cached.Add(int64(m.size()))
-			b.held.Add(messageCost(&m)) // counted, never refused: it was acknowledged
-			if sm.DiskOnly > 0 {
-				q.onDisk[m.id] = sm.DiskOnly
-				q.diskBytes += int64(sm.DiskOnly)
-				q.bytes += int64(sm.DiskOnly)
-				b.diskOnly.Add(1)
-			}
-			q.nextID = max(q.nextID, m.id)
-			if m.deliveries > 0 {
-				q.redeliver = append(q.redeliver, m)
-			} else {
-				q.fresh.pushBack(m)
-			}
+		if rq.Messages.Each != nil {
+			b.recoverMessages(q, rq.Messages.Each, origins)
 		}
 		b.recoverBindings(q, rq.Meta)
 		b.queues[rq.Name] = q
 	}
+}
+
+// recoverMessages queues the messages each yields. origins holds the
+// ended sessions that name recovered messages' origins, by client id.
+func (b *Broker) recoverMessages(q *Queue, each func(func(*StoredMessage)), origins map[string]*Session) {
+	var last *Session // the origin of the message before: most often the same
+	each(func(sm *StoredMessage) {
+		m := newStoredMessage(sm) // a copy: sm is the store's until we return
+		if last != nil && last.clientID == sm.Origin {
+			m.origin = last
+		} else if sm.Origin != "" {
+			o := origins[sm.Origin]
+			if o == nil {
+				// A session of the switch that wrote the record: gone,
+				// kept only to name the message's origin.
+				id := strings.Clone(sm.Origin)
+				o = &Session{clientID: id, b: b}
+				o.ended.Store(true)
+				origins[id] = o
+			}
+			m.origin, last = o, o
+		}
+		q.bytes += int64(m.size())
+		b.cached.Add(int64(m.size()))
+		b.held.Add(messageCost(&m)) // counted, never refused: it was acknowledged
+		if sm.DiskOnly > 0 {
+			q.onDisk[m.id] = sm.DiskOnly
+			q.diskBytes += int64(sm.DiskOnly)
+			q.bytes += int64(sm.DiskOnly)
+			b.diskOnly.Add(1)
+		}
+		q.nextID = max(q.nextID, m.id)
+		if m.deliveries > 0 {
+			q.redeliver = append(q.redeliver, m)
+		} else {
+			q.fresh.pushBack(m)
+		}
+	})
 }
 
 // newStoredMessage makes a queued message from its record.

@@ -335,10 +335,14 @@ func (s *Store) openTail(files []logFile) error {
 // lets go of the decoded messages.
 func (s *Store) recoveredQueues() []broker.RecoveredQueue {
 	var out []broker.RecoveredQueue
+	arena := s.idx.kept // the messages' Each reads it; the index lets it go
+	s.idx.kept = keptArena{}
 	for name, q := range s.idx.queues {
 		rq := broker.RecoveredQueue{Name: name, NextID: q.nextID, Meta: q.meta}
-		rq.Messages = q.liveKept() // every live message was decoded
-		q.kept = nil
+		if q.kept != nil { // every live message was decoded
+			rq.Messages = q.kept.recovered(q, &arena)
+			q.kept = nil
+		}
 		out = append(out, rq)
 	}
 	slices.SortFunc(out, func(a, b broker.RecoveredQueue) int { return strings.Compare(a.Name, b.Name) })
