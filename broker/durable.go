@@ -2,7 +2,9 @@ package broker
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"msw/internal/wire"
@@ -120,7 +122,15 @@ func newStoredMessage(sm *StoredMessage) message {
 // record buffers the send of ms to q, with the ids enqueueLocked will
 // give them. q.mu held.
 func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
-	sms := make([]StoredMessage, len(ms))
+	sp := storedPool.Get().(*[]StoredMessage)
+	sms := slices.Grow((*sp)[:0], len(ms))[:len(ms)]
+	defer func() {
+		clear(sms) // the pool must not keep payloads alive
+		if cap(sms) <= maxPooledStored {
+			*sp = sms[:0]
+			storedPool.Put(sp)
+		}
+	}()
 	for i := range ms {
 		m := &ms[i]
 		sms[i] = StoredMessage{
@@ -137,6 +147,15 @@ func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
 	}
 	return b.store.Append(q.name, sms)
 }
+
+// storedPool holds the slices record renders a send into: the store
+// encodes them before Append returns and keeps none of them, and a
+// fresh slice a batch (120 KiB for 1,000 messages, with five pointers a
+// message for the collector) was a fifth of the CPU of a durable batch.
+var storedPool = sync.Pool{New: func() any { return new([]StoredMessage) }}
+
+// maxPooledStored bounds the slices storedPool keeps, in messages.
+const maxPooledStored = 4096
 
 // waitSent waits until the send of ms, from id first, is durable, then
 // leaves their payloads on disk if the cache is over its bound. If it

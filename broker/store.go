@@ -29,7 +29,9 @@ type Store interface {
 	// DestroyQueue records that a queue and all its messages are gone.
 	DestroyQueue(name string) (Commit, error)
 	// Append records accepted messages of a queue as one group: after a
-	// crash either all of them come back or none do.
+	// crash either all of them come back or none do. The store keeps no
+	// reference to the slice ms after Append returns: the broker reuses
+	// it.
 	Append(queue string, ms []StoredMessage) (Commit, error)
 	// Deliver records that messages were handed to a receiver (their
 	// delivery counts went up by one).
