@@ -2,6 +2,9 @@ package broker
 
 import (
 	"encoding/binary"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"msw/internal/wire"
@@ -60,51 +63,53 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 			q.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		}
 		b.recoverPolicy(q, rq.Meta[metaPolicy])
-		disk := 0
-		for i := range rq.Messages {
-			if rq.Messages[i].DiskOnly > 0 {
-				disk++
-			}
+		if rq.Messages.DiskOnly > 0 {
+			q.onDisk = make(map[uint64]uint32, rq.Messages.DiskOnly)
 		}
-		if disk > 0 {
-			q.onDisk = make(map[uint64]uint32, disk)
-		}
-		var last *Session // the origin of the message before: most often the same
-		for i := range rq.Messages {
-			sm := &rq.Messages[i]
-			m := newStoredMessage(sm)
-			if last != nil && last.clientID == sm.Origin {
-				m.origin = last
-			} else if sm.Origin != "" {
-				o := origins[sm.Origin]
-				if o == nil {
-					// A session of the switch that wrote the record: gone,
-					// kept only to name the message's origin.
-					o = &Session{clientID: sm.Origin, b: b}
-					o.ended.Store(true)
-					origins[sm.Origin] = o
-				}
-				m.origin, last = o, o
-			}
-			q.bytes += int64(m.size())
-			b.cached.Add(int64(m.size()))
-			b.held.Add(messageCost(&m)) // counted, never refused: it was acknowledged
-			if sm.DiskOnly > 0 {
-				q.onDisk[m.id] = sm.DiskOnly
-				q.diskBytes += int64(sm.DiskOnly)
-				q.bytes += int64(sm.DiskOnly)
-				b.diskOnly.Add(1)
-			}
-			q.nextID = max(q.nextID, m.id)
-			if m.deliveries > 0 {
-				q.redeliver = append(q.redeliver, m)
-			} else {
-				q.fresh.pushBack(m)
-			}
+		if rq.Messages.Each != nil {
+			b.recoverMessages(q, rq.Messages.Each, origins)
 		}
 		b.recoverBindings(q, rq.Meta)
 		b.queues[rq.Name] = q
 	}
+}
+
+// recoverMessages queues the messages each yields. origins holds the
+// ended sessions that name recovered messages' origins, by client id.
+func (b *Broker) recoverMessages(q *Queue, each func(func(*StoredMessage)), origins map[string]*Session) {
+	var last *Session // the origin of the message before: most often the same
+	each(func(sm *StoredMessage) {
+		m := newStoredMessage(sm) // a copy: sm is the store's until we return
+		if last != nil && last.clientID == sm.Origin {
+			m.origin = last
+		} else if sm.Origin != "" {
+			o := origins[sm.Origin]
+			if o == nil {
+				// A session of the switch that wrote the record: gone,
+				// kept only to name the message's origin.
+				id := strings.Clone(sm.Origin)
+				o = &Session{clientID: id, b: b}
+				o.ended.Store(true)
+				origins[id] = o
+			}
+			m.origin, last = o, o
+		}
+		q.bytes += int64(m.size())
+		b.cached.Add(int64(m.size()))
+		b.held.Add(messageCost(&m)) // counted, never refused: it was acknowledged
+		if sm.DiskOnly > 0 {
+			q.onDisk[m.id] = sm.DiskOnly
+			q.diskBytes += int64(sm.DiskOnly)
+			q.bytes += int64(sm.DiskOnly)
+			b.diskOnly.Add(1)
+		}
+		q.nextID = max(q.nextID, m.id)
+		if m.deliveries > 0 {
+			q.redeliver = append(q.redeliver, m)
+		} else {
+			q.fresh.pushBack(m)
+		}
+	})
 }
 
 // newStoredMessage makes a queued message from its record.
@@ -117,7 +122,15 @@ func newStoredMessage(sm *StoredMessage) message {
 // record buffers the send of ms to q, with the ids enqueueLocked will
 // give them. q.mu held.
 func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
-	sms := make([]StoredMessage, len(ms))
+	sp := storedPool.Get().(*[]StoredMessage)
+	sms := slices.Grow((*sp)[:0], len(ms))[:len(ms)]
+	defer func() {
+		clear(sms) // the pool must not keep payloads alive
+		if cap(sms) <= maxPooledStored {
+			*sp = sms[:0]
+			storedPool.Put(sp)
+		}
+	}()
 	for i := range ms {
 		m := &ms[i]
 		sms[i] = StoredMessage{
@@ -134,6 +147,15 @@ func (b *Broker) record(q *Queue, ms []message) (Commit, error) {
 	}
 	return b.store.Append(q.name, sms)
 }
+
+// storedPool holds the slices record renders a send into: the store
+// encodes them before Append returns and keeps none of them, and a
+// fresh slice a batch (120 KiB for 1,000 messages, with five pointers a
+// message for the collector) was a fifth of the CPU of a durable batch.
+var storedPool = sync.Pool{New: func() any { return new([]StoredMessage) }}
+
+// maxPooledStored bounds the slices storedPool keeps, in messages.
+const maxPooledStored = 4096
 
 // waitSent waits until the send of ms, from id first, is durable, then
 // leaves their payloads on disk if the cache is over its bound. If it

@@ -29,7 +29,9 @@ type Store interface {
 	// DestroyQueue records that a queue and all its messages are gone.
 	DestroyQueue(name string) (Commit, error)
 	// Append records accepted messages of a queue as one group: after a
-	// crash either all of them come back or none do.
+	// crash either all of them come back or none do. The store keeps no
+	// reference to the slice ms after Append returns: the broker reuses
+	// it.
 	Append(queue string, ms []StoredMessage) (Commit, error)
 	// Deliver records that messages were handed to a receiver (their
 	// delivery counts went up by one).
@@ -82,8 +84,20 @@ type RecoveredQueue struct {
 	// NextID is the highest message id the queue ever gave; new messages
 	// get higher ones.
 	NextID   uint64
-	Messages []StoredMessage // in id order
+	Messages RecoveredMessages
 	Meta     map[string][]byte
+}
+
+// RecoveredMessages are a recovered queue's messages. A store hands them
+// over one at a time, from whatever form it keeps them in, so that a
+// start on a large log never holds them twice over.
+type RecoveredMessages struct {
+	Len      int // how many
+	DiskOnly int // how many have their payload on disk only (DiskOnly set)
+	// Each calls f with each message, in id order, once. A message, its
+	// strings and its payload are valid only during its call: f copies
+	// what it keeps. Nil when there are none.
+	Each func(f func(*StoredMessage))
 }
 
 // StoreStats describe a store at one moment.

@@ -98,10 +98,16 @@ type snapQueue struct {
 	meta   map[string][]byte
 }
 
-// copyLive copies what a snapshot needs of the index. s.mu held.
+// copyLive copies what a snapshot needs of the index. s.mu held. The
+// entries' slice is made at its size: grown by append, copying it again
+// at each growth was a third of a compaction's CPU.
 func (x *index) copyLive() ([]snapQueue, []snapEntry) {
-	var qs []snapQueue
-	var es []snapEntry
+	qs := make([]snapQueue, 0, len(x.queues))
+	live := 0
+	for _, q := range x.queues {
+		live += q.msgs.len()
+	}
+	es := make([]snapEntry, 0, live)
 	for name, q := range x.queues {
 		qs = append(qs, snapQueue{name: name, nextID: q.nextID, meta: maps.Clone(q.meta)})
 		q.msgs.each(func(id uint64, e *entry) bool {
@@ -151,12 +157,13 @@ func (s *Store) writeSnapshot(n uint64, queues []snapQueue, entries []snapEntry)
 	}
 	r := frameReader{s: s, files: map[uint64]File{}}
 	defer r.close()
-	var moved []snapEntry
+	moved := make([]snapEntry, 0, len(entries))
+	var group []broker.StoredMessage // reused: a record is written before the next is read
 	for i := 0; i < len(entries) && w.err == nil; {
 		// One record per queue and group.
 		q := entries[i].queue
-		var group []broker.StoredMessage
-		var ats []snapEntry
+		group = group[:0]
+		first := len(moved)
 		size := 0
 		for ; i < len(entries) && entries[i].queue == q && size < snapshotGroup; i++ {
 			en := entries[i]
@@ -166,17 +173,17 @@ func (s *Store) writeSnapshot(n uint64, queues []snapQueue, entries []snapEntry)
 			}
 			m.Deliveries = en.deliveries
 			group = append(group, m)
-			ats = append(ats, en)
+			moved = append(moved, en)
 			size += len(m.Payload)
 		}
 		kind := messagesKind(group)
 		at := w.record(kind, q, func(e *encoder) { e.messages(kind, group) })
-		for k := range ats {
-			ats[k].at = at
-			ats[k].at.idx = uint32(k)
+		for k := range moved[first:] {
+			moved[first+k].at = at
+			moved[first+k].at.idx = uint32(k)
 		}
-		moved = append(moved, ats...)
 	}
+	clear(group)
 	w.record(kindEnd, "", nil)
 	if w.err != nil {
 		return nil, w.err
@@ -202,11 +209,13 @@ type snapWriter struct {
 	id  uint64
 	off int64
 	err error
+	buf []byte // the last record's, reused: each is written before the next
 }
 
 func (w *snapWriter) record(kind byte, queue string, fill func(e *encoder)) loc {
-	var e encoder
+	e := encoder{b: w.buf[:0]}
 	e.frame(kind, queue, fill)
+	w.buf = e.b
 	at := loc{file: w.id, off: w.off, size: uint32(len(e.b))}
 	if w.err == nil {
 		_, w.err = w.f.Write(e.b)

@@ -84,23 +84,24 @@ func TestAckedSpaceIsReclaimedToTwiceTheLiveData(t *testing.T) {
 	st.Close()
 	st2 := mustOpen(t, dir, opts)
 	q := recoveredQueue(st2.Recovered(), "q")
-	if q == nil || len(q.Messages) != keep || q.Messages[0].ID != total-keep+1 || q.NextID != total {
-		t.Fatalf("after reclaim and restart: %+v", summary(q))
+	if q == nil {
+		t.Fatal("after reclaim and restart: no queue")
 	}
-	for i, m := range q.Messages {
+	ms := messagesOf(q)
+	if len(ms) != keep || ms[0].ID != total-keep+1 || q.NextID != total {
+		t.Fatalf("after reclaim and restart: %+v", summary(q, ms))
+	}
+	for i, m := range ms {
 		if want := fmt.Sprintf("%0*d", size, total-keep+i); string(m.Payload) != want {
 			t.Fatalf("message %d: payload %.20q..., want %.20q...", m.ID, m.Payload, want)
 		}
 	}
 }
 
-func summary(q *broker.RecoveredQueue) string {
-	if q == nil {
-		return "no queue"
-	}
-	s := fmt.Sprintf("%d messages, next id %d", len(q.Messages), q.NextID)
-	if len(q.Messages) > 0 {
-		s += fmt.Sprintf(", first %d", q.Messages[0].ID)
+func summary(q *broker.RecoveredQueue, ms []broker.StoredMessage) string {
+	s := fmt.Sprintf("%d messages, next id %d", len(ms), q.NextID)
+	if len(ms) > 0 {
+		s += fmt.Sprintf(", first %d", ms[0].ID)
 	}
 	return s
 }

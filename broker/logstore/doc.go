@@ -39,8 +39,12 @@
 // often it was delivered. A torn tail (the last file ends inside a record
 // and no good record follows) is cut and logged; any other bad record
 // refuses the open with file and offset, unless Repair. Replay keeps
-// payloads in memory up to CacheBytes; the rest are read back, checksum
-// verified, when the broker delivers them (Store.Read).
+// what the broker needs of each message it decodes compactly (kept.go),
+// with payloads up to CacheBytes; the rest are read back, checksum
+// verified, when the broker delivers them (Store.Read). The broker takes
+// the kept messages one at a time (RecoveredMessages), so that a start
+// holds them once in the store's form and once in its own, never as a
+// third, decoded copy.
 //
 // # Reclaiming
 //

@@ -1,6 +1,7 @@
 package logstore
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"sync"
@@ -91,8 +92,33 @@ func payloadsOf(q *broker.RecoveredQueue) string {
 		return "<no queue>"
 	}
 	var ps []string
-	for _, m := range q.Messages {
+	for _, m := range messagesOf(q) {
 		ps = append(ps, string(m.Payload))
 	}
 	return strings.Join(ps, " ")
+}
+
+// messagesOf collects a recovered queue's messages, copied, and checks
+// their count against Len and DiskOnly. It takes them: call it once.
+func messagesOf(q *broker.RecoveredQueue) []broker.StoredMessage {
+	var ms []broker.StoredMessage
+	if q.Messages.Each != nil {
+		q.Messages.Each(func(m *broker.StoredMessage) {
+			c := *m
+			c.Origin, c.Topic = strings.Clone(c.Origin), strings.Clone(c.Topic)
+			c.CorrelationID, c.ReplyTo = strings.Clone(c.CorrelationID), strings.Clone(c.ReplyTo)
+			c.Payload = bytes.Clone(c.Payload)
+			ms = append(ms, c)
+		})
+	}
+	disk := 0
+	for _, m := range ms {
+		if m.DiskOnly > 0 {
+			disk++
+		}
+	}
+	if len(ms) != q.Messages.Len || disk != q.Messages.DiskOnly {
+		panic(fmt.Sprintf("queue %s: %d messages (%d on disk only), Len %d, DiskOnly %d", q.Name, len(ms), disk, q.Messages.Len, q.Messages.DiskOnly))
+	}
+	return ms
 }

@@ -1,7 +1,6 @@
 package logstore
 
 import (
-	"bytes"
 	"slices"
 
 	"msw/broker"
@@ -36,10 +35,9 @@ type iqueue struct {
 	msgs   msgIndex
 	meta   map[string][]byte
 	at     loc // its create record, so a failed write can take it back
-	// kept is the messages replay decoded, in id order, until Recovered;
-	// some may have been acked since (keptDead of them).
-	kept     []broker.StoredMessage
-	keptDead int
+	// kept is the messages replay decoded, until Recovered; some may
+	// have been acked since. Nil once replay is over.
+	kept *kept
 }
 
 // index is the live state. Guarded by the store's mu.
@@ -49,24 +47,7 @@ type index struct {
 	// keepBudget is the payload bytes replay may still keep in memory;
 	// payloads past it are left on disk.
 	keepBudget int64
-	arena      []byte // where replay copies the payloads it keeps
-}
-
-// arenaChunk is the size of the blocks replay copies kept payloads into,
-// so that a million small payloads are a few hundred allocations.
-const arenaChunk = 1 << 20
-
-// keepCopy copies a payload replay keeps out of the file's buffer.
-func (x *index) keepCopy(p []byte) []byte {
-	if len(p) > arenaChunk/4 {
-		return bytes.Clone(p)
-	}
-	if len(x.arena)+len(p) > cap(x.arena) {
-		x.arena = make([]byte, 0, arenaChunk)
-	}
-	start := len(x.arena)
-	x.arena = append(x.arena, p...)
-	return x.arena[start:len(x.arena):len(x.arena)]
+	kept       keptArena // what replay keeps of the messages it decodes
 }
 
 func newIndex() *index { return &index{queues: map[string]*iqueue{}} }
@@ -102,14 +83,15 @@ func (x *index) apply(r *record, at loc, keep bool) {
 			e := entry{at: at, deliveries: m.Deliveries, size: messageSize(m)}
 			e.at.idx = uint32(i)
 			if keep {
-				k := *m
-				if n := int64(len(k.Payload)); n > 0 && n <= x.keepBudget {
-					k.Payload = x.keepCopy(k.Payload) // let the file's buffer go
+				n := int64(len(m.Payload))
+				payload := n <= x.keepBudget
+				if payload {
 					x.keepBudget -= n
-				} else if n > 0 {
-					k.DiskOnly, k.Payload = uint32(n), nil
 				}
-				q.keep(k)
+				if q.kept == nil {
+					q.kept = &kept{}
+				}
+				q.kept.add(m.ID, x.kept.put(m, payload))
 			}
 			if old, ok := q.msgs.put(m.ID, e); ok {
 				x.liveBytes -= int64(old.size)
@@ -150,50 +132,10 @@ func (x *index) ack(q *iqueue, ids []uint64) {
 		if e, ok := q.msgs.del(id); ok {
 			x.liveBytes -= int64(e.size)
 			if q.kept != nil {
-				q.keptDead++
+				q.kept.acked(&q.msgs)
 			}
 		}
 	}
-	if q.keptDead > 1024 && q.keptDead > len(q.kept)/2 {
-		q.kept = q.liveKept()
-	}
-}
-
-// keep adds a message replay decoded to q.kept, in id order (a queue's
-// ids grow, so that is an append but for a message recorded again).
-func (q *iqueue) keep(m broker.StoredMessage) {
-	n := len(q.kept)
-	if n == 0 || m.ID > q.kept[n-1].ID {
-		q.kept = append(q.kept, m)
-		return
-	}
-	i, found := slices.BinarySearchFunc(q.kept, m.ID, func(k broker.StoredMessage, id uint64) int { return cmpU(k.ID, id) })
-	if found {
-		q.kept[i] = m
-		return
-	}
-	q.kept = slices.Insert(q.kept, i, m)
-}
-
-// liveKept drops the acked messages from q.kept, in place, and returns
-// it, each message with its delivery count from the index.
-func (q *iqueue) liveKept() []broker.StoredMessage {
-	kept, live, j := q.kept, q.kept[:0], 0
-	q.msgs.each(func(id uint64, e *entry) bool {
-		for j < len(kept) && kept[j].ID < id {
-			j++
-		}
-		if j < len(kept) && kept[j].ID == id {
-			m := kept[j]
-			m.Deliveries = e.deliveries
-			live = append(live, m)
-			j++
-		}
-		return true
-	})
-	clear(kept[len(live):]) // let the dropped payloads go
-	q.keptDead = 0
-	return live
 }
 
 func (x *index) drop(name string) {

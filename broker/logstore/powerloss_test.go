@@ -109,7 +109,7 @@ func powerLossRound(t *testing.T, seed uint64) int {
 	present := map[uint64]bool{}
 	if q != nil {
 		var last uint64
-		for _, m := range q.Messages {
+		for _, m := range messagesOf(q) {
 			if m.ID <= last {
 				t.Fatalf("seed %d: ids out of order: %d after %d", seed, m.ID, last)
 			}

@@ -2,6 +2,7 @@ package logstore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -113,21 +114,31 @@ func (s *Store) replay() error {
 	if err != nil {
 		return err
 	}
-	var data []byte
+	var w window
+	defer w.close()
 	for i, f := range files {
-		data, err = s.readFile(f.id, data)
+		lastFile := i == len(files)-1
+		if err := w.open(s.fs, s.path(f.id)); err != nil {
+			return err
+		}
+		good, size, bad, err := s.replayFile(f.id, &w, lastFile)
+		w.close()
 		if err != nil {
 			return err
 		}
-		lastFile := i == len(files)-1
-		good, bad := s.replayFile(f.id, data, lastFile)
-		s.physEnd = int64(len(data))
+		s.physEnd = size
 		if bad == "" {
 			// A zero tail is room, not log.
 			s.sizes[f.id] = good
 			s.logBytes.Add(good)
 			continue
 		}
+		// What follows the bad record decides what it is: read it all.
+		data, err := s.readFile(f.id, nil)
+		if err != nil {
+			return err
+		}
+		s.physEnd = int64(len(data))
 		s.sizes[f.id] = int64(len(data))
 		s.logBytes.Add(int64(len(data)))
 		if lastFile && !isSnap(f.id) && !anyGoodAfter(data, good) {
@@ -164,9 +175,8 @@ func (s *Store) replay() error {
 	return s.openTail(files)
 }
 
-// readFile reads file id whole into buf's memory, grown if need be:
-// replay reads segment after segment into one buffer, since nothing it
-// keeps points into it.
+// readFile reads file id whole into buf's memory, grown if need be: what
+// replay does with a file past a bad record.
 func (s *Store) readFile(id uint64, buf []byte) ([]byte, error) {
 	f, err := s.fs.OpenFile(s.path(id), os.O_RDONLY, 0)
 	if err != nil {
@@ -194,37 +204,63 @@ func (s *Store) readFile(id uint64, buf []byte) ([]byte, error) {
 	}
 }
 
-// replayFile applies the records of one file; it returns the offset up
-// to which the file read well and, if it did not to the end, why. The
-// last file's zero tail ends it well.
-func (s *Store) replayFile(id uint64, data []byte, last bool) (int64, string) {
+// replayFile applies the records of the file w reads; it returns the
+// offset up to which the file read well, the file's size and, if it did
+// not read well to the end, why (the size is then unknown). The last
+// file's zero tail ends it well. Nothing the index keeps points into w's
+// buffer.
+func (s *Store) replayFile(id uint64, w *window, last bool) (good, size int64, bad string, err error) {
 	magic := segmentMagic
 	if isSnap(id) {
 		magic = snapshotMagic
 	}
+	data, err := w.at(0, magicLen)
+	if err != nil {
+		return 0, 0, "", err
+	}
 	if len(data) < magicLen {
 		if string(data) == magic[:len(data)] {
-			return 0, "file cut short in its header"
+			return 0, 0, "file cut short in its header", nil
 		}
-		return 0, "not a log file"
+		return 0, 0, "not a log file", nil
 	}
 	if string(data[:magicLen]) != magic {
-		return 0, "not a log file"
+		return 0, 0, "not a log file", nil
 	}
 	off := int64(magicLen)
 	ended := false
 	var rd recordDecoder
-	for off < int64(len(data)) {
-		if last && !isSnap(id) && zeroTail(data[off:]) {
-			return off, ""
-		}
-		fr, err := readFrame(data[off:])
+	for {
+		b, err := w.at(off, frameHeader)
 		if err != nil {
-			return off, err.Error()
+			return 0, 0, "", err
+		}
+		if len(b) == 0 {
+			break
+		}
+		if last && !isSnap(id) && len(b) >= frameHeader && string(b[:frameHeader]) == string(zeroBlock[:frameHeader]) {
+			zeros, end, err := w.zerosFrom(off)
+			if err != nil {
+				return 0, 0, "", err
+			}
+			if zeros {
+				return off, end, "", nil
+			}
+		}
+		if len(b) >= frameHeader {
+			if n := binary.LittleEndian.Uint32(b); n <= maxBody && len(b) < frameHeader+int(n) {
+				if b, err = w.at(off, frameHeader+int(n)); err != nil {
+					return 0, 0, "", err
+				}
+			}
+		}
+		fr, err := readFrame(b)
+		if err != nil {
+			return off, 0, err.Error(), nil
 		}
 		r, err := rd.decode(fr.body)
 		if err != nil || ended {
-			return off, errBadRecord.Error()
+			return off, 0, errBadRecord.Error(), nil
 		}
 		if r.kind == kindEnd {
 			ended = true
@@ -234,9 +270,9 @@ func (s *Store) replayFile(id uint64, data []byte, last bool) (int64, string) {
 		off += int64(fr.size)
 	}
 	if isSnap(id) && !ended {
-		return off, "snapshot has no end"
+		return off, 0, "snapshot has no end", nil
 	}
-	return off, ""
+	return off, off, "", nil
 }
 
 // zeroTail reports whether b, the rest of a file from a record's place,
@@ -335,10 +371,14 @@ func (s *Store) openTail(files []logFile) error {
 // lets go of the decoded messages.
 func (s *Store) recoveredQueues() []broker.RecoveredQueue {
 	var out []broker.RecoveredQueue
+	arena := s.idx.kept // the messages' Each reads it; the index lets it go
+	s.idx.kept = keptArena{}
 	for name, q := range s.idx.queues {
 		rq := broker.RecoveredQueue{Name: name, NextID: q.nextID, Meta: q.meta}
-		rq.Messages = q.liveKept() // every live message was decoded
-		q.kept = nil
+		if q.kept != nil { // every live message was decoded
+			rq.Messages = q.kept.recovered(q, &arena)
+			q.kept = nil
+		}
 		out = append(out, rq)
 	}
 	slices.SortFunc(out, func(a, b broker.RecoveredQueue) int { return strings.Compare(a.Name, b.Name) })

@@ -131,7 +131,7 @@ func TestQueuePropertiesSurviveRestartAndCompaction(t *testing.T) {
 	st2 := mustOpen(t, testDir, Options{Prealloc: testPrealloc, FS: mfs.crash()})
 	q := recoveredQueue(st2.Recovered(), "q")
 	// Besides ttl, the broker keeps the queue's creation time.
-	if q == nil || len(q.Meta) != 2 || string(q.Meta["ttl"]) != "2m" || len(q.Meta["created"]) != 8 || len(q.Messages) != 30 {
+	if q == nil || len(q.Meta) != 2 || string(q.Meta["ttl"]) != "2m" || len(q.Meta["created"]) != 8 || len(messagesOf(q)) != 30 {
 		t.Fatalf("after compaction and restart: %+v", q)
 	}
 }
