@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -306,7 +307,7 @@ func TestPublishTrace(t *testing.T) {
 func TestPublishCopyBytes(t *testing.T) {
 	skipOnEngine(t, "it measures the memory switch, done in the run over memory; the heap of the in-process cluster would count")
 	const n = 1 << 14 // the rings fill exactly, so no slack is counted
-	heap := func(queues int) uint64 {
+	heap := func(queues int) int64 {
 		b := New(Options{TraceSize: -1})
 		for i := range queues {
 			q := "q" + string(rune('a'+i))
@@ -323,10 +324,20 @@ func TestPublishCopyBytes(t *testing.T) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		runtime.KeepAlive(b)
-		return after.HeapAlloc - before.HeapAlloc
+		return int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	}
-	one, eleven := heap(1), heap(11)
-	perCopy := float64(eleven-one) / float64(10*n)
+	// The heap is the process's: what goroutines other tests left behind
+	// free or allocate meanwhile counts too (once, under load, the eleven
+	// queues measured less than the one). The least of three tries is
+	// the copies' own cost.
+	perCopy := math.Inf(1)
+	var one int64
+	for range 3 {
+		o, eleven := heap(1), heap(11)
+		if c := float64(eleven-o) / float64(10*n); c >= 0 && c < perCopy {
+			perCopy, one = c, o
+		}
+	}
 	t.Logf("heap per extra copy: %.1f B (one queue: %.1f B per message of 100 B)", perCopy, float64(one)/n)
 	if perCopy > 64 {
 		t.Errorf("an extra copy costs %.1f B; want at most 64", perCopy)
