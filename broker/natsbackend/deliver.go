@@ -1,10 +1,12 @@
 package natsbackend
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,29 +25,53 @@ const (
 )
 
 // Publish appends messages to a queue's stream, in order, and returns
-// their stream sequences once every one is stored (replicated, with
-// Replicas above 1). A send of a few small messages is first offered to
-// the gateways with a transfer of the queue waiting (direct.go): those
-// taken (the first ones) have the ids the receiving gateway gave them
-// and are not stored, the rest are. On an error some of them may have
-// been stored: the sender, answered with the error, sends again (at
-// least once).
-func (e *Engine) Publish(queue string, ms []wire.Message, origin string) ([]uint64, error) {
+// what waits for their stream sequences, which it reports once every one
+// is stored (replicated, with Replicas above 1). A send of a few small
+// messages is first offered to the gateways with a transfer of the queue
+// waiting (direct.go): those taken (the first ones) have the ids the
+// receiving gateway gave them and are not stored, the rest are, by the
+// wait, once prior has returned. The offer is on its way when Publish
+// returns, and the messages are copied: ms may be reused. A larger send
+// is stored before Publish returns, after prior. On an error some of them may have been stored: the sender,
+// answered with the error, sends again (at least once).
+func (e *Engine) Publish(queue string, ms []wire.Message, origin string, prior func()) func() ([]uint64, error) {
 	if _, err := streamOf(queue); err != nil {
-		return nil, err
+		return func() ([]uint64, error) { return nil, err }
 	}
 	subject := queueSubject + escape(queue)
-	var direct []uint64
-	if offerable(ms) {
-		if direct = e.offer(queue, ms, origin); len(direct) == len(ms) {
+	if prior == nil {
+		prior = func() {}
+	}
+	if !offerable(ms) {
+		prior()
+		ids, err := e.store(queue, subject, ms, origin)
+		return func() ([]uint64, error) { return ids, err }
+	}
+	ms = cloneMessages(ms) // what no transfer takes is stored by the wait
+	offered := e.offer(queue, ms, origin)
+	return func() ([]uint64, error) {
+		direct := offered()
+		if len(direct) == len(ms) {
 			return direct, nil
 		}
+		prior()
+		ids, err := e.store(queue, subject, ms[len(direct):], origin)
+		if err != nil {
+			return nil, err
+		}
+		return append(direct, ids...), nil
 	}
-	ids, err := e.store(queue, subject, ms[len(direct):], origin)
-	if err != nil {
-		return nil, err
+}
+
+// cloneMessages copies messages with their payloads and strings.
+func cloneMessages(ms []wire.Message) []wire.Message {
+	out := make([]wire.Message, len(ms))
+	for i := range ms {
+		out[i] = ms[i]
+		out[i].CorrelationID, out[i].ReplyTo = strings.Clone(ms[i].CorrelationID), strings.Clone(ms[i].ReplyTo)
+		out[i].Payload = bytes.Clone(ms[i].Payload)
 	}
-	return append(direct, ids...), nil
+	return out
 }
 
 // store publishes ms to the queue's stream: Publish without the offer.

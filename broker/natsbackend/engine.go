@@ -63,6 +63,7 @@ type Engine struct {
 	own       *ownSends
 	direct    *direct
 	acks      *acks
+	reqs      *requests
 }
 
 var _ broker.Engine = (*Engine)(nil)
@@ -101,6 +102,10 @@ func Open(o Options) (*Engine, error) {
 		return nil, fmt.Errorf("nats backend %s: jetstream: %w", o.URL, err)
 	}
 	e := &Engine{o: o, nc: nc, js: js, consumers: make(map[string]jetstream.Consumer), own: newOwnSends()}
+	if err := e.startRequests(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
+	}
 	if err := e.startAcks(); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
