@@ -75,26 +75,36 @@ func cloneMessages(ms []wire.Message) []wire.Message {
 }
 
 // store publishes ms to the queue's stream: Publish without the offer.
+// A send of fastBatchMin messages or more goes as a fast batch
+// (fastbatch.go), fewer one by one.
 func (e *Engine) store(queue, subject string, ms []wire.Message, origin string) ([]uint64, error) {
 	ids := make([]uint64, len(ms))
-	if len(ms) == 1 {
-		ctx, cancel := e.ctx()
-		defer cancel()
-		ack, err := e.js.PublishMsg(ctx, toMsg(subject, &ms[0], origin))
-		if err != nil {
-			return nil, e.publishError(queue, err)
-		}
-		ids[0] = ack.Sequence
-		e.own.record(e.own.sent, queue, ack.Sequence)
-		e.direct.dirty(queue)
-		return ids, nil
+	var err error
+	switch {
+	case len(ms) == 1:
+		ids[0], err = e.publishOne(queue, subject, &ms[0], origin)
+	case len(ms) >= fastBatchMin:
+		err = e.publishBatch(queue, subject, ms, origin, ids)
+	default:
+		err = e.publishAsync(queue, subject, ms, origin, ids)
 	}
-	if err := e.publishAsync(queue, subject, ms, origin, ids); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	e.own.record(e.own.sent, queue, ids[len(ids)-1])
 	e.direct.dirty(queue)
 	return ids, nil
+}
+
+// publishOne publishes m and returns its stream sequence once stored.
+func (e *Engine) publishOne(queue, subject string, m *wire.Message, origin string) (uint64, error) {
+	ctx, cancel := e.ctx()
+	defer cancel()
+	ack, err := e.js.PublishMsg(ctx, toMsg(subject, m, origin))
+	if err != nil {
+		return 0, e.publishError(queue, err)
+	}
+	return ack.Sequence, nil
 }
 
 // publishWindow is how many messages of a batch are published and not

@@ -64,6 +64,7 @@ type Engine struct {
 	direct    *direct
 	acks      *acks
 	reqs      *requests
+	fast      *fastBatches
 }
 
 var _ broker.Engine = (*Engine)(nil)
@@ -107,6 +108,10 @@ func Open(o Options) (*Engine, error) {
 		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
 	}
 	if err := e.startAcks(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
+	}
+	if err := e.startFastBatches(); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
 	}
@@ -187,6 +192,8 @@ func (e *Engine) CreateQueue(name string) error {
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    e.o.Replicas,
+		// Sends of many messages go as fast batches (fastbatch.go).
+		AllowBatchPublish: true,
 	}
 	var s jetstream.Stream
 	err = e.replicated(func(ctx context.Context) (err error) {
@@ -276,11 +283,15 @@ func (e *Engine) consumer(name string) (jetstream.Consumer, error) {
 	return c, nil
 }
 
-// forget drops a queue's cached consumer.
+// forget drops a queue's cached consumer, and what it knew of the
+// queue's stream taking batches.
 func (e *Engine) forget(name string) {
 	e.mu.Lock()
 	delete(e.consumers, name)
 	e.mu.Unlock()
+	e.fast.mu.Lock()
+	delete(e.fast.disabled, name)
+	e.fast.mu.Unlock()
 }
 
 // Queues lists the cluster's queues whose names start with prefix.
