@@ -290,7 +290,7 @@ func (e *Engine) forget(name string) {
 	delete(e.consumers, name)
 	e.mu.Unlock()
 	e.fast.mu.Lock()
-	delete(e.fast.disabled, name)
+	delete(e.fast.allowed, name)
 	e.fast.mu.Unlock()
 }
 

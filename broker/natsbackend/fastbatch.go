@@ -56,9 +56,9 @@ type fastBatches struct {
 	prefix string // <inbox>.
 	sub    *nats.Subscription
 
-	mu       sync.Mutex // leaf
-	batches  map[string]*fastBatch
-	disabled map[string]bool // queues whose stream refused a batch
+	mu      sync.Mutex // leaf
+	batches map[string]*fastBatch
+	allowed map[string]bool // whether a queue's stream takes batches, once looked up
 }
 
 // fastBatch is what a batch under way has heard from its stream.
@@ -78,7 +78,7 @@ type fastBatch struct {
 
 // startFastBatches subscribes to the batches' answers.
 func (e *Engine) startFastBatches() error {
-	f := &fastBatches{prefix: e.nc.NewInbox() + ".", batches: make(map[string]*fastBatch), disabled: make(map[string]bool)}
+	f := &fastBatches{prefix: e.nc.NewInbox() + ".", batches: make(map[string]*fastBatch), allowed: make(map[string]bool)}
 	sub, err := e.nc.Subscribe(f.prefix+">", f.onAnswer)
 	if err != nil {
 		return err
@@ -142,10 +142,12 @@ func (f *fastBatches) onAnswer(m *nats.Msg) {
 
 // publishBatch stores ms as a fast batch, after ms[0] published alone
 // (publishOne), and puts their stream sequences in ids. A queue whose
-// stream does not take batches (created before its queues allowed them)
-// gets them as asynchronous publishes instead: its stream refuses every
-// message of the batch, so nothing of it is stored twice. On an error
-// some of them may be stored.
+// stream does not take batches (made by a gateway from before they were
+// used, or on a server that has none: its config says so, looked up once
+// per queue) gets them as asynchronous publishes instead; so does one
+// whose stream refuses the batch's first message, which refuses the
+// batch whole (nothing of it is stored twice). On an error some of them
+// may be stored.
 func (e *Engine) publishBatch(queue, subject string, ms []wire.Message, origin string, ids []uint64) error {
 	f := e.fast
 	first, err := e.publishOne(queue, subject, &ms[0], origin)
@@ -154,17 +156,14 @@ func (e *Engine) publishBatch(queue, subject string, ms []wire.Message, origin s
 	}
 	ids[0] = first
 	rest := ms[1:]
-	f.mu.Lock()
-	off := f.disabled[queue]
-	f.mu.Unlock()
-	if off {
+	if !e.batchesAllowed(queue) {
 		return e.publishAsync(queue, subject, rest, origin, ids[1:])
 	}
 	stored, err := e.fastBatch(queue, subject, rest, origin)
 	switch {
 	case errors.Is(err, errNoBatches):
 		f.mu.Lock()
-		f.disabled[queue] = true
+		f.allowed[queue] = false
 		f.mu.Unlock()
 		return e.publishAsync(queue, subject, rest, origin, ids[1:])
 	case errors.Is(err, errBatchLater):
@@ -177,6 +176,34 @@ func (e *Engine) publishBatch(queue, subject string, ms []wire.Message, origin s
 		ids[1+i] = stored - uint64(len(rest)-1-i)
 	}
 	return nil
+}
+
+// batchesAllowed reports whether the queue's stream takes fast batches,
+// as its config says; a failed look-up says no (and is tried again on
+// the next batch).
+func (e *Engine) batchesAllowed(queue string) bool {
+	f := e.fast
+	f.mu.Lock()
+	allowed, known := f.allowed[queue]
+	f.mu.Unlock()
+	if known {
+		return allowed
+	}
+	name, err := streamOf(queue)
+	if err != nil {
+		return false
+	}
+	ctx, cancel := e.ctx()
+	defer cancel()
+	s, err := e.js.Stream(ctx, name)
+	if err != nil {
+		return false
+	}
+	allowed = s.CachedInfo().Config.AllowBatchPublish
+	f.mu.Lock()
+	f.allowed[queue] = allowed
+	f.mu.Unlock()
+	return allowed
 }
 
 // errNoBatches is a stream's refusal of a whole batch because it takes

@@ -65,14 +65,12 @@ func TestSendBatchAsFastBatch(t *testing.T) {
 
 // TestSendBatchToStreamWithoutBatches: a queue whose stream takes no
 // batches (made by a gateway from before they were used) gets a batch
-// send as single publishes, each message once.
+// send as single publishes, each message once; so does one whose stream
+// stops taking them after the gateway saw it take one (the stream
+// refuses the batch: the gateway learns it then).
 func TestSendBatchToStreamWithoutBatches(t *testing.T) {
 	c := natstest.Start(t, 3)
 	a := startGateway(t, c, "a")
-	stream, err := natsbackend.StreamOf("old")
-	if err != nil {
-		t.Fatal(err)
-	}
 	nc, err := nats.Connect(c.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -82,13 +80,27 @@ func TestSendBatchToStreamWithoutBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.CreateStream(ctxT(t), jetstream.StreamConfig{
-		Name: stream, Subjects: []string{natsbackend.QueueSubject("old")},
-		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: 3,
-	}); err != nil {
+	config := func(queue string, batches bool) jetstream.StreamConfig {
+		stream, err := natsbackend.StreamOf(queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jetstream.StreamConfig{
+			Name: stream, Subjects: []string{natsbackend.QueueSubject(queue)},
+			Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, Replicas: 3,
+			AllowBatchPublish: batches,
+		}
+	}
+	if _, err := js.CreateStream(ctxT(t), config("old", false)); err != nil {
 		t.Fatal(err)
 	}
-	for range 2 { // the second finds the queue known to refuse batches
-		sendBatchAndTake(t, a, "old", 300)
+	sendBatchAndTake(t, a, "old", 300)
+
+	sendBatchAndTake(t, a, "turned", 300) // a batch, taken
+	if _, err := js.UpdateStream(ctxT(t), config("turned", false)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // refused, then known to refuse
+		sendBatchAndTake(t, a, "turned", 300)
 	}
 }
