@@ -15,11 +15,11 @@ import (
 )
 
 // A send of many messages is stored with JetStream's fast batch publish
-// (docs/scale-out.md, "Batches"): the messages go out as plain publishes
-// whose reply subject names the batch, a sequence in it and what the
-// message does (start, append, commit), and the stream answers once per
-// flow window instead of once per message, and with one PubAck for the
-// commit. On the wire each message's reply subject is
+// (docs/scale-out.md, the mapping's send row): the messages go out as
+// plain publishes whose reply subject names the batch, a sequence in it
+// and what the message does (start, append, commit), and the stream
+// answers once per flow window instead of once per message, and with
+// one PubAck for the commit. On the wire each message's reply subject is
 //
 //	<prefix>.<batch id>.<flow>.fail.<seq>.<op>.$FI
 //
