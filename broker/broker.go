@@ -524,14 +524,23 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 
 // sendPending is send up to its wait for the store (sendpending.go).
 func (b *Broker) sendPending(s *Session, queue string, ms []wire.Message, number numbering) (PendingSend, error) {
+	return b.sendPendingLined(s, queue, ms, number, true)
+}
+
+// sendPendingLined is sendPending; with lined false (a send that already
+// has its place in the session's line of engine sends, remotesend.go) it
+// neither forwards first nor goes in the line.
+func (b *Broker) sendPendingLined(s *Session, queue string, ms []wire.Message, number numbering, lined bool) (PendingSend, error) {
 	if b.closed.Load() {
 		return PendingSend{}, ErrClosed
 	}
 	if len(ms) == 0 {
 		return PendingSend{}, nil
 	}
-	if id, err, done := b.forwardFirst(s, queue, ms); done {
-		return PendingSend{first: id}, err
+	if lined {
+		if p, ok := b.forwardFirst(s, queue, ms); ok {
+			return p, nil
+		}
 	}
 	q, err := b.lookup(queue)
 	if err != nil {
@@ -547,8 +556,7 @@ func (b *Broker) sendPending(s *Session, queue string, ms []wire.Message, number
 		return PendingSend{}, err
 	}
 	if q.remote != nil { // held by the engine, not in this process's memory
-		id, err := b.sendRemote(s, q, ms, stored, number)
-		return PendingSend{first: id}, err
+		return b.sendRemote(s, q, ms, stored, number, lined)
 	}
 	return b.put(s, q, stored, now, number, &ms[0])
 }

@@ -24,7 +24,7 @@
 //	Session.mu
 //	Broker.ttlMu (the sweeper's set of queues with a TTL; a leaf elsewhere)
 //	Queue.mu  (a publish holds its matching queues' at once, in name order)
-//	trace slot locks, Broker.namesMu (leaves)
+//	trace slot locks, Broker.namesMu, Session.linesMu (leaves)
 //
 // Send, transfer and ack take a read lock on a map only to look a queue or
 // session up, then work under that one queue's mutex. Different queues never
@@ -152,8 +152,11 @@
 // Queue whose remote part (remote.go) records which of this process's
 // sessions holds which fetched message; send, transfer, ack, release and
 // the end of a session go to the engine, and transient queues stay here,
-// exposed to the other gateways through it. Without an engine each hook
-// is one nil check and nothing else changes.
+// exposed to the other gateways through it. A send to the engine is a
+// PendingSend too (remotesend.go): its messages are on their way when
+// SendPending returns and Wait waits for the cluster's answer, each
+// session keeping its sends to one queue in order. Without an engine
+// each hook is one nil check and nothing else changes.
 //
 // # Why a segment log
 //

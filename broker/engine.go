@@ -34,11 +34,18 @@ type Engine interface {
 	// Info describes a queue as the whole cluster sees it: Depth,
 	// InFlight, Bytes and Created are filled in.
 	Info(name string) (wire.QueueInfo, error)
-	// Publish appends messages to a queue in order and returns their ids;
-	// it returns once the engine has each stored, or handed to a
-	// gateway's waiting Fetch with a copy kept until it is settled
-	// (docs/scale-out.md, "The direct hand-off").
-	Publish(queue string, ms []wire.Message, origin string) ([]uint64, error)
+	// Publish appends messages to a queue in order and returns what
+	// waits for their ids: the wait returns once the engine has each
+	// stored, or handed to a gateway's waiting Fetch with a copy kept
+	// until it is settled (docs/scale-out.md, "The direct hand-off").
+	// When Publish returns, the messages are on their way or stored, and
+	// copied (ms may be reused). prior, if not nil, is called before
+	// anything is stored: it returns once the sends this one must follow
+	// are answered. A Publish of one message started before the wait of
+	// an earlier one to the queue returned keeps its place behind it, as
+	// far as one gateway receives both; of several, only one started
+	// after it. The wait is called once.
+	Publish(queue string, ms []wire.Message, origin string, prior func()) (wait func() ([]uint64, error))
 	// Fetch takes up to max messages of a queue for this gateway: those
 	// ready at once, or else waits up to wait (or until ctx ends) for the
 	// first one, stored or handed over by a Publish meanwhile. Each comes
@@ -63,8 +70,12 @@ type Engine interface {
 	// until the returned function is called.
 	ExposeTransient(queue string, deliver func(ms []wire.Message, origin string) (uint64, error)) (func(), error)
 	// Forward sends messages to a transient queue that another gateway
-	// exposes; ErrNoSuchQueue if none does.
-	Forward(queue string, ms []wire.Message, origin string) (uint64, error)
+	// exposes and returns what waits for the first one's id;
+	// ErrNoSuchQueue if none has the queue. When Forward returns, the
+	// messages are on their way and copied (ms may be reused), behind
+	// those of every Forward to the queue before it. The wait is called
+	// once.
+	Forward(queue string, ms []wire.Message, origin string) (wait func() (uint64, error))
 }
 
 // Fetched is one message an Engine handed to this gateway.

@@ -137,68 +137,13 @@ func (q *Queue) remoteInfo(qi *wire.QueueInfo) {
 	qi.OldestMessage = ri.OldestMessage
 }
 
-// sendRemote is send to an engine queue; stored are the messages as the
-// broker would queue them, for the trace.
-func (b *Broker) sendRemote(s *Session, q *Queue, ms []wire.Message, stored []message, number numbering) (uint64, error) {
-	if number != nil {
-		return 0, fmt.Errorf("%s: numbered sends: %w", q.name, ErrNotSupported)
-	}
-	ids, err := b.engine.Publish(q.name, ms, clientOf(s))
-	if errors.Is(err, ErrNoSuchQueue) {
-		b.forgetRemote(q)
-	}
-	if err != nil {
-		return 0, err
-	}
-	b.Counters.Sent.Add(uint64(len(ms)))
-	if b.trace != nil {
-		for i := range stored {
-			stored[i].id = ids[i]
-		}
-		b.traceMessages(wire.EventSend, q.name, stored, clientOf(s), "", false)
-	}
-	return ids[0], nil
-}
-
 // sendElsewhere is send to a queue this gateway does not have: with an
 // engine it may be a transient queue of another gateway.
 func (b *Broker) sendElsewhere(s *Session, queue string, ms []wire.Message, err error) (uint64, error) {
 	if b.engine == nil || !errors.Is(err, ErrNoSuchQueue) {
 		return 0, err
 	}
-	return b.engine.Forward(queue, ms, clientOf(s))
-}
-
-// forwardFirst is send to a queue this gateway has not mapped, with an
-// engine: most such sends are replies to another gateway's transient
-// queue, so it forwards first (one request, answered at once when no
-// gateway has the queue) and reports done unless nobody had it; only
-// then does send look for the queue in the engine, which costs the
-// cluster a look-up (before, every reply forwarded paid one: bench
-// scenario 19, two gateways). Sends of more than forwardFirstMax bytes
-// (batches, not replies) look in the engine first, as a forward must
-// fit in one NATS message.
-func (b *Broker) forwardFirst(s *Session, queue string, ms []wire.Message) (uint64, error, bool) {
-	if b.engine == nil || ValidateName(queue) != nil {
-		return 0, nil, false
-	}
-	size := 0
-	for i := range ms {
-		if size += len(ms[i].Payload); size > forwardFirstMax {
-			return 0, nil, false
-		}
-	}
-	b.queuesMu.RLock()
-	mapped := b.queues[queue] != nil
-	b.queuesMu.RUnlock()
-	if mapped {
-		return 0, nil, false
-	}
-	id, err := b.engine.Forward(queue, ms, clientOf(s))
-	if errors.Is(err, ErrNoSuchQueue) {
-		return 0, nil, false
-	}
-	return id, err, true
+	return b.engine.Forward(queue, ms, clientOf(s))()
 }
 
 // exposeTransient lets the other gateways send to q through the engine.

@@ -26,7 +26,8 @@ type PendingSend struct {
 	first  uint64
 	stored []message
 	now    int64
-	traced bool // put traced the send already
+	traced bool        // put traced the send already
+	r      *remoteSend // an engine send under way (remotesend.go): the rest is unset
 }
 
 // SendPending is Send up to its wait for the store: the messages are
@@ -37,14 +38,24 @@ func (b *Broker) SendPending(s *Session, queue string, ms []wire.Message) (Pendi
 	return b.sendPending(s, queue, ms, nil)
 }
 
-// Waits reports whether Wait has to wait for the store: the send was
-// recorded in a durable one.
-func (p *PendingSend) Waits() bool { return p.c != 0 }
+// Waits reports whether Wait has to wait: for the store (the send was
+// recorded in a durable one), or for the engine's answer (Remote).
+func (p *PendingSend) Waits() bool { return p.c != 0 || p.r != nil }
+
+// Remote reports whether Wait waits for an engine's answer: the send went
+// to a cluster queue or another gateway's transient queue, and its
+// messages are on their way (remotesend.go). The caller's buffers may be
+// reused at once; its next sends need not wait for this one's answer
+// (the session's line keeps their order).
+func (p *PendingSend) Remote() bool { return p.r != nil }
 
 // Wait waits until the send is durable (at once without a durable store)
 // and returns the first message's id. If it cannot be made durable, the
 // messages nobody has taken yet are removed again and the send fails.
 func (p *PendingSend) Wait() (uint64, error) {
+	if p.r != nil {
+		return p.r.first()
+	}
 	if p.q == nil {
 		return p.first, nil
 	}
@@ -89,6 +100,9 @@ func (p *PendingSend) Wait() (uint64, error) {
 // stream's send made after one it depends on failed). It reports how
 // many it removed.
 func (p *PendingSend) Withdraw() int {
+	if p.r != nil {
+		return p.r.withdraw(p.b)
+	}
 	q := p.q
 	if q == nil || len(p.stored) == 0 {
 		return 0

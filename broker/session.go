@@ -28,6 +28,9 @@ type Session struct {
 	touched    map[*Queue]struct{} // queues it may hold messages of
 	transients map[string]*Queue
 	pending    map[replyKey]int64 // requests held, by where their reply goes
+
+	linesMu sync.Mutex             // leaf
+	lines   map[string]*remoteSend // engine sends under way, the last of each queue's line (remotesend.go)
 }
 
 // replyKey identifies the reply a held request expects.

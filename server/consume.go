@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"sync"
 	"time"
 
-	"msw/broker"
 	"msw/internal/wire"
 )
 
@@ -177,7 +174,10 @@ func (st *stream) settled(acks wire.Acks) {
 }
 
 // reply carries out a reply request: the reply is enqueued, then (or if
-// its queue is gone with its caller) the request is acked.
+// its queue is gone with its caller) the request is acked. A reply to
+// another gateway's caller is on its way when it returns and is finished
+// by the committer, as a send is (streamsend.go): a server's replies to
+// callers elsewhere travel together, not one round trip after another.
 func (st *stream) reply(req *wire.StreamRequest) int {
 	b := st.s.b
 	ackQueue, rest, ok := wire.CutString(req.Body)
@@ -191,17 +191,7 @@ func (st *stream) reply(req *wire.StreamRequest) int {
 	if err != nil {
 		return st.answerError(req.ID, err)
 	}
-	id, err := b.Send(st.sess, req.Queue, msgs)
-	if err == nil || errors.Is(err, broker.ErrNoSuchQueue) {
-		acks := wire.Acks{ackQueue: {req.Arg}}
-		b.Ack(st.sess, acks) // an ack of a message already gone is moot
-		st.settled(acks)
-	}
-	if err != nil {
-		return st.answerError(req.ID, err)
-	}
-	if req.Quiet {
-		return http.StatusOK // wire.StreamQuiet: success goes unanswered
-	}
-	return st.answer(req.ID, http.StatusOK, sendAnswer(id, 1))
+	ps := pipedSend{id: req.ID, quiet: req.Quiet, n: 1, reply: &wire.Acks{ackQueue: {req.Arg}}}
+	ps.p, ps.err = b.SendPending(st.sess, req.Queue, msgs)
+	return st.pipe(ps)
 }

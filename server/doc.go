@@ -52,8 +52,9 @@
 // No lock is held while a transfer or a consume waits in the broker, nor
 // while the stream's reader waits for a frame. A stream's goroutines are
 // its reader (which handles requests in order, inline), its committer
-// (which answers, in order, the sends waiting for the store while the
-// reader reads on; any other request waits for those before it), and one
+// (which answers, in order, the sends and replies waiting for the store
+// or for the cluster while the reader reads on; any other request waits
+// for those before it), and one
 // per waiting transfer or consumer; a cancel request stops its one and waits
 // for it to leave the broker before the reader reads on, and close
 // cancels them all and waits for all before the connection closes. Shutdown ends every stream's reader and

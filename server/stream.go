@@ -318,10 +318,10 @@ var streamOps = func() (t [256]streamFunc) {
 }()
 
 // handle carries out one request and returns the status answered. Any
-// request but a send first lets the sends before it be answered, so that
-// answers leave in request order (streamsend.go).
+// request but a send or a reply first lets the sends before it be
+// answered, so that answers leave in request order (streamsend.go).
 func (st *stream) handle(req *wire.StreamRequest) int {
-	if req.Op != wire.OpSend.Stream {
+	if req.Op != wire.OpSend.Stream && req.Op != wire.StreamReply {
 		st.sends.drain()
 	}
 	if f := streamOps[req.Op]; f != nil {

@@ -22,6 +22,14 @@ package server
 // is idle (a producer with one send at a time), which the reader then
 // waits for itself.
 //
+// A gateway's sends to the cluster take the same way (a broker
+// PendingSend that is Remote): the reader puts the send on its way (an
+// offer to a waiting transfer, a forward to another gateway's transient
+// queue, a publish) and the committer waits for the cluster's answer,
+// always, since the next request can go out while this one travels. A
+// reply (consume.go) is such a send that acks its request once answered:
+// a server's replies to callers on another gateway so travel together.
+//
 // A send may name an earlier send of the stream it follows (its
 // argument). If that one failed, this one is not carried out and is
 // answered 409 aborted: a client with several sends of one ordered
@@ -32,6 +40,7 @@ package server
 // (broker.PendingSend.Withdraw), as far as nobody has taken it.
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -57,6 +66,7 @@ type sendPipe struct {
 	ch      chan pipedSend // to the committer, in request order; made by the first send that waits
 	done    chan struct{}  // closed when the committer has stopped
 	n       atomic.Int32   // sends handed to the committer and not yet answered
+	remote  atomic.Int32   // those of them that went to the engine (broker.PendingSend.Remote)
 	pending sync.WaitGroup // the same, for drain (reader only)
 
 	mu     sync.Mutex
@@ -70,8 +80,9 @@ type pipedSend struct {
 	quiet bool
 	n     int // messages
 	p     broker.PendingSend
-	err   error // a failure known before the wait
-	noted bool  // err is among the failed already
+	err   error      // a failure known before the wait
+	noted bool       // err is among the failed already
+	reply *wire.Acks // a reply's request, acked once the reply is queued (consume.go)
 }
 
 // send carries out a send request: at once if nothing is to wait for,
@@ -79,6 +90,12 @@ type pipedSend struct {
 // answer comes later.
 func (st *stream) send(req *wire.StreamRequest) int {
 	ps := pipedSend{id: req.ID, after: req.Arg, quiet: req.Quiet}
+	if req.Arg != 0 && st.sends.remote.Load() > 0 {
+		// It follows an earlier send, which may be an engine send not
+		// yet answered: an engine send made before that one failed could
+		// not always be taken back (a forward, a hand-off), so it waits.
+		st.sends.drain()
+	}
 	if req.Arg != 0 && st.sends.hasFailed(req.Arg) {
 		ps.err = abortedError(req.Arg)
 	} else {
@@ -91,12 +108,21 @@ func (st *stream) send(req *wire.StreamRequest) int {
 		}
 		ps.err = err
 	}
+	return st.pipe(ps)
+}
+
+// pipe answers a send (or a reply) whose messages are on their way: at
+// once, or through the committer. It returns the status answered, 0 when
+// the answer comes later.
+func (st *stream) pipe(ps pipedSend) int {
 	// Behind sends still waiting, a send waits its turn. A durable send
 	// goes to the committer only if more has been read already: with
 	// nothing behind it no later send could join its sync, so the reader
-	// waits itself, sparing a lone producer the hand-off and back.
+	// waits itself, sparing a lone producer the hand-off and back. An
+	// engine send always goes: the reader need not wait a round trip to
+	// the cluster before it reads what the client sent meanwhile.
 	waits := ps.err == nil && ps.p.Waits()
-	if st.sends.n.Load() > 0 || (waits && st.br.Buffered() > 0) {
+	if st.sends.n.Load() > 0 || (waits && (ps.p.Remote() || st.br.Buffered() > 0)) {
 		st.sends.put(st, ps)
 		return 0
 	}
@@ -113,6 +139,10 @@ func (st *stream) finishSend(ps *pipedSend) int {
 			ps.p.Withdraw()
 			err = abortedError(ps.after)
 		}
+	}
+	if ps.reply != nil && (err == nil || errors.Is(err, broker.ErrNoSuchQueue)) {
+		st.s.b.Ack(st.sess, *ps.reply) // an ack of a message already gone is moot
+		st.settled(*ps.reply)
 	}
 	if err != nil {
 		if !ps.noted {
@@ -146,6 +176,9 @@ func (sp *sendPipe) put(st *stream, ps pipedSend) {
 		sp.fail(ps.id)
 		ps.noted = true
 	}
+	if ps.err == nil && ps.p.Remote() {
+		sp.remote.Add(1)
+	}
 	sp.n.Add(1)
 	sp.pending.Add(1)
 	sp.ch <- ps
@@ -158,6 +191,9 @@ func (st *stream) commitSends() {
 	defer close(sp.done)
 	for ps := range sp.ch {
 		st.finishSend(&ps)
+		if ps.err == nil && ps.p.Remote() {
+			sp.remote.Add(-1)
+		}
 		sp.n.Add(-1)
 		if len(sp.ch) == 0 {
 			st.flush()

@@ -3,10 +3,12 @@ package server
 import (
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"msw/broker"
 	"msw/broker/logstore"
+	"msw/internal/testutil"
 	"msw/internal/wire"
 )
 
@@ -65,4 +67,62 @@ func TestStreamDurableSendsInOrder(t *testing.T) {
 	if strings.Join(got, ",") != "a,b,c,f" {
 		t.Errorf("q holds %q, want a,b,c,f", got)
 	}
+}
+
+// heldForwards is an engine whose forwards are sent at once but answered
+// only once release is closed; it counts the forwards started.
+type heldForwards struct {
+	broker.Engine
+	started atomic.Int32
+	release chan struct{}
+}
+
+func (h *heldForwards) Forward(queue string, ms []wire.Message, origin string) func() (uint64, error) {
+	h.started.Add(1)
+	wait := h.Engine.Forward(queue, ms, origin)
+	return func() (uint64, error) {
+		<-h.release
+		return wait()
+	}
+}
+
+// Over the engine, a reply to another gateway's caller is forwarded while
+// the stream's reader goes on: a second reply is forwarded before the
+// first one's answer has come, and the answers still come in request
+// order, each acking its request.
+func TestStreamRepliesForwardedWhileReaderReadsOn(t *testing.T) {
+	opts := engineOptions(t, broker.Options{}) // registers the test for the run over the engine
+	if engineURL == nil {
+		t.Skip("over the nats engine only: the memory switch forwards nothing")
+	}
+	held := &heldForwards{Engine: opts.Engine, release: make(chan struct{})}
+	opts.Engine = held
+	b, _, _, st := streamSetup(t, opts)
+	st.send(wire.StreamSend, 1, "q", 0, sendBody("1", "2"))
+	if a := st.next(); a.status != 200 {
+		t.Fatalf("send: %+v", a)
+	}
+	st.send(wire.StreamConsume, 2, "", 2, []byte{0})
+	if a := st.next(); a.id != 2 || len(deliveries(t, a.body)) != 2 {
+		t.Fatalf("push: %d %d %s", a.id, a.status, a.body)
+	}
+	// No gateway has these reply queues: each forward is answered
+	// no_such_queue, as a caller gone with its gateway would be.
+	for i, queue := range []string{"gone-1", "gone-2"} {
+		reply := wire.AppendString(nil, "q")
+		reply = wire.AppendSendFrame(reply, &wire.Message{Payload: []byte("r")})
+		st.send(wire.StreamReply, uint64(3+i), queue, uint64(1+i), reply)
+	}
+	testutil.Eventually(t, "both replies forwarded before either is answered", func() bool { return held.started.Load() == 2 })
+	st.send(wire.StreamPing, 5, "", 0, nil)
+	close(held.release)
+	for _, want := range []struct {
+		id     uint64
+		status int
+	}{{3, http.StatusNotFound}, {4, http.StatusNotFound}, {5, http.StatusNoContent}} {
+		if a := st.next(); a.id != want.id || a.status != want.status {
+			t.Fatalf("answer %d %d %s, want %d %d", a.id, a.status, a.body, want.id, want.status)
+		}
+	}
+	waitQueueCounts(t, b, "q", 0, 0) // each reply acked its request
 }

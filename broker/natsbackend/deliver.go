@@ -1,10 +1,12 @@
 package natsbackend
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,52 +25,86 @@ const (
 )
 
 // Publish appends messages to a queue's stream, in order, and returns
-// their stream sequences once every one is stored (replicated, with
-// Replicas above 1). A send of a few small messages is first offered to
-// the gateways with a transfer of the queue waiting (direct.go): those
-// taken (the first ones) have the ids the receiving gateway gave them
-// and are not stored, the rest are. On an error some of them may have
-// been stored: the sender, answered with the error, sends again (at
-// least once).
-func (e *Engine) Publish(queue string, ms []wire.Message, origin string) ([]uint64, error) {
+// what waits for their stream sequences, which it reports once every one
+// is stored (replicated, with Replicas above 1). A send of a few small
+// messages is first offered to the gateways with a transfer of the queue
+// waiting (direct.go): those taken (the first ones) have the ids the
+// receiving gateway gave them and are not stored, the rest are, by the
+// wait, once prior has returned. The offer is on its way when Publish
+// returns, and the messages are copied: ms may be reused. A larger send
+// is stored before Publish returns, after prior. On an error some of them may have been stored: the sender,
+// answered with the error, sends again (at least once).
+func (e *Engine) Publish(queue string, ms []wire.Message, origin string, prior func()) func() ([]uint64, error) {
 	if _, err := streamOf(queue); err != nil {
-		return nil, err
+		return func() ([]uint64, error) { return nil, err }
 	}
 	subject := queueSubject + escape(queue)
-	var direct []uint64
-	if offerable(ms) {
-		if direct = e.offer(queue, ms, origin); len(direct) == len(ms) {
+	if prior == nil {
+		prior = func() {}
+	}
+	if !offerable(ms) {
+		prior()
+		ids, err := e.store(queue, subject, ms, origin)
+		return func() ([]uint64, error) { return ids, err }
+	}
+	ms = cloneMessages(ms) // what no transfer takes is stored by the wait
+	offered := e.offer(queue, ms, origin)
+	return func() ([]uint64, error) {
+		direct := offered()
+		if len(direct) == len(ms) {
 			return direct, nil
 		}
+		prior()
+		ids, err := e.store(queue, subject, ms[len(direct):], origin)
+		if err != nil {
+			return nil, err
+		}
+		return append(direct, ids...), nil
 	}
-	ids, err := e.store(queue, subject, ms[len(direct):], origin)
-	if err != nil {
-		return nil, err
+}
+
+// cloneMessages copies messages with their payloads and strings.
+func cloneMessages(ms []wire.Message) []wire.Message {
+	out := make([]wire.Message, len(ms))
+	for i := range ms {
+		out[i] = ms[i]
+		out[i].CorrelationID, out[i].ReplyTo = strings.Clone(ms[i].CorrelationID), strings.Clone(ms[i].ReplyTo)
+		out[i].Payload = bytes.Clone(ms[i].Payload)
 	}
-	return append(direct, ids...), nil
+	return out
 }
 
 // store publishes ms to the queue's stream: Publish without the offer.
+// A send of fastBatchMin messages or more goes as a fast batch
+// (fastbatch.go), fewer one by one.
 func (e *Engine) store(queue, subject string, ms []wire.Message, origin string) ([]uint64, error) {
 	ids := make([]uint64, len(ms))
-	if len(ms) == 1 {
-		ctx, cancel := e.ctx()
-		defer cancel()
-		ack, err := e.js.PublishMsg(ctx, toMsg(subject, &ms[0], origin))
-		if err != nil {
-			return nil, e.publishError(queue, err)
-		}
-		ids[0] = ack.Sequence
-		e.own.record(e.own.sent, queue, ack.Sequence)
-		e.direct.dirty(queue)
-		return ids, nil
+	var err error
+	switch {
+	case len(ms) == 1:
+		ids[0], err = e.publishOne(queue, subject, &ms[0], origin)
+	case len(ms) >= fastBatchMin:
+		err = e.publishBatch(queue, subject, ms, origin, ids)
+	default:
+		err = e.publishAsync(queue, subject, ms, origin, ids)
 	}
-	if err := e.publishAsync(queue, subject, ms, origin, ids); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	e.own.record(e.own.sent, queue, ids[len(ids)-1])
 	e.direct.dirty(queue)
 	return ids, nil
+}
+
+// publishOne publishes m and returns its stream sequence once stored.
+func (e *Engine) publishOne(queue, subject string, m *wire.Message, origin string) (uint64, error) {
+	ctx, cancel := e.ctx()
+	defer cancel()
+	ack, err := e.js.PublishMsg(ctx, toMsg(subject, m, origin))
+	if err != nil {
+		return 0, e.publishError(queue, err)
+	}
+	return ack.Sequence, nil
 }
 
 // publishWindow is how many messages of a batch are published and not

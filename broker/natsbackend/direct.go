@@ -81,6 +81,7 @@ type directCopy struct {
 	queue    string
 	msg      *nats.Msg
 	deadline time.Time
+	taken    bool // the offer's answer said so: until then it is not stored
 }
 
 // startDirect subscribes to this gateway's notices and starts the sweep
@@ -107,24 +108,38 @@ func (e *Engine) startDirect() error {
 }
 
 // offer hands ms, in order, to gateways with a transfer of queue
-// waiting, and returns the ids they gave the first of them: all, some
-// (the transfers had room for no more) or none. The rest are to be
-// stored, after them.
-func (e *Engine) offer(queue string, ms []wire.Message, origin string) []uint64 {
-	d := e.direct
-	local := d.handLocally(queue, ms, origin)
-	if len(local) == len(ms) {
-		return local
+// waiting. The offer is on its way when it returns; the wait returned
+// reports the ids they gave the first of the messages: all, some (the
+// transfers had room for no more) or none. The rest are to be stored,
+// after them. ms must stay as they are until the wait returns.
+func (e *Engine) offer(queue string, ms []wire.Message, origin string) func() []uint64 {
+	local, later := e.direct.handLocally(queue, ms, origin)
+	if later != nil {
+		// Waiting here for a transfer: what it does not take is offered
+		// to the others after.
+		return func() []uint64 {
+			local := <-later
+			if len(local) == len(ms) {
+				return local
+			}
+			return append(local, e.offerOver(queue, ms[len(local):], origin)()...)
+		}
 	}
-	return append(local, e.offerOver(queue, ms[len(local):], origin)...)
+	if len(local) == len(ms) {
+		return func() []uint64 { return local }
+	}
+	wait := e.offerOver(queue, ms[len(local):], origin)
+	return func() []uint64 { return append(local, wait()...) }
 }
 
 // handLocally hands requests whose reply queues live on this gateway to
 // transfers waiting here, with no copy kept: should this gateway die,
 // the reply queues die with it and their callers send again
 // (docs/scale-out.md). It returns the ids of the first messages it
-// handed, if any.
-func (d *direct) handLocally(queue string, ms []wire.Message, origin string) []uint64 {
+// handed, if any; or, when such requests find no transfer with room, the
+// channel that brings those ids (none if no transfer came within
+// offerGrace).
+func (d *direct) handLocally(queue string, ms []wire.Message, origin string) ([]uint64, <-chan []uint64) {
 	po := &pendingOffer{f: forwarded{Origin: origin}}
 	d.mu.Lock()
 	dq := d.queues[queue]
@@ -139,18 +154,18 @@ func (d *direct) handLocally(queue string, ms []wire.Message, origin string) []u
 	}
 	if len(po.f.Messages) == 0 {
 		d.mu.Unlock()
-		return nil
+		return nil, nil
 	}
-	if ids := d.giveLocked(queue, dq, po); len(ids) > 0 {
+	if ids := d.giveFirstLocked(queue, dq, po); len(ids) > 0 {
 		d.mu.Unlock()
-		return ids
+		return ids, nil
 	}
 	// No room now: wait offerGrace for a transfer, as an offer would.
 	ch := make(chan []uint64, 1)
 	po.answer = func(ids []uint64) { ch <- ids }
 	d.pendLocked(queue, dq, po)
 	d.mu.Unlock()
-	return <-ch
+	return nil, ch
 }
 
 // own records a transient queue of this gateway made (or gone).
@@ -165,7 +180,9 @@ func (d *direct) own(queue string, made bool) {
 }
 
 // offerOver offers ms to the gateways over NATS: offer's remote half.
-func (e *Engine) offerOver(queue string, ms []wire.Message, origin string) []uint64 {
+// The offer is published when it returns; the wait returned reports the
+// ids given.
+func (e *Engine) offerOver(queue string, ms []wire.Message, origin string) func() []uint64 {
 	d := e.direct
 	f := forwarded{Origin: origin, Messages: make([]forwardedItem, len(ms))}
 	for i := range ms {
@@ -173,44 +190,55 @@ func (e *Engine) offerOver(queue string, ms []wire.Message, origin string) []uin
 	}
 	data, err := json.Marshal(f)
 	if err != nil {
-		return nil
+		return func() []uint64 { return nil }
 	}
 	d.mu.Lock()
 	first := d.key + 1
 	d.key += uint64(len(ms))
 	// Kept before they are offered (the receiver may settle one before
 	// its answer arrives), with their payloads copied: the caller's
-	// buffer is reused once the send is answered.
-	deadline := time.Now().Add(e.o.AckWait)
+	// buffer is reused once the send is answered. The sweep leaves them
+	// until the answer has been read (the wait may come late: it is
+	// called in the order of the stream's requests); what was not taken
+	// the wait stores itself.
 	for i := range ms {
 		kept := toMsg(queueSubject+escape(queue), &ms[i], origin)
 		kept.Data = bytes.Clone(ms[i].Payload)
 		kept.Header.Set(hdrDelivered, "1") // stored only if it was delivered
-		d.copies[first+uint64(i)] = &directCopy{queue: queue, msg: kept, deadline: deadline}
+		d.copies[first+uint64(i)] = &directCopy{queue: queue, msg: kept}
 	}
 	d.mu.Unlock()
 	msg := nats.NewMsg(directSubject + escape(queue))
 	msg.Data = data
 	msg.Header.Set(hdrDirectKey, strconv.FormatUint(first, 10))
 	msg.Header.Set(hdrDirectNotice, d.notice)
-	var ids []uint64
-	if reply, err := e.nc.RequestMsg(msg, directOfferWait); err == nil {
-		if rest, ok := strings.CutPrefix(string(reply.Data), "ok "); ok {
-			for _, f := range strings.Fields(rest) {
-				id, err := strconv.ParseUint(f, 10, 64)
-				if err != nil || len(ids) == len(ms) {
-					break
+	wait := e.request(msg, directOfferWait)
+	return func() []uint64 {
+		var ids []uint64
+		if reply, err := wait(); err == nil {
+			if rest, ok := strings.CutPrefix(string(reply.Data), "ok "); ok {
+				for _, f := range strings.Fields(rest) {
+					id, err := strconv.ParseUint(f, 10, 64)
+					if err != nil || len(ids) == len(ms) {
+						break
+					}
+					ids = append(ids, id)
 				}
-				ids = append(ids, id)
 			}
 		}
+		d.mu.Lock()
+		deadline := time.Now().Add(e.o.AckWait)
+		for i := range ms {
+			k := first + uint64(i)
+			if i >= len(ids) {
+				delete(d.copies, k)
+			} else if c := d.copies[k]; c != nil {
+				c.taken, c.deadline = true, deadline
+			}
+		}
+		d.mu.Unlock()
+		return ids
 	}
-	d.mu.Lock()
-	for i := len(ids); i < len(ms); i++ {
-		delete(d.copies, first+uint64(i))
-	}
-	d.mu.Unlock()
-	return ids
 }
 
 // directMaxBytes and directMaxMessages bound the sends offered: a batch
@@ -249,7 +277,9 @@ func (d *direct) onNotice(m *nats.Msg) {
 	case "done":
 		delete(d.copies, key)
 	case "held":
-		c.deadline = time.Now().Add(d.e.o.AckWait)
+		if c.taken {
+			c.deadline = time.Now().Add(d.e.o.AckWait)
+		}
 	}
 }
 
@@ -279,7 +309,7 @@ func (d *direct) store(now time.Time) {
 	var due []uint64
 	d.mu.Lock()
 	for k, c := range d.copies {
-		if now.IsZero() || now.After(c.deadline) {
+		if c.taken && (now.IsZero() || now.After(c.deadline)) {
 			due = append(due, k)
 		}
 	}

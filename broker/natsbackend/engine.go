@@ -63,6 +63,8 @@ type Engine struct {
 	own       *ownSends
 	direct    *direct
 	acks      *acks
+	reqs      *requests
+	fast      *fastBatches
 }
 
 var _ broker.Engine = (*Engine)(nil)
@@ -101,7 +103,15 @@ func Open(o Options) (*Engine, error) {
 		return nil, fmt.Errorf("nats backend %s: jetstream: %w", o.URL, err)
 	}
 	e := &Engine{o: o, nc: nc, js: js, consumers: make(map[string]jetstream.Consumer), own: newOwnSends()}
+	if err := e.startRequests(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
+	}
 	if err := e.startAcks(); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
+	}
+	if err := e.startFastBatches(); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
 	}
@@ -182,6 +192,8 @@ func (e *Engine) CreateQueue(name string) error {
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    e.o.Replicas,
+		// Sends of many messages go as fast batches (fastbatch.go).
+		AllowBatchPublish: true,
 	}
 	var s jetstream.Stream
 	err = e.replicated(func(ctx context.Context) (err error) {
@@ -271,11 +283,15 @@ func (e *Engine) consumer(name string) (jetstream.Consumer, error) {
 	return c, nil
 }
 
-// forget drops a queue's cached consumer.
+// forget drops a queue's cached consumer, and what it knew of the
+// queue's stream taking batches.
 func (e *Engine) forget(name string) {
 	e.mu.Lock()
 	delete(e.consumers, name)
 	e.mu.Unlock()
+	e.fast.mu.Lock()
+	delete(e.fast.allowed, name)
+	e.fast.mu.Unlock()
 }
 
 // Queues lists the cluster's queues whose names start with prefix.

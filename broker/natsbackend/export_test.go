@@ -12,3 +12,10 @@ func (e *Engine) WaitingDirect(queue string) int {
 	}
 	return 0
 }
+
+// StreamOf is the stream of queue, and QueueSubject the subject its
+// messages travel on, for the tests that make a queue's stream by hand.
+func StreamOf(queue string) (string, error) { return streamOf(queue) }
+
+// QueueSubject is the subject of queue's messages.
+func QueueSubject(queue string) string { return queueSubject + escape(queue) }

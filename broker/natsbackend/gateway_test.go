@@ -343,3 +343,88 @@ func take(t *testing.T, ctx context.Context, cl *lib.Client, n int) []lib.Delive
 	}
 	return got
 }
+
+// Sends pipelined on one stream (SendAsync: many on their way, the
+// gateway answering each later) through gateway a: with no transfer
+// waiting anywhere, each is offered, found no taker and is stored, and
+// they are stored in the order sent; with a receiver waiting on gateway
+// b, taking them as they come, each arrives exactly once.
+func TestPipelinedSendsThroughAGateway(t *testing.T) {
+	c := natstest.Start(t, 3)
+	a, b := startGateway(t, c, "a"), startGateway(t, c, "b")
+	ctx := ctxT(t)
+	sa, rb := client(t, a, "sender-a"), client(t, b, "receiver-b")
+	if err := sa.CreateQueue(ctx, "pipe"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.Subscribe(ctx, "pipe"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 100
+	send := func(from int) {
+		t.Helper()
+		var ps []*lib.Pending
+		for i := from; i < from+n; i++ {
+			ps = append(ps, sa.SendAsync(ctx, "pipe", lib.Message{Payload: fmt.Appendf(nil, "%d", i)}))
+		}
+		if err := sa.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range ps {
+			if err := p.Err(); err != nil {
+				t.Fatalf("send %d: %v", from+i, err)
+			}
+		}
+	}
+	how := map[string][]string{} // each delivery's id and count, by payload
+	// receive takes n messages, acking them; in a goroutine of its own.
+	receive := func() ([]string, error) {
+		var got []string
+		for len(got) < n {
+			ds, err := rb.Transfer(ctx, lib.TransferOptions{Max: n - len(got), Timeout: 5 * time.Second})
+			if err != nil || len(ds) == 0 {
+				return got, fmt.Errorf("transfer after %d of %d: %d, %v", len(got), n, len(ds), err)
+			}
+			acks := lib.Acks{}
+			for _, d := range ds {
+				got = append(got, string(d.Payload))
+				how[string(d.Payload)] = append(how[string(d.Payload)], fmt.Sprintf("id %x, delivery %d", d.ID, d.DeliveryCount))
+				acks["pipe"] = append(acks["pipe"], d.ID)
+			}
+			if err := rb.Ack(ctx, acks); err != nil {
+				return got, err
+			}
+		}
+		return got, nil
+	}
+
+	send(0)
+	got, err := receive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range got {
+		if p != fmt.Sprint(i) {
+			t.Fatalf("stored out of order: message %d is %s (all: %v)", i, p, got)
+		}
+	}
+
+	done := make(chan error)
+	go func() {
+		got, err = receive()
+		done <- err
+	}()
+	send(n)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, p := range got {
+		seen[p]++
+	}
+	for i := n; i < 2*n; i++ {
+		if k := seen[fmt.Sprint(i)]; k != 1 {
+			t.Errorf("message %d received %d times, want once: %s", i, k, strings.Join(how[fmt.Sprint(i)], "; "))
+		}
+	}
+}

@@ -184,13 +184,23 @@ func (d *direct) onOffer(queue string, m *nats.Msg) {
 		m.Respond([]byte("no"))
 		return
 	}
-	if ids := d.giveLocked(queue, dq, po); len(ids) > 0 {
+	if ids := d.giveFirstLocked(queue, dq, po); len(ids) > 0 {
 		d.mu.Unlock()
 		accept(m, ids)
 		return
 	}
 	d.pendLocked(queue, dq, po)
 	d.mu.Unlock()
+}
+
+// giveFirstLocked is giveLocked unless offers wait for room already: po
+// then waits behind them, so that it never overtakes an earlier offer
+// (which, refused, is stored by its sender).
+func (d *direct) giveFirstLocked(queue string, dq *directQueue, po *pendingOffer) []uint64 {
+	if len(dq.pending) > 0 {
+		return nil
+	}
+	return d.giveLocked(queue, dq, po)
 }
 
 // pendLocked keeps po offerGrace for a transfer to make room.
@@ -212,24 +222,42 @@ func accept(m *nats.Msg, ids []uint64) {
 	m.Respond(b)
 }
 
-// refuse answers an offer that found no transfer in time.
+// refuse answers an offer that found no transfer in time, and the
+// offers of the same sender waiting behind it: their sender stores them
+// after it, in order, rather than have one handed over before it is
+// stored.
 func (d *direct) refuse(queue string, po *pendingOffer) {
 	d.mu.Lock()
 	if po.done {
 		d.mu.Unlock()
 		return
 	}
-	po.done = true
+	refused := []*pendingOffer{po}
 	if dq := d.queues[queue]; dq != nil {
 		for i, x := range dq.pending {
-			if x == po {
-				dq.pending = append(dq.pending[:i:i], dq.pending[i+1:]...)
-				break
+			if x != po {
+				continue
 			}
+			kept := dq.pending[:i:i]
+			for _, y := range dq.pending[i+1:] {
+				if y.notice == po.notice {
+					y.timer.Stop()
+					refused = append(refused, y)
+				} else {
+					kept = append(kept, y)
+				}
+			}
+			dq.pending = kept
+			break
 		}
 	}
+	for _, x := range refused {
+		x.done = true
+	}
 	d.mu.Unlock()
-	po.answer(nil)
+	for _, x := range refused {
+		x.answer(nil)
+	}
 }
 
 // giveLocked hands the messages of po, in order, to the waiting

@@ -68,35 +68,43 @@ func (e *Engine) ExposeTransient(queue string, deliver func([]wire.Message, stri
 	}, nil
 }
 
-// Forward sends messages to a transient queue another gateway exposes.
-// If no gateway has the queue the answer is ErrNoSuchQueue, at once.
-func (e *Engine) Forward(queue string, ms []wire.Message, origin string) (uint64, error) {
+// Forward sends messages to a transient queue another gateway exposes:
+// the request is on its way when Forward returns (ms may be reused), and
+// the wait returned reports the first message's id once the owning
+// gateway has queued them. If no gateway has the queue the answer is
+// ErrNoSuchQueue, at once.
+func (e *Engine) Forward(queue string, ms []wire.Message, origin string) func() (uint64, error) {
 	f := forwarded{Origin: origin, Messages: make([]forwardedItem, len(ms))}
 	for i := range ms {
 		f.Messages[i] = forwardedItem{Message: ms[i], Payload: ms[i].Payload}
 	}
 	data, err := json.Marshal(f)
 	if err != nil {
-		return 0, err
+		return func() (uint64, error) { return 0, err }
 	}
-	reply, err := e.nc.Request(transientSubject+escape(queue), data, e.o.Timeout)
-	if errors.Is(err, nats.ErrNoResponders) {
-		return 0, noQueue(queue)
+	msg := nats.NewMsg(transientSubject + escape(queue))
+	msg.Data = data
+	wait := e.request(msg, e.o.Timeout)
+	return func() (uint64, error) {
+		reply, err := wait()
+		if errors.Is(err, nats.ErrNoResponders) {
+			return 0, noQueue(queue)
+		}
+		if err != nil {
+			return 0, failed("send to", queue, err)
+		}
+		var ans forwardAnswer
+		if err := json.Unmarshal(reply.Data, &ans); err != nil {
+			return 0, failed("send to", queue, err)
+		}
+		switch {
+		case ans.NoQueue:
+			return 0, noQueue(queue)
+		case ans.TooBig:
+			return 0, fmt.Errorf("%w: %s", broker.ErrTooLarge, ans.Error)
+		case ans.Error != "":
+			return 0, errors.New(ans.Error)
+		}
+		return ans.First, nil
 	}
-	if err != nil {
-		return 0, failed("send to", queue, err)
-	}
-	var ans forwardAnswer
-	if err := json.Unmarshal(reply.Data, &ans); err != nil {
-		return 0, failed("send to", queue, err)
-	}
-	switch {
-	case ans.NoQueue:
-		return 0, noQueue(queue)
-	case ans.TooBig:
-		return 0, fmt.Errorf("%w: %s", broker.ErrTooLarge, ans.Error)
-	case ans.Error != "":
-		return 0, errors.New(ans.Error)
-	}
-	return ans.First, nil
 }
