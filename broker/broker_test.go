@@ -64,15 +64,15 @@ func mustTransfer(t *testing.T, b *Broker, s *Session, max int, timeout time.Dur
 	return ds
 }
 
-// transferAll transfers until s holds n messages or a transfer brings
-// none. A pull from an engine hands over what has reached its consumer
-// when the first message does, so one transfer may bring fewer than are
-// ready; over memory one brings them all.
+// transferAll transfers until s holds n messages or a transfer that
+// waits a second brings none. A pull from an engine hands over what has
+// reached its consumer when the first message does, so one transfer may
+// bring fewer than are ready; over memory one brings them all.
 func transferAll(t *testing.T, b *Broker, s *Session, n int) []wire.Delivery {
 	t.Helper()
 	var out []wire.Delivery
 	for len(out) < n {
-		ds := mustTransfer(t, b, s, n-len(out), 0)
+		ds := mustTransfer(t, b, s, n-len(out), time.Second)
 		if len(ds) == 0 {
 			break
 		}
@@ -511,7 +511,10 @@ func TestReleaseGivesBack(t *testing.T) {
 	mustSend(t, b, nil, "q", "1", "2", "3")
 	s := login(t, b, "r")
 	b.Subscribe(s, []string{"q"})
-	ds := mustTransfer(t, b, s, 0, 0)
+	ds := transferAll(t, b, s, 3)
+	if len(ds) != 3 {
+		t.Fatalf("took %q; want 1,2,3", payloads(ds))
+	}
 	other := login(t, b, "other")
 	b.Release(other, acksOf(ds)) // not its messages: nothing happens
 	// Over an engine the cluster's counts follow a moment later.
@@ -520,7 +523,7 @@ func TestReleaseGivesBack(t *testing.T) {
 		return qi.InFlight == 3
 	})
 	b.Release(s, wire.Acks{"q": {ds[2].ID, ds[1].ID}})
-	again := mustTransfer(t, b, s, 0, 0)
+	again := transferAll(t, b, s, 2)
 	if payloads(again) != "2,3" {
 		t.Fatalf("after release got %q; want 2,3", payloads(again))
 	}
