@@ -36,11 +36,18 @@ type joinable struct {
 	frames int // messages in its body
 }
 
+// joins reports whether call, written with req, is a quiet send that may
+// join a request or be joined: one asked to (call.join), not following an
+// earlier send (req.Arg).
+func joins(req *wire.StreamRequest, call *streamCall) bool {
+	return call != nil && call.join && req.Op == wire.OpSend.Stream && req.Arg == 0
+}
+
 // openLocked records the request just appended to wbuf at offset at: one
 // later quiet sends may join if it is a joinable quiet send. wmu held.
-func (sc *streamConn) openLocked(at int, req *wire.StreamRequest, body []byte, call *streamCall) {
+func (sc *streamConn) openLocked(at int, req *wire.StreamRequest, call *streamCall) {
 	sc.join = joinable{}
-	if call != nil && call.join && req.Op == wire.OpSend.Stream && req.Arg == 0 {
+	if joins(req, call) {
 		sc.join = joinable{head: call, at: at, queue: req.Queue, frames: 1}
 	}
 }
@@ -50,7 +57,7 @@ func (sc *streamConn) openLocked(at int, req *wire.StreamRequest, body []byte, c
 // it reports whether it did. wmu held.
 func (sc *streamConn) joinLocked(req *wire.StreamRequest, body []byte, call *streamCall) bool {
 	j := &sc.join
-	if j.head == nil || !call.join || req.Op != wire.OpSend.Stream || req.Arg != 0 || req.Queue != j.queue ||
+	if j.head == nil || !joins(req, call) || req.Queue != j.queue ||
 		j.frames >= wire.MaxSendMessages || len(sc.wbuf)-j.at+len(body) > maxBatchBytes {
 		return false
 	}
@@ -58,13 +65,10 @@ func (sc *streamConn) joinLocked(req *wire.StreamRequest, body []byte, call *str
 	binary.BigEndian.PutUint32(sc.wbuf[j.at:], uint32(len(sc.wbuf)-j.at-4))
 	j.frames++
 	j.head.riders = append(j.head.riders, call)
-	call.joined = true
-	sc.wcalls = append(sc.wcalls, call)
-	sc.qcalls = append(sc.qcalls, call)
-	sc.qwait.Add(1)
-	call.seq.Store(sc.qseq) // confirmed with the request it joined
-	sc.qsends++
-	call.pingDue = sc.qsends%quietEvery == 0
+	// A quiet request of its own in all but its bytes: numbered and
+	// confirmed as one (nothing can follow it in wbuf but other riders),
+	// and counted for the ping every quietEvery.
+	sc.writtenLocked(call)
 	return true
 }
 

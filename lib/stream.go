@@ -88,7 +88,6 @@ type streamConn struct {
 	qcalls  []*streamCall // quiet requests written and not yet confirmed, in order
 	qwait   atomic.Int32  // len(qcalls), read without wmu
 	join    joinable      // the last request in wbuf, if quiet sends may join it
-	qsends  uint64        // quiet requests written so far, those joined counted
 
 	inflight atomic.Int32 // requests waiting for answers
 
@@ -122,12 +121,9 @@ type streamCall struct {
 	// join, for a quiet send, lets later quiet sends to the same queue
 	// join its request while it waits in wbuf (sendjoin.go).
 	join bool
-	// riders are the quiet sends that joined this one's request; under
-	// wmu. joined marks a rider: its own id never goes on the wire.
+	// riders are the quiet sends that joined this one's request (their
+	// own ids never go on the wire); under wmu.
 	riders []*streamCall
-	joined bool
-	// pingDue: a ping should follow this quiet request (sendQuiet).
-	pingDue bool
 }
 
 // streamFor returns the open stream of session sess, opening it if need
@@ -423,24 +419,14 @@ func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCa
 	}
 	at := len(sc.wbuf)
 	sc.wbuf = wire.AppendStreamRequest(sc.wbuf, req, len(body))
-	sc.wcalls = append(sc.wcalls, call)
-	if call != nil {
-		if call.quiet != nil {
-			sc.qseq++
-			sc.qcalls = append(sc.qcalls, call)
-			sc.qwait.Add(1)
-			sc.qsends++
-			call.pingDue = sc.qsends%quietEvery == 0
-		}
-		call.seq.Store(sc.qseq)
-	}
+	sc.writtenLocked(call)
 	var extra []byte
 	if big {
 		extra = body
 		sc.join = joinable{}
 	} else {
 		sc.wbuf = append(sc.wbuf, body...)
-		sc.openLocked(at, req, body, call)
+		sc.openLocked(at, req, call)
 	}
 	if sc.writing {
 		sc.wmu.Unlock()
@@ -467,6 +453,24 @@ func (sc *streamConn) write(req *wire.StreamRequest, body []byte, call *streamCa
 		sc.fail(err)
 	}
 	return err
+}
+
+// writtenLocked records call (nil for a cancel) as one whose frame is in
+// wbuf: marked unsent if the stream breaks before it leaves, and, if
+// quiet, numbered among the quiet requests and waiting for confirmation;
+// any other is numbered with the quiet requests before it, which its
+// answer confirms. wmu held.
+func (sc *streamConn) writtenLocked(call *streamCall) {
+	sc.wcalls = append(sc.wcalls, call)
+	if call == nil {
+		return
+	}
+	if call.quiet != nil {
+		sc.qseq++
+		sc.qcalls = append(sc.qcalls, call)
+		sc.qwait.Add(1)
+	}
+	call.seq.Store(sc.qseq)
 }
 
 // flusher writes what others queued when they handed it the write.
@@ -660,7 +664,7 @@ func (sc *streamConn) sendQuiet(req *wire.StreamRequest, body []byte, crowd int,
 		}
 		return errUnsent
 	}
-	if call.pingDue {
+	if call.seq.Load()%quietEvery == 0 {
 		sc.ping()
 	}
 	return nil
