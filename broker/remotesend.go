@@ -1,10 +1,8 @@
 package broker
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 
 	"msw/internal/wire"
@@ -188,12 +186,7 @@ func (b *Broker) forwardFirst(s *Session, queue string, ms []wire.Message) (Pend
 	}
 	// The wait may have to send them again, after the caller's buffers
 	// are reused.
-	kept := make([]wire.Message, len(ms))
-	for i := range ms {
-		kept[i] = ms[i]
-		kept[i].Payload = bytes.Clone(ms[i].Payload)
-		kept[i].CorrelationID, kept[i].ReplyTo = strings.Clone(ms[i].CorrelationID), strings.Clone(ms[i].ReplyTo)
-	}
+	kept := wire.CloneMessages(ms)
 	r := s.startRemote(queue, true, func(func()) func() ([]uint64, error) {
 		wait := b.engine.Forward(queue, ms, clientOf(s))
 		return func() ([]uint64, error) {

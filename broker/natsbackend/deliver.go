@@ -1,12 +1,10 @@
 package natsbackend
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -47,7 +45,7 @@ func (e *Engine) Publish(queue string, ms []wire.Message, origin string, prior f
 		ids, err := e.store(queue, subject, ms, origin)
 		return func() ([]uint64, error) { return ids, err }
 	}
-	ms = cloneMessages(ms) // what no transfer takes is stored by the wait
+	ms = wire.CloneMessages(ms) // what no transfer takes is stored by the wait; offer keeps them as they are
 	offered := e.offer(queue, ms, origin)
 	return func() ([]uint64, error) {
 		direct := offered()
@@ -61,17 +59,6 @@ func (e *Engine) Publish(queue string, ms []wire.Message, origin string, prior f
 		}
 		return append(direct, ids...), nil
 	}
-}
-
-// cloneMessages copies messages with their payloads and strings.
-func cloneMessages(ms []wire.Message) []wire.Message {
-	out := make([]wire.Message, len(ms))
-	for i := range ms {
-		out[i] = ms[i]
-		out[i].CorrelationID, out[i].ReplyTo = strings.Clone(ms[i].CorrelationID), strings.Clone(ms[i].ReplyTo)
-		out[i].Payload = bytes.Clone(ms[i].Payload)
-	}
-	return out
 }
 
 // store publishes ms to the queue's stream: Publish without the offer.

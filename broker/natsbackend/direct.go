@@ -1,7 +1,6 @@
 package natsbackend
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,7 +110,9 @@ func (e *Engine) startDirect() error {
 // waiting. The offer is on its way when it returns; the wait returned
 // reports the ids they gave the first of the messages: all, some (the
 // transfers had room for no more) or none. The rest are to be stored,
-// after them. ms must stay as they are until the wait returns.
+// after them. ms are the engine's own (Publish copied them): the
+// hand-offs and the copies kept until they are settled share their
+// bytes, which nothing writes again.
 func (e *Engine) offer(queue string, ms []wire.Message, origin string) func() []uint64 {
 	local, later := e.direct.handLocally(queue, ms, origin)
 	if later != nil {
@@ -147,10 +148,7 @@ func (d *direct) handLocally(queue string, ms []wire.Message, origin string) ([]
 		if dq == nil || d.transients[ms[i].ReplyTo] == 0 {
 			break
 		}
-		// The send's buffers are reused once it is answered.
-		m := ms[i]
-		m.CorrelationID, m.ReplyTo = strings.Clone(m.CorrelationID), strings.Clone(m.ReplyTo)
-		po.f.Messages = append(po.f.Messages, forwardedItem{Message: m, Payload: bytes.Clone(m.Payload)})
+		po.f.Messages = append(po.f.Messages, forwardedItem{Message: ms[i], Payload: ms[i].Payload})
 	}
 	if len(po.f.Messages) == 0 {
 		d.mu.Unlock()
@@ -196,14 +194,12 @@ func (e *Engine) offerOver(queue string, ms []wire.Message, origin string) func(
 	first := d.key + 1
 	d.key += uint64(len(ms))
 	// Kept before they are offered (the receiver may settle one before
-	// its answer arrives), with their payloads copied: the caller's
-	// buffer is reused once the send is answered. The sweep leaves them
+	// its answer arrives), sharing the payloads of ms. The sweep leaves them
 	// until the answer has been read (the wait may come late: it is
 	// called in the order of the stream's requests); what was not taken
 	// the wait stores itself.
 	for i := range ms {
 		kept := toMsg(queueSubject+escape(queue), &ms[i], origin)
-		kept.Data = bytes.Clone(ms[i].Payload)
 		kept.Header.Set(hdrDelivered, "1") // stored only if it was delivered
 		d.copies[first+uint64(i)] = &directCopy{queue: queue, msg: kept}
 	}

@@ -5,7 +5,11 @@
 // other languages.
 package wire
 
-import "time"
+import (
+	"bytes"
+	"strings"
+	"time"
+)
 
 // API paths. Every state change is a POST, PUT or DELETE.
 const (
@@ -67,6 +71,18 @@ type Message struct {
 	// failure reply: msw-serve puts the failed program's exit status here
 	// (1 when it has none) and its error text in the payload.
 	Status uint8 `json:"status,omitempty"`
+}
+
+// CloneMessages copies ms, payloads and strings too, for keeping past the
+// life of the buffers they were parsed from.
+func CloneMessages(ms []Message) []Message {
+	out := make([]Message, len(ms))
+	for i := range ms {
+		out[i] = ms[i]
+		out[i].CorrelationID, out[i].ReplyTo = strings.Clone(ms[i].CorrelationID), strings.Clone(ms[i].ReplyTo)
+		out[i].Payload = bytes.Clone(ms[i].Payload)
+	}
+	return out
 }
 
 // Delivery is a message as the switch hands it out: by transfer (in flight
