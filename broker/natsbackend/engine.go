@@ -103,21 +103,11 @@ func Open(o Options) (*Engine, error) {
 		return nil, fmt.Errorf("nats backend %s: jetstream: %w", o.URL, err)
 	}
 	e := &Engine{o: o, nc: nc, js: js, consumers: make(map[string]jetstream.Consumer), own: newOwnSends()}
-	if err := e.startRequests(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
-	}
-	if err := e.startAcks(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
-	}
-	if err := e.startFastBatches(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
-	}
-	if err := e.startDirect(); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
+	for _, start := range []func() error{e.startRequests, e.startAcks, e.startFastBatches, e.startDirect} {
+		if err := start(); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("nats backend %s: %w", o.URL, err)
+		}
 	}
 	return e, nil
 }
@@ -289,9 +279,7 @@ func (e *Engine) forget(name string) {
 	e.mu.Lock()
 	delete(e.consumers, name)
 	e.mu.Unlock()
-	e.fast.mu.Lock()
-	delete(e.fast.allowed, name)
-	e.fast.mu.Unlock()
+	e.fast.forget(name)
 }
 
 // Queues lists the cluster's queues whose names start with prefix.

@@ -149,7 +149,6 @@ func (f *fastBatches) onAnswer(m *nats.Msg) {
 // batch whole (nothing of it is stored twice). On an error some of them
 // may be stored.
 func (e *Engine) publishBatch(queue, subject string, ms []wire.Message, origin string, ids []uint64) error {
-	f := e.fast
 	first, err := e.publishOne(queue, subject, &ms[0], origin)
 	if err != nil {
 		return err
@@ -162,9 +161,7 @@ func (e *Engine) publishBatch(queue, subject string, ms []wire.Message, origin s
 	stored, err := e.fastBatch(queue, subject, rest, origin)
 	switch {
 	case errors.Is(err, errNoBatches):
-		f.mu.Lock()
-		f.allowed[queue] = false
-		f.mu.Unlock()
+		e.fast.know(queue, false)
 		return e.publishAsync(queue, subject, rest, origin, ids[1:])
 	case errors.Is(err, errBatchLater):
 		return e.publishAsync(queue, subject, rest, origin, ids[1:])
@@ -200,10 +197,22 @@ func (e *Engine) batchesAllowed(queue string) bool {
 		return false
 	}
 	allowed = s.CachedInfo().Config.AllowBatchPublish
+	f.know(queue, allowed)
+	return allowed
+}
+
+// know records whether a queue's stream takes batches.
+func (f *fastBatches) know(queue string, allowed bool) {
 	f.mu.Lock()
 	f.allowed[queue] = allowed
 	f.mu.Unlock()
-	return allowed
+}
+
+// forget drops what is known of a queue's stream (the queue is gone).
+func (f *fastBatches) forget(queue string) {
+	f.mu.Lock()
+	delete(f.allowed, queue)
+	f.mu.Unlock()
 }
 
 // errNoBatches is a stream's refusal of a whole batch because it takes
