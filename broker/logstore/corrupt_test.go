@@ -38,7 +38,7 @@ func TestTornTailOpensOnTheLongestValidPrefix(t *testing.T) {
 	mfs, ends := writeLog(t, 5)
 	file := mfs.get(segPath)
 	data := file[:ends[len(ends)-1]]
-	if len(file) <= len(data) || !zeroTail(file[len(data):]) {
+	if len(file) <= len(data) || !zeros(file[len(data):]) {
 		t.Fatalf("segment of %d bytes, records end at %d: want preallocated zeros after them", len(file), len(data))
 	}
 	// Every cut inside the last three records: the file ends there, or

@@ -18,8 +18,23 @@ package logstore
 // one, and it is at most twice Options.Prealloc: the room is refilled
 // when less than Prealloc is left, to twice that.
 
+import "bytes"
+
 // zeroBlock is written, repeatedly, to preallocate.
 var zeroBlock = make([]byte, 1<<20)
+
+// zeros reports whether b is all zeros: preallocated room, never a record
+// (whose length is never 0).
+func zeros(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeroBlock))
+		if !bytes.Equal(b[:n], zeroBlock[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
 
 // preallocating reports whether the log preallocates: not with fsync
 // never, where nothing waits for a sync.

@@ -238,7 +238,7 @@ func (s *Store) replayFile(id uint64, w *window, last bool) (good, size int64, b
 		if len(b) == 0 {
 			break
 		}
-		if last && !isSnap(id) && len(b) >= frameHeader && string(b[:frameHeader]) == string(zeroBlock[:frameHeader]) {
+		if last && !isSnap(id) && len(b) >= frameHeader && zeros(b[:frameHeader]) {
 			zeros, end, err := w.zerosFrom(off)
 			if err != nil {
 				return 0, 0, "", err
@@ -273,22 +273,6 @@ func (s *Store) replayFile(id uint64, w *window, last bool) (good, size int64, b
 		return off, 0, "snapshot has no end", nil
 	}
 	return off, off, "", nil
-}
-
-// zeroTail reports whether b, the rest of a file from a record's place,
-// is zeros: preallocated room, no record (whose length is never 0).
-func zeroTail(b []byte) bool {
-	if len(b) < frameHeader || string(b[:frameHeader]) != string(zeroBlock[:frameHeader]) {
-		return false
-	}
-	for len(b) > 0 {
-		n := min(len(b), len(zeroBlock))
-		if !bytes.Equal(b[:n], zeroBlock[:n]) {
-			return false
-		}
-		b = b[n:]
-	}
-	return true
 }
 
 // anyGoodAfter reports whether a good record starts anywhere after the

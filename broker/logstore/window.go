@@ -1,7 +1,6 @@
 package logstore
 
 import (
-	"bytes"
 	"io"
 	"os"
 )
@@ -83,12 +82,8 @@ func (w *window) zerosFrom(off int64) (bool, int64, error) {
 		if len(b) == 0 {
 			return true, off, nil
 		}
-		for p := b; len(p) > 0; {
-			k := min(len(p), len(zeroBlock))
-			if !bytes.Equal(p[:k], zeroBlock[:k]) {
-				return false, 0, nil
-			}
-			p = p[k:]
+		if !zeros(b) {
+			return false, 0, nil
 		}
 		off += int64(len(b))
 	}
