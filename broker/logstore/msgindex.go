@@ -47,15 +47,7 @@ func (x *msgIndex) chunkFor(id uint64) int {
 	if id >= x.chunks[n-1].ids[0] {
 		return n - 1
 	}
-	i, _ := slices.BinarySearchFunc(x.chunks, id, func(c *idxChunk, id uint64) int {
-		switch {
-		case c.ids[0] < id:
-			return -1
-		case c.ids[0] > id:
-			return 1
-		}
-		return 0
-	})
+	i, _ := slices.BinarySearchFunc(x.chunks, id, func(c *idxChunk, id uint64) int { return cmpU(c.ids[0], id) })
 	// i is the first chunk whose first id is >= id.
 	if i < n && x.chunks[i].ids[0] == id {
 		return i
