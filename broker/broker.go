@@ -101,6 +101,11 @@ type Broker struct {
 
 	queuesMu sync.RWMutex
 	queues   map[string]*Queue
+	// idFloor is the highest id a destroyed queue gave (of this life, or
+	// before it as the store recorded): a queue made again numbers above
+	// it, so that an id a client kept never names another message.
+	// Guarded by queuesMu.
+	idFloor uint64
 
 	sessionsMu sync.RWMutex
 	sessions   map[string]*Session
@@ -151,6 +156,7 @@ func New(opts Options) *Broker {
 	}
 	if opts.Store != nil && opts.Store.Stats().Durable {
 		b.store = opts.Store
+		b.idFloor = opts.Store.IDFloor()
 		b.recover(opts.Store.Recovered())
 	}
 	if opts.Engine != nil {
@@ -336,10 +342,11 @@ func (b *Broker) CreateQueue(s *Session, name string) error {
 		return limitError("queues", b.opts.MaxQueues)
 	}
 	q := newQueue(b, name, nil)
+	q.nextID = b.idFloor
 	var c Commit
 	if b.store != nil {
 		var err error
-		if c, err = b.store.CreateQueue(name); err == nil {
+		if c, err = b.store.CreateQueue(name, q.nextID); err == nil {
 			c, err = b.store.SetQueueMeta(name, metaCreated, createdMeta(q.created))
 		}
 		if err != nil {
@@ -384,6 +391,7 @@ func (b *Broker) CreateTransient(s *Session, name string) (string, error) {
 		return "", limitError("queues", b.opts.MaxQueues)
 	}
 	q := newQueue(b, name, s)
+	q.nextID = b.idFloor
 	b.queues[name] = q
 	b.queuesMu.Unlock()
 	s.transients[name] = q
@@ -476,6 +484,7 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 		return nil
 	}
 	q.destroyed = true
+	b.idFloor = max(b.idFloor, q.nextID)
 	b.held.Add(-(q.bytes - q.diskBytes + int64(q.ready()+q.inflight.len())*wire.MessageOverhead))
 	if b.durable(q) {
 		if removed {

@@ -615,6 +615,48 @@ func TestDestroyQueue(t *testing.T) {
 	}
 }
 
+// A queue made again, persistent or transient, numbers its messages above
+// every id its name had before: an ack a client kept from the old queue
+// must fail, not delete a message of the new one nobody received.
+func TestQueueMadeAgainNumbersAboveTheOld(t *testing.T) {
+	skipOnEngine(t, "ids are stream sequences: a stream made again numbers from 1")
+	b := newTestBroker(t, Options{})
+	b.CreateQueue(nil, "q")
+	mustSend(t, b, nil, "q", "a", "b", "c")
+	s := login(t, b, "worker")
+	b.Subscribe(s, []string{"q"})
+	held := mustTransfer(t, b, s, 1, 0) // the worker holds a, and keeps its id
+	if err := b.DestroyQueue(nil, "q", false); err != nil {
+		t.Fatal(err)
+	}
+	b.CreateQueue(nil, "q")
+	if first := mustSend(t, b, nil, "q", "new"); first <= 3 {
+		t.Fatalf("first id of the queue made again = %d; want above 3", first)
+	}
+	if err := b.Ack(s, wire.Acks{"q": {held[0].ID}}); !errors.Is(err, ErrNoSuchMessage) {
+		t.Fatalf("ack of an id from the destroyed queue = %v; want ErrNoSuchMessage", err)
+	}
+	if qi, _ := b.Info("q"); qi.Depth != 1 {
+		t.Fatalf("depth after the stale ack = %d; want 1 (the new message kept)", qi.Depth)
+	}
+
+	// A transient queue: its owner's session ends, and a queue of that
+	// name made in another session numbers above it too.
+	owner := login(t, b, "owner")
+	if _, err := b.CreateTransient(owner, "reply"); err != nil {
+		t.Fatal(err)
+	}
+	last := mustSend(t, b, nil, "reply", "x", "y")
+	b.EndSession(owner)
+	again := login(t, b, "owner")
+	if _, err := b.CreateTransient(again, "reply"); err != nil {
+		t.Fatal(err)
+	}
+	if first := mustSend(t, b, nil, "reply", "z"); first <= last+1 {
+		t.Fatalf("first id of the transient queue made again = %d; want above %d", first, last+1)
+	}
+}
+
 func TestPollerOfADestroyedQueueWaitsForItsName(t *testing.T) {
 	skipOnEngine(t, "a transfer of a cluster queue waits in the cluster, not on the gateway's waiter list")
 	b := newTestBroker(t, Options{})

@@ -24,8 +24,13 @@ type Store interface {
 	// Recovered returns the state found when the store was opened, once;
 	// the broker starts from it.
 	Recovered() []RecoveredQueue
-	// CreateQueue records a new persistent queue.
-	CreateQueue(name string) (Commit, error)
+	// IDFloor returns the highest message id a queue destroyed before
+	// the store was opened had given: the broker numbers a queue made
+	// again above it.
+	IDFloor() uint64
+	// CreateQueue records a new persistent queue, whose ids start above
+	// next.
+	CreateQueue(name string, next uint64) (Commit, error)
 	// DestroyQueue records that a queue and all its messages are gone.
 	DestroyQueue(name string) (Commit, error)
 	// Append records accepted messages of a queue as one group: after a
@@ -129,7 +134,10 @@ type Memory struct{}
 func (Memory) Recovered() []RecoveredQueue { return nil }
 
 // CreateQueue does nothing.
-func (Memory) CreateQueue(string) (Commit, error) { return 0, nil }
+func (Memory) CreateQueue(string, uint64) (Commit, error) { return 0, nil }
+
+// IDFloor returns 0: memory starts empty.
+func (Memory) IDFloor() uint64 { return 0 }
 
 // DestroyQueue does nothing.
 func (Memory) DestroyQueue(string) (Commit, error) { return 0, nil }

@@ -15,7 +15,9 @@
 // holding them loses nothing: the switch gives them to the next receiver.
 //
 // Message ids are only good for the life of the switch that gave them
-// out: a restarted switch numbers messages from 1 again. The client never
+// out: a restarted switch in memory numbers messages from 1 again (one
+// with --data goes on above its ids, and within a switch's life a queue
+// made again numbers above the ids of the one before). The client never
 // replays a request naming messages to a switch that restarted (Ack,
 // Release and Withdraw fail with ErrSwitchRestarted; Transfer drops its
 // Acks), and a caller holding ids should drop them once Epoch changes.

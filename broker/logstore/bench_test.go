@@ -52,7 +52,7 @@ func BenchmarkSendFsyncAlways(b *testing.B) {
 
 func benchSend(b *testing.B, producers, batch, size int, prealloc int64) {
 	st := mustOpen(b, b.TempDir(), Options{Prealloc: prealloc})
-	st.CreateQueue("q")
+	st.CreateQueue("q", 0)
 	payload := make([]byte, size)
 	var mu sync.Mutex
 	var id uint64
@@ -100,7 +100,7 @@ func BenchmarkReplay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	st.CreateQueue("q")
+	st.CreateQueue("q", 0)
 	p := make([]byte, 100)
 	var c broker.Commit
 	for i := 1; i <= n; i++ {

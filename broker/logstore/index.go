@@ -48,6 +48,12 @@ type index struct {
 	// payloads past it are left on disk.
 	keepBudget int64
 	kept       keptArena // what replay keeps of the messages it decodes
+	// floor is the highest id a destroyed queue had given, and floorName
+	// that queue's name: a queue made again numbers above it, so an id
+	// a client kept from before never names one of its messages. A
+	// snapshot carries it forward as a destroy record of floorName.
+	floor     uint64
+	floorName string
 }
 
 func newIndex() *index { return &index{queues: map[string]*iqueue{}} }
@@ -75,7 +81,7 @@ func (x *index) apply(r *record, at loc, keep bool) {
 		q := x.queue(r.queue, at)
 		q.nextID = max(q.nextID, r.nextID)
 	case kindDestroy:
-		x.drop(r.queue)
+		x.destroy(r.queue, r.nextID)
 	case kindMessages:
 		q := x.queue(r.queue, at)
 		for i := range r.msgs {
@@ -138,6 +144,19 @@ func (x *index) ack(q *iqueue, ids []uint64) {
 	}
 }
 
+// destroy drops a destroyed queue, raising the floor to the ids it gave
+// (or to next, which a snapshot's destroy record carries).
+func (x *index) destroy(name string, next uint64) {
+	if q := x.queues[name]; q != nil {
+		next = max(next, q.nextID)
+	}
+	if next > x.floor {
+		x.floor, x.floorName = next, name
+	}
+	x.drop(name)
+}
+
+// drop forgets a queue and what it holds.
 func (x *index) drop(name string) {
 	q := x.queues[name]
 	if q == nil {

@@ -20,7 +20,7 @@ import (
 // Record kinds.
 const (
 	kindCreate   = 1 // queue, next id: a persistent queue exists
-	kindDestroy  = 2 // queue: it and its messages are gone
+	kindDestroy  = 2 // queue[, next id]: it and its messages are gone (a snapshot's carries the id floor)
 	kindMessages = 3 // queue, count, messages: one accepted group
 	kindDeliver  = 4 // queue, ids: handed to a receiver once more
 	kindAck      = 5 // queue, ids: deleted
@@ -274,7 +274,7 @@ const minMessage = 8
 type record struct {
 	kind    byte
 	queue   string
-	nextID  uint64                 // kindCreate
+	nextID  uint64                 // kindCreate, kindDestroy (a snapshot's)
 	ids     []uint64               // kindDeliver, kindAck
 	msgs    []broker.StoredMessage // kindMessages (and kindPublished, which decodes as it)
 	key     string                 // kindMeta
@@ -318,6 +318,9 @@ func (rd *recordDecoder) decode(body []byte) (*record, error) {
 	case kindCreate:
 		r.nextID = d.uvarint()
 	case kindDestroy:
+		if len(d.b) > 0 {
+			r.nextID = d.uvarint()
+		}
 	case kindMessages, kindPublished:
 		n := d.count(minMessage)
 		r.msgs = slices.Grow(r.msgs, n)[:n]

@@ -306,14 +306,12 @@ func (s *Store) giveBack(chunks []chunk) {
 	}
 }
 
-// CreateQueue records a persistent queue.
-func (s *Store) CreateQueue(name string) (broker.Commit, error) {
+// CreateQueue records a persistent queue whose ids start above next.
+func (s *Store) CreateQueue(name string, next uint64) (broker.Commit, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	q := s.idx.queues[name]
-	var next uint64
-	if q != nil {
-		next = q.nextID
+	if q := s.idx.queues[name]; q != nil {
+		next = max(next, q.nextID)
 	}
 	at, c := s.appendLocked(kindCreate, name, func(e *encoder) { e.uvarint(next) })
 	s.idx.apply(&record{kind: kindCreate, queue: name, nextID: next}, at, false)
@@ -325,8 +323,16 @@ func (s *Store) DestroyQueue(name string) (broker.Commit, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, c := s.appendLocked(kindDestroy, name, nil)
-	s.idx.drop(name)
+	s.idx.destroy(name, 0)
 	return c, nil
+}
+
+// IDFloor returns the highest id a queue destroyed before the store was
+// opened had given.
+func (s *Store) IDFloor() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idx.floor
 }
 
 // Append records a group of accepted messages as one record.
