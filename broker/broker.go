@@ -101,10 +101,14 @@ type Broker struct {
 
 	queuesMu sync.RWMutex
 	queues   map[string]*Queue
-	// idFloor is the highest id a destroyed queue gave (of this life, or
-	// before it as the store recorded): a queue made again numbers above
-	// it, so that an id a client kept never names another message.
-	// Guarded by queuesMu.
+	// idFloor is the highest id a destroyed persistent queue gave (in
+	// this life, or before it as the store recorded): a queue made again
+	// numbers above it, so that an id a client kept never names another
+	// message. Transient queues do not raise it: their names are the
+	// switch's random ones, or made again only by their owner's client
+	// after a re-login, which drops the ids of its old session (lib). So
+	// a switch whose operators never destroy a queue numbers every queue
+	// from 1. Guarded by queuesMu.
 	idFloor uint64
 
 	sessionsMu sync.RWMutex
@@ -484,7 +488,9 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 		return nil
 	}
 	q.destroyed = true
-	b.idFloor = max(b.idFloor, q.nextID)
+	if !q.transient {
+		b.idFloor = max(b.idFloor, q.nextID)
+	}
 	b.held.Add(-(q.bytes - q.diskBytes + int64(q.ready()+q.inflight.len())*wire.MessageOverhead))
 	if b.durable(q) {
 		if removed {

@@ -137,7 +137,7 @@
 // allows (the sender retries). Message ids are assigned before the record
 // is written and recovered from it, so ids keep increasing across
 // restarts. A queue made again numbers above the highest id a destroyed
-// queue gave (Broker.idFloor, which the store keeps across restarts:
+// persistent queue gave (Broker.idFloor, which the store keeps across restarts:
 // Store.IDFloor), so an ack a client kept from a queue's earlier life
 // fails instead of deleting a message nobody received. On start the broker rebuilds its queues from the store:
 // messages that had been delivered come back ready, ahead of the others,

@@ -16,8 +16,8 @@
 //
 // Message ids are only good for the life of the switch that gave them
 // out: a restarted switch in memory numbers messages from 1 again (one
-// with --data goes on above its ids, and within a switch's life a queue
-// made again numbers above the ids of the one before). The client never
+// with --data goes on above its ids, and a queue made after a persistent
+// queue was destroyed numbers above that queue's ids). The client never
 // replays a request naming messages to a switch that restarted (Ack,
 // Release and Withdraw fail with ErrSwitchRestarted; Transfer drops its
 // Acks), and a caller holding ids should drop them once Epoch changes.
