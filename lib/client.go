@@ -67,6 +67,7 @@ type Client struct {
 	session  string // the session's token; "" until logged in (again)
 	epoch    uint64 // counts logins
 	started  time.Time
+	lives    map[string]time.Time // queue -> the life its last taken messages came from (lives.go)
 	grace    time.Duration
 	maxLoad  int         // the switch's payload limit, as its login said
 	restore  restoreList // what a login sets up again (session.go)

@@ -268,6 +268,58 @@ func TestAcksNeverCrossARestart(t *testing.T) {
 	}
 }
 
+// TestAckAfterAnotherRequestLoggedIn: an Ack of a message taken before
+// a restart fails even when its first attempt goes to the new switch,
+// the client having logged in there for another request in between. It
+// must not delete the new switch's message of the same id.
+func TestAckAfterAnotherRequestLoggedIn(t *testing.T) {
+	sock := "unix:" + t.TempDir() + "/sock"
+	_, stop := runSwitch(t, sock, broker.Options{})
+	ctx := context.Background()
+	c := newClient(t, sock, 10*time.Second)
+	c.CreateQueue(ctx, "q")
+	c.Subscribe(ctx, "q")
+	c.SendBatch(ctx, "q", []lib.Message{{Payload: []byte("old1")}, {Payload: []byte("old2")}})
+	old, err := c.Transfer(ctx, lib.TransferOptions{Max: 2})
+	if err != nil || len(old) != 2 {
+		t.Fatalf("Transfer = %v, %v", old, err)
+	}
+	before := c.Epoch()
+	stop()
+	runSwitch(t, sock, broker.Options{})
+	other := newClient(t, sock, 0)
+	other.CreateQueue(ctx, "q")
+	other.SendBatch(ctx, "q", []lib.Message{{Payload: []byte("new1")}, {Payload: []byte("new2")}})
+	// Another request of the client logs it in to the new switch.
+	if err := c.Subscribe(ctx, "q"); err != nil {
+		t.Fatal(err)
+	}
+	epoch := c.Epoch()
+	if epoch == before {
+		t.Fatalf("Subscribe after the restart did not log in again")
+	}
+	if err := c.Ack(ctx, lib.Acks{"q": {old[0].ID}}); !errors.Is(err, lib.ErrSwitchRestarted) {
+		t.Errorf("Ack of a message from before the restart = %v; want ErrSwitchRestarted", err)
+	}
+	if err := c.Release(ctx, lib.Acks{"q": {old[1].ID}}); !errors.Is(err, lib.ErrSwitchRestarted) {
+		t.Errorf("Release of a message from before the restart = %v; want ErrSwitchRestarted", err)
+	}
+	if c.Epoch() != epoch {
+		t.Errorf("the refused requests logged in again")
+	}
+	if qi, _ := other.Info(ctx, "q"); qi.Depth != 2 {
+		t.Errorf("depth = %d; want the 2 new messages, none deleted by a stale ack", qi.Depth)
+	}
+	// Messages taken in the new life are acked as usual.
+	ds, err := c.Transfer(ctx, lib.TransferOptions{Max: 1, Timeout: 5 * time.Second})
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Transfer after the restart = %v, %v", ds, err)
+	}
+	if err := c.Ack(ctx, lib.Acks{"q": {ds[0].ID}}); err != nil {
+		t.Errorf("Ack of a message taken after the restart = %v", err)
+	}
+}
+
 func TestBadQueueNamesRefusedBeforeSending(t *testing.T) {
 	addr, _ := runSwitch(t, "127.0.0.1:0", broker.Options{})
 	c := newClient(t, addr, 0)

@@ -20,7 +20,11 @@
 // queue was destroyed numbers above that queue's ids). The client never
 // replays a request naming messages to a switch that restarted (Ack,
 // Release and Withdraw fail with ErrSwitchRestarted; Transfer drops its
-// Acks), and a caller holding ids should drop them once Epoch changes.
+// Acks), nor sends an Ack or Release of messages it took to another
+// switch life than the one they came from, even when it logged in there
+// for another request first. Still, a caller holding ids should drop
+// them once Epoch changes: the client remembers only the life of the
+// last Transfer that took messages of a queue.
 //
 // # Delivery
 //

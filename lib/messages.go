@@ -159,12 +159,15 @@ func (c *Client) Transfer(ctx context.Context, o TransferOptions) ([]Delivery, e
 	r := transferRequest(o, true)
 	if len(o.Acks) > 0 {
 		r.namesMessages, r.withoutMessages = true, transferRequest(o, false).body
+		r.life = c.lifeOf(o.Acks)
 	}
-	a, _, err := c.do(ctx, r)
+	a, epoch, err := c.do(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	return c.deliveriesInto(r, a.body, o.Into)
+	ds, err := c.deliveriesInto(r, a.body, o.Into)
+	c.tookIn(epoch, ds)
+	return ds, err
 }
 
 // deliveries parses an answer of delivery frames.
@@ -196,13 +199,17 @@ func acksRequest(op wire.Op, acks Acks) *request {
 // already gone (all others are still acked), and with ErrSwitchRestarted
 // if the switch restarted since they were taken.
 func (c *Client) Ack(ctx context.Context, acks Acks) error {
-	return c.call(ctx, acksRequest(wire.OpAck, acks), nil)
+	r := acksRequest(wire.OpAck, acks)
+	r.life = c.lifeOf(acks)
+	return c.call(ctx, r, nil)
 }
 
 // Release gives messages the client holds back to their queues, to be
 // delivered again (to this client or another) ahead of new ones.
 func (c *Client) Release(ctx context.Context, acks Acks) error {
-	return c.call(ctx, acksRequest(wire.OpRelease, acks), nil)
+	r := acksRequest(wire.OpRelease, acks)
+	r.life = c.lifeOf(acks)
+	return c.call(ctx, r, nil)
 }
 
 // Withdraw deletes a message no receiver has taken yet; it fails with

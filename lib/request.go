@@ -76,6 +76,10 @@ type request struct {
 	// ErrSwitchRestarted.
 	namesMessages   bool
 	withoutMessages []byte
+	// life, if not zero, is the switch life (its start) the messages
+	// named were taken in (lives.go): an attempt in another life, the
+	// first too, is treated as one after a restart.
+	life time.Time
 	// join lets a quiet send of one message share the request of another
 	// quiet send to the same queue (doQuiet, sendjoin.go).
 	join bool
@@ -218,7 +222,11 @@ func (c *Client) do(ctx context.Context, r *request) (answer, uint64, error) {
 			// ones this client holds.
 			if first {
 				meant, first = ref.started, false
-			} else if !ref.started.Equal(meant) {
+				if !r.life.IsZero() {
+					meant = r.life
+				}
+			}
+			if !ref.started.Equal(meant) {
 				if r.withoutMessages == nil {
 					return answer{}, ref.epoch, ErrSwitchRestarted
 				}
