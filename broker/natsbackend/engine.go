@@ -324,6 +324,15 @@ func (e *Engine) Info(name string) (wire.QueueInfo, error) {
 		if st.Msgs > 0 {
 			qi.OldestMessage = st.FirstTime
 		}
+		// The consumer's counts may trail the stream (and a consumer
+		// leader newly elected may count fewer than the last); the
+		// stream's leader has every message a send was answered for,
+		// and a work-queue stream keeps just those not acked. So the
+		// queue holds at least that many: an msw-rm without -f right
+		// after a send sees the message and refuses.
+		if n := int(st.Msgs) - qi.InFlight; n > qi.Depth {
+			qi.Depth = n
+		}
 	}
 	return qi, nil
 }

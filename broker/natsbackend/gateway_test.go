@@ -428,3 +428,29 @@ func TestPipelinedSendsThroughAGateway(t *testing.T) {
 		}
 	}
 }
+
+// TestDestroyIfEmptyRightAfterASend: a queue's depth counts every message
+// a send was answered for, whichever gateway asks, even while the
+// consumer's own counts trail the stream: a destroy-if-empty right after
+// a send through another gateway refuses, and the message is there.
+func TestDestroyIfEmptyRightAfterASend(t *testing.T) {
+	c := natstest.Start(t, 3)
+	ga, gb := startGateway(t, c, "a"), startGateway(t, c, "b")
+	ctx := ctxT(t)
+	ca, cb := client(t, ga, "a"), client(t, gb, "b")
+	for i := range 10 {
+		q := fmt.Sprintf("q%d", i)
+		if err := ca.CreateQueue(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ca.Send(ctx, q, lib.Message{Payload: []byte("kept")}); err != nil {
+			t.Fatal(err)
+		}
+		if err := cb.DestroyQueue(ctx, q, lib.DestroyOptions{IfEmpty: true}); !lib.IsCode(err, lib.CodeQueueNotEmpty) {
+			t.Fatalf("destroy-if-empty of %s right after a send = %v; want queue_not_empty", q, err)
+		}
+		if ds, err := ca.Peek(ctx, q, 10); err != nil || len(ds) != 1 {
+			t.Fatalf("peek of %s: %d messages, %v; want the one sent", q, len(ds), err)
+		}
+	}
+}
