@@ -18,9 +18,9 @@ package server
 // outcome of every quiet request sent before it. A send with nothing to
 // wait for (a switch without a store, a transient queue) is answered
 // inline, as before, while the committer is idle; so is a durable send
-// read with nothing behind it in the reader's buffer while the committer
-// is idle (a producer with one send at a time), which the reader then
-// waits for itself.
+// read with nothing behind it, in the reader's buffer or in the socket,
+// while the committer is idle (a producer with one send at a time), which
+// the reader then waits for itself.
 //
 // A gateway's sends to the cluster take the same way (a broker
 // PendingSend that is Remote): the reader puts the send on its way (an
