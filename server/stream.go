@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"msw/broker"
@@ -42,6 +43,7 @@ type stream struct {
 	sess *broker.Session
 	conn net.Conn
 	br   *bufio.Reader
+	raw  syscall.RawConn // conn's socket, if it has one (not under TLS): moreArrived
 
 	wmu sync.Mutex
 	bw  *bufio.Writer
@@ -94,6 +96,7 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) {
 		bw:      bufio.NewWriterSize(&deadlineWriter{conn: conn, s: s}, 32<<10),
 		waiting: map[uint64]func(){},
 	}
+	st.raw = rawConn(conn)
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	if !s.track(st) {
 		st.cancel()

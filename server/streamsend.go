@@ -18,9 +18,9 @@ package server
 // outcome of every quiet request sent before it. A send with nothing to
 // wait for (a switch without a store, a transient queue) is answered
 // inline, as before, while the committer is idle; so is a durable send
-// read with nothing behind it in the reader's buffer while the committer
-// is idle (a producer with one send at a time), which the reader then
-// waits for itself.
+// read with nothing behind it, in the reader's buffer or in the socket,
+// while the committer is idle (a producer with one send at a time), which
+// the reader then waits for itself.
 //
 // A gateway's sends to the cluster take the same way (a broker
 // PendingSend that is Remote): the reader puts the send on its way (an
@@ -42,10 +42,12 @@ package server
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"msw/broker"
 	"msw/internal/wire"
@@ -122,11 +124,34 @@ func (st *stream) pipe(ps pipedSend) int {
 	// engine send always goes: the reader need not wait a round trip to
 	// the cluster before it reads what the client sent meanwhile.
 	waits := ps.err == nil && ps.p.Waits()
-	if st.sends.n.Load() > 0 || (waits && (ps.p.Remote() || st.br.Buffered() > 0)) {
+	if st.sends.n.Load() > 0 || (waits && (ps.p.Remote() || st.moreArrived())) {
 		st.sends.put(st, ps)
 		return 0
 	}
 	return st.finishSend(&ps)
+}
+
+// moreArrived reports whether the client has sent more than the reader
+// has read: bytes in the reader's buffer, or, since a large frame (a
+// batch) is read past the buffer straight from the connection, in the
+// socket's (a client keeping batches in flight has usually sent the next
+// by the time this one is queued and recorded). Reader only.
+func (st *stream) moreArrived() bool {
+	return st.br.Buffered() > 0 || (st.raw != nil && unreadSocket(st.raw))
+}
+
+// rawConn is the socket behind a client's connection, or nil if it has
+// none (TLS).
+func rawConn(c net.Conn) syscall.RawConn {
+	if cc, ok := c.(*countedConn); ok {
+		c = cc.Conn
+	}
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			return rc
+		}
+	}
+	return nil
 }
 
 // finishSend waits for a send to be durable and answers it.

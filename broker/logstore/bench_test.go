@@ -147,3 +147,37 @@ func BenchmarkBrokerSendBatch(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/float64(st.Stats().Syncs), "sends/fsync")
 }
+
+// BenchmarkCompact compacts a log of 100 live batches of 1,000 × 100 B
+// (what scenario 9's batch run leaves while it writes): the snapshot
+// reads every record back, checks it and writes it again.
+func BenchmarkCompact(b *testing.B) {
+	ms := make([]broker.StoredMessage, 1000)
+	p := make([]byte, 100)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		st, err := Open(b.TempDir(), Options{Fsync: FsyncNever, CompactMin: 1 << 40})
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.CreateQueue("q")
+		var c broker.Commit
+		for k := range 100 {
+			for j := range ms {
+				ms[j] = broker.StoredMessage{ID: uint64(k*len(ms) + j + 1), Payload: p, Origin: "bench"}
+			}
+			if c, err = st.Append("q", ms); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := st.Wait(c); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if err := st.Compact(); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		st.Close()
+	}
+}

@@ -170,13 +170,40 @@ func (s *Store) writeSnapshot(n uint64, queues []snapQueue, entries []snapEntry)
 	defer r.close()
 	moved := make([]snapEntry, 0, len(entries))
 	var group []broker.StoredMessage // reused: a record is written before the next is read
+	var frame []byte                 // the same, for a record carried whole
+	decodeRun := -1                  // the start of a run found not whole, to decode
 	for i := 0; i < len(entries) && w.err == nil; {
-		// One record per queue and group.
 		q := entries[i].queue
+		if j := wholeRun(entries, i); j > i && i != decodeRun {
+			// A record whose messages are all live and never delivered
+			// is what the snapshot would write for them: it is carried
+			// as it is, its checksum verified, without decoding it.
+			var whole bool
+			var err error
+			if frame, whole, err = r.whole(frame, entries[i].at, q, j-i); err != nil {
+				return nil, err
+			}
+			if whole {
+				at := w.raw(frame)
+				for k := i; k < j; k++ {
+					en := entries[k]
+					en.at = at
+					en.at.idx = uint32(k - i)
+					moved = append(moved, en)
+				}
+				i = j
+				continue
+			}
+			decodeRun = i
+		}
+		// One record per queue and group.
 		group = group[:0]
 		first := len(moved)
 		size := 0
-		for ; i < len(entries) && entries[i].queue == q && size < snapshotGroup; i++ {
+		for start := i; i < len(entries) && entries[i].queue == q && size < snapshotGroup; i++ {
+			if i > start && i != decodeRun && wholeRun(entries, i) > i {
+				break // it may be carried whole
+			}
 			en := entries[i]
 			m, err := r.message(en.at)
 			if err != nil {
@@ -214,6 +241,26 @@ func (s *Store) writeSnapshot(n uint64, queues []snapQueue, entries []snapEntry)
 	return moved, nil
 }
 
+// wholeRun returns the end of the run of entries from i that are the
+// messages of one record, from its first, none ever delivered: a record
+// that may be carried into a snapshot whole (frameReader.whole tells). It
+// returns i if entries[i] starts no such run.
+func wholeRun(entries []snapEntry, i int) int {
+	at := entries[i].at
+	if at.idx != 0 {
+		return i
+	}
+	j := i
+	for ; j < len(entries); j++ {
+		en := &entries[j]
+		if en.queue != entries[i].queue || en.at.file != at.file || en.at.off != at.off ||
+			en.at.idx != uint32(j-i) || en.deliveries != 0 {
+			break
+		}
+	}
+	return j
+}
+
 // snapWriter appends records to a snapshot file.
 type snapWriter struct {
 	f   File
@@ -235,6 +282,16 @@ func (w *snapWriter) record(kind byte, queue string, fill func(e *encoder)) loc 
 	return at
 }
 
+// raw appends a whole frame as it is.
+func (w *snapWriter) raw(frame []byte) loc {
+	at := loc{file: w.id, off: w.off, size: uint32(len(frame))}
+	if w.err == nil {
+		_, w.err = w.f.Write(frame)
+	}
+	w.off += int64(len(frame))
+	return at
+}
+
 // frameReader reads message records back from the log's files, keeping
 // the last frame read.
 type frameReader struct {
@@ -244,20 +301,50 @@ type frameReader struct {
 	msgs  []broker.StoredMessage
 }
 
+// read reads the frame at at into buf, grown to its size.
+func (r *frameReader) read(buf []byte, at loc) ([]byte, error) {
+	f := r.files[at.file]
+	if f == nil {
+		var err error
+		if f, err = r.s.fs.OpenFile(r.s.path(at.file), os.O_RDONLY, 0); err != nil {
+			return buf, err
+		}
+		r.files[at.file] = f
+	}
+	buf = slices.Grow(buf[:0], int(at.size))[:at.size]
+	if _, err := f.ReadAt(buf, at.off); err != nil {
+		return buf, fmt.Errorf("%s at offset %d: %w", r.s.path(at.file), at.off, err)
+	}
+	return buf, nil
+}
+
+// whole reads the frame at at into buf and reports whether it is a
+// message record of queue holding n messages, its checksum verified: the
+// frame, read, is in the buffer returned.
+func (r *frameReader) whole(buf []byte, at loc, queue string, n int) ([]byte, bool, error) {
+	buf, err := r.read(buf, at)
+	if err != nil {
+		return buf, false, err
+	}
+	fr, err := readFrame(buf)
+	if err != nil {
+		return buf, false, fmt.Errorf("%s: record at offset %d no longer reads: %v", r.s.path(at.file), at.off, err)
+	}
+	d := decoder{b: fr.body}
+	kind := d.byte()
+	q := d.bytes()
+	count := d.uvarint()
+	whole := d.err == nil && (kind == kindMessages || kind == kindPublished) &&
+		string(q) == queue && count == uint64(n) && fr.size == len(buf)
+	return buf, whole, nil
+}
+
 // message returns the message at at, its checksum verified.
 func (r *frameReader) message(at loc) (broker.StoredMessage, error) {
 	if r.msgs == nil || r.last.file != at.file || r.last.off != at.off {
-		f := r.files[at.file]
-		if f == nil {
-			var err error
-			if f, err = r.s.fs.OpenFile(r.s.path(at.file), os.O_RDONLY, 0); err != nil {
-				return broker.StoredMessage{}, err
-			}
-			r.files[at.file] = f
-		}
-		buf := make([]byte, at.size)
-		if _, err := f.ReadAt(buf, at.off); err != nil {
-			return broker.StoredMessage{}, fmt.Errorf("%s at offset %d: %w", r.s.path(at.file), at.off, err)
+		buf, err := r.read(nil, at)
+		if err != nil {
+			return broker.StoredMessage{}, err
 		}
 		fr, err := readFrame(buf)
 		var rec record

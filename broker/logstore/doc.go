@@ -51,7 +51,10 @@
 // When the files pass twice the live data (and CompactMin), the store
 // seals the current segment, writes a snapshot of the live state as of the
 // seal, syncs and renames it, and removes the files it replaces
-// (compact.go). Appends go on into the next segment meanwhile.
+// (compact.go). Appends go on into the next segment meanwhile. A record
+// whose messages are all live and never delivered is carried into the
+// snapshot as it is (its checksum verified); the others are decoded and
+// their live messages written anew.
 //
 // # Testing
 //
