@@ -160,7 +160,7 @@ func BenchmarkCompact(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		st.CreateQueue("q")
+		st.CreateQueue("q", 0)
 		var c broker.Commit
 		for k := range 100 {
 			for j := range ms {

@@ -171,7 +171,7 @@ func TestCompactCarriesWholeRecordsAndDecodesTheRest(t *testing.T) {
 		frames[ms[0].ID] = frame
 	}
 	for _, q := range []string{"q", "r"} {
-		if _, err := st.CreateQueue(q); err != nil {
+		if _, err := st.CreateQueue(q, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
