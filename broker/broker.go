@@ -524,13 +524,14 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 
 // sendPending is send up to its wait for the store (sendpending.go).
 func (b *Broker) sendPending(s *Session, queue string, ms []wire.Message, number numbering) (PendingSend, error) {
-	return b.sendPendingLined(s, queue, ms, number, true)
+	return b.sendPendingLined(s, queue, ms, number, true, nil)
 }
 
 // sendPendingLined is sendPending; with lined false (a send that already
 // has its place in the session's line of engine sends, remotesend.go) it
-// neither forwards first nor goes in the line.
-func (b *Broker) sendPendingLined(s *Session, queue string, ms []wire.Message, number numbering, lined bool) (PendingSend, error) {
+// neither forwards first nor goes in the line. settles is the handle of
+// the request a reply answers, if any (SendReplyPending).
+func (b *Broker) sendPendingLined(s *Session, queue string, ms []wire.Message, number numbering, lined bool, settles Handle) (PendingSend, error) {
 	if b.closed.Load() {
 		return PendingSend{}, ErrClosed
 	}
@@ -538,13 +539,13 @@ func (b *Broker) sendPendingLined(s *Session, queue string, ms []wire.Message, n
 		return PendingSend{}, nil
 	}
 	if lined {
-		if p, ok := b.forwardFirst(s, queue, ms); ok {
+		if p, ok := b.forwardFirst(s, queue, ms, settles); ok {
 			return p, nil
 		}
 	}
 	q, err := b.lookup(queue)
 	if err != nil {
-		id, err := b.sendElsewhere(s, queue, ms, err)
+		id, err := b.sendElsewhere(s, queue, ms, err, settles)
 		return PendingSend{first: id}, err
 	}
 	if len(ms) > wire.MaxSendMessages {
