@@ -524,14 +524,13 @@ func (b *Broker) send(s *Session, queue string, ms []wire.Message, number number
 
 // sendPending is send up to its wait for the store (sendpending.go).
 func (b *Broker) sendPending(s *Session, queue string, ms []wire.Message, number numbering) (PendingSend, error) {
-	return b.sendPendingLined(s, queue, ms, number, true, nil)
+	return b.sendPendingLined(s, queue, ms, number, true)
 }
 
 // sendPendingLined is sendPending; with lined false (a send that already
 // has its place in the session's line of engine sends, remotesend.go) it
-// neither forwards first nor goes in the line. settles is the handle of
-// the request a reply answers, if any (SendReplyPending).
-func (b *Broker) sendPendingLined(s *Session, queue string, ms []wire.Message, number numbering, lined bool, settles Handle) (PendingSend, error) {
+// neither forwards first nor goes in the line.
+func (b *Broker) sendPendingLined(s *Session, queue string, ms []wire.Message, number numbering, lined bool) (PendingSend, error) {
 	if b.closed.Load() {
 		return PendingSend{}, ErrClosed
 	}
@@ -539,13 +538,13 @@ func (b *Broker) sendPendingLined(s *Session, queue string, ms []wire.Message, n
 		return PendingSend{}, nil
 	}
 	if lined {
-		if p, ok := b.forwardFirst(s, queue, ms, settles); ok {
+		if p, ok := b.forwardFirst(s, queue, ms); ok {
 			return p, nil
 		}
 	}
 	q, err := b.lookup(queue)
 	if err != nil {
-		id, err := b.sendElsewhere(s, queue, ms, err, settles)
+		id, err := b.sendElsewhere(s, queue, ms, err)
 		return PendingSend{first: id}, err
 	}
 	if len(ms) > wire.MaxSendMessages {

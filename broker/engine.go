@@ -74,12 +74,8 @@ type Engine interface {
 	// ErrNoSuchQueue if none has the queue. When Forward returns, the
 	// messages are on their way and copied (ms may be reused), behind
 	// those of every Forward to the queue before it. The wait is called
-	// once. settles, if not nil, is the handle of a message this
-	// gateway holds that the forward answers (a server's reply to the
-	// request), to be acked once the wait succeeds: the engine may
-	// settle it where it came from with the forward itself, sparing the
-	// Ack a message.
-	Forward(queue string, ms []wire.Message, origin string, settles Handle) (wait func() (uint64, error))
+	// once.
+	Forward(queue string, ms []wire.Message, origin string) (wait func() (uint64, error))
 }
 
 // Fetched is one message an Engine handed to this gateway.

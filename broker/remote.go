@@ -139,30 +139,11 @@ func (q *Queue) remoteInfo(qi *wire.QueueInfo) {
 
 // sendElsewhere is send to a queue this gateway does not have: with an
 // engine it may be a transient queue of another gateway.
-// settles is the handle of the request the send replies to, if any
-// (SendReplyPending).
-func (b *Broker) sendElsewhere(s *Session, queue string, ms []wire.Message, err error, settles Handle) (uint64, error) {
+func (b *Broker) sendElsewhere(s *Session, queue string, ms []wire.Message, err error) (uint64, error) {
 	if b.engine == nil || !errors.Is(err, ErrNoSuchQueue) {
 		return 0, err
 	}
-	return b.engine.Forward(queue, ms, clientOf(s), settles)()
-}
-
-// heldHandle is the handle of message id of queue, if s holds it from
-// the engine; else nil.
-func (b *Broker) heldHandle(s *Session, queue string, id uint64) Handle {
-	b.queuesMu.RLock()
-	q := b.queues[queue]
-	b.queuesMu.RUnlock()
-	if q == nil || q.remote == nil {
-		return nil
-	}
-	q.remote.mu.Lock()
-	defer q.remote.mu.Unlock()
-	if h, ok := q.remote.held[id]; ok && h.s == s {
-		return h.h
-	}
-	return nil
+	return b.engine.Forward(queue, ms, clientOf(s))()
 }
 
 // exposeTransient lets the other gateways send to q through the engine.

@@ -168,9 +168,7 @@ func (b *Broker) sendRemote(s *Session, q *Queue, ms []wire.Message, stored []me
 // bench scenario 19, two gateways). Sends of more than forwardFirstMax
 // bytes (batches, not replies) look in the engine first, as a forward
 // must fit in one NATS message. It reports false if it did not forward.
-// settles is the handle of the request a reply answers, if any
-// (Engine.Forward).
-func (b *Broker) forwardFirst(s *Session, queue string, ms []wire.Message, settles Handle) (PendingSend, bool) {
+func (b *Broker) forwardFirst(s *Session, queue string, ms []wire.Message) (PendingSend, bool) {
 	if b.engine == nil || ValidateName(queue) != nil {
 		return PendingSend{}, false
 	}
@@ -190,13 +188,13 @@ func (b *Broker) forwardFirst(s *Session, queue string, ms []wire.Message, settl
 	// are reused.
 	kept := wire.CloneMessages(ms)
 	r := s.startRemote(queue, true, func(func()) func() ([]uint64, error) {
-		wait := b.engine.Forward(queue, ms, clientOf(s), settles)
+		wait := b.engine.Forward(queue, ms, clientOf(s))
 		return func() ([]uint64, error) {
 			id, err := wait()
 			if errors.Is(err, ErrNoSuchQueue) {
 				// No gateway has it as a transient queue: send it as
 				// send does, outside the line (this is its place in it).
-				p, err := b.sendPendingLined(s, queue, kept, nil, false, settles)
+				p, err := b.sendPendingLined(s, queue, kept, nil, false)
 				if err == nil {
 					id, err = p.Wait()
 				}

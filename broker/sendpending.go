@@ -38,19 +38,6 @@ func (b *Broker) SendPending(s *Session, queue string, ms []wire.Message) (Pendi
 	return b.sendPending(s, queue, ms, nil)
 }
 
-// SendReplyPending is SendPending for a server's reply to the request
-// (reqQueue, reqID) that s holds, which the caller acks once Wait has
-// succeeded (a reply-and-ack). A reply forwarded to another gateway may
-// then settle the request where it came from with the forward itself
-// (Engine.Forward), so that the ack costs the cluster no message.
-func (b *Broker) SendReplyPending(s *Session, queue string, ms []wire.Message, reqQueue string, reqID uint64) (PendingSend, error) {
-	var settles Handle
-	if b.engine != nil {
-		settles = b.heldHandle(s, reqQueue, reqID)
-	}
-	return b.sendPendingLined(s, queue, ms, nil, true, settles)
-}
-
 // Waits reports whether Wait has to wait: for the store (the send was
 // recorded in a durable one), or for the engine's answer (Remote).
 func (p *PendingSend) Waits() bool { return p.c != 0 || p.r != nil }

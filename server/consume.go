@@ -192,6 +192,6 @@ func (st *stream) reply(req *wire.StreamRequest) int {
 		return st.answerError(req.ID, err)
 	}
 	ps := pipedSend{id: req.ID, quiet: req.Quiet, n: 1, reply: &wire.Acks{ackQueue: {req.Arg}}}
-	ps.p, ps.err = b.SendReplyPending(st.sess, req.Queue, msgs, ackQueue, req.Arg)
+	ps.p, ps.err = b.SendPending(st.sess, req.Queue, msgs)
 	return st.pipe(ps)
 }

@@ -77,9 +77,9 @@ type heldForwards struct {
 	release chan struct{}
 }
 
-func (h *heldForwards) Forward(queue string, ms []wire.Message, origin string, settles broker.Handle) func() (uint64, error) {
+func (h *heldForwards) Forward(queue string, ms []wire.Message, origin string) func() (uint64, error) {
 	h.started.Add(1)
-	wait := h.Engine.Forward(queue, ms, origin, settles)
+	wait := h.Engine.Forward(queue, ms, origin)
 	return func() (uint64, error) {
 		<-h.release
 		return wait()

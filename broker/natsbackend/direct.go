@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -271,27 +270,6 @@ func (d *direct) onNotice(m *nats.Msg) {
 	}
 }
 
-// settle drops the copy key (decimal) if notice is this gateway's
-// notice subject, as a "done" notice would, and reports whether it did:
-// a forwarded reply queued here settles the request this gateway handed
-// over (transient.go, hdrSettleNotice).
-func (d *direct) settle(notice, key string) bool {
-	if notice == "" || notice != d.notice {
-		return false
-	}
-	k, err := strconv.ParseUint(key, 10, 64)
-	if err != nil {
-		return false
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.copies[k] == nil {
-		return false
-	}
-	delete(d.copies, k)
-	return true
-}
-
 // sweep stores, every tenth of the ack wait, the copies whose receiver
 // has not been heard of for an ack wait, until the engine closes; then
 // it stores every copy left (their receivers may still settle them: a
@@ -363,7 +341,6 @@ type directHandle struct {
 	msg    *nats.Msg
 
 	once sync.Once
-	told atomic.Bool // the sender dropped its copy already (a forward settled it)
 }
 
 // Ack tells the sender the message is settled.
@@ -378,7 +355,7 @@ func (h *directHandle) InProgress() error { return h.tell("held") }
 // tell sends the sender a notice about the message, unless it was handed
 // here by this gateway (handLocally), which keeps no copy.
 func (h *directHandle) tell(verb string) error {
-	if h.notice == "" || h.told.Load() {
+	if h.notice == "" {
 		return nil
 	}
 	return h.d.e.nc.Publish(h.notice, []byte(verb+" "+h.key))

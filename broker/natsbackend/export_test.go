@@ -19,11 +19,3 @@ func StreamOf(queue string) (string, error) { return streamOf(queue) }
 
 // QueueSubject is the subject of queue's messages.
 func QueueSubject(queue string) string { return queueSubject + escape(queue) }
-
-// CopiesKept is how many copies of messages handed directly the engine
-// keeps as their sender.
-func (e *Engine) CopiesKept() int {
-	e.direct.mu.Lock()
-	defer e.direct.mu.Unlock()
-	return len(e.direct.copies)
-}

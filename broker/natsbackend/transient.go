@@ -76,22 +76,7 @@ type forwardAnswer struct {
 	NoQueue bool   `json:"no_queue,omitempty"`
 	TooBig  bool   `json:"too_large,omitempty"`
 	Error   string `json:"error,omitempty"`
-	// Settled says the owning gateway dropped its copy of the message
-	// the forward settles (a reply's request it had handed over).
-	Settled bool `json:"settled,omitempty"`
 }
-
-// A forward that settles a message handed directly (a server's reply,
-// settling the request) names it in two headers: the notice subject and
-// the key of the sender's copy. When that sender is the gateway the
-// forward goes to (the caller's gateway offered the request), it drops
-// its copy once it has queued the reply and says so in its answer; the
-// receiving gateway then owes it no "done" notice (direct.go): a call
-// through two gateways costs four NATS messages instead of five.
-const (
-	hdrSettleNotice = "Msw-Settle-Notice"
-	hdrSettleKey    = "Msw-Settle-Key"
-)
 
 // ExposeTransient answers sends to a transient queue of this gateway that
 // arrive from the others, until the returned function is called.
@@ -111,8 +96,6 @@ func (e *Engine) ExposeTransient(queue string, deliver func([]wire.Message, stri
 				ans.Error = err.Error()
 				ans.NoQueue = errors.Is(err, broker.ErrNoSuchQueue)
 				ans.TooBig = errors.Is(err, broker.ErrTooLarge)
-			} else if m.Header != nil {
-				ans.Settled = e.direct.settle(m.Header.Get(hdrSettleNotice), m.Header.Get(hdrSettleKey))
 			}
 		}
 		data, _ := json.Marshal(ans)
@@ -135,19 +118,10 @@ func (e *Engine) ExposeTransient(queue string, deliver func([]wire.Message, stri
 // the request is on its way when Forward returns (ms may be reused), and
 // the wait returned reports the first message's id once the owning
 // gateway has queued them. If no gateway has the queue the answer is
-// ErrNoSuchQueue, at once. settles, if it is a message handed here
-// directly, is named in the forward (see hdrSettleNotice), and marked
-// settled at its sender if the answer says so.
-func (e *Engine) Forward(queue string, ms []wire.Message, origin string, settles broker.Handle) func() (uint64, error) {
+// ErrNoSuchQueue, at once.
+func (e *Engine) Forward(queue string, ms []wire.Message, origin string) func() (uint64, error) {
 	msg := nats.NewMsg(transientSubject + escape(queue))
 	encodeForwarded(msg, ms, origin)
-	dh, _ := settles.(*directHandle)
-	if dh != nil && dh.notice != "" {
-		msg.Header.Set(hdrSettleNotice, dh.notice)
-		msg.Header.Set(hdrSettleKey, dh.key)
-	} else {
-		dh = nil
-	}
 	wait := e.request(msg, e.o.Timeout)
 	return func() (uint64, error) {
 		reply, err := wait()
@@ -168,9 +142,6 @@ func (e *Engine) Forward(queue string, ms []wire.Message, origin string, settles
 			return 0, fmt.Errorf("%w: %s", broker.ErrTooLarge, ans.Error)
 		case ans.Error != "":
 			return 0, errors.New(ans.Error)
-		}
-		if ans.Settled && dh != nil {
-			dh.told.Store(true)
 		}
 		return ans.First, nil
 	}
