@@ -1,7 +1,6 @@
 package natsbackend
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -182,14 +181,6 @@ func (d *direct) own(queue string, made bool) {
 // ids given.
 func (e *Engine) offerOver(queue string, ms []wire.Message, origin string) func() []uint64 {
 	d := e.direct
-	f := forwarded{Origin: origin, Messages: make([]forwardedItem, len(ms))}
-	for i := range ms {
-		f.Messages[i] = forwardedItem{Message: ms[i], Payload: ms[i].Payload}
-	}
-	data, err := json.Marshal(f)
-	if err != nil {
-		return func() []uint64 { return nil }
-	}
 	d.mu.Lock()
 	first := d.key + 1
 	d.key += uint64(len(ms))
@@ -205,7 +196,7 @@ func (e *Engine) offerOver(queue string, ms []wire.Message, origin string) func(
 	}
 	d.mu.Unlock()
 	msg := nats.NewMsg(directSubject + escape(queue))
-	msg.Data = data
+	encodeForwarded(msg, ms, origin)
 	msg.Header.Set(hdrDirectKey, strconv.FormatUint(first, 10))
 	msg.Header.Set(hdrDirectNotice, d.notice)
 	wait := e.request(msg, directOfferWait)

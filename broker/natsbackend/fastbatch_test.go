@@ -16,18 +16,26 @@ import (
 // sendBatchAndTake sends n messages with one SendBatch through gateway g
 // and takes them back: each arrives once, in the order sent, with the
 // consecutive ids the send's answer begins (nobody else sends to the
-// queue).
+// queue), its correlation id and reply-to if it had them (a third and a
+// fifth of them: the others share one header in a fast batch), and the
+// sender as origin.
 func sendBatchAndTake(t *testing.T, g *gateway, queue string, n int) {
 	t.Helper()
 	ctx := ctxT(t)
-	cl := client(t, g, "batch-"+queue)
+	sender := "batch-" + queue
+	cl := client(t, g, sender)
 	if err := cl.CreateQueue(ctx, queue); err != nil {
 		t.Fatal(err)
 	}
 	ms := make([]lib.Message, n)
 	for i := range ms {
 		ms[i].Payload = fmt.Appendf(nil, "m%d", i)
-		ms[i].CorrelationID = fmt.Sprintf("c%d", i)
+		if i%3 == 0 {
+			ms[i].CorrelationID = fmt.Sprintf("c%d", i)
+		}
+		if i%5 == 0 {
+			ms[i].ReplyTo = fmt.Sprintf("r%d", i)
+		}
 	}
 	first, err := cl.SendBatch(ctx, queue, ms)
 	if err != nil {
@@ -46,13 +54,14 @@ func sendBatchAndTake(t *testing.T, g *gateway, queue string, n int) {
 		}
 		acks := lib.Acks{}
 		for _, d := range ds {
-			if i >= n || string(d.Payload) != string(ms[i].Payload) || d.CorrelationID != ms[i].CorrelationID || d.ID != first+uint64(i) {
+			if i >= n || string(d.Payload) != string(ms[i].Payload) || d.CorrelationID != ms[i].CorrelationID ||
+				d.ReplyTo != ms[i].ReplyTo || d.Origin != sender || d.ID != first+uint64(i) {
 				want := lib.Message{}
 				if i < n {
 					want = ms[i]
 				}
-				t.Fatalf("delivery %d: %q (correlation %q), id %d; want %q (%q), id %d",
-					i, d.Payload, d.CorrelationID, d.ID, want.Payload, want.CorrelationID, first+uint64(i))
+				t.Fatalf("delivery %d: %q (correlation %q, reply-to %q, origin %q), id %d; want %q (%q, %q, %q), id %d",
+					i, d.Payload, d.CorrelationID, d.ReplyTo, d.Origin, d.ID, want.Payload, want.CorrelationID, want.ReplyTo, sender, first+uint64(i))
 			}
 			acks[queue] = append(acks[queue], d.ID)
 			i++

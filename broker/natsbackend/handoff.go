@@ -2,7 +2,6 @@ package natsbackend
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"time"
 
@@ -170,7 +169,7 @@ func (d *direct) onOffer(queue string, m *nats.Msg) {
 	po := &pendingOffer{answer: func(ids []uint64) { accept(m, ids) }, notice: m.Header.Get(hdrDirectNotice)}
 	first, err := strconv.ParseUint(m.Header.Get(hdrDirectKey), 10, 64)
 	if err == nil {
-		err = json.Unmarshal(m.Data, &po.f)
+		po.f, err = decodeForwarded(m)
 	}
 	if err != nil || po.notice == "" || len(po.f.Messages) == 0 {
 		m.Respond([]byte("no"))
