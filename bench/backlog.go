@@ -146,7 +146,7 @@ func writeRecords(dir string, n int) error {
 	if err != nil {
 		return err
 	}
-	if _, err := st.CreateQueue("replay"); err != nil {
+	if _, err := st.CreateQueue("replay", 0); err != nil {
 		return err
 	}
 	var c broker.Commit
