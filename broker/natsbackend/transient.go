@@ -38,12 +38,11 @@ const (
 func encodeForwarded(m *nats.Msg, ms []wire.Message, origin string) {
 	size := 0
 	for i := range ms {
-		size += len(ms[i].Payload) + len(ms[i].CorrelationID) + len(ms[i].ReplyTo) + len(origin) + 32
+		size += wire.FrameSize(&wire.Delivery{Origin: origin, Message: ms[i]})
 	}
 	b := make([]byte, 0, size)
 	for i := range ms {
-		d := wire.Delivery{Origin: origin, Message: ms[i]}
-		b = wire.AppendFrame(b, &d)
+		b = wire.AppendFrame(b, &wire.Delivery{Origin: origin, Message: ms[i]})
 	}
 	m.Data = b
 	m.Header.Set(hdrBody, bodyFrames)
