@@ -69,15 +69,7 @@ func TestPublishedTopicSurvivesRestartAndCompaction(t *testing.T) {
 		if _, err := b.Publish(nil, "news.uk", []wire.Message{{Payload: []byte("rain"), ReplyTo: "r"}}); err != nil {
 			t.Fatal(err)
 		}
-		if compact {
-			if err := st.Compact(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		b.Close()
-		st.Close()
-
-		st2 := mustOpen(t, testDir, Options{FS: mfs.crash()})
+		st2 := crashRestart(t, b, st, mfs, Options{}, compact)
 		b2 := newBroker(t, st2)
 		ds, err := b2.Peek("q", 10)
 		var got []string

@@ -56,6 +56,21 @@ func mustOpen(tb testing.TB, dir string, opts Options) *Store {
 	return st
 }
 
+// crashRestart compacts st first if asked, closes b and st, and opens the
+// store again with opts on what mfs kept, as after a crash.
+func crashRestart(tb testing.TB, b *broker.Broker, st *Store, mfs *memFS, opts Options, compact bool) *Store {
+	tb.Helper()
+	if compact {
+		if err := st.Compact(); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	b.Close()
+	st.Close()
+	opts.FS = mfs.crash()
+	return mustOpen(tb, testDir, opts)
+}
+
 // newBroker serves a store, closed when the test ends.
 func newBroker(tb testing.TB, st *Store) *broker.Broker {
 	b := broker.New(broker.Options{Store: st, TraceSize: -1})

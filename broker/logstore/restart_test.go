@@ -122,13 +122,7 @@ func TestQueuePropertiesSurviveRestartAndCompaction(t *testing.T) {
 	for i := range 30 {
 		send(t, b, "q", strings.Repeat("x", 30)+string(rune('a'+i%26)))
 	}
-	if err := st.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	st.Close()
-
-	st2 := mustOpen(t, testDir, Options{Prealloc: testPrealloc, FS: mfs.crash()})
+	st2 := crashRestart(t, b, st, mfs, Options{Prealloc: testPrealloc}, true)
 	q := recoveredQueue(st2.Recovered(), "q")
 	// Besides ttl, the broker keeps the queue's creation time.
 	if q == nil || len(q.Meta) != 2 || string(q.Meta["ttl"]) != "2m" || len(q.Meta["created"]) != 8 || len(messagesOf(q)) != 30 {
@@ -186,16 +180,7 @@ func TestQueueMadeAgainAfterRestartNumbersAboveTheOld(t *testing.T) {
 			if err := b.DestroyQueue(nil, "old", false); err != nil {
 				t.Fatal(err)
 			}
-			if compact {
-				if err := st.Compact(); err != nil {
-					t.Fatal(err)
-				}
-			}
-			b.Close()
-			st.Close()
-
-			opts.FS = mfs.crash()
-			st = mustOpen(t, testDir, opts)
+			st = crashRestart(t, b, st, mfs, opts, compact)
 			if got := st.IDFloor(); got != 5 {
 				t.Fatalf("id floor after restart = %d; want 5", got)
 			}
@@ -209,11 +194,7 @@ func TestQueueMadeAgainAfterRestartNumbersAboveTheOld(t *testing.T) {
 			if first := send(t, b, "kept", "y"); first != 2 {
 				t.Fatalf("a live queue's next id = %d; want 2", first)
 			}
-			b.Close()
-			st.Close()
-
-			opts.FS = mfs.crash()
-			b = newBroker(t, mustOpen(t, testDir, opts))
+			b = newBroker(t, crashRestart(t, b, st, mfs, opts, false))
 			if first := send(t, b, "old", "newer"); first != 7 {
 				t.Fatalf("after a second restart, next id = %d; want 7", first)
 			}
