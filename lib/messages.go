@@ -188,10 +188,11 @@ func (c *Client) deliveriesInto(r *request, body []byte, into []Delivery) ([]Del
 	return out, nil
 }
 
-// acksRequest is an ack or a release (op) of acks.
-func acksRequest(op wire.Op, acks Acks) *request {
+// acksRequest is an ack or a release (op) of acks, bound to the switch
+// life their messages were taken in (lives.go).
+func (c *Client) acksRequest(op wire.Op, acks Acks) *request {
 	r := opRequest(op, "", 0, jsonBody(wire.AckRequest{Acks: wire.Acks(acks)}))
-	r.namesMessages = true
+	r.namesMessages, r.life = true, c.lifeOf(acks)
 	return r
 }
 
@@ -199,17 +200,13 @@ func acksRequest(op wire.Op, acks Acks) *request {
 // already gone (all others are still acked), and with ErrSwitchRestarted
 // if the switch restarted since they were taken.
 func (c *Client) Ack(ctx context.Context, acks Acks) error {
-	r := acksRequest(wire.OpAck, acks)
-	r.life = c.lifeOf(acks)
-	return c.call(ctx, r, nil)
+	return c.call(ctx, c.acksRequest(wire.OpAck, acks), nil)
 }
 
 // Release gives messages the client holds back to their queues, to be
 // delivered again (to this client or another) ahead of new ones.
 func (c *Client) Release(ctx context.Context, acks Acks) error {
-	r := acksRequest(wire.OpRelease, acks)
-	r.life = c.lifeOf(acks)
-	return c.call(ctx, r, nil)
+	return c.call(ctx, c.acksRequest(wire.OpRelease, acks), nil)
 }
 
 // Withdraw deletes a message no receiver has taken yet; it fails with
