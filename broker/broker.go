@@ -655,6 +655,16 @@ func (b *Broker) Ack(s *Session, acks wire.Acks) error {
 	return firstErr
 }
 
+// AckQueue is Ack for messages of one queue: a server's reply acks its
+// one request so, without a map for it.
+func (b *Broker) AckQueue(s *Session, queue string, ids ...uint64) error {
+	q, err := b.lookup(queue)
+	if err != nil {
+		return err
+	}
+	return b.ackIn(s, q, ids)
+}
+
 // ackIn is Ack for the ids of one queue.
 func (b *Broker) ackIn(s *Session, q *Queue, ids []uint64) error {
 	if q.remote != nil {

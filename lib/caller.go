@@ -37,9 +37,9 @@ type caller struct {
 
 // pendingCall is a call waiting for its reply.
 type pendingCall struct {
-	reply  chan Delivery // gets the reply, once
-	resend chan struct{} // nudged when the session may have changed
-	failed chan error    // gets the failure of a quiet send, once
+	reply  chan *Delivery // gets the reply, once
+	resend chan struct{}  // nudged when the session may have changed
+	failed chan error     // gets the failure of a quiet send, once
 }
 
 // getCaller returns the client's caller, making it on first use.
@@ -160,7 +160,7 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 		return nil, err
 	}
 	corr := k.prefix + strconv.FormatUint(k.seq.Add(1), 36)
-	p := &pendingCall{reply: make(chan Delivery, 1), resend: make(chan struct{}, 1), failed: make(chan error, 1)}
+	p := &pendingCall{reply: make(chan *Delivery, 1), resend: make(chan struct{}, 1), failed: make(chan error, 1)}
 	k.mu.Lock()
 	k.pending[corr] = p
 	k.mu.Unlock()
@@ -188,7 +188,7 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 		}
 		select {
 		case d := <-p.reply:
-			return replyResult(&d)
+			return replyResult(d)
 		case <-p.resend:
 		case err := <-p.failed:
 			if !resendAsync(err) {
@@ -202,7 +202,7 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 		case <-ctx.Done():
 			select {
 			case d := <-p.reply:
-				return replyResult(&d)
+				return replyResult(d)
 			default:
 			}
 			k.withdraw(queue, id, epoch, m.CorrelationID)
@@ -230,7 +230,8 @@ func replyResult(d *Delivery) ([]byte, error) {
 // epoch of the session it went in.
 func (k *caller) send(ctx context.Context, queue string, m *Message, p *pendingCall) (uint64, uint64, error) {
 	body := wire.AppendSendFrame(make([]byte, 0, len(m.Payload)+len(m.CorrelationID)+len(m.ReplyTo)+24), m.wireMessage())
-	epoch, sent := k.cl.doQuiet(ctx, opRequest(wire.OpSend, queue, 0, body), int(k.calls.Load())-1, func(err error) {
+	r := streamRequest(wire.OpSend, queue, 0, body)
+	epoch, sent := k.cl.doQuiet(ctx, &r, int(k.calls.Load())-1, func(err error) {
 		if err != nil {
 			p.failed <- err
 		}
@@ -310,7 +311,8 @@ func (k *caller) loop(replyQ string) {
 		}
 		for i := range ds {
 			acks = append(acks, ds[i].ID)
-			k.dispatch(&ds[i])
+			d := ds[i] // the call keeps it
+			k.dispatch(&d)
 		}
 		if err != nil {
 			if k.ctx.Err() != nil {
@@ -328,8 +330,8 @@ func (k *caller) loop(replyQ string) {
 	}
 }
 
-// dispatch hands a reply to the call waiting for it; a reply nobody waits
-// for (its call gave up, or a duplicate) is dropped.
+// dispatch hands a reply to the call waiting for it, which keeps d; a
+// reply nobody waits for (its call gave up, or a duplicate) is dropped.
 func (k *caller) dispatch(d *Delivery) {
 	k.mu.Lock()
 	p := k.pending[d.CorrelationID]
@@ -338,7 +340,7 @@ func (k *caller) dispatch(d *Delivery) {
 	}
 	k.mu.Unlock()
 	if p != nil {
-		p.reply <- *d
+		p.reply <- d
 	}
 }
 

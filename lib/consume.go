@@ -282,10 +282,15 @@ func (c *Client) replyAck(ctx context.Context, replyTo string, m *Message, reqQu
 
 // replyRequest is the reply-and-ack request of replyAck.
 func replyRequest(replyTo string, m *Message, reqQueue string, id, epoch uint64) *request {
-	body := wire.AppendString(make([]byte, 0, len(reqQueue)+len(m.Payload)+len(m.CorrelationID)+32), reqQueue)
-	body = wire.AppendSendFrame(body, m.wireMessage())
-	r := opRequest(opReply, replyTo, id, body)
+	r := opRequest(opReply, replyTo, id, replyBody(m, reqQueue))
 	r.path = queuePath(replyTo) // checked as a queue name; never sent over HTTP
 	r.bound = epoch
 	return r
+}
+
+// replyBody is the body of a reply request: the request's queue, then
+// the reply.
+func replyBody(m *Message, reqQueue string) []byte {
+	body := wire.AppendString(make([]byte, 0, len(reqQueue)+len(m.Payload)+len(m.CorrelationID)+32), reqQueue)
+	return wire.AppendSendFrame(body, m.wireMessage())
 }

@@ -387,7 +387,9 @@ func (s *serveLoop) replyQuiet(j *job, m *Message) bool {
 	if stopping {
 		return false
 	}
-	_, sent := s.cl.doQuiet(s.hard, replyRequest(j.req.ReplyTo, m, j.req.Queue, j.req.ID, j.epoch), crowd, func(err error) {
+	r := streamRequest(opReply, j.req.ReplyTo, j.req.ID, replyBody(m, j.req.Queue))
+	r.bound = j.epoch
+	_, sent := s.cl.doQuiet(s.hard, &r, crowd, func(err error) {
 		if err == nil {
 			s.forget(j)
 			return

@@ -147,19 +147,44 @@ func (c *consumer) settled(acks wire.Acks) {
 	c.mu.Lock()
 	for q, ids := range acks {
 		for _, id := range ids {
-			k := pushedKey{q, id}
-			if _, ok := c.pushed[k]; ok {
-				delete(c.pushed, k)
-				freed = true
-			}
+			freed = c.unpushLocked(q, id) || freed
 		}
 	}
 	c.mu.Unlock()
 	if freed {
-		select {
-		case c.more <- struct{}{}:
-		default:
-		}
+		c.roomMade()
+	}
+}
+
+// settledOne is settled for one message.
+func (c *consumer) settledOne(queue string, id uint64) {
+	if c.autoAck {
+		return
+	}
+	c.mu.Lock()
+	freed := c.unpushLocked(queue, id)
+	c.mu.Unlock()
+	if freed {
+		c.roomMade()
+	}
+}
+
+// unpushLocked forgets a message pushed, and reports whether it was.
+// c.mu held.
+func (c *consumer) unpushLocked(queue string, id uint64) bool {
+	k := pushedKey{queue, id}
+	if _, ok := c.pushed[k]; !ok {
+		return false
+	}
+	delete(c.pushed, k)
+	return true
+}
+
+// roomMade wakes the consumer if it waits for room.
+func (c *consumer) roomMade() {
+	select {
+	case c.more <- struct{}{}:
+	default:
 	}
 }
 
@@ -170,6 +195,16 @@ func (st *stream) settled(acks wire.Acks) {
 	st.mu.Unlock()
 	for _, c := range cs {
 		c.settled(acks)
+	}
+}
+
+// settledOne is settled for one message.
+func (st *stream) settledOne(queue string, id uint64) {
+	st.mu.Lock()
+	cs := st.consumers
+	st.mu.Unlock()
+	for _, c := range cs {
+		c.settledOne(queue, id)
 	}
 }
 
@@ -191,7 +226,7 @@ func (st *stream) reply(req *wire.StreamRequest) int {
 	if err != nil {
 		return st.answerError(req.ID, err)
 	}
-	ps := pipedSend{id: req.ID, quiet: req.Quiet, n: 1, reply: &wire.Acks{ackQueue: {req.Arg}}}
+	ps := pipedSend{id: req.ID, quiet: req.Quiet, n: 1, reply: replyOf{ackQueue, req.Arg}}
 	ps.p, ps.err = b.SendPending(st.sess, req.Queue, msgs)
 	return st.pipe(ps)
 }

@@ -82,9 +82,16 @@ type pipedSend struct {
 	quiet bool
 	n     int // messages
 	p     broker.PendingSend
-	err   error      // a failure known before the wait
-	noted bool       // err is among the failed already
-	reply *wire.Acks // a reply's request, acked once the reply is queued (consume.go)
+	err   error   // a failure known before the wait
+	noted bool    // err is among the failed already
+	reply replyOf // a reply's request, acked once the reply is queued (consume.go)
+}
+
+// replyOf is the request a reply answers: its queue and id; no queue for
+// a send that is no reply.
+type replyOf struct {
+	queue string
+	id    uint64
 }
 
 // send carries out a send request: at once if nothing is to wait for,
@@ -165,9 +172,9 @@ func (st *stream) finishSend(ps *pipedSend) int {
 			err = abortedError(ps.after)
 		}
 	}
-	if ps.reply != nil && (err == nil || errors.Is(err, broker.ErrNoSuchQueue)) {
-		st.s.b.Ack(st.sess, *ps.reply) // an ack of a message already gone is moot
-		st.settled(*ps.reply)
+	if r := ps.reply; r.queue != "" && (err == nil || errors.Is(err, broker.ErrNoSuchQueue)) {
+		st.s.b.AckQueue(st.sess, r.queue, r.id) // an ack of a message already gone is moot
+		st.settledOne(r.queue, r.id)
 	}
 	if err != nil {
 		if !ps.noted {
