@@ -37,9 +37,17 @@ type caller struct {
 
 // pendingCall is a call waiting for its reply.
 type pendingCall struct {
-	reply  chan *Delivery // gets the reply, once
-	resend chan struct{}  // nudged when the session may have changed
-	failed chan error     // gets the failure of a quiet send, once
+	// outcome gets the reply, once, and the failure of the call's quiet
+	// send, once: room for both, so that neither sender waits.
+	outcome chan callOutcome
+	resend  chan struct{} // nudged when the session may have changed
+}
+
+// callOutcome is what came of a call: its reply, or its quiet send's
+// failure.
+type callOutcome struct {
+	reply  *Delivery
+	failed error
 }
 
 // getCaller returns the client's caller, making it on first use.
@@ -160,7 +168,7 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 		return nil, err
 	}
 	corr := k.prefix + strconv.FormatUint(k.seq.Add(1), 36)
-	p := &pendingCall{reply: make(chan *Delivery, 1), resend: make(chan struct{}, 1), failed: make(chan error, 1)}
+	p := &pendingCall{outcome: make(chan callOutcome, 2), resend: make(chan struct{}, 1)}
 	k.mu.Lock()
 	k.pending[corr] = p
 	k.mu.Unlock()
@@ -187,10 +195,11 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 			continue
 		}
 		select {
-		case d := <-p.reply:
-			return replyResult(d)
-		case <-p.resend:
-		case err := <-p.failed:
+		case o := <-p.outcome:
+			if o.reply != nil {
+				return replyResult(o.reply)
+			}
+			err := o.failed
 			if !resendAsync(err) {
 				return nil, err // refused: what the send would have said
 			}
@@ -199,11 +208,12 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 			if id, epoch, err = k.resend(ctx, queue, &m); err != nil {
 				return nil, err
 			}
+		case <-p.resend:
 		case <-ctx.Done():
-			select {
-			case d := <-p.reply:
-				return replyResult(d)
-			default:
+			for len(p.outcome) > 0 {
+				if o := <-p.outcome; o.reply != nil {
+					return replyResult(o.reply)
+				}
 			}
 			k.withdraw(queue, id, epoch, m.CorrelationID)
 			return nil, ctx.Err()
@@ -224,7 +234,7 @@ func replyResult(d *Delivery) ([]byte, error) {
 }
 
 // send sends the request m: quietly on the stream (wire.StreamQuiet),
-// where its failure comes to p.failed and its success goes unanswered
+// where its failure comes to p.outcome and its success goes unanswered
 // (the reply says it arrived), else as a coalesced send. It returns the
 // message's id (0 for a quiet send: the switch does not say it) and the
 // epoch of the session it went in.
@@ -233,7 +243,7 @@ func (k *caller) send(ctx context.Context, queue string, m *Message, p *pendingC
 	r := streamRequest(wire.OpSend, queue, 0, body)
 	epoch, sent := k.cl.doQuiet(ctx, &r, int(k.calls.Load())-1, func(err error) {
 		if err != nil {
-			p.failed <- err
+			p.outcome <- callOutcome{failed: err}
 		}
 	})
 	if sent {
@@ -340,7 +350,7 @@ func (k *caller) dispatch(d *Delivery) {
 	}
 	k.mu.Unlock()
 	if p != nil {
-		p.reply <- d
+		p.outcome <- callOutcome{reply: d}
 	}
 }
 
