@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"msw/broker"
+	"msw/internal/gctune"
 	"msw/lib"
 	"msw/server"
 )
@@ -30,6 +31,10 @@ type mswSwitch struct {
 var switchSeq atomic.Int64
 
 func startMsw(opts broker.Options) (*mswSwitch, error) {
+	// The collector tuned as msw-switch tunes it (unless GOGC is set);
+	// the run's NATS server and every client share this process, and so
+	// the same collector. Once per process: later calls change nothing.
+	gctune.Start(gctune.DefaultHeadroom)
 	m := &mswSwitch{b: broker.New(opts)}
 	m.srv = server.New(m.b, server.Options{})
 	sock := filepath.Join(cfg.work, fmt.Sprintf("msw-%d.sock", switchSeq.Add(1)))

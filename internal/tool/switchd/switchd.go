@@ -16,6 +16,7 @@ import (
 
 	"msw/broker"
 	"msw/compat"
+	"msw/internal/gctune"
 	"msw/internal/tool"
 	"msw/internal/wire"
 	"msw/lib"
@@ -174,6 +175,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 
 	setMemoryLimit(int64(mm))
+	defer gctune.Start(gctune.DefaultHeadroom)() // unless GOGC is set
 	logger := log.New(stderr, "msw-switch: ", 0)
 	store, cache, code := dur.open(c, logger)
 	if code != tool.ExitOK {
