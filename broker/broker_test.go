@@ -529,6 +529,30 @@ func TestReleaseGivesBack(t *testing.T) {
 	}
 }
 
+// AckQueue is Ack for one queue's ids: a server's reply acks its request
+// so.
+func TestAckQueueDeletesAndReportsMissing(t *testing.T) {
+	b := newTestBroker(t, Options{})
+	b.CreateQueue(nil, "q")
+	mustSend(t, b, nil, "q", "1", "2")
+	s := login(t, b, "r")
+	b.Subscribe(s, []string{"q"})
+	ds := mustTransfer(t, b, s, 1, 0)
+	if err := b.AckQueue(s, "q", ds[0].ID); err != nil {
+		t.Fatalf("AckQueue = %v", err)
+	}
+	if err := b.AckQueue(s, "q", ds[0].ID); !errors.Is(err, ErrNoSuchMessage) {
+		t.Errorf("second AckQueue = %v; want ErrNoSuchMessage", err)
+	}
+	if err := b.AckQueue(s, "nowhere", 1); !errors.Is(err, ErrNoSuchQueue) {
+		t.Errorf("AckQueue of a queue that is not = %v; want ErrNoSuchQueue", err)
+	}
+	testutil.Eventually(t, "one message left, none in flight", func() bool {
+		qi, _ := b.Info("q")
+		return qi.Depth == 1 && qi.InFlight == 0
+	})
+}
+
 func TestAckDeletesAndReportsMissing(t *testing.T) {
 	b := newTestBroker(t, Options{})
 	b.CreateQueue(nil, "q")
