@@ -477,7 +477,7 @@ func quietQueueOK(r *request) bool {
 	if r.path != "" {
 		return checkQueuePath(r.path) == nil
 	}
-	return r.queue == "" || wire.ValidateName(r.queue) == nil
+	return wire.ValidateName(r.queue) == nil
 }
 
 // checkQueuePath refuses a request for a queue whose name the switch would
