@@ -119,6 +119,21 @@ func TestCallManyConcurrent(t *testing.T) {
 	testutil.Eventually(t, "svc drained", queueIs(sw, "svc", 0, 0))
 }
 
+// A call to a queue the switch would refuse is refused before anything is
+// sent, with the error the name deserves.
+func TestCallBadQueueNameRefused(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c := rpcClient(t, sw.Addr)
+	for _, name := range []string{"", "..", "a/b"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := c.Call(ctx, name, []byte("x"))
+		cancel()
+		if !lib.IsCode(err, lib.CodeBadQueueName) {
+			t.Errorf("Call(%q) = %v; want a bad_queue_name error", name, err)
+		}
+	}
+}
+
 func TestCallBeforeServe(t *testing.T) {
 	// The quick start: the call is made first and blocks until a server
 	// comes.
