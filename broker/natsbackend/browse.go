@@ -47,7 +47,8 @@ func (e *Engine) Peek(queue string, max int) ([]wire.Delivery, error) {
 	if err != nil {
 		return nil, err
 	}
-	subject := queueSubject + escape(queue)
+	// Every subject of the stream (subjects.go) is under this one.
+	subject := queueSubject + ">"
 	var out []wire.Delivery
 	for len(out) < max && seq <= s.CachedInfo().State.LastSeq {
 		ctx, cancel := e.ctx()
@@ -59,7 +60,7 @@ func (e *Engine) Peek(queue string, max int) ([]wire.Delivery, error) {
 		if err != nil {
 			return nil, failed("peek at", queue, err)
 		}
-		d, err := delivery(queue, m.Sequence, 0, m.Time, m.Header, m.Data)
+		d, err := delivery(queue, m.Sequence, 0, m.Time, m.Subject, m.Header, m.Data)
 		if err != nil {
 			return nil, failed("peek at", queue, err)
 		}

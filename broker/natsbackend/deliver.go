@@ -36,13 +36,12 @@ func (e *Engine) Publish(queue string, ms []wire.Message, origin string, prior f
 	if _, err := streamOf(queue); err != nil {
 		return func() ([]uint64, error) { return nil, err }
 	}
-	subject := queueSubject + escape(queue)
 	if prior == nil {
 		prior = func() {}
 	}
 	if !offerable(ms) {
 		prior()
-		ids, err := e.store(queue, subject, ms, origin)
+		ids, err := e.store(queue, ms, origin)
 		return func() ([]uint64, error) { return ids, err }
 	}
 	ms = wire.CloneMessages(ms) // what no transfer takes is stored by the wait; offer keeps them as they are
@@ -53,7 +52,7 @@ func (e *Engine) Publish(queue string, ms []wire.Message, origin string, prior f
 			return direct, nil
 		}
 		prior()
-		ids, err := e.store(queue, subject, ms[len(direct):], origin)
+		ids, err := e.store(queue, ms[len(direct):], origin)
 		if err != nil {
 			return nil, err
 		}
@@ -63,23 +62,48 @@ func (e *Engine) Publish(queue string, ms []wire.Message, origin string, prior f
 
 // store publishes ms to the queue's stream: Publish without the offer.
 // A send of fastBatchMin messages or more goes as a fast batch
-// (fastbatch.go), fewer one by one.
-func (e *Engine) store(queue, subject string, ms []wire.Message, origin string) ([]uint64, error) {
-	ids := make([]uint64, len(ms))
-	var err error
-	switch {
-	case len(ms) == 1:
-		ids[0], err = e.publishOne(queue, subject, &ms[0], origin)
-	case len(ms) >= fastBatchMin:
-		err = e.publishBatch(queue, subject, ms, origin, ids)
-	default:
-		err = e.publishAsync(queue, subject, ms, origin, ids)
+// (fastbatch.go), fewer one by one. The origin goes in the subject if
+// the stream is known to take it there (subjects.go): a batch looks the
+// stream's form up if this gateway does not know it yet, a smaller send
+// does not wait for that and uses the header. A stream that no longer
+// takes the origin's subject (its config changed by hand) is found by
+// no stream answering there, which stored nothing: if its config says
+// so, the send is made once more, on the subject it takes.
+func (e *Engine) store(queue string, ms []wire.Message, origin string) ([]uint64, error) {
+	form, _ := e.forms.known(queue)
+	if len(ms) >= fastBatchMin {
+		form = e.form(queue)
+	}
+	ids, err := e.storeAs(queue, form, ms, origin)
+	if errors.As(err, new(noStreamError)) && form.origins {
+		if now := e.form(queue); !now.origins {
+			ids, err = e.storeAs(queue, now, ms, origin)
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	e.own.record(e.own.sent, queue, ids[len(ids)-1])
 	e.direct.dirty(queue)
+	return ids, nil
+}
+
+// storeAs is store into a stream of the given form.
+func (e *Engine) storeAs(queue string, form streamForm, ms []wire.Message, origin string) ([]uint64, error) {
+	ids := make([]uint64, len(ms))
+	subject, origin := form.address(queue, origin)
+	var err error
+	switch {
+	case len(ms) == 1:
+		ids[0], err = e.publishOne(queue, subject, &ms[0], origin)
+	case len(ms) >= fastBatchMin:
+		err = e.publishBatch(queue, subject, form, ms, origin, ids)
+	default:
+		err = e.publishAsync(queue, subject, ms, origin, ids)
+	}
+	if err != nil {
+		return nil, err
+	}
 	return ids, nil
 }
 
@@ -141,15 +165,24 @@ func (e *Engine) publishAsync(queue, subject string, ms []wire.Message, origin s
 	return nil
 }
 
-// publishError tells a queue that is gone from a cluster that failed.
+// publishError tells a queue that is gone from a cluster that failed,
+// and a publish no stream answered (noStreamError) from others.
 func (e *Engine) publishError(queue string, err error) error {
 	if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+		e.forms.forget(queue) // no stream on the subject: look again
 		if ok, xerr := e.QueueExists(queue); xerr == nil && !ok {
 			return noQueue(queue)
 		}
+		return noStreamError{failed("send to", queue, err)}
 	}
 	return failed("send to", queue, err)
 }
+
+// noStreamError is a publish that no stream answered: nothing of it was
+// stored.
+type noStreamError struct{ error }
+
+func (e noStreamError) Unwrap() error { return e.error }
 
 func toMsg(subject string, m *wire.Message, origin string) *nats.Msg {
 	msg := nats.NewMsg(subject)
@@ -216,7 +249,7 @@ func (e *Engine) fetched(queue string, m *nats.Msg) (broker.Fetched, error) {
 	if err != nil {
 		return broker.Fetched{}, err
 	}
-	d, err := delivery(queue, meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp, m.Header, m.Data)
+	d, err := delivery(queue, meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp, m.Subject, m.Header, m.Data)
 	if err != nil {
 		return broker.Fetched{}, err
 	}
@@ -224,13 +257,18 @@ func (e *Engine) fetched(queue string, m *nats.Msg) (broker.Fetched, error) {
 }
 
 // delivery renders a stored message as the broker's delivery: the
-// reverse of toMsg.
-func delivery(queue string, seq, delivered uint64, at time.Time, h nats.Header, data []byte) (wire.Delivery, error) {
+// reverse of toMsg. The origin is the header's, or else the subject's
+// (subjects.go).
+func delivery(queue string, seq, delivered uint64, at time.Time, subject string, h nats.Header, data []byte) (wire.Delivery, error) {
+	origin := h.Get(hdrOrigin)
+	if origin == "" {
+		origin = originOf(subject)
+	}
 	d := wire.Delivery{
 		Queue:         queue,
 		ID:            seq,
 		DeliveryCount: uint32(delivered),
-		Origin:        h.Get(hdrOrigin),
+		Origin:        origin,
 		EnqueuedAt:    at,
 		Message: wire.Message{
 			Payload:       data,

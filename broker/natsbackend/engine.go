@@ -65,6 +65,7 @@ type Engine struct {
 	acks      *acks
 	reqs      *requests
 	fast      *fastBatches
+	forms     forms
 }
 
 var _ broker.Engine = (*Engine)(nil)
@@ -102,7 +103,8 @@ func Open(o Options) (*Engine, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats backend %s: jetstream: %w", o.URL, err)
 	}
-	e := &Engine{o: o, nc: nc, js: js, consumers: make(map[string]jetstream.Consumer), own: newOwnSends()}
+	e := &Engine{o: o, nc: nc, js: js, consumers: make(map[string]jetstream.Consumer), own: newOwnSends(),
+		forms: forms{m: make(map[string]streamForm)}}
 	for _, start := range []func() error{e.startRequests, e.startAcks, e.startFastBatches, e.startDirect} {
 		if err := start(); err != nil {
 			nc.Close()
@@ -178,7 +180,7 @@ func (e *Engine) CreateQueue(name string) error {
 	cfg := jetstream.StreamConfig{
 		Name:        stream,
 		Description: "msw queue " + name,
-		Subjects:    []string{queueSubject + escape(name)},
+		Subjects:    subjects(name), // with the origin as a token (subjects.go)
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    e.o.Replicas,
@@ -196,6 +198,7 @@ func (e *Engine) CreateQueue(name string) error {
 	if err != nil {
 		return failed("create", name, err)
 	}
+	e.forms.know(name, formOf(name, s.CachedInfo().Config))
 	var c jetstream.Consumer
 	err = e.replicated(func(ctx context.Context) (err error) {
 		c, err = s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
@@ -274,12 +277,12 @@ func (e *Engine) consumer(name string) (jetstream.Consumer, error) {
 }
 
 // forget drops a queue's cached consumer, and what it knew of the
-// queue's stream taking batches.
+// queue's stream's form.
 func (e *Engine) forget(name string) {
 	e.mu.Lock()
 	delete(e.consumers, name)
 	e.mu.Unlock()
-	e.fast.forget(name)
+	e.forms.forget(name)
 }
 
 // Queues lists the cluster's queues whose names start with prefix.

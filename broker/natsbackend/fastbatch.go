@@ -58,7 +58,6 @@ type fastBatches struct {
 
 	mu      sync.Mutex // leaf
 	batches map[string]*fastBatch
-	allowed map[string]bool // whether a queue's stream takes batches, once looked up
 }
 
 // fastBatch is what a batch under way has heard from its stream.
@@ -78,7 +77,7 @@ type fastBatch struct {
 
 // startFastBatches subscribes to the batches' answers.
 func (e *Engine) startFastBatches() error {
-	f := &fastBatches{prefix: e.nc.NewInbox() + ".", batches: make(map[string]*fastBatch), allowed: make(map[string]bool)}
+	f := &fastBatches{prefix: e.nc.NewInbox() + ".", batches: make(map[string]*fastBatch)}
 	sub, err := e.nc.Subscribe(f.prefix+">", f.onAnswer)
 	if err != nil {
 		return err
@@ -141,27 +140,29 @@ func (f *fastBatches) onAnswer(m *nats.Msg) {
 }
 
 // publishBatch stores ms as a fast batch, after ms[0] published alone
-// (publishOne), and puts their stream sequences in ids. A queue whose
-// stream does not take batches (made by a gateway from before they were
-// used, or on a server that has none: its config says so, looked up once
-// per queue) gets them as asynchronous publishes instead; so does one
+// (publishOne), and puts their stream sequences in ids; origin is the
+// one for the messages' header, subject carrying it if not
+// (subjects.go). A queue whose stream does not take batches (made by a
+// gateway from before they were used, or on a server that has none: its
+// form says so) gets them as asynchronous publishes instead; so does one
 // whose stream refuses the batch's first message, which refuses the
 // batch whole (nothing of it is stored twice). On an error some of them
 // may be stored.
-func (e *Engine) publishBatch(queue, subject string, ms []wire.Message, origin string, ids []uint64) error {
+func (e *Engine) publishBatch(queue, subject string, form streamForm, ms []wire.Message, origin string, ids []uint64) error {
 	first, err := e.publishOne(queue, subject, &ms[0], origin)
 	if err != nil {
 		return err
 	}
 	ids[0] = first
 	rest := ms[1:]
-	if !e.batchesAllowed(queue) {
+	if !form.batches {
 		return e.publishAsync(queue, subject, rest, origin, ids[1:])
 	}
 	stored, err := e.fastBatch(queue, subject, rest, origin)
 	switch {
 	case errors.Is(err, errNoBatches):
-		e.fast.know(queue, false)
+		form.batches = false
+		e.forms.know(queue, form)
 		return e.publishAsync(queue, subject, rest, origin, ids[1:])
 	case errors.Is(err, errBatchLater):
 		return e.publishAsync(queue, subject, rest, origin, ids[1:])
@@ -173,46 +174,6 @@ func (e *Engine) publishBatch(queue, subject string, ms []wire.Message, origin s
 		ids[1+i] = stored - uint64(len(rest)-1-i)
 	}
 	return nil
-}
-
-// batchesAllowed reports whether the queue's stream takes fast batches,
-// as its config says; a failed look-up says no (and is tried again on
-// the next batch).
-func (e *Engine) batchesAllowed(queue string) bool {
-	f := e.fast
-	f.mu.Lock()
-	allowed, known := f.allowed[queue]
-	f.mu.Unlock()
-	if known {
-		return allowed
-	}
-	name, err := streamOf(queue)
-	if err != nil {
-		return false
-	}
-	ctx, cancel := e.ctx()
-	defer cancel()
-	s, err := e.js.Stream(ctx, name)
-	if err != nil {
-		return false
-	}
-	allowed = s.CachedInfo().Config.AllowBatchPublish
-	f.know(queue, allowed)
-	return allowed
-}
-
-// know records whether a queue's stream takes batches.
-func (f *fastBatches) know(queue string, allowed bool) {
-	f.mu.Lock()
-	f.allowed[queue] = allowed
-	f.mu.Unlock()
-}
-
-// forget drops what is known of a queue's stream (the queue is gone).
-func (f *fastBatches) forget(queue string) {
-	f.mu.Lock()
-	delete(f.allowed, queue)
-	f.mu.Unlock()
 }
 
 // errNoBatches is a stream's refusal of a whole batch because it takes
@@ -263,10 +224,11 @@ func (e *Engine) fastBatch(queue, subject string, ms []wire.Message, origin stri
 
 	reply := f.prefix + id + "." + strconv.Itoa(fastBatchFlow) + ".fail."
 	// A message with nothing of its own in its headers (no correlation
-	// id, reply-to or status: a batch's usual) shares one header, made
-	// once for the batch, and one nats.Msg (PublishMsg keeps neither):
+	// id, reply-to or status: a batch's usual) shares one nats.Msg
+	// (PublishMsg keeps none) and one header, made once for the batch:
 	// toMsg's map and allocations per message were most of the
-	// gateway's CPU in a batch.
+	// gateway's CPU in a batch. With the origin in the subject
+	// (subjects.go) it has no header at all.
 	var plainHeader nats.Header
 	if origin != "" {
 		plainHeader = nats.Header{hdrOrigin: []string{origin}}

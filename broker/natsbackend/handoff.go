@@ -37,7 +37,7 @@ const (
 // directQueue is a queue this gateway is offered sends of.
 type directQueue struct {
 	offers  *nats.Subscription
-	stores  *nats.Subscription
+	stores  []*nats.Subscription // the queue's subjects (subjects.go)
 	waiters []*directWaiter
 	pending []*pendingOffer
 	held    int // messages taken directly and not yet settled
@@ -106,8 +106,8 @@ func (d *direct) queueLocked(queue string) *directQueue {
 	if sub, err := d.e.nc.QueueSubscribe(directSubject+escape(queue), directGroup, func(m *nats.Msg) { d.onOffer(queue, m) }); err == nil {
 		dq.offers = sub
 	}
-	if sub, err := d.e.nc.Subscribe(queueSubject+escape(queue), func(*nats.Msg) { d.dirty(queue) }); err == nil {
-		dq.stores = sub
+	if subs, err := d.e.subscribeStored(queue, func(*nats.Msg) { d.dirty(queue) }); err == nil {
+		dq.stores = subs
 	} else {
 		dq.lastStore = time.Now().Add(24 * time.Hour) // blind: never clean
 	}
@@ -155,7 +155,7 @@ func (d *direct) idle(queue string, dq *directQueue) {
 		dq.idle = time.AfterFunc(directLinger, func() { d.idle(queue, dq) })
 		return
 	}
-	for _, sub := range []*nats.Subscription{dq.offers, dq.stores} {
+	for _, sub := range append([]*nats.Subscription{dq.offers}, dq.stores...) {
 		if sub != nil {
 			sub.Unsubscribe()
 		}

@@ -23,12 +23,12 @@ func (e *Engine) Watch(queues []string, wake func(queue string)) (func(), error)
 			stop()
 			return nil, err
 		}
-		sub, err := e.nc.Subscribe(queueSubject+escape(q), func(*nats.Msg) { wake(q) })
+		qs, err := e.subscribeStored(q, func(*nats.Msg) { wake(q) })
 		if err != nil {
 			stop()
 			return nil, failed("watch", q, err)
 		}
-		subs = append(subs, sub)
+		subs = append(subs, qs...)
 	}
 	// The subscriptions are in force once the server has them: a send
 	// after Watch returns wakes.
