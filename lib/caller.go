@@ -52,6 +52,14 @@ type callOutcome struct {
 
 // getCaller returns the client's caller, making it on first use.
 func (c *Client) getCaller() (*caller, error) {
+	if k := c.callerOnce.Load(); k != nil {
+		select {
+		case <-c.done:
+			return nil, ErrClosed
+		default:
+			return k, nil // c.mu is every request's lock: not taken again per call
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -76,6 +84,7 @@ func (c *Client) getCaller() (*caller, error) {
 		}
 		// Replies go straight from the stream to their calls.
 		cl.push.deliver = func(d *Delivery, _ uint64) { c.caller.dispatch(d) }
+		c.callerOnce.Store(c.caller)
 	}
 	return c.caller, nil
 }
@@ -173,11 +182,14 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 	k.pending[corr] = p
 	k.mu.Unlock()
 	k.calls.Add(1)
+	replied := false // dispatch took the call out of pending itself
 	defer func() {
 		k.calls.Add(-1)
-		k.mu.Lock()
-		delete(k.pending, corr)
-		k.mu.Unlock()
+		if !replied {
+			k.mu.Lock()
+			delete(k.pending, corr)
+			k.mu.Unlock()
+		}
 	}()
 
 	m := Message{Payload: payload, CorrelationID: corr, ReplyTo: replyQ}
@@ -197,6 +209,7 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 		select {
 		case o := <-p.outcome:
 			if o.reply != nil {
+				replied = true
 				return replyResult(o.reply)
 			}
 			err := o.failed
@@ -212,6 +225,7 @@ func (k *caller) call(ctx context.Context, queue string, payload []byte) ([]byte
 		case <-ctx.Done():
 			for len(p.outcome) > 0 {
 				if o := <-p.outcome; o.reply != nil {
+					replied = true
 					return replyResult(o.reply)
 				}
 			}

@@ -114,7 +114,7 @@ type serveLoop struct {
 	quietMu sync.RWMutex
 
 	mu         sync.Mutex
-	busy       int               // slots in use: handlers not yet returned
+	busy       atomic.Int32      // slots in use: handlers not yet returned (changed under mu; replyQuiet reads it without)
 	running    map[*job]struct{} // requests not yet answered
 	acks       []uint64          // answered, to ack
 	ackEpoch   uint64            // the session acks belong to
@@ -151,7 +151,7 @@ func (s *serveLoop) loop(ctx context.Context) {
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		s.mu.Lock()
-		free := s.opts.Concurrency - s.busy
+		free := s.opts.Concurrency - int(s.busy.Load())
 		if free <= 0 {
 			s.mu.Unlock()
 			select {
@@ -177,7 +177,7 @@ func (s *serveLoop) loop(ctx context.Context) {
 		if err != nil && len(acks) > 0 {
 			s.addAcksLocked(acks, ackEpoch) // may not have been applied
 		}
-		s.busy += len(ds)
+		s.busy.Add(int32(len(ds)))
 		jobs := make([]*job, len(ds))
 		for i := range ds {
 			j := newJob(&ds[i], epoch)
@@ -235,7 +235,7 @@ func (s *serveLoop) deliver(d *Delivery, epoch uint64) {
 		s.mu.Unlock()
 		return
 	}
-	s.busy++
+	s.busy.Add(1)
 	s.running[j] = struct{}{}
 	s.handlers.Add(1) // before stop can wait for the handlers
 	s.mu.Unlock()
@@ -297,7 +297,7 @@ func (s *serveLoop) handle(j *job) {
 		<-late // the handler keeps its slot until it returns
 	}
 	s.mu.Lock()
-	s.busy--
+	s.busy.Add(-1)
 	s.mu.Unlock()
 	select {
 	case s.freed <- struct{}{}:
@@ -381,12 +381,12 @@ func (s *serveLoop) answer(j *job, out []byte, herr error) {
 func (s *serveLoop) replyQuiet(j *job, m *Message) bool {
 	s.quietMu.RLock()
 	defer s.quietMu.RUnlock()
-	s.mu.Lock()
-	stopping, crowd := s.stopping, s.busy-1
-	s.mu.Unlock()
-	if stopping {
+	// stopping is set under quietMu's write lock, and busy is atomic:
+	// no s.mu here, which every worker's reply took at 64 callers.
+	if s.stopping {
 		return false
 	}
+	crowd := int(s.busy.Load()) - 1
 	r := streamRequest(opReply, j.req.ReplyTo, j.req.ID, replyBody(m, j.req.Queue))
 	r.bound = j.epoch
 	_, sent := s.cl.doQuiet(s.hard, &r, crowd, func(err error) {
