@@ -267,12 +267,12 @@ func (c *Client) do(ctx context.Context, r *request) (answer, uint64, error) {
 // went wrong (the failure the switch answered, or the stream's breaking,
 // after which whether r was carried out is unknown). doQuiet reports
 // the epoch of the session it went in, or false, having sent nothing and
-// never to call done, when r cannot go so
-// (no stream, no usable session, a stream broken already): the sender
+// never to call done, when r cannot go so (a queue name the switch would
+// refuse, no stream, no usable session, a stream broken already): the sender
 // then makes r through do, which decides what that failure means. crowd
 // is how many more requests the sender has under way (sendQuiet).
 func (c *Client) doQuiet(ctx context.Context, r *request, crowd int, done func(error)) (uint64, bool) {
-	if r.op.Stream == 0 || c.noStream.Load() || !quietQueueOK(r) || ctx.Err() != nil {
+	if r.op.Stream == 0 || c.noStream.Load() || wire.ValidateName(r.queue) != nil || ctx.Err() != nil {
 		return 0, false
 	}
 	ref, err := c.sessionFor(ctx, r)
@@ -467,17 +467,6 @@ func jsonBody(v any) []byte {
 
 func queuePath(name string) string {
 	return wire.PathQueuePrefix + url.PathEscape(name)
-}
-
-// quietQueueOK reports whether a quiet request's queue is one the
-// switch would take: by its path, or, for a request made without one
-// (streamRequest), by its name. A request refused here goes the usual
-// way, which says why.
-func quietQueueOK(r *request) bool {
-	if r.path != "" {
-		return checkQueuePath(r.path) == nil
-	}
-	return wire.ValidateName(r.queue) == nil
 }
 
 // checkQueuePath refuses a request for a queue whose name the switch would

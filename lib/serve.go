@@ -114,7 +114,7 @@ type serveLoop struct {
 	quietMu sync.RWMutex
 
 	mu         sync.Mutex
-	busy       atomic.Int32      // slots in use: handlers not yet returned (changed under mu; replyQuiet reads it without)
+	busy       atomic.Int32      // slots in use: handlers not yet returned
 	running    map[*job]struct{} // requests not yet answered
 	acks       []uint64          // answered, to ack
 	ackEpoch   uint64            // the session acks belong to
@@ -296,9 +296,7 @@ func (s *serveLoop) handle(j *job) {
 	if late != nil {
 		<-late // the handler keeps its slot until it returns
 	}
-	s.mu.Lock()
-	s.busy.Add(-1)
-	s.mu.Unlock()
+	s.busy.Add(-1) // the loop, short of slots, waits for freed after
 	select {
 	case s.freed <- struct{}{}:
 	default:
