@@ -36,9 +36,25 @@ func gogc() int {
 	return int(s[0].Value.Uint64())
 }
 
+// withGOGC sets the GOGC environment variable and the collector's
+// percentage for the test, the percentage put back after it.
+func withGOGC(t *testing.T, env string, percent int) {
+	t.Setenv("GOGC", env)
+	prev := debug.SetGCPercent(percent)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+}
+
+// liveHeap returns n bytes, written, for the caller to keep live.
+func liveHeap(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}
+
 func TestStartRaisesThePercentageAndStopPutsItBack(t *testing.T) {
-	t.Setenv("GOGC", "")
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	withGOGC(t, "", 100)
 	stop := Start(64 << 20)
 	runtime.GC()
 	// A test binary's live heap is a few MiB at most.
@@ -47,10 +63,7 @@ func TestStartRaisesThePercentageAndStopPutsItBack(t *testing.T) {
 		return gogc() >= 400
 	})
 	// Each collection sets it again from what it found live.
-	live := make([]byte, 48<<20)
-	for i := range live {
-		live[i] = byte(i)
-	}
+	live := liveHeap(48 << 20)
 	testutil.Eventually(t, "the percentage lowered after a collection found 48 MiB live", func() bool {
 		runtime.GC()
 		return gogc() < 200
@@ -61,11 +74,7 @@ func TestStartRaisesThePercentageAndStopPutsItBack(t *testing.T) {
 		runtime.GC()
 		return gogc() >= 400
 	})
-	if again := Start(64 << 20); again == nil {
-		t.Fatal("a second Start returned no stop")
-	} else {
-		again() // does nothing: the first tuning runs on
-	}
+	Start(64 << 20)() // a second Start's stop does nothing: the first tuning runs on
 	if p := gogc(); p < 400 {
 		t.Fatalf("percentage %d after a second Start's stop, want the first tuning's", p)
 	}
@@ -81,8 +90,7 @@ func TestStartRaisesThePercentageAndStopPutsItBack(t *testing.T) {
 }
 
 func TestAnOperatorsGOGCIsLeftAlone(t *testing.T) {
-	t.Setenv("GOGC", "150")
-	defer debug.SetGCPercent(debug.SetGCPercent(150))
+	withGOGC(t, "150", 150)
 	stop := Start(64 << 20)
 	defer stop()
 	runtime.GC()
@@ -93,12 +101,8 @@ func TestAnOperatorsGOGCIsLeftAlone(t *testing.T) {
 }
 
 func TestALargeLiveHeapKeepsTheDefault(t *testing.T) {
-	t.Setenv("GOGC", "")
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	live := make([]byte, 32<<20)
-	for i := range live {
-		live[i] = byte(i)
-	}
+	withGOGC(t, "", 100)
+	live := liveHeap(32 << 20)
 	stop := Start(8 << 20)
 	defer stop()
 	for range 3 {
