@@ -70,6 +70,24 @@ func takeAll(t *testing.T, cl *lib.Client, queue string, n int, origin string, c
 	return ds
 }
 
+// batchAndOne creates queue through cl, sends it a batch of n and then
+// one message alone, and returns the batch's first id and the lone one's.
+func batchAndOne(t *testing.T, cl *lib.Client, queue string, n int) (first, last uint64) {
+	t.Helper()
+	ctx := ctxT(t)
+	if err := cl.CreateQueue(ctx, queue); err != nil {
+		t.Fatal(err)
+	}
+	first, err := cl.SendBatch(ctx, queue, payloads(n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last, err = cl.Send(ctx, queue, lib.Message{Payload: []byte("alone")}); err != nil {
+		t.Fatal(err)
+	}
+	return first, last
+}
+
 // TestOriginInSubject: a queue made by a gateway takes a message's
 // origin as the last token of its subject, and a batch sent through
 // gateway a is stored so, without an Msw-Origin header; it reads back
@@ -82,18 +100,8 @@ func TestOriginInSubject(t *testing.T) {
 	ctx := ctxT(t)
 	const queue, sender = "orders.in", "sender[7]@host.example" // both escaped
 	ca, cb := client(t, ga, sender), client(t, gb, "receiver")
-	if err := ca.CreateQueue(ctx, queue); err != nil {
-		t.Fatal(err)
-	}
 	const n = 200
-	first, err := ca.SendBatch(ctx, queue, payloads(n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	last, err := ca.Send(ctx, queue, lib.Message{Payload: []byte("alone")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first, last := batchAndOne(t, ca, queue, n)
 	for _, id := range []uint64{first, first + 1, first + n - 1, last} {
 		subject, header := stored(t, js, queue, id)
 		if !strings.HasPrefix(subject, natsbackend.QueueSubject(queue)+".") || header != "" {
@@ -169,18 +177,8 @@ func TestStreamMadeTheOldWay(t *testing.T) {
 		t.Fatal(err)
 	}
 	ca, cb := client(t, ga, sender), client(t, gb, "receiver")
-	if err := ca.CreateQueue(ctx, queue); err != nil { // found there
-		t.Fatal(err)
-	}
 	const n = 200
-	first, err := ca.SendBatch(ctx, queue, payloads(n))
-	if err != nil {
-		t.Fatal(err)
-	}
-	last, err := ca.Send(ctx, queue, lib.Message{Payload: []byte("alone")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first, last := batchAndOne(t, ca, queue, n) // the queue found there
 	for _, id := range []uint64{first, first + n - 1, last} {
 		subject, header := stored(t, js, queue, id)
 		if subject != natsbackend.QueueSubject(queue) || header != sender {
