@@ -62,6 +62,10 @@ type stream struct {
 
 	buf  []byte // the frame being handled (reader goroutine only)
 	call call   // the request being handled (reader goroutine only)
+	// bigFrame: the frame being handled was too large for br's buffer,
+	// so part of it may have been read straight from the connection
+	// (reader goroutine only; moreArrived).
+	bigFrame bool
 }
 
 // openStream upgrades the request's connection to a stream and serves it
@@ -206,6 +210,7 @@ func (st *stream) run() {
 			}
 			continue
 		}
+		st.bigFrame = n >= st.br.Size()
 		f, err := st.readFrame(n)
 		if err != nil {
 			st.buf = nil // a frame stopped part-way: its buffer goes with it

@@ -142,9 +142,15 @@ func (st *stream) pipe(ps pipedSend) int {
 // has read: bytes in the reader's buffer, or, since a large frame (a
 // batch) is read past the buffer straight from the connection, in the
 // socket's (a client keeping batches in flight has usually sent the next
-// by the time this one is queued and recorded). Reader only.
+// by the time this one is queued and recorded). A frame that fitted the
+// buffer was read through it, and a read that left nothing behind found
+// the socket empty: asking the socket again (a system call) would tell a
+// lone producer's send, the common case, nothing. Reader only.
 func (st *stream) moreArrived() bool {
-	return st.br.Buffered() > 0 || (st.raw != nil && unreadSocket(st.raw))
+	if st.br.Buffered() > 0 {
+		return true
+	}
+	return st.bigFrame && st.raw != nil && unreadSocket(st.raw)
 }
 
 // rawConn is the socket behind a client's connection, or nil if it has

@@ -13,7 +13,9 @@ import (
 // buffer: a large frame (a batch) is read straight from the connection,
 // past the buffer, so what follows it is still in the socket, and a
 // durable send read then goes to the committer (moreArrived). Through
-// the counting wrapper every accepted connection has.
+// the counting wrapper every accepted connection has. After a frame that
+// fitted the buffer the socket is not asked: the read that filled the
+// buffer emptied it.
 func TestMoreArrivedAsksTheSocket(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -39,6 +41,7 @@ func TestMoreArrivedAsksTheSocket(t *testing.T) {
 		t.Fatal("more arrived before the client sent anything")
 	}
 	go c.Write(make([]byte, 256<<10))
+	st.bigFrame = true
 	if _, err := io.ReadFull(st.br, make([]byte, 256<<10)); err != nil {
 		t.Fatal(err)
 	}
@@ -57,5 +60,14 @@ func TestMoreArrivedAsksTheSocket(t *testing.T) {
 	}
 	if st.moreArrived() {
 		t.Fatal("more arrived after everything was read")
+	}
+
+	if _, err := c.Write([]byte{2}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "a second byte in the socket seen", st.moreArrived)
+	st.bigFrame = false
+	if st.moreArrived() {
+		t.Fatal("the socket was asked after a frame that fitted the buffer")
 	}
 }
