@@ -497,10 +497,10 @@ func (b *Broker) destroy(s *Session, q *Queue, name string) error {
 			c, err = b.store.DestroyQueue(name)
 		}
 		b.cached.Add(-(q.bytes - q.diskBytes))
-		b.diskOnly.Add(-int64(len(q.onDisk)))
+		b.diskOnly.Add(-int64(q.diskCount))
 	}
 	q.redeliver, q.fresh, q.inflight, q.bytes = nil, deque{}, inflight{}, 0
-	q.onDisk, q.diskBytes = nil, 0
+	q.diskCount, q.diskBytes = 0, 0
 	q.wakeLocked(len(q.waiters)) // let pollers look the name up again
 	q.wakeWatchersLocked()
 	unexpose := q.unexpose
@@ -805,7 +805,7 @@ func (b *Broker) Peek(queue string, max int) ([]wire.Delivery, error) {
 	out := make([]wire.Delivery, n)
 	for i := 0; i < n; i++ {
 		m := q.readyAt(i)
-		if q.onDisk != nil {
+		if q.diskCount > 0 {
 			c := b.loadedCopyLocked(q, m)
 			m = &c
 		}

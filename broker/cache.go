@@ -7,12 +7,13 @@ import "fmt"
 // Options.CacheBytes, a send that has reached the log leaves its
 // messages' payloads there (the newest messages, furthest from
 // delivery). Such a message keeps its header, correlation id and
-// reply-to in memory; its payload length is in its queue's onDisk map.
+// reply-to in memory, and in its record, in place of the payload, the
+// payload's length (message.withPayloadOnDisk: a flag, no map to keep).
 // Taking it reads the payload back from the store (checksum verified),
 // so a queue drains from memory at its head and from disk behind it.
-// Memory-only brokers never evict: onDisk stays nil and each check is a
-// nil map test. The broker's cached counts the bytes durable queues hold
-// in memory: the sum of their bytes less their diskBytes.
+// Memory-only brokers never evict: a queue's diskCount stays 0 and each
+// check is that test. The broker's cached counts the bytes durable queues
+// hold in memory: the sum of their bytes less their diskBytes.
 
 // DefaultCacheBytes is the default Options.CacheBytes: small beside the
 // header every queued message keeps in memory (about 200 bytes with the
@@ -23,10 +24,8 @@ const DefaultCacheBytes = 64 << 20
 // sizeLocked is the bytes m holds (header fields and payload), whether
 // its payload is in memory or not. q.mu held.
 func (q *Queue) sizeLocked(m *message) int {
-	if q.onDisk != nil {
-		if n, ok := q.onDisk[m.id]; ok {
-			return m.size() + int(n)
-		}
+	if m.onDisk() {
+		return m.heldSize() + m.diskLen()
 	}
 	return m.size()
 }
@@ -39,12 +38,12 @@ func (q *Queue) droppedLocked(m *message) {
 	if !q.b.durable(q) {
 		return
 	}
-	if n, ok := q.onDisk[m.id]; ok {
-		delete(q.onDisk, m.id)
-		q.diskBytes -= int64(n)
+	if m.onDisk() {
+		q.diskCount--
+		q.diskBytes -= int64(m.diskLen())
 		q.b.diskOnly.Add(-1)
 	}
-	q.b.cached.Add(-int64(m.size()))
+	q.b.cached.Add(-int64(m.heldSize()))
 }
 
 // evictLocked leaves on disk the payloads of the messages of ids first
@@ -59,14 +58,11 @@ func (b *Broker) evictLocked(q *Queue, first uint64, n int) {
 		}
 		m := q.fresh.at(i)
 		p := len(m.payload())
-		if p == 0 {
+		if p == 0 || m.onDisk() {
 			continue
 		}
-		*m = m.withPayload(nil)
-		if q.onDisk == nil {
-			q.onDisk = map[uint64]uint32{}
-		}
-		q.onDisk[id] = uint32(p)
+		*m = m.withPayloadOnDisk(uint32(p))
+		q.diskCount++
 		q.diskBytes += int64(p)
 		b.cached.Add(-int64(p))
 		b.held.Add(-int64(p)) // on disk, it no longer counts against MaxMemory
@@ -77,19 +73,19 @@ func (b *Broker) evictLocked(q *Queue, first uint64, n int) {
 // loadLocked reads the payload of m back from the store if it is on disk
 // only. q.mu held.
 func (b *Broker) loadLocked(q *Queue, m *message) error {
-	n, ok := q.onDisk[m.id]
-	if !ok {
+	if !m.onDisk() {
 		return nil
 	}
+	n := m.diskLen()
 	p, err := b.store.Read(q.name, m.id)
 	if err != nil {
 		return err
 	}
-	if len(p) != int(n) {
+	if len(p) != n {
 		return fmt.Errorf("%w: %s/%d: payload of %d bytes on disk, %d expected", ErrStorage, q.name, m.id, len(p), n)
 	}
 	*m = m.withPayload(p)
-	delete(q.onDisk, m.id)
+	q.diskCount--
 	q.diskBytes -= int64(n)
 	b.cached.Add(int64(n))
 	b.held.Add(int64(n))
@@ -101,7 +97,7 @@ func (b *Broker) loadLocked(q *Queue, m *message) error {
 // needed, without keeping it in memory (for Peek and the snapshot). q.mu
 // held.
 func (b *Broker) loadedCopyLocked(q *Queue, m *message) message {
-	if _, ok := q.onDisk[m.id]; !ok {
+	if !m.onDisk() {
 		return *m
 	}
 	p, err := b.store.Read(q.name, m.id)

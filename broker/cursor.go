@@ -198,7 +198,7 @@ func (q *Queue) aboveLocked(after uint64, max int, budget *int, first bool) []me
 		if k == max {
 			return ms[:k]
 		}
-		if q.onDisk != nil {
+		if q.diskCount > 0 {
 			// A cursor read takes nothing: read a payload left on disk
 			// without keeping it in memory.
 			ms[k] = q.b.loadedCopyLocked(q, &ms[k])

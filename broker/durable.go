@@ -63,9 +63,6 @@ func (b *Broker) recover(qs []RecoveredQueue) {
 			q.created = time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		}
 		b.recoverPolicy(q, rq.Meta[metaPolicy])
-		if rq.Messages.DiskOnly > 0 {
-			q.onDisk = make(map[uint64]uint32, rq.Messages.DiskOnly)
-		}
 		if rq.Messages.Each != nil {
 			b.recoverMessages(q, rq.Messages.Each, origins)
 		}
@@ -94,15 +91,15 @@ func (b *Broker) recoverMessages(q *Queue, each func(func(*StoredMessage)), orig
 			}
 			m.origin, last = o, o
 		}
-		q.bytes += int64(m.size())
-		b.cached.Add(int64(m.size()))
-		b.held.Add(messageCost(&m)) // counted, never refused: it was acknowledged
 		if sm.DiskOnly > 0 {
-			q.onDisk[m.id] = sm.DiskOnly
+			m = m.withPayloadOnDisk(sm.DiskOnly)
+			q.diskCount++
 			q.diskBytes += int64(sm.DiskOnly)
-			q.bytes += int64(sm.DiskOnly)
 			b.diskOnly.Add(1)
 		}
+		q.bytes += int64(q.sizeLocked(&m))
+		b.cached.Add(int64(m.heldSize()))
+		b.held.Add(messageCost(&m)) // counted, never refused: it was acknowledged
 		q.nextID = max(q.nextID, m.id)
 		if m.deliveries > 0 {
 			q.redeliver = append(q.redeliver, m)

@@ -29,7 +29,7 @@ var (
 // bytes in memory (a payload the store left on disk does not count) and
 // wire.MessageOverhead for its bookkeeping, so that a flood of empty
 // messages is bounded as surely as one of large ones.
-func messageCost(m *message) int64 { return int64(m.size()) + wire.MessageOverhead }
+func messageCost(m *message) int64 { return int64(m.heldSize()) + wire.MessageOverhead }
 
 // reserve charges cost bytes against MaxMemory, or refuses them.
 func (b *Broker) reserve(cost int64) error {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"encoding/binary"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -37,6 +38,16 @@ const recHeader = 12
 // topicFlag, set in the header's corrLen, says the body starts with a
 // topic.
 const topicFlag = 1 << 15
+
+// diskFlag, set in the header's corrLen, says the payload is on disk
+// only (the payload cache, cache.go): the body ends with the payload's
+// length, diskLenSize bytes, in its place. A correlation id is at most
+// MaxFieldLen bytes, so this bit is free as well.
+const diskFlag = 1 << 14
+
+// diskLenSize is the size of the payload length that stands in for the
+// payload of a message on disk only.
+const diskLenSize = 4
 
 // maxRecordBody bounds corr+replyTo+payload of one message: n is 32 bits,
 // and a topic may come with them.
@@ -85,13 +96,36 @@ func (m *message) body() []byte { return m.record()[recHeader:] }
 func (m *message) fields() []byte { return m.body()[m.topicEnd():] }
 
 // size is the bytes the message's body holds in memory: what a queue
-// and the payload cache count.
+// counts for it, unless its payload is on disk only (Queue.sizeLocked,
+// heldSize).
 func (m *message) size() int { return int(m.n) }
 
 func (m *message) enqueued() int64 { return int64(binary.LittleEndian.Uint64(m.record())) }
 
 func (m *message) corrLen() int {
-	return int(binary.LittleEndian.Uint16(m.record()[8:]) &^ topicFlag)
+	return int(binary.LittleEndian.Uint16(m.record()[8:]) &^ (topicFlag | diskFlag))
+}
+
+// onDisk reports whether m's payload is on disk only: its record holds
+// the payload's length instead (withPayloadOnDisk).
+func (m *message) onDisk() bool {
+	return binary.LittleEndian.Uint16(m.record()[8:])&diskFlag != 0
+}
+
+// diskLen is the length of the payload of a message on disk only.
+func (m *message) diskLen() int {
+	r := m.record()
+	return int(binary.LittleEndian.Uint32(r[len(r)-diskLenSize:]))
+}
+
+// heldSize is the bytes m's record holds beside the header, less the
+// length standing in for a payload on disk only: what the payload cache
+// and MaxMemory count for it.
+func (m *message) heldSize() int {
+	if m.onDisk() {
+		return int(m.n) - diskLenSize
+	}
+	return int(m.n)
 }
 
 func (m *message) replyLen() int { return int(m.record()[10]) }
@@ -116,10 +150,26 @@ func (m *message) withPayload(p []byte) message {
 	return c
 }
 
-// withEnqueued returns m with a record that says it was enqueued at t.
+// withPayloadOnDisk returns m with a record holding its fixed fields and,
+// in place of its payload, the payload's length n: its payload is then on
+// disk only (for the payload cache).
+func (m *message) withPayloadOnDisk(n uint32) message {
+	var l [diskLenSize]byte
+	binary.LittleEndian.PutUint32(l[:], n)
+	c := *m
+	c.rec, c.n = newRecord(m.enqueued(), m.topic(), m.corr(), m.replyTo(), m.status(), l[:])
+	r := c.record()
+	binary.LittleEndian.PutUint16(r[8:], binary.LittleEndian.Uint16(r[8:])|diskFlag)
+	return c
+}
+
+// withEnqueued returns m with a record that says it was enqueued at t,
+// the rest of it as it was (a payload on disk only stays so).
 func (m *message) withEnqueued(t int64) message {
 	c := *m
-	c.rec, c.n = newRecord(t, m.topic(), m.corr(), m.replyTo(), m.status(), m.payload())
+	r := slices.Clone(m.record())
+	binary.LittleEndian.PutUint64(r, uint64(t))
+	c.rec = &r[0]
 	return c
 }
 
@@ -149,9 +199,15 @@ func (m *message) replyTo() string {
 	return unsafe.String(&m.fields()[m.corrLen()], r)
 }
 
+// payload is m's payload: empty for a message whose payload is on disk
+// only.
 func (m *message) payload() []byte {
 	f := m.fields()
-	return f[m.corrLen()+m.replyLen() : len(f) : len(f)]
+	end := len(f)
+	if m.onDisk() {
+		end -= diskLenSize
+	}
+	return f[m.corrLen()+m.replyLen() : end : end]
 }
 
 func (m *message) originID() string {

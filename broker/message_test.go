@@ -36,18 +36,38 @@ func TestRecordFields(t *testing.T) {
 					what, m.topic(), m.corr(), m.replyTo(), m.status(), m.enqueued(), m.payload(),
 					tc.topic, tc.corr, tc.reply, tc.status, enqueued, payload)
 			}
-			if want := len(tc.corr) + len(tc.reply) + len(payload); len(m.fields()) != want {
+			want := len(tc.corr) + len(tc.reply) + len(payload)
+			if m.onDisk() {
+				want += diskLenSize
+			}
+			if len(m.fields()) != want {
 				t.Errorf("%s: fields of %d bytes, want %d", what, len(m.fields()), want)
 			}
 		}
 		check("new", &m, 12345, tc.payload)
-		evicted := m.withPayload(nil)
-		check("without payload", &evicted, 12345, nil)
+		if m.onDisk() || m.heldSize() != m.size() {
+			t.Errorf("new: on disk %v, held %d of %d", m.onDisk(), m.heldSize(), m.size())
+		}
+		evicted := m.withPayloadOnDisk(uint32(len(tc.payload)))
+		check("payload on disk", &evicted, 12345, nil)
+		if !evicted.onDisk() || evicted.diskLen() != len(tc.payload) || evicted.heldSize() != m.size()-len(tc.payload) {
+			t.Errorf("payload on disk: on disk %v, length %d, held %d; want true, %d, %d",
+				evicted.onDisk(), evicted.diskLen(), evicted.heldSize(), len(tc.payload), m.size()-len(tc.payload))
+		}
+		moved := evicted.withEnqueued(67890)
+		check("payload on disk, moved", &moved, 67890, nil)
+		if !moved.onDisk() || moved.diskLen() != len(tc.payload) {
+			t.Errorf("payload on disk, moved: on disk %v, length %d", moved.onDisk(), moved.diskLen())
+		}
 		loaded := evicted.withPayload(tc.payload)
 		check("payload back", &loaded, 12345, tc.payload)
+		if loaded.onDisk() {
+			t.Error("payload back: still on disk")
+		}
 		dead := m.withEnqueued(67890)
 		check("dead letter", &dead, 67890, tc.payload)
 		check("original after", &m, 12345, tc.payload)
+		check("payload on disk after", &evicted, 12345, nil)
 		d := m.delivery("q")
 		if d.CorrelationID != tc.corr || d.ReplyTo != tc.reply || !bytes.Equal(d.Payload, tc.payload) || d.ID != 9 || d.DeliveryCount != 2 || d.EnqueuedAt.UnixNano() != 12345 {
 			t.Errorf("delivery %+v", d)

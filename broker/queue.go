@@ -23,9 +23,9 @@ type Queue struct {
 	fresh          deque     // never delivered, FIFO
 	inflight       inflight
 	nextID         uint64
-	bytes          int64             // payload bytes held, ready and in flight
-	onDisk         map[uint64]uint32 // payload lengths of messages whose payload is on disk only
-	diskBytes      int64             // their sum
+	bytes          int64 // payload bytes held, ready and in flight
+	diskCount      int   // messages whose payload is on disk only (cache.go)
+	diskBytes      int64 // the sum of their payloads' lengths
 	waiters        []*waiter
 	watchers       []*waiter // cursor readers, all woken by a send (cursor.go)
 	subscribers    int

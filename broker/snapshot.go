@@ -114,7 +114,7 @@ func (b *Broker) Snapshot(maxMessages int) wire.Snapshot {
 		qs := wire.QueueSnapshot{QueueInfo: q.infoLocked(now, b.opts.AliveWindow), EverSubscribed: q.everSubscribed, Messages: []wire.MessageInfo{}}
 		for i := 0; i < q.ready() && len(qs.Messages) < maxMessages; i++ {
 			m := q.readyAt(i)
-			if q.onDisk != nil {
+			if q.diskCount > 0 {
 				c := b.loadedCopyLocked(q, m)
 				m = &c
 			}

@@ -328,7 +328,7 @@ type takenFrom struct {
 func (q *Queue) takeBudgetLocked(s *Session, max int, budget *int, first bool, out []message) []message {
 	for max > 0 && q.ready() > 0 {
 		m := q.readyAt(0)
-		if q.onDisk != nil {
+		if q.diskCount > 0 {
 			if err := q.b.loadLocked(q, m); err != nil {
 				break // it stays ready; the next transfer tries again
 			}

@@ -54,9 +54,20 @@ func TestBacklogLargerThanTheCache(t *testing.T) {
 	if d := b.StoreStats().DiskOnly; d < n/2-cache/size-10 {
 		t.Fatalf("after restart %d of %d messages on disk only", d, n/2)
 	}
+	if qi, _ := b.Info("q"); qi.Bytes < n/2*size {
+		t.Fatalf("after restart queue bytes %d, want at least %d", qi.Bytes, n/2*size)
+	}
 	drain(t, b, n/2, n, payload)
 	if d := b.StoreStats().DiskOnly; d != 0 {
 		t.Fatalf("%d messages on disk only after draining", d)
+	}
+	// What the queue counted for its messages, on disk or not, and what
+	// they held against the memory bound, went with them.
+	if qi, _ := b.Info("q"); qi.Bytes != 0 {
+		t.Fatalf("queue bytes %d after draining", qi.Bytes)
+	}
+	if h := b.Held(); h != 0 {
+		t.Fatalf("%d bytes held after draining", h)
 	}
 }
 
