@@ -201,7 +201,7 @@ func (s *Server) guard(next http.Handler) http.Handler { return s.guardWith(next
 // guardWith is guard, checking the token only if token is set.
 func (s *Server) guardWith(next http.Handler, token bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.trim.requests.Add(1)
+		s.trim.note()
 		if token && !s.authorized(w, r) {
 			return
 		}

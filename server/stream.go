@@ -221,7 +221,7 @@ func (st *stream) run() {
 			st.s.opts.Log.Printf("stream of session %s: %v; closing it", st.sess.PublicID(), err)
 			return
 		}
-		st.s.trim.requests.Add(1)
+		st.s.trim.note()
 		var start time.Time
 		if st.s.opts.Verbose {
 			start = time.Now()

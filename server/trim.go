@@ -29,33 +29,63 @@ const (
 	trimForce = 5 * time.Second
 )
 
-// trimmer watches a server's request count.
-type trimmer struct {
-	requests atomic.Uint64
-	start    sync.Once
-	stop     chan struct{}
-	stopOnce sync.Once
+// Trimming is the process's, not a server's: debug.FreeOSMemory collects
+// and releases the whole heap, so a program serving several switches (a
+// Go program embedding more than one, the benchmarks, the tests) must
+// not trim while any of them is busy. Every server counts its requests
+// into one counter, and one loop runs while any server is serving: the
+// process is quiet when all of them are.
+var processTrim struct {
+	requests atomic.Uint64 // requests of every server in the process
+
+	mu    sync.Mutex
+	users int           // servers serving
+	stop  chan struct{} // stops the loop; nil while none serves
 }
 
-// run starts the trimmer on first call.
+// trimmer is a server's hold on the process's trim loop.
+type trimmer struct {
+	start    sync.Once
+	stopOnce sync.Once
+	started  bool
+}
+
+// note counts a request (for the quiet the loop waits for).
+func (t *trimmer) note() { processTrim.requests.Add(1) }
+
+// run starts the process's trim loop if no other server has, on first
+// call.
 func (t *trimmer) run() {
 	t.start.Do(func() {
-		t.stop = make(chan struct{})
-		go t.loop(t.stop)
-	})
-}
-
-// halt stops the trimmer, if it was started.
-func (t *trimmer) halt() {
-	t.start.Do(func() {}) // a later run must not start it
-	t.stopOnce.Do(func() {
-		if t.stop != nil {
-			close(t.stop)
+		t.started = true
+		processTrim.mu.Lock()
+		defer processTrim.mu.Unlock()
+		if processTrim.users++; processTrim.users == 1 {
+			processTrim.stop = make(chan struct{})
+			go trimLoop(processTrim.stop)
 		}
 	})
 }
 
-func (t *trimmer) loop(stop chan struct{}) {
+// halt lets go of the trim loop, stopping it if this server was the last
+// serving.
+func (t *trimmer) halt() {
+	t.start.Do(func() {}) // a later run must not start it
+	t.stopOnce.Do(func() {
+		if !t.started {
+			return
+		}
+		processTrim.mu.Lock()
+		defer processTrim.mu.Unlock()
+		if processTrim.users--; processTrim.users == 0 {
+			close(processTrim.stop)
+			processTrim.stop = nil
+		}
+	})
+}
+
+// trimLoop trims the process whenever it goes quiet, until stop closes.
+func trimLoop(stop chan struct{}) {
 	tick := time.NewTicker(trimEvery)
 	defer tick.Stop()
 	sample := []metrics.Sample{
@@ -63,7 +93,7 @@ func (t *trimmer) loop(stop chan struct{}) {
 		{Name: "/memory/classes/heap/objects:bytes"},
 		{Name: "/gc/heap/live:bytes"},
 	}
-	last := t.requests.Load()
+	last := processTrim.requests.Load()
 	quietSince := time.Now()
 	trimmed, forced := false, false
 	for {
@@ -72,7 +102,7 @@ func (t *trimmer) loop(stop chan struct{}) {
 			return
 		case <-tick.C:
 		}
-		if n := t.requests.Load(); n != last {
+		if n := processTrim.requests.Load(); n != last {
 			last, quietSince, trimmed, forced = n, time.Now(), false, false
 			continue
 		}

@@ -1,0 +1,41 @@
+package server
+
+import "testing"
+
+// trimUsers is how many servers hold the process's trim loop, and whether it
+// runs.
+func trimUsers() (int, bool) {
+	processTrim.mu.Lock()
+	defer processTrim.mu.Unlock()
+	return processTrim.users, processTrim.stop != nil
+}
+
+// TestTrimIsTheProcesss: servers share one trim loop, which runs while
+// any of them serves (a server that goes quiet must not collect and
+// release the heap of one still busy in the same process), each
+// letting go once however often it is halted, and a server halted before
+// it served never holds it.
+func TestTrimIsTheProcesss(t *testing.T) {
+	u0, _ := trimUsers()
+	var a, b, never trimmer
+	a.run()
+	b.run()
+	a.run()
+	if u, running := trimUsers(); u != u0+2 || !running {
+		t.Fatalf("two servers serving: %d holding the loop (want %d), running %v", u, u0+2, running)
+	}
+	a.halt()
+	a.halt()
+	if u, running := trimUsers(); u != u0+1 || !running {
+		t.Fatalf("one server left: %d holding the loop (want %d), running %v", u, u0+1, running)
+	}
+	never.halt()
+	never.run()
+	if u, _ := trimUsers(); u != u0+1 {
+		t.Fatalf("a server halted before it served: %d holding the loop, want %d", u, u0+1)
+	}
+	b.halt()
+	if u, running := trimUsers(); u != u0 || running != (u0 > 0) {
+		t.Fatalf("all halted: %d holding the loop (want %d), running %v", u, u0, running)
+	}
+}
