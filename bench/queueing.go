@@ -525,37 +525,48 @@ func measureSendLines() (Row, error) {
 	defer sw.close()
 	for round := range cfg.heavy {
 		for _, sys := range order(round, "tcp", "unix") {
-			q := fmt.Sprintf("lines-%d", queueSeq.Add(1))
-			cmd := exec.Command(filepath.Join(bin, "msw-send"), "-l", q)
-			cmd.Env = append(os.Environ(), "MSW_SWITCH="+sw.addr(sys))
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			w, err := cmd.StdinPipe()
+			r, err := sendLines(bin, sw, sys, input, n)
 			if err != nil {
 				return row, err
 			}
-			t0 := time.Now()
-			if err := cmd.Start(); err != nil {
-				return row, err
-			}
-			go func() {
-				w.Write(input)
-				w.Close()
-			}()
-			err = cmd.Wait()
-			d := time.Since(t0)
-			if err != nil {
-				return row, fmt.Errorf("msw-send: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
-			}
-			if qi, err := sw.b.Info(q); err != nil || qi.Depth != n {
-				return row, fmt.Errorf("after msw-send: depth %d, want %d (%v)", qi.Depth, n, err)
-			}
-			sw.b.DestroyQueue(nil, q, false)
-			row.add(sys, float64(n)/d.Seconds())
+			row.add(sys, r)
 			settle()
 		}
 	}
 	return row, nil
+}
+
+// sendLines pipes input (n lines) into msw-send -l, sending to a fresh
+// queue of sw over transport, checks that all n arrived, and returns the
+// rate from the program's start to its exit.
+func sendLines(bin string, sw *mswSwitch, transport string, input []byte, n int) (float64, error) {
+	q := fmt.Sprintf("lines-%d", queueSeq.Add(1))
+	cmd := exec.Command(filepath.Join(bin, "msw-send"), "-l", q)
+	cmd.Env = append(os.Environ(), "MSW_SWITCH="+sw.addr(transport))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	w, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	go func() {
+		w.Write(input)
+		w.Close()
+	}()
+	err = cmd.Wait()
+	d := time.Since(t0)
+	if err != nil {
+		return 0, fmt.Errorf("msw-send: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	defer sw.b.DestroyQueue(nil, q, false)
+	if qi, err := sw.b.Info(q); err != nil || qi.Depth != n {
+		return 0, fmt.Errorf("after msw-send: depth %d, want %d (%v)", qi.Depth, n, err)
+	}
+	return float64(n) / d.Seconds(), nil
 }
 
 // scenarioFanIn is 64 producers, each a client of its own sending one
