@@ -36,7 +36,10 @@ func startMsw(opts broker.Options) (*mswSwitch, error) {
 	// the same collector. Once per process: later calls change nothing.
 	gctune.Start(gctune.DefaultHeadroom)
 	m := &mswSwitch{b: broker.New(opts)}
-	m.srv = server.New(m.b, server.Options{})
+	// No trim: it would collect and release the whole process's heap
+	// while msw is quiet, in the middle of NATS's measurement (or of
+	// another switch's).
+	m.srv = server.New(m.b, server.Options{KeepMemory: true})
 	sock := filepath.Join(cfg.work, fmt.Sprintf("msw-%d.sock", switchSeq.Add(1)))
 	for _, addr := range []string{"127.0.0.1:0", "unix:" + sock} {
 		l, err := server.Listen(addr, 0o600)

@@ -50,6 +50,11 @@ type Options struct {
 	// Cluster, if set, answers diagnostics and trace for every gateway
 	// of the cluster this switch is a gateway of (cluster.go).
 	Cluster Cluster
+	// KeepMemory: the server never collects and returns the heap to the
+	// system when the process goes quiet (trim.go); for a program that
+	// serves more than switches (a benchmark with another server in the
+	// process) and minds its memory itself.
+	KeepMemory bool
 }
 
 // Server serves one broker over HTTP on any number of listeners.
@@ -114,7 +119,9 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	s.trim.run()
+	if !s.opts.KeepMemory {
+		s.trim.run()
+	}
 	s.history.run(s.b)
 	_, unix := l.Addr().(*net.UnixAddr)
 	l = s.limitListener(l)

@@ -1,6 +1,14 @@
 package server
 
-import "testing"
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"msw/broker"
+	"msw/internal/testutil"
+	"msw/internal/wire"
+)
 
 // trimUsers is how many servers hold the process's trim loop, and whether it
 // runs.
@@ -37,5 +45,35 @@ func TestTrimIsTheProcesss(t *testing.T) {
 	b.halt()
 	if u, running := trimUsers(); u != u0 || running != (u0 > 0) {
 		t.Fatalf("all halted: %d holding the loop (want %d), running %v", u, u0, running)
+	}
+}
+
+// TestKeepMemoryNeverTrims: a server told to keep its memory serves
+// without holding the process's trim loop.
+func TestKeepMemoryNeverTrims(t *testing.T) {
+	u0, _ := trimUsers()
+	s := New(broker.New(broker.Options{TraceSize: -1}), Options{KeepMemory: true})
+	l, err := Listen("127.0.0.1:0", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(l) }()
+	testutil.Eventually(t, "the server answers", func() bool {
+		resp, err := http.Get("http://" + l.Addr().String() + wire.PathHealth)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	if u, _ := trimUsers(); u != u0 {
+		t.Errorf("%d servers hold the trim loop, want %d", u, u0)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }
