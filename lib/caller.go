@@ -52,7 +52,7 @@ type callOutcome struct {
 
 // getCaller returns the client's caller, making it on first use.
 func (c *Client) getCaller() (*caller, error) {
-	if k := c.callerOnce.Load(); k != nil {
+	if k := c.caller.Load(); k != nil {
 		select {
 		case <-c.done:
 			return nil, ErrClosed
@@ -65,7 +65,8 @@ func (c *Client) getCaller() (*caller, error) {
 	if c.closed {
 		return nil, ErrClosed
 	}
-	if c.caller == nil {
+	k := c.caller.Load()
+	if k == nil {
 		var rnd [6]byte
 		rand.Read(rnd[:])
 		ctx, cancel := context.WithCancel(context.Background())
@@ -73,7 +74,7 @@ func (c *Client) getCaller() (*caller, error) {
 		// Replies are pushed as they come, acked as pushed: the reply
 		// queue is this session's own and dies with it.
 		cl.push = pushOptions{window: replyWindow, autoAck: true}
-		c.caller = &caller{
+		k = &caller{
 			cl:       cl,
 			prefix:   hex.EncodeToString(rnd[:]) + "-",
 			done:     c.done,
@@ -83,10 +84,10 @@ func (c *Client) getCaller() (*caller, error) {
 			loopDone: make(chan struct{}),
 		}
 		// Replies go straight from the stream to their calls.
-		cl.push.deliver = func(d *Delivery, _ uint64) { c.caller.dispatch(d) }
-		c.callerOnce.Store(c.caller)
+		cl.push.deliver = func(d *Delivery, _ uint64) { k.dispatch(d) }
+		c.caller.Store(k)
 	}
-	return c.caller, nil
+	return k, nil
 }
 
 func (k *caller) close() {

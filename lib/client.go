@@ -63,19 +63,18 @@ type Client struct {
 
 	loginMu sync.Mutex // one login at a time (session.go)
 
-	mu         sync.Mutex
-	session    string // the session's token; "" until logged in (again)
-	epoch      uint64 // counts logins
-	started    time.Time
-	lives      map[string]time.Time // queue -> the life its last taken messages came from (lives.go)
-	grace      time.Duration
-	maxLoad    int         // the switch's payload limit, as its login said
-	restore    restoreList // what a login sets up again (session.go)
-	closed     bool
-	stopKeep   chan struct{}          // stops the keep-alive
-	caller     *caller                // Call's machinery (caller.go), made on first use
-	callerOnce atomic.Pointer[caller] // caller once made, for Call's look without mu
-	done       chan struct{}          // closed by Close: ends calls and serves
+	mu       sync.Mutex
+	session  string // the session's token; "" until logged in (again)
+	epoch    uint64 // counts logins
+	started  time.Time
+	lives    map[string]time.Time // queue -> the life its last taken messages came from (lives.go)
+	grace    time.Duration
+	maxLoad  int         // the switch's payload limit, as its login said
+	restore  restoreList // what a login sets up again (session.go)
+	closed   bool
+	stopKeep chan struct{}          // stops the keep-alive
+	caller   atomic.Pointer[caller] // Call's machinery (caller.go), made on first use under mu; read without it
+	done     chan struct{}          // closed by Close: ends calls and serves
 
 	sendLines sendLines  // concurrent sends, coalesced per queue (coalesce.go)
 	async     asyncSends // SendAsync's sends under way (sendasync.go)
@@ -165,7 +164,7 @@ func (c *Client) close(limit time.Duration) error {
 	}
 	c.closed = true
 	close(c.done)
-	k := c.caller
+	k := c.caller.Load()
 	c.mu.Unlock()
 	if k != nil {
 		k.close()

@@ -276,21 +276,19 @@ func (c *Client) replyAck(ctx context.Context, replyTo string, m *Message, reqQu
 	if c.noStream.Load() {
 		return errNoStream
 	}
-	_, _, err := c.do(ctx, replyRequest(replyTo, m, reqQueue, id, epoch))
+	r := replyRequest(replyTo, m, reqQueue, id, epoch)
+	r.path = queuePath(replyTo) // checked as a queue name; never sent over HTTP
+	_, _, err := c.do(ctx, &r)
 	return err
 }
 
-// replyRequest is the reply-and-ack request of replyAck.
-func replyRequest(replyTo string, m *Message, reqQueue string, id, epoch uint64) *request {
-	r := opRequest(opReply, replyTo, id, replyBody(m, reqQueue))
-	r.path = queuePath(replyTo) // checked as a queue name; never sent over HTTP
+// replyRequest is the reply-and-ack request of replyAck and of a
+// server's quiet reply (serveLoop.replyQuiet), made on the caller's
+// stack.
+func replyRequest(replyTo string, m *Message, reqQueue string, id, epoch uint64) request {
+	// The body: the request's queue, then the reply.
+	body := wire.AppendString(make([]byte, 0, len(reqQueue)+len(m.Payload)+len(m.CorrelationID)+32), reqQueue)
+	r := streamRequest(opReply, replyTo, id, wire.AppendSendFrame(body, m.wireMessage()))
 	r.bound = epoch
 	return r
-}
-
-// replyBody is the body of a reply request: the request's queue, then
-// the reply.
-func replyBody(m *Message, reqQueue string) []byte {
-	body := wire.AppendString(make([]byte, 0, len(reqQueue)+len(m.Payload)+len(m.CorrelationID)+32), reqQueue)
-	return wire.AppendSendFrame(body, m.wireMessage())
 }

@@ -385,8 +385,7 @@ func (s *serveLoop) replyQuiet(j *job, m *Message) bool {
 		return false
 	}
 	crowd := int(s.busy.Load()) - 1
-	r := streamRequest(opReply, j.req.ReplyTo, j.req.ID, replyBody(m, j.req.Queue))
-	r.bound = j.epoch
+	r := replyRequest(j.req.ReplyTo, m, j.req.Queue, j.req.ID, j.epoch)
 	_, sent := s.cl.doQuiet(s.hard, &r, crowd, func(err error) {
 		if err == nil {
 			s.forget(j)
