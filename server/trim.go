@@ -45,43 +45,40 @@ var processTrim struct {
 
 // trimmer is a server's hold on the process's trim loop.
 type trimmer struct {
-	start    sync.Once
-	stopOnce sync.Once
-	started  bool
+	state int // under processTrim.mu: 0 not yet run, 1 holding the loop, 2 halted
 }
 
 // note counts a request (for the quiet the loop waits for).
 func (t *trimmer) note() { processTrim.requests.Add(1) }
 
-// run starts the process's trim loop if no other server has, on first
-// call.
+// run takes hold of the process's trim loop, starting it if no other
+// server holds it; only the first call of a trimmer not halted does.
 func (t *trimmer) run() {
-	t.start.Do(func() {
-		t.started = true
-		processTrim.mu.Lock()
-		defer processTrim.mu.Unlock()
-		if processTrim.users++; processTrim.users == 1 {
-			processTrim.stop = make(chan struct{})
-			go trimLoop(processTrim.stop)
-		}
-	})
+	processTrim.mu.Lock()
+	defer processTrim.mu.Unlock()
+	if t.state != 0 {
+		return
+	}
+	t.state = 1
+	if processTrim.users++; processTrim.users == 1 {
+		processTrim.stop = make(chan struct{})
+		go trimLoop(processTrim.stop)
+	}
 }
 
 // halt lets go of the trim loop, stopping it if this server was the last
-// serving.
+// holding it; a later run does nothing.
 func (t *trimmer) halt() {
-	t.start.Do(func() {}) // a later run must not start it
-	t.stopOnce.Do(func() {
-		if !t.started {
-			return
-		}
-		processTrim.mu.Lock()
-		defer processTrim.mu.Unlock()
+	processTrim.mu.Lock()
+	defer processTrim.mu.Unlock()
+	held := t.state == 1
+	t.state = 2
+	if held {
 		if processTrim.users--; processTrim.users == 0 {
 			close(processTrim.stop)
 			processTrim.stop = nil
 		}
-	})
+	}
 }
 
 // trimLoop trims the process whenever it goes quiet, until stop closes.

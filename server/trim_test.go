@@ -18,12 +18,12 @@ func trimUsers() (int, bool) {
 	return processTrim.users, processTrim.stop != nil
 }
 
-// TestTrimIsTheProcesss: servers share one trim loop, which runs while
+// TestOneTrimLoopPerProcess: servers share one trim loop, which runs while
 // any of them serves (a server that goes quiet must not collect and
 // release the heap of one still busy in the same process), each
 // letting go once however often it is halted, and a server halted before
 // it served never holds it.
-func TestTrimIsTheProcesss(t *testing.T) {
+func TestOneTrimLoopPerProcess(t *testing.T) {
 	u0, _ := trimUsers()
 	var a, b, never trimmer
 	a.run()
