@@ -529,15 +529,22 @@ func TestReleaseGivesBack(t *testing.T) {
 	}
 }
 
-// AckQueue is Ack for one queue's ids: a server's reply acks its request
-// so.
-func TestAckQueueDeletesAndReportsMissing(t *testing.T) {
+// oneOfTwoTaken is a broker with "1" and "2" in queue q, and a session
+// subscribed to q holding "1".
+func oneOfTwoTaken(t *testing.T) (*Broker, *Session, []wire.Delivery) {
+	t.Helper()
 	b := newTestBroker(t, Options{})
 	b.CreateQueue(nil, "q")
 	mustSend(t, b, nil, "q", "1", "2")
 	s := login(t, b, "r")
 	b.Subscribe(s, []string{"q"})
-	ds := mustTransfer(t, b, s, 1, 0)
+	return b, s, mustTransfer(t, b, s, 1, 0)
+}
+
+// AckQueue is Ack for one queue's ids: a server's reply acks its request
+// so.
+func TestAckQueueDeletesAndReportsMissing(t *testing.T) {
+	b, s, ds := oneOfTwoTaken(t)
 	if err := b.AckQueue(s, "q", ds[0].ID); err != nil {
 		t.Fatalf("AckQueue = %v", err)
 	}
@@ -554,12 +561,7 @@ func TestAckQueueDeletesAndReportsMissing(t *testing.T) {
 }
 
 func TestAckDeletesAndReportsMissing(t *testing.T) {
-	b := newTestBroker(t, Options{})
-	b.CreateQueue(nil, "q")
-	mustSend(t, b, nil, "q", "1", "2")
-	s := login(t, b, "r")
-	b.Subscribe(s, []string{"q"})
-	ds := mustTransfer(t, b, s, 1, 0)
+	b, s, ds := oneOfTwoTaken(t)
 	// Ack the delivered one and, by hand, the still-ready one.
 	if err := b.Ack(nil, wire.Acks{"q": {ds[0].ID, 2}}); err != nil {
 		t.Fatalf("Ack = %v", err)
