@@ -371,6 +371,36 @@ func TestServeTimeout(t *testing.T) {
 	}
 }
 
+// A handler's context ends when the handler returns, before its reply
+// leaves: a goroutine it started with that context stops, whether or not
+// the handler looked at the context itself.
+func TestServeHandlerContextEndsWithHandler(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	c := rpcClient(t, sw.Addr)
+	kept := make(chan context.Context, 1)
+	rpcServe(t, c, "ctx", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		if string(req.Payload) == "look" && ctx.Err() != nil {
+			return nil, fmt.Errorf("context done while its handler runs: %v", ctx.Err())
+		}
+		kept <- ctx
+		return req.Payload, nil
+	})
+	for _, body := range []string{"ignore", "look"} {
+		if _, err := c.Call(context.Background(), "ctx", []byte(body)); err != nil {
+			t.Fatalf("%s: %v", body, err)
+		}
+		ctx := <-kept
+		select {
+		case <-ctx.Done():
+		default:
+			t.Fatalf("%s: the handler's context is not done once its reply came", body)
+		}
+		if !errors.Is(ctx.Err(), context.Canceled) {
+			t.Fatalf("%s: err %v, want Canceled", body, ctx.Err())
+		}
+	}
+}
+
 func TestServeNoReplyTo(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
 	c := rpcClient(t, sw.Addr)

@@ -130,8 +130,9 @@ type serveLoop struct {
 // job is one request taken.
 type job struct {
 	req   Request
-	epoch uint64       // session it was taken in
-	state atomic.Int32 // jobRunning, jobAnswered, jobGivenBack
+	epoch uint64         // session it was taken in
+	state atomic.Int32   // jobRunning, jobAnswered, jobGivenBack
+	ctx   handlerContext // the handler's, without a Timeout
 }
 
 const (
@@ -308,9 +309,9 @@ func (s *serveLoop) handle(j *job) {
 // channel closed when the handler finally returns.
 func (s *serveLoop) invoke(j *job) (out []byte, err error, late chan struct{}) {
 	if s.opts.Timeout <= 0 {
-		ctx, cancel := context.WithCancel(s.hard)
-		defer cancel()
-		out, err = s.h(ctx, &j.req)
+		j.ctx.parent = s.hard
+		defer j.ctx.end()
+		out, err = s.h(&j.ctx, &j.req)
 		return out, err, nil
 	}
 	ctx, cancel := context.WithTimeout(s.hard, s.opts.Timeout)
