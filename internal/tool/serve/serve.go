@@ -128,10 +128,22 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := tool.SignalContext()
 	defer stop()
 	logger := log.New(stderr, c.Name+": ", 0)
+	// "stopping" is said as soon as a signal (or, interactive, the end of
+	// the input) ends the serve, before the wind-down that --grace may
+	// make long; and before msw-serve exits, which once raced the saying.
+	said, done := make(chan struct{}), make(chan struct{})
 	go func() {
-		<-ctx.Done()
+		defer close(said)
+		select {
+		case <-ctx.Done():
+		case <-done:
+			if ctx.Err() == nil {
+				return // ended otherwise: nothing to say
+			}
+		}
 		logger.Printf("stopping")
 	}()
+	defer func() { close(done); <-said }()
 
 	if sf.Wait != 0 {
 		sayIfUnreachable(ctx, sf.Addr, logger)
