@@ -45,8 +45,17 @@ var processTrim struct {
 
 // trimmer is a server's hold on the process's trim loop.
 type trimmer struct {
-	state int // under processTrim.mu: 0 not yet run, 1 holding the loop, 2 halted
+	state trimState // under processTrim.mu
 }
+
+// trimState is where a trimmer is in its one run.
+type trimState int
+
+const (
+	trimNotRun  trimState = iota // not yet run
+	trimHolding                  // holding the loop
+	trimHalted                   // halted: a later run does nothing
+)
 
 // note counts a request (for the quiet the loop waits for).
 func (t *trimmer) note() { processTrim.requests.Add(1) }
@@ -56,10 +65,10 @@ func (t *trimmer) note() { processTrim.requests.Add(1) }
 func (t *trimmer) run() {
 	processTrim.mu.Lock()
 	defer processTrim.mu.Unlock()
-	if t.state != 0 {
+	if t.state != trimNotRun {
 		return
 	}
-	t.state = 1
+	t.state = trimHolding
 	if processTrim.users++; processTrim.users == 1 {
 		processTrim.stop = make(chan struct{})
 		go trimLoop(processTrim.stop)
@@ -71,8 +80,8 @@ func (t *trimmer) run() {
 func (t *trimmer) halt() {
 	processTrim.mu.Lock()
 	defer processTrim.mu.Unlock()
-	held := t.state == 1
-	t.state = 2
+	held := t.state == trimHolding
+	t.state = trimHalted
 	if held {
 		if processTrim.users--; processTrim.users == 0 {
 			close(processTrim.stop)
