@@ -541,6 +541,7 @@ func measureSendLines() (Row, error) {
 // rate from the program's start to its exit.
 func sendLines(bin string, sw *mswSwitch, transport string, input []byte, n int) (float64, error) {
 	q := fmt.Sprintf("lines-%d", queueSeq.Add(1))
+	defer sw.b.DestroyQueue(nil, q, false) // made by msw-send, if it got that far
 	cmd := exec.Command(filepath.Join(bin, "msw-send"), "-l", q)
 	cmd.Env = append(os.Environ(), "MSW_SWITCH="+sw.addr(transport))
 	var stderr bytes.Buffer
@@ -562,7 +563,6 @@ func sendLines(bin string, sw *mswSwitch, transport string, input []byte, n int)
 	if err != nil {
 		return 0, fmt.Errorf("msw-send: %v: %s", err, bytes.TrimSpace(stderr.Bytes()))
 	}
-	defer sw.b.DestroyQueue(nil, q, false)
 	if qi, err := sw.b.Info(q); err != nil || qi.Depth != n {
 		return 0, fmt.Errorf("after msw-send: depth %d, want %d (%v)", qi.Depth, n, err)
 	}
