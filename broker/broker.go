@@ -630,12 +630,14 @@ func (b *Broker) put(s *Session, q *Queue, stored []message, now int64, number n
 	}
 	dropped := q.trimLocked()
 	dc := b.recordGoneLocked(q, dropped)
+	var woken [2]*waiter // for PendingSend.Notify
+	q.handOverWokenLocked(woken[:])
 	q.mu.Unlock()
 	if traced {
 		b.trace.fillMessages(seq, now, wire.EventSend, queue, stored, clientOf(s), "", false)
 	}
 	b.gone(q, dropped, dc, wire.EventDrop)
-	return PendingSend{b: b, s: s, q: q, c: c, first: first, stored: stored, now: now, traced: traced}, nil
+	return PendingSend{b: b, s: s, q: q, c: c, first: first, stored: stored, now: now, traced: traced, woken: woken}, nil
 }
 
 // Ack deletes messages, in flight or ready, whoever holds them. It applies

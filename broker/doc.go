@@ -42,7 +42,12 @@
 // the transient queues it owns are destroyed.
 //
 // A transfer with nothing to take registers one waiter on each subscribed
-// queue and sleeps. Send wakes exactly one waiter of that queue (a waiter
+// queue and sleeps. A consumer that does not sleep (a stream's pushing
+// consumer, server/push.go) registers a function instead
+// (TakeOrNotify): a send that wakes it hands it to the sender, which
+// calls it once it has let go of the queue's lock (PendingSend.Notify),
+// so that a stream's reader pushes the message itself and no goroutine
+// is woken; any other wake-up calls it on a goroutine of its own. Send wakes exactly one waiter of that queue (a waiter
 // that has already given up is skipped), so idle pollers of other queues are
 // never woken, and a queue with many competing consumers wakes one per
 // send. A transfer that leaves without taking what it was woken for passes

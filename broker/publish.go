@@ -243,6 +243,7 @@ func (b *Broker) Publish(s *Session, topic string, ms []wire.Message) (int, erro
 		}
 		done[i].dropped = q.trimLocked()
 		done[i].dc = b.recordGoneLocked(q, done[i].dropped)
+		q.handOverWokenLocked(nil)
 	}
 	for _, q := range qs {
 		q.mu.Unlock()

@@ -27,6 +27,7 @@ type Queue struct {
 	diskCount      int   // messages whose payload is on disk only (cache.go)
 	diskBytes      int64 // the sum of their payloads' lengths
 	waiters        []*waiter
+	woken          []*waiter // notify waiters enqueueLocked woke (handOverWokenLocked)
 	watchers       []*waiter // cursor readers, all woken by a send (cursor.go)
 	subscribers    int
 	everSubscribed bool
@@ -75,12 +76,51 @@ func (q *Queue) enqueueLocked(ms []message) uint64 {
 		q.bytes += int64(ms[i].size())
 		q.fresh.pushBack(ms[i])
 	}
-	q.wakeLocked(len(ms))
+	q.wakeInlineLocked(len(ms))
 	q.wakeWatchersLocked()
 	return first
 }
 
-// wakeLocked wakes up to n waiters that are still waiting. q.mu held.
+// wakeInlineLocked is wakeLocked, except that a notify waiter woken is
+// kept in q.woken, for the sender to notify itself once it has let go
+// of q.mu (handOverWokenLocked). q.mu held.
+func (q *Queue) wakeInlineLocked(n int) {
+	for n > 0 && len(q.waiters) > 0 {
+		w := q.waiters[0]
+		copy(q.waiters, q.waiters[1:])
+		q.waiters[len(q.waiters)-1] = nil
+		q.waiters = q.waiters[:len(q.waiters)-1]
+		if w.notify != nil {
+			if w.state.CompareAndSwap(waiterWaiting, waiterWoken) {
+				q.woken = append(q.woken, w)
+				n--
+			}
+			continue
+		}
+		if w.wake() {
+			n--
+		}
+	}
+}
+
+// handOverWokenLocked empties q.woken: up to len(dst) waiters into dst,
+// for the caller to notify once it has let go of q.mu, and any more on
+// goroutines of their own. q.mu held.
+func (q *Queue) handOverWokenLocked(dst []*waiter) {
+	for i, w := range q.woken {
+		if i < len(dst) {
+			dst[i] = w
+		} else {
+			go w.notify(nil)
+		}
+	}
+	clear(q.woken)
+	q.woken = q.woken[:0]
+}
+
+// wakeLocked wakes up to n waiters that are still waiting: a transfer's
+// through its channel, a notify waiter (TakeOrNotify) by calling its
+// function on a goroutine of its own, since q.mu is held.
 func (q *Queue) wakeLocked(n int) {
 	for n > 0 && len(q.waiters) > 0 {
 		w := q.waiters[0]
@@ -165,10 +205,12 @@ func (q *Queue) removeWaiterLocked(w *waiter) {
 	}
 }
 
-// waiter is one waiting transfer, registered on each queue it polls.
+// waiter is one waiting transfer, registered on each queue it polls, or
+// one registration of TakeOrNotify (notify set, no ch).
 type waiter struct {
-	state atomic.Int32 // waiting, woken or done
-	ch    chan struct{}
+	state  atomic.Int32 // waiting, woken or done
+	ch     chan struct{}
+	notify func(by any)
 }
 
 const (
@@ -182,7 +224,11 @@ func newWaiter() *waiter { return &waiter{ch: make(chan struct{}, 1)} }
 // wake reports whether it woke a waiter that was still waiting.
 func (w *waiter) wake() bool {
 	if w.state.CompareAndSwap(waiterWaiting, waiterWoken) {
-		w.ch <- struct{}{}
+		if w.notify != nil {
+			go w.notify(nil)
+		} else {
+			w.ch <- struct{}{}
+		}
 		return true
 	}
 	return false

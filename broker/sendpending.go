@@ -28,6 +28,26 @@ type PendingSend struct {
 	now    int64
 	traced bool        // put traced the send already
 	r      *remoteSend // an engine send under way (remotesend.go): the rest is unset
+	woken  [2]*waiter  // TakeOrNotify registrations the send woke (Notify)
+}
+
+// Notify calls, on the caller's goroutine, the functions of the
+// TakeOrNotify registrations the send woke, with by (not nil): a
+// consumer's pushes then need no goroutine of their own. Call it before
+// anything that may wait. If the caller has not, Wait calls them, with
+// nil, each on a goroutine of its own.
+func (p *PendingSend) Notify(by any) {
+	for i, w := range p.woken {
+		if w == nil {
+			break
+		}
+		p.woken[i] = nil
+		if by == nil {
+			go w.notify(nil)
+		} else {
+			w.notify(by)
+		}
+	}
 }
 
 // SendPending is Send up to its wait for the store: the messages are
@@ -56,6 +76,7 @@ func (p *PendingSend) Wait() (uint64, error) {
 	if p.r != nil {
 		return p.r.first()
 	}
+	p.Notify(nil)
 	if p.q == nil {
 		return p.first, nil
 	}

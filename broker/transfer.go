@@ -378,3 +378,68 @@ func (b *Broker) releaseTaken(s *Session, ds []wire.Delivery) {
 	}
 	b.Release(s, acks)
 }
+
+// Notify is a registration made by TakeOrNotify; the zero Notify is
+// none.
+type Notify struct{ w *waiter }
+
+// TakeOrNotify is Transfer for a caller that does not wait: it takes up
+// to max ready messages of s's queues, in flight and held by s, as
+// Transfer does. If none is ready, it registers fn, to be called once
+// when one may be, and returns the registration. fn is called with no
+// lock held, in one of two ways: by the goroutine whose send made a
+// message ready, with the argument (never nil) it gives
+// PendingSend.Notify, and then fn must not wait, since it is called on
+// a sender's way to its answer; or with nil, on a goroutine of its own
+// (any other wake-up: a send not notified that way, a release, a queue
+// made again, Close), which may wait.
+func (b *Broker) TakeOrNotify(s *Session, max int, fn func(by any)) ([]wire.Delivery, Notify, error) {
+	if max <= 0 || max > b.opts.MaxTransfer {
+		max = b.opts.MaxTransfer
+	}
+	now := time.Now().UnixNano()
+	s.lastPoll.Store(now)
+	if s.ended.Load() {
+		return nil, Notify{}, ErrSessionEnded
+	}
+	if b.closed.Load() {
+		return nil, Notify{}, ErrClosed
+	}
+	if out := b.take(s, max, nil, now); len(out) > 0 {
+		return out, Notify{}, nil
+	}
+	w := &waiter{notify: fn}
+	if out := b.take(s, max, w, now); len(out) > 0 {
+		return out, Notify{}, nil
+	}
+	if b.closed.Load() {
+		// As in Transfer: Close may have passed the queues already.
+		w.giveUp()
+		b.forget(s, w)
+		return nil, Notify{}, ErrClosed
+	}
+	return nil, Notify{w}, nil
+}
+
+// StopNotify cancels a registration of TakeOrNotify, if there is one. It
+// reports whether it had been woken first: its function runs, or ran,
+// and the caller owes the wake to another consumer (PassWake) if it
+// takes nothing.
+func (b *Broker) StopNotify(s *Session, n Notify) (woken bool) {
+	if n.w == nil {
+		return false
+	}
+	woken = !n.w.giveUp()
+	b.forget(s, n.w)
+	return woken
+}
+
+// PassWake wakes a waiter of each of s's queues that has messages ready:
+// for a consumer that leaves after a wake-up without taking what it was
+// woken for.
+func (b *Broker) PassWake(s *Session) { b.passWake(s) }
+
+// Local reports whether the broker holds every queue itself (it has no
+// engine), so that a consumer never waits on another node:
+// TakeOrNotify is for such a broker only.
+func (b *Broker) Local() bool { return b.engine == nil }
