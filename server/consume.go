@@ -15,15 +15,23 @@ import (
 // batch: a served request or an RPC reply then costs the switch one
 // write and the client none. It keeps at most window pushed messages
 // unacked; acks on the stream make room.
+//
+// On a switch that holds its queues itself, a consumer has no goroutine
+// of its own waiting in the broker: whoever makes a message ready for it
+// or room in its window pushes (push.go). With an engine (a gateway), a
+// transfer may have to wait on the cluster, and a goroutine of the
+// consumer's own does it (run).
 type consumer struct {
 	st      *stream
 	id      uint64 // the consume request's
 	window  int
 	autoAck bool
-	more    chan struct{} // room was made
+	more    chan struct{} // room was made (run only)
 
 	mu     sync.Mutex
 	pushed map[pushedKey]struct{} // pushed and not yet acked or released
+
+	push *pusher // nil when run waits in the broker
 }
 
 type pushedKey struct {
@@ -50,10 +58,15 @@ func (st *stream) consume(req *wire.StreamRequest) int {
 	}
 	c.autoAck = len(req.Body) > 0 && req.Body[0]&wire.ConsumeAutoAck != 0
 	ctx, cancel := context.WithCancel(st.ctx)
+	run := func() { c.run(ctx, cancel) }
+	if st.s.b.Local() {
+		c.push = newPusher(ctx)
+		run = func() { c.watch(ctx, cancel) }
+	}
 	st.mu.Lock()
 	st.consumers = append(st.consumers, c)
 	st.mu.Unlock()
-	if err := st.wait(req.ID, cancel, func() { c.run(ctx, cancel) }); err != nil {
+	if err := st.wait(req.ID, cancel, run); err != nil {
 		cancel()
 		st.mu.Lock()
 		// A new slice: settled reads the old one without the lock.
@@ -65,29 +78,14 @@ func (st *stream) consume(req *wire.StreamRequest) int {
 }
 
 // run pushes until the consume is cancelled, the stream closes, or the
-// session cannot take any more (the final answer says why).
+// session cannot take any more (the final answer says why), waiting in
+// the broker for messages.
 func (c *consumer) run(ctx context.Context, cancel context.CancelFunc) {
 	st := c.st
 	defer func() {
 		cancel()
-		if st.ctx.Err() != nil {
-			// The stream is gone, with whatever was pushed down it and
-			// not yet acked: give that back now rather than when the
-			// session ends (it may not, if the client reconnects).
-			c.mu.Lock()
-			acks := wire.Acks{}
-			for k := range c.pushed {
-				acks[k.queue] = append(acks[k.queue], k.id)
-			}
-			clear(c.pushed)
-			c.mu.Unlock()
-			st.s.b.Release(st.sess, acks)
-		}
-		st.mu.Lock()
-		delete(st.waiting, c.id)
-		// A new slice: settled reads the old one without the lock.
-		st.consumers = slices.DeleteFunc(slices.Clone(st.consumers), func(x *consumer) bool { return x == c })
-		st.mu.Unlock()
+		c.giveBackIfGone()
+		c.leave()
 	}()
 	b := st.s.b
 	maxWait := min(b.Options().MaxWait, consumePoll)
@@ -114,17 +112,52 @@ func (c *consumer) run(ctx context.Context, cancel context.CancelFunc) {
 		if len(ds) == 0 {
 			continue
 		}
-		if c.autoAck {
-			b.Ack(st.sess, deliveriesAcks(ds))
-		} else {
-			c.mu.Lock()
-			for i := range ds {
-				c.pushed[pushedKey{ds[i].Queue, ds[i].ID}] = struct{}{}
-			}
-			c.mu.Unlock()
-		}
+		c.note(ds)
 		st.answerDeliveries(c.id, ds, nil)
 		st.flush()
+	}
+}
+
+// giveBackIfGone releases, if the stream is gone, what was pushed down
+// it and not yet acked: now rather than when the session ends (it may
+// not, if the client reconnects).
+func (c *consumer) giveBackIfGone() {
+	st := c.st
+	if st.ctx.Err() == nil {
+		return
+	}
+	c.mu.Lock()
+	acks := wire.Acks{}
+	for k := range c.pushed {
+		acks[k.queue] = append(acks[k.queue], k.id)
+	}
+	clear(c.pushed)
+	c.mu.Unlock()
+	st.s.b.Release(st.sess, acks)
+}
+
+// leave takes the finished consumer off its stream.
+func (c *consumer) leave() {
+	st := c.st
+	st.mu.Lock()
+	delete(st.waiting, c.id)
+	// A new slice: settled reads the old one without the lock.
+	st.consumers = slices.DeleteFunc(slices.Clone(st.consumers), func(x *consumer) bool { return x == c })
+	st.mu.Unlock()
+}
+
+// note notes deliveries about to be pushed, or acks them at once under
+// autoAck.
+func (c *consumer) note(ds []wire.Delivery) {
+	st := c.st
+	if c.autoAck {
+		st.s.b.Ack(st.sess, deliveriesAcks(ds))
+	} else {
+		c.mu.Lock()
+		for i := range ds {
+			c.pushed[pushedKey{ds[i].Queue, ds[i].ID}] = struct{}{}
+		}
+		c.mu.Unlock()
 	}
 }
 
@@ -139,7 +172,8 @@ func (c *consumer) room() int {
 }
 
 // settled notes acks or releases of messages: those pushed make room.
-func (c *consumer) settled(acks wire.Acks) {
+// r is the stream's reader when it is the caller, else nil (push.go).
+func (c *consumer) settled(acks wire.Acks, r *stream) {
 	if c.autoAck {
 		return
 	}
@@ -152,12 +186,12 @@ func (c *consumer) settled(acks wire.Acks) {
 	}
 	c.mu.Unlock()
 	if freed {
-		c.roomMade()
+		c.roomMade(r)
 	}
 }
 
 // settledOne is settled for one message.
-func (c *consumer) settledOne(queue string, id uint64) {
+func (c *consumer) settledOne(queue string, id uint64, r *stream) {
 	if c.autoAck {
 		return
 	}
@@ -165,7 +199,7 @@ func (c *consumer) settledOne(queue string, id uint64) {
 	freed := c.unpushLocked(queue, id)
 	c.mu.Unlock()
 	if freed {
-		c.roomMade()
+		c.roomMade(r)
 	}
 }
 
@@ -181,31 +215,46 @@ func (c *consumer) unpushLocked(queue string, id uint64) bool {
 }
 
 // roomMade wakes the consumer if it waits for room.
-func (c *consumer) roomMade() {
+func (c *consumer) roomMade(r *stream) {
+	if c.push != nil {
+		c.notified(r)
+		return
+	}
 	select {
 	case c.more <- struct{}{}:
 	default:
 	}
 }
 
-// settled tells the stream's consumers of acks or releases.
-func (st *stream) settled(acks wire.Acks) {
+// settled tells the stream's consumers of acks or releases; onReader
+// says whether the caller is the stream's reader.
+func (st *stream) settled(acks wire.Acks, onReader bool) {
 	st.mu.Lock()
 	cs := st.consumers
 	st.mu.Unlock()
+	r := st.readerIf(onReader)
 	for _, c := range cs {
-		c.settled(acks)
+		c.settled(acks, r)
 	}
 }
 
 // settledOne is settled for one message.
-func (st *stream) settledOne(queue string, id uint64) {
+func (st *stream) settledOne(queue string, id uint64, onReader bool) {
 	st.mu.Lock()
 	cs := st.consumers
 	st.mu.Unlock()
+	r := st.readerIf(onReader)
 	for _, c := range cs {
-		c.settledOne(queue, id)
+		c.settledOne(queue, id, r)
 	}
+}
+
+// readerIf is st if onReader, else nil.
+func (st *stream) readerIf(onReader bool) *stream {
+	if onReader {
+		return st
+	}
+	return nil
 }
 
 // reply carries out a reply request: the reply is enqueued, then (or if
@@ -228,5 +277,6 @@ func (st *stream) reply(req *wire.StreamRequest) int {
 	}
 	ps := pipedSend{id: req.ID, quiet: req.Quiet, n: 1, reply: replyOf{ackQueue, req.Arg}}
 	ps.p, ps.err = b.SendPending(st.sess, req.Queue, msgs)
+	ps.p.Notify(st)
 	return st.pipe(ps)
 }

@@ -42,20 +42,24 @@
 //	                  pushed only after it let go.
 //	sendPipe.mu       a stream's failed sends, by request id, for the
 //	                  sends that follow them (streamsend.go). Leaf.
-//	stream.wmu        a stream's buffered writer, its scratch head and its
-//	                  first write error. Leaf, and the one lock held while
-//	                  blocking: an answer or a flush writes to the
-//	                  connection under it, which is what keeps answers
-//	                  whole and in order. Nothing else is ever taken
+//	stream.wmu        a stream's buffered writer, its scratch head, its
+//	                  first write error and what a write that must not
+//	                  wait left (deadlineWriter.backlog). Another stream's
+//	                  reader only ever TryLocks it (push.go). Leaf, and
+//	                  the one lock held while blocking: an answer or a
+//	                  flush writes to the connection under it, which is
+//	                  what keeps answers whole and in order. Nothing else is ever taken
 //	                  under it, and no other lock is held while taking it.
 //
 // No lock is held while a transfer or a consume waits in the broker, nor
 // while the stream's reader waits for a frame. A stream's goroutines are
-// its reader (which handles requests in order, inline), its committer
-// (which answers, in order, the sends and replies waiting for the store
-// or for the cluster while the reader reads on; any other request waits
-// for those before it), and one
-// per waiting transfer or consumer; a cancel request stops its one and waits
+// its reader (which handles requests in order, inline, and pushes to any
+// stream's consumers the messages its sends made ready: push.go), its
+// committer (which answers, in order, the sends and replies waiting for
+// the store or for the cluster while the reader reads on; any other
+// request waits for those before it), and one
+// per waiting transfer or consumer (a pushing consumer's only waits to
+// finish it); a cancel request stops its one and waits
 // for it to leave the broker before the reader reads on, and close
 // cancels them all and waits for all before the connection closes. Shutdown ends every stream's reader and
 // returns once all have closed.

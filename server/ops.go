@@ -152,10 +152,10 @@ func (c *call) fail(err error) int {
 
 // settled tells the stream's consumers of acks or releases made by the
 // request: those of messages pushed to them make room. HTTP requests
-// have no consumers to tell.
+// have no consumers to tell; a stream's are handled by its reader.
 func (c *call) settled(acks wire.Acks) {
 	if c.st != nil {
-		c.st.settled(acks)
+		c.st.settled(acks, true)
 	}
 }
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -102,6 +103,13 @@ func openRawStream(t *testing.T, addr string) net.Conn {
 // openRawSession is openRawStream, also returning the session's token.
 func openRawSession(t *testing.T, addr string) (net.Conn, string) {
 	t.Helper()
+	return openRawSessionDialed(t, addr, &net.Dialer{})
+}
+
+// openRawSessionDialed is openRawSession with the stream's connection
+// made by d.
+func openRawSessionDialed(t *testing.T, addr string, d *net.Dialer) (net.Conn, string) {
+	t.Helper()
 	resp, err := http.Post("http://"+addr+wire.PathSession, wire.ContentTypeJSON, strings.NewReader(`{"client_id":"raw"}`))
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +117,7 @@ func openRawSession(t *testing.T, addr string) (net.Conn, string) {
 	var login wire.LoginResponse
 	json.NewDecoder(resp.Body).Decode(&login)
 	resp.Body.Close()
-	c, err := net.Dial("tcp", addr)
+	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +218,57 @@ func TestStreamReaderThatStopsReading(t *testing.T) {
 	took := handedOutThenBack(t, sw.Broker, n, "pushed down the stream")
 	t.Logf("a stream that stopped reading was dropped after %v; all %d messages are back in the queue", took, n)
 	closedBy(t, c)
+}
+
+// TestSendsToAConsumerThatStopsReading: messages sent to a queue whose
+// consumer asked for pushes and stopped reading do not hold up their
+// sender. The stream's reader that carries the sends pushes to the
+// consumer itself only when that cannot wait (server/push.go); with the
+// write timeout at an hour, a reader that waited for the consumer's
+// connection would stall the producer's sends past their deadline.
+// Every message is accounted for, and all go back once the consumer's
+// connection is gone.
+func TestSendsToAConsumerThatStopsReading(t *testing.T) {
+	sw := switchtest.Start(t, "", broker.Options{Grace: time.Hour}, server.Options{Limits: server.Limits{WriteTimeout: time.Hour}})
+	const n, size = 1000, 16 << 10 // 16 MB: far more than the sockets buffer
+	if err := sw.Broker.CreateQueue(nil, "q"); err != nil {
+		t.Fatal(err)
+	}
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c, token := openRawSessionDialed(t, sw.Addr, d)
+	sess, err := sw.Broker.Session(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Broker.Subscribe(sess, []string{"q"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Write(wire.AppendStreamRequest(nil, &wire.StreamRequest{Op: wire.StreamConsume, ID: 1, Arg: wire.MaxConsumeWindow}, 0))
+	producer := switchtest.Client(t, sw.Addr, lib.Options{ClientID: "producer"})
+	payload := make([]byte, size)
+	for i := range n {
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		_, err := producer.Send(ctx, "q", lib.Message{Payload: payload})
+		cancel()
+		if err != nil {
+			t.Fatalf("send %d of %d to the queue of a consumer that stopped reading: %v", i+1, n, err)
+		}
+	}
+	qi, err := sw.Broker.Info("q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if qi.Depth+qi.InFlight != n || qi.InFlight == 0 {
+		t.Fatalf("after %d sends: %d ready and %d in flight; want some in flight, %d in all", n, qi.Depth, qi.InFlight, n)
+	}
+	t.Logf("all %d sends answered; %d messages pushed to the consumer that stopped reading, %d ready", n, qi.InFlight, qi.Depth)
+	c.Close()
+	testutil.Eventually(t, "the pushed messages go back", func() bool {
+		qi, _ := sw.Broker.Info("q")
+		return qi.InFlight == 0 && qi.Depth == n
+	})
 }
 
 // TestLongPollReaderThatStopsReading: a client that asks for messages

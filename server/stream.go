@@ -21,6 +21,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -47,8 +49,11 @@ type stream struct {
 
 	wmu sync.Mutex
 	bw  *bufio.Writer
-	hdr []byte // answer head scratch, under wmu
-	err error  // first write error, under wmu
+	dw  *deadlineWriter // what bw writes to
+	hdr []byte          // answer head scratch, under wmu
+	err error           // first write error, under wmu
+
+	asideFlushes atomic.Int64 // flushes asked of flushAside and not yet done (push.go)
 
 	ctx    context.Context // ends when the stream closes
 	cancel context.CancelFunc
@@ -66,6 +71,11 @@ type stream struct {
 	// so part of it may have been read straight from the connection
 	// (reader goroutine only; moreArrived).
 	bigFrame bool
+	// Pushes the reader owes (push.go; reader goroutine only): consumers
+	// its requests made messages ready for, and streams it pushed down
+	// and has not flushed.
+	kicked []*consumer
+	dirty  []*stream
 }
 
 // openStream upgrades the request's connection to a stream and serves it
@@ -97,10 +107,11 @@ func (s *Server) openStream(w http.ResponseWriter, r *http.Request) {
 		sess:    sess,
 		conn:    conn,
 		br:      brw.Reader,
-		bw:      bufio.NewWriterSize(&deadlineWriter{conn: conn, s: s}, 32<<10),
 		waiting: map[uint64]func(){},
 	}
 	st.raw = rawConn(conn)
+	st.dw = &deadlineWriter{conn: conn, s: s, raw: st.raw}
+	st.bw = bufio.NewWriterSize(st.dw, 32<<10)
 	st.ctx, st.cancel = context.WithCancel(context.Background())
 	if !s.track(st) {
 		st.cancel()
@@ -176,6 +187,7 @@ func (s *Server) closeStreams() {
 // run reads and handles frames until the connection ends.
 func (st *stream) run() {
 	defer st.close()
+	defer st.settle() // pushes owed to consumers, on other streams too
 	var lenBuf [4]byte
 	limit := wire.MaxRequestLen(st.s.b.Options().MaxPayload)
 	var req wire.StreamRequest
@@ -206,7 +218,7 @@ func (st *stream) run() {
 				return
 			}
 			if st.br.Buffered() == 0 {
-				st.flush()
+				st.settle()
 			}
 			continue
 		}
@@ -231,7 +243,7 @@ func (st *stream) run() {
 			st.logRequest(&req, status, time.Since(start))
 		}
 		if st.br.Buffered() == 0 {
-			st.flush()
+			st.settle()
 		}
 		if len(st.buf) > 1<<20 && cap(st.buf) > 4*n {
 			st.buf = nil // do not keep a big batch's buffer for small frames
@@ -330,6 +342,7 @@ var streamOps = func() (t [256]streamFunc) {
 // answered, so that answers leave in request order (streamsend.go).
 func (st *stream) handle(req *wire.StreamRequest) int {
 	if req.Op != wire.OpSend.Stream && req.Op != wire.StreamReply {
+		st.pushOthers() // before anything that may wait
 		st.sends.drain()
 	}
 	if f := streamOps[req.Op]; f != nil {
@@ -434,11 +447,39 @@ func (st *stream) answerDeliveries(id uint64, ds []wire.Delivery, err error) int
 	for i := range ds {
 		n += wire.FrameSize(&ds[i])
 	}
-	// Straight into the write buffer: no body built first.
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
+	st.writeDeliveriesLocked(id, ds, n)
+	return http.StatusOK
+}
+
+// tryAnswerDeliveries is answerDeliveries for a goroutine that must not
+// wait for the connection: it writes only if the write lock is free and
+// the answer fits the buffer, and reports whether it did.
+func (st *stream) tryAnswerDeliveries(id uint64, ds []wire.Delivery) bool {
+	if !st.wmu.TryLock() {
+		return false
+	}
+	defer st.wmu.Unlock()
+	n := 0
+	for i := range ds {
+		n += wire.FrameSize(&ds[i])
+	}
+	if st.err == nil && answerHeadMax+n > st.bw.Available() {
+		return false
+	}
+	st.writeDeliveriesLocked(id, ds, n)
+	return true
+}
+
+// answerHeadMax is the longest head wire.AppendStreamAnswer writes.
+const answerHeadMax = 4 + 2*binary.MaxVarintLen64
+
+// writeDeliveriesLocked writes an answer of deliveries, n bytes of
+// frames, straight into the write buffer: no body built first. wmu held.
+func (st *stream) writeDeliveriesLocked(id uint64, ds []wire.Delivery, n int) {
 	if st.err != nil {
-		return http.StatusOK
+		return
 	}
 	st.hdr = wire.AppendStreamAnswer(st.hdr[:0], id, http.StatusOK, n)
 	st.bw.Write(st.hdr)
@@ -446,7 +487,6 @@ func (st *stream) answerDeliveries(id uint64, ds []wire.Delivery, err error) int
 		_, st.err = st.bw.Write(wire.AppendFrame(st.bw.AvailableBuffer(), &ds[i]))
 	}
 	st.s.b.Recycle(ds) // written: the next transfer fills them
-	return http.StatusOK
 }
 
 func (st *stream) answerError(id uint64, err error) int {
@@ -473,6 +513,9 @@ func (st *stream) flush() {
 	if st.err == nil {
 		st.err = st.bw.Flush()
 	}
+	if st.err == nil && len(st.dw.backlog) > 0 {
+		st.err = st.dw.writeBacklog()
+	}
 	st.wmu.Unlock()
 }
 
@@ -481,12 +524,39 @@ func (st *stream) flush() {
 // closes the connection, so that a client that stops reading its
 // answers is dropped (the reader stops, the stream ends, and what was
 // pushed down it goes back to its queues).
+//
+// A writer that must not wait (another stream's reader flushing a push,
+// push.go) sets noWait: the write is then one non-blocking system call,
+// and what the socket did not take is kept in backlog, to go ahead of
+// the next write that may wait (a flush, stream.flush).
 type deadlineWriter struct {
 	conn net.Conn
 	s    *Server
+	raw  syscall.RawConn // conn's socket, if it has one (else noWait keeps all)
+	// Under the stream's wmu:
+	noWait  bool
+	backlog []byte
 }
 
 func (w *deadlineWriter) Write(p []byte) (int, error) {
+	if w.noWait {
+		n := len(p)
+		if len(w.backlog) == 0 {
+			p = p[w.writeNow(p):]
+		}
+		w.backlog = append(w.backlog, p...)
+		return n, nil
+	}
+	if len(w.backlog) > 0 {
+		if err := w.writeBacklog(); err != nil {
+			return 0, err
+		}
+	}
+	return w.write(p)
+}
+
+// write writes p, waiting for at most the write timeout.
+func (w *deadlineWriter) write(p []byte) (int, error) {
 	if !w.s.shuttingDown.Load() { // Shutdown has set a shorter deadline
 		w.conn.SetWriteDeadline(time.Now().Add(w.s.opts.Limits.WriteTimeout))
 	}
@@ -495,6 +565,35 @@ func (w *deadlineWriter) Write(p []byte) (int, error) {
 		w.conn.Close()
 	}
 	return n, err
+}
+
+// writeBacklog writes what no-wait writes left, waiting as write does.
+func (w *deadlineWriter) writeBacklog() error {
+	_, err := w.write(w.backlog)
+	if cap(w.backlog) > 64<<10 {
+		w.backlog = nil
+	} else {
+		w.backlog = w.backlog[:0]
+	}
+	return err
+}
+
+// writeNow writes as much of p as the socket takes without waiting, in
+// one system call, and returns how much that was. An error (the socket
+// full, or worse) writes nothing: the write that may wait meets it again.
+func (w *deadlineWriter) writeNow(p []byte) int {
+	if w.raw == nil {
+		return 0
+	}
+	n := 0
+	w.raw.Write(func(fd uintptr) bool {
+		m, err := syscall.Write(int(fd), p)
+		if err == nil && m > 0 {
+			n = m
+		}
+		return true // done, whatever it took: never wait for room
+	})
+	return n
 }
 
 // close ends the stream: waiting transfers stop (what they took goes

@@ -114,6 +114,7 @@ func (st *stream) send(req *wire.StreamRequest) int {
 		if err == nil {
 			ps.n = len(msgs)
 			ps.p, err = st.s.b.SendPending(sess, req.Queue, msgs)
+			ps.p.Notify(st)
 		}
 		ps.err = err
 	}
@@ -135,7 +136,7 @@ func (st *stream) pipe(ps pipedSend) int {
 		st.sends.put(st, ps)
 		return 0
 	}
-	return st.finishSend(&ps)
+	return st.finishSend(&ps, true)
 }
 
 // moreArrived reports whether the client has sent more than the reader
@@ -167,8 +168,9 @@ func rawConn(c net.Conn) syscall.RawConn {
 	return nil
 }
 
-// finishSend waits for a send to be durable and answers it.
-func (st *stream) finishSend(ps *pipedSend) int {
+// finishSend waits for a send to be durable and answers it; onReader
+// says whether the caller is the stream's reader (else its committer).
+func (st *stream) finishSend(ps *pipedSend, onReader bool) int {
 	err := ps.err
 	var first uint64
 	if err == nil {
@@ -180,7 +182,7 @@ func (st *stream) finishSend(ps *pipedSend) int {
 	}
 	if r := ps.reply; r.queue != "" && (err == nil || errors.Is(err, broker.ErrNoSuchQueue)) {
 		st.s.b.AckQueue(st.sess, r.queue, r.id) // an ack of a message already gone is moot
-		st.settledOne(r.queue, r.id)
+		st.settledOne(r.queue, r.id, onReader)
 	}
 	if err != nil {
 		if !ps.noted {
@@ -219,6 +221,9 @@ func (sp *sendPipe) put(st *stream, ps pipedSend) {
 	}
 	sp.n.Add(1)
 	sp.pending.Add(1)
+	if len(sp.ch) == cap(sp.ch) {
+		st.pushOthers() // the reader is about to wait for the committer
+	}
 	sp.ch <- ps
 }
 
@@ -228,7 +233,7 @@ func (st *stream) commitSends() {
 	sp := &st.sends
 	defer close(sp.done)
 	for ps := range sp.ch {
-		st.finishSend(&ps)
+		st.finishSend(&ps, false)
 		if ps.err == nil && ps.p.Remote() {
 			sp.remote.Add(-1)
 		}
