@@ -27,7 +27,7 @@ type Queue struct {
 	diskCount      int   // messages whose payload is on disk only (cache.go)
 	diskBytes      int64 // the sum of their payloads' lengths
 	waiters        []*waiter
-	woken          []*waiter // notify waiters enqueueLocked woke (handOverWokenLocked)
+	woken          []*waiter // notify waiters enqueueLocked woke, kept (wakeKeepingLocked)
 	watchers       []*waiter // cursor readers, all woken by a send (cursor.go)
 	subscribers    int
 	everSubscribed bool
@@ -76,31 +76,9 @@ func (q *Queue) enqueueLocked(ms []message) uint64 {
 		q.bytes += int64(ms[i].size())
 		q.fresh.pushBack(ms[i])
 	}
-	q.wakeInlineLocked(len(ms))
+	q.wakeKeepingLocked(len(ms), true)
 	q.wakeWatchersLocked()
 	return first
-}
-
-// wakeInlineLocked is wakeLocked, except that a notify waiter woken is
-// kept in q.woken, for the sender to notify itself once it has let go
-// of q.mu (handOverWokenLocked). q.mu held.
-func (q *Queue) wakeInlineLocked(n int) {
-	for n > 0 && len(q.waiters) > 0 {
-		w := q.waiters[0]
-		copy(q.waiters, q.waiters[1:])
-		q.waiters[len(q.waiters)-1] = nil
-		q.waiters = q.waiters[:len(q.waiters)-1]
-		if w.notify != nil {
-			if w.state.CompareAndSwap(waiterWaiting, waiterWoken) {
-				q.woken = append(q.woken, w)
-				n--
-			}
-			continue
-		}
-		if w.wake() {
-			n--
-		}
-	}
 }
 
 // handOverWokenLocked empties q.woken: up to len(dst) waiters into dst,
@@ -121,13 +99,23 @@ func (q *Queue) handOverWokenLocked(dst []*waiter) {
 // wakeLocked wakes up to n waiters that are still waiting: a transfer's
 // through its channel, a notify waiter (TakeOrNotify) by calling its
 // function on a goroutine of its own, since q.mu is held.
-func (q *Queue) wakeLocked(n int) {
+func (q *Queue) wakeLocked(n int) { q.wakeKeepingLocked(n, false) }
+
+// wakeKeepingLocked is wakeLocked; with keep set, a notify waiter woken
+// is kept in q.woken instead, for the sender to notify itself once it
+// has let go of q.mu (handOverWokenLocked). q.mu held.
+func (q *Queue) wakeKeepingLocked(n int, keep bool) {
 	for n > 0 && len(q.waiters) > 0 {
 		w := q.waiters[0]
 		copy(q.waiters, q.waiters[1:])
 		q.waiters[len(q.waiters)-1] = nil
 		q.waiters = q.waiters[:len(q.waiters)-1]
-		if w.wake() {
+		if keep && w.notify != nil {
+			if w.state.CompareAndSwap(waiterWaiting, waiterWoken) {
+				q.woken = append(q.woken, w)
+				n--
+			}
+		} else if w.wake() {
 			n--
 		}
 	}

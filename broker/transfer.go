@@ -118,9 +118,7 @@ func (b *Broker) resubscribe(s *Session, old *Queue) bool {
 // in flight and held by s. It returns as soon as any message is available,
 // with as many as are ready; an empty result means the timeout passed.
 func (b *Broker) Transfer(ctx context.Context, s *Session, max int, timeout time.Duration) ([]wire.Delivery, error) {
-	if max <= 0 || max > b.opts.MaxTransfer {
-		max = b.opts.MaxTransfer
-	}
+	max = b.transferMax(max)
 	timeout = min(timeout, b.opts.MaxWait)
 	if b.engine != nil && hasRemote(s.subscriptions()) {
 		return b.transferRemote(ctx, s, max, timeout)
@@ -182,6 +180,15 @@ func (b *Broker) Transfer(ctx context.Context, s *Session, max int, timeout time
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// transferMax is how many messages a transfer asking for max may take:
+// the broker's MaxTransfer when max <= 0 or more.
+func (b *Broker) transferMax(max int) int {
+	if max <= 0 || max > b.opts.MaxTransfer {
+		return b.opts.MaxTransfer
+	}
+	return max
 }
 
 // take moves ready messages of s's subscribed queues in flight. With a
@@ -394,9 +401,7 @@ type Notify struct{ w *waiter }
 // (any other wake-up: a send not notified that way, a release, a queue
 // made again, Close), which may wait.
 func (b *Broker) TakeOrNotify(s *Session, max int, fn func(by any)) ([]wire.Delivery, Notify, error) {
-	if max <= 0 || max > b.opts.MaxTransfer {
-		max = b.opts.MaxTransfer
-	}
+	max = b.transferMax(max)
 	now := time.Now().UnixNano()
 	s.lastPoll.Store(now)
 	if s.ended.Load() {

@@ -226,35 +226,25 @@ func (c *consumer) roomMade(r *stream) {
 	}
 }
 
-// settled tells the stream's consumers of acks or releases; onReader
-// says whether the caller is the stream's reader.
-func (st *stream) settled(acks wire.Acks, onReader bool) {
+// settled tells the stream's consumers of acks or releases; r is the
+// stream's reader when it is the caller, else nil (push.go).
+func (st *stream) settled(acks wire.Acks, r *stream) {
 	st.mu.Lock()
 	cs := st.consumers
 	st.mu.Unlock()
-	r := st.readerIf(onReader)
 	for _, c := range cs {
 		c.settled(acks, r)
 	}
 }
 
 // settledOne is settled for one message.
-func (st *stream) settledOne(queue string, id uint64, onReader bool) {
+func (st *stream) settledOne(queue string, id uint64, r *stream) {
 	st.mu.Lock()
 	cs := st.consumers
 	st.mu.Unlock()
-	r := st.readerIf(onReader)
 	for _, c := range cs {
 		c.settledOne(queue, id, r)
 	}
-}
-
-// readerIf is st if onReader, else nil.
-func (st *stream) readerIf(onReader bool) *stream {
-	if onReader {
-		return st
-	}
-	return nil
 }
 
 // reply carries out a reply request: the reply is enqueued, then (or if

@@ -155,7 +155,7 @@ func (c *call) fail(err error) int {
 // have no consumers to tell; a stream's are handled by its reader.
 func (c *call) settled(acks wire.Acks) {
 	if c.st != nil {
-		c.st.settled(acks, true)
+		c.st.settled(acks, c.st)
 	}
 }
 

@@ -443,10 +443,7 @@ func (st *stream) answerDeliveries(id uint64, ds []wire.Delivery, err error) int
 	if err != nil {
 		return st.answerError(id, err)
 	}
-	n := 0
-	for i := range ds {
-		n += wire.FrameSize(&ds[i])
-	}
+	n := framesSize(ds)
 	st.wmu.Lock()
 	defer st.wmu.Unlock()
 	st.writeDeliveriesLocked(id, ds, n)
@@ -461,15 +458,21 @@ func (st *stream) tryAnswerDeliveries(id uint64, ds []wire.Delivery) bool {
 		return false
 	}
 	defer st.wmu.Unlock()
-	n := 0
-	for i := range ds {
-		n += wire.FrameSize(&ds[i])
-	}
+	n := framesSize(ds)
 	if st.err == nil && answerHeadMax+n > st.bw.Available() {
 		return false
 	}
 	st.writeDeliveriesLocked(id, ds, n)
 	return true
+}
+
+// framesSize is the size of deliveries' frames on the wire.
+func framesSize(ds []wire.Delivery) int {
+	n := 0
+	for i := range ds {
+		n += wire.FrameSize(&ds[i])
+	}
+	return n
 }
 
 // answerHeadMax is the longest head wire.AppendStreamAnswer writes.

@@ -136,7 +136,7 @@ func (st *stream) pipe(ps pipedSend) int {
 		st.sends.put(st, ps)
 		return 0
 	}
-	return st.finishSend(&ps, true)
+	return st.finishSend(&ps, st)
 }
 
 // moreArrived reports whether the client has sent more than the reader
@@ -168,9 +168,9 @@ func rawConn(c net.Conn) syscall.RawConn {
 	return nil
 }
 
-// finishSend waits for a send to be durable and answers it; onReader
-// says whether the caller is the stream's reader (else its committer).
-func (st *stream) finishSend(ps *pipedSend, onReader bool) int {
+// finishSend waits for a send to be durable and answers it; reader is
+// st when the caller is its reader, nil when its committer.
+func (st *stream) finishSend(ps *pipedSend, reader *stream) int {
 	err := ps.err
 	var first uint64
 	if err == nil {
@@ -182,7 +182,7 @@ func (st *stream) finishSend(ps *pipedSend, onReader bool) int {
 	}
 	if r := ps.reply; r.queue != "" && (err == nil || errors.Is(err, broker.ErrNoSuchQueue)) {
 		st.s.b.AckQueue(st.sess, r.queue, r.id) // an ack of a message already gone is moot
-		st.settledOne(r.queue, r.id, onReader)
+		st.settledOne(r.queue, r.id, reader)
 	}
 	if err != nil {
 		if !ps.noted {
@@ -233,7 +233,7 @@ func (st *stream) commitSends() {
 	sp := &st.sends
 	defer close(sp.done)
 	for ps := range sp.ch {
-		st.finishSend(&ps, false)
+		st.finishSend(&ps, nil)
 		if ps.err == nil && ps.p.Remote() {
 			sp.remote.Add(-1)
 		}
