@@ -205,16 +205,8 @@ func TestStreamReaderThatStopsReading(t *testing.T) {
 	sw := switchtest.Start(t, "", broker.Options{Grace: time.Hour}, server.Options{Limits: server.Limits{WriteTimeout: 500 * time.Millisecond}})
 	const n, size = 2000, 16 << 10
 	fillQueue(t, sw.Broker, "q", n, size)
-	c, token := openRawSession(t, sw.Addr)
+	c := rawConsumer(t, sw, &net.Dialer{})
 	defer c.Close()
-	sess, err := sw.Broker.Session(token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sw.Broker.Subscribe(sess, []string{"q"}); err != nil {
-		t.Fatal(err)
-	}
-	c.Write(wire.AppendStreamRequest(nil, &wire.StreamRequest{Op: wire.StreamConsume, ID: 1, Arg: wire.MaxConsumeWindow}, 0))
 	took := handedOutThenBack(t, sw.Broker, n, "pushed down the stream")
 	t.Logf("a stream that stopped reading was dropped after %v; all %d messages are back in the queue", took, n)
 	closedBy(t, c)
@@ -234,18 +226,7 @@ func TestSendsToAConsumerThatStopsReading(t *testing.T) {
 	if err := sw.Broker.CreateQueue(nil, "q"); err != nil {
 		t.Fatal(err)
 	}
-	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
-	c, token := openRawSessionDialed(t, sw.Addr, d)
-	sess, err := sw.Broker.Session(token)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sw.Broker.Subscribe(sess, []string{"q"}); err != nil {
-		t.Fatal(err)
-	}
-	c.Write(wire.AppendStreamRequest(nil, &wire.StreamRequest{Op: wire.StreamConsume, ID: 1, Arg: wire.MaxConsumeWindow}, 0))
+	c := rawConsumer(t, sw, smallReceiveBuffer())
 	producer := switchtest.Client(t, sw.Addr, lib.Options{ClientID: "producer"})
 	payload := make([]byte, size)
 	for i := range n {
@@ -269,6 +250,29 @@ func TestSendsToAConsumerThatStopsReading(t *testing.T) {
 		qi, _ := sw.Broker.Info("q")
 		return qi.InFlight == 0 && qi.Depth == n
 	})
+}
+
+// rawConsumer opens a raw stream dialed by d, subscribes its session to
+// queue q and asks for pushes with the largest window; it reads nothing.
+func rawConsumer(t *testing.T, sw *switchtest.Switch, d *net.Dialer) net.Conn {
+	t.Helper()
+	c, token := openRawSessionDialed(t, sw.Addr, d)
+	sess, err := sw.Broker.Session(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sw.Broker.Subscribe(sess, []string{"q"}); err != nil {
+		t.Fatal(err)
+	}
+	c.Write(wire.AppendStreamRequest(nil, &wire.StreamRequest{Op: wire.StreamConsume, ID: 1, Arg: wire.MaxConsumeWindow}, 0))
+	return c
+}
+
+// smallReceiveBuffer dials connections with a 4 KiB receive buffer.
+func smallReceiveBuffer() *net.Dialer {
+	return &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
 }
 
 // TestLongPollReaderThatStopsReading: a client that asks for messages
@@ -296,9 +300,7 @@ func TestLongPollReaderThatStopsReading(t *testing.T) {
 	if err := sw.Broker.Subscribe(sess, []string{"q"}); err != nil {
 		t.Fatal(err)
 	}
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-	}}
+	d := smallReceiveBuffer()
 	c, err := d.Dial("tcp", sw.Addr)
 	if err != nil {
 		t.Fatal(err)
