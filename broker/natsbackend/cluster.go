@@ -44,7 +44,19 @@ type ClusterOptions struct {
 	// TraceSize is how many gathered trace events the gateway keeps for
 	// its readers; default broker.DefaultTraceSize.
 	TraceSize int
+	// HelloEvery is how often a running gateway says hello again; default
+	// DefaultHelloEvery. The first repeats come sooner (helloFirst,
+	// doubling): a hello sent before the other gateways' interest reached
+	// this gateway's NATS server is lost, and a gateway forgotten after a
+	// gathering it answered too late is learnt again.
+	HelloEvery time.Duration
 }
+
+// DefaultHelloEvery is how often a gateway says hello again.
+const DefaultHelloEvery = 30 * time.Second
+
+// helloFirst is the wait before a gateway's first repeated hello.
+const helloFirst = 100 * time.Millisecond
 
 // DefaultGatherWait is how long a gathering waits for slow gateways. A
 // gateway's snapshot asks the cluster for the counts of every cluster
@@ -62,7 +74,11 @@ type Cluster struct {
 	o    ClusterOptions
 	inst string // this run of the gateway (its start time): its trace's sequence numbers start again with it
 
-	subs []*nats.Subscription
+	subs      []*nats.Subscription
+	quit      chan struct{} // closed by Close: stops the hellos
+	closeOnce sync.Once
+	hello     []byte // this gateway's hello
+	inbox     string // where the others answer it
 
 	mu    sync.Mutex // leaf
 	known map[string]bool
@@ -87,7 +103,10 @@ func NewCluster(e *Engine, b *broker.Broker, o ClusterOptions) (*Cluster, error)
 	if o.TraceSize <= 0 {
 		o.TraceSize = broker.DefaultTraceSize
 	}
-	c := &Cluster{e: e, b: b, o: o, inst: strconv.FormatInt(time.Now().UnixNano(), 36), known: map[string]bool{o.ID: true}}
+	if o.HelloEvery <= 0 {
+		o.HelloEvery = DefaultHelloEvery
+	}
+	c := &Cluster{e: e, b: b, o: o, inst: strconv.FormatInt(time.Now().UnixNano(), 36), known: map[string]bool{o.ID: true}, quit: make(chan struct{})}
 	c.trace = newTraceFeed(c)
 	for subject, h := range map[string]nats.MsgHandler{
 		helloSubject:     c.onHello,
@@ -102,18 +121,47 @@ func NewCluster(e *Engine, b *broker.Broker, o ClusterOptions) (*Cluster, error)
 		}
 		c.subs = append(c.subs, sub)
 	}
-	me, _ := json.Marshal(hello{ID: o.ID})
-	inbox := e.nc.NewRespInbox()
-	sub, err := e.nc.Subscribe(inbox, c.onHello) // the others' answers
+	c.hello, _ = json.Marshal(hello{ID: o.ID})
+	c.inbox = e.nc.NewRespInbox()
+	sub, err := e.nc.Subscribe(c.inbox, c.onHello) // the others' answers
 	if err == nil {
 		c.subs = append(c.subs, sub)
-		err = e.nc.PublishRequest(helloSubject, inbox, me)
+		// The server has the subscriptions before anyone is asked to
+		// answer on them.
+		if err = e.nc.Flush(); err == nil {
+			err = c.sayHello()
+		}
 	}
 	if err != nil {
 		c.Close()
 		return nil, failed("announce gateway", o.ID, err)
 	}
+	go c.helloAgain()
 	return c, nil
+}
+
+// sayHello tells the other gateways this one runs; they answer on c.inbox.
+func (c *Cluster) sayHello() error {
+	return c.e.nc.PublishRequest(helloSubject, c.inbox, c.hello)
+}
+
+// helloAgain repeats the hello until Close: after helloFirst, then at
+// twice the wait each time, HelloEvery at most. Interest in a subject
+// spreads through a NATS cluster a moment after a subscription is made,
+// so a first hello can miss a gateway that started at the same time.
+func (c *Cluster) helloAgain() {
+	wait := min(helloFirst, c.o.HelloEvery)
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-c.quit:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		c.sayHello() // a lost hello is repeated by the next
+		wait = min(2*wait, c.o.HelloEvery)
+	}
 }
 
 // ID is this gateway's id.
@@ -121,6 +169,7 @@ func (c *Cluster) ID() string { return c.o.ID }
 
 // Close says goodbye to the other gateways and stops answering them.
 func (c *Cluster) Close() {
+	c.closeOnce.Do(func() { close(c.quit) })
 	c.trace.stop()
 	for _, s := range c.subs {
 		s.Unsubscribe()

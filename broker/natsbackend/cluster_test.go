@@ -31,7 +31,8 @@ type clusterGateway struct {
 }
 
 // startClusterGateway runs a gateway named id on c. A gathering waits
-// half a second for a gateway that does not answer.
+// half a second for a gateway that does not answer; the gateway says
+// hello again every quarter second.
 func startClusterGateway(t *testing.T, c *natstest.Cluster, id string) *clusterGateway {
 	t.Helper()
 	e, err := natsbackend.Open(natsbackend.Options{URL: c.URL, Replicas: 3, AckWait: testAckWait, Name: id})
@@ -43,13 +44,42 @@ func startClusterGateway(t *testing.T, c *natstest.Cluster, id string) *clusterG
 	// bound once the switch runs (the server asks it only then).
 	lazy := &lazyCluster{}
 	sw := switchtest.Start(t, "", broker.Options{Engine: e, KeepAlive: testAckWait / 4}, server.Options{Cluster: lazy, Metrics: server.NewMetrics()})
-	cl, err := natsbackend.NewCluster(e, sw.Broker, natsbackend.ClusterOptions{ID: id, GatherWait: 500 * time.Millisecond})
+	cl, err := natsbackend.NewCluster(e, sw.Broker, natsbackend.ClusterOptions{ID: id, GatherWait: 500 * time.Millisecond, HelloEvery: 250 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lazy.p.Store(cl)
 	t.Cleanup(cl.Close)
 	return &clusterGateway{gateway: &gateway{Switch: sw, engine: e}, cluster: cl}
+}
+
+// waitKnown waits until every gateway of gws knows every other: interest
+// in the hello subject reaches the cluster's other NATS servers a moment
+// after a gateway subscribes, so a gateway's first hello may be lost.
+func waitKnown(t *testing.T, gws ...*clusterGateway) {
+	t.Helper()
+	var ids []string
+	for _, g := range gws {
+		ids = append(ids, g.cluster.ID())
+	}
+	slices.Sort(ids)
+	for _, g := range gws {
+		testutil.Eventually(t, g.cluster.ID()+" knowing "+strings.Join(ids, ", "), func() bool {
+			return slices.Equal(g.cluster.Gateways(), ids)
+		})
+	}
+}
+
+// TestGatewaysLearnEachOtherAgain: a gateway that forgot another (it
+// answered a gathering too late, or its first hello was lost) learns it
+// again from its repeated hello.
+func TestGatewaysLearnEachOtherAgain(t *testing.T) {
+	c := natstest.Start(t, 3)
+	a := startClusterGateway(t, c, "gw-a")
+	b := startClusterGateway(t, c, "gw-b")
+	waitKnown(t, a, b)
+	a.cluster.Forget("gw-b")
+	waitKnown(t, a, b)
 }
 
 // lazyCluster lets a test give the server its cluster part after the
@@ -73,6 +103,7 @@ func TestClusterDiag(t *testing.T) {
 	c := natstest.Start(t, 3)
 	a := startClusterGateway(t, c, "gw-a")
 	b := startClusterGateway(t, c, "gw-b")
+	waitKnown(t, a, b)
 	ctx := ctxT(t)
 	onB := client(t, b.gateway, "worker-on-b")
 	if err := onB.CreateQueue(ctx, "jobs"); err != nil {

@@ -19,3 +19,14 @@ func StreamOf(queue string) (string, error) { return streamOf(queue) }
 
 // QueueSubject is the subject of queue's messages.
 func QueueSubject(queue string) string { return queueSubject + escape(queue) }
+
+// Gateways are the ids of the gateways c knows alive.
+func (c *Cluster) Gateways() []string { return c.gateways() }
+
+// Forget makes c forget gateway id, as a gathering it answered too late
+// does.
+func (c *Cluster) Forget(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.known, id)
+}
