@@ -198,6 +198,7 @@ func TestClusterTail(t *testing.T) {
 	c := natstest.Start(t, 3)
 	a := startClusterGateway(t, c, "gw-a")
 	b := startClusterGateway(t, c, "gw-b")
+	waitKnown(t, a, b)
 	ctx := ctxT(t)
 	onB := client(t, b.gateway, "sender-b")
 	onA := client(t, a.gateway, "sender-a")
