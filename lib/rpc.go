@@ -15,12 +15,14 @@ package lib
 // waiting call send its request again.
 //
 // Server side (serve.go). Serve also works through a session of its own. The switch
-// pushes it requests while fewer than its concurrency are unacked (or its
-// loop asks for as many as it has free handler slots); it runs the
-// handler for each concurrently, sends the reply, and only then acks the
+// pushes it requests while fewer than its prefetch (by default its
+// concurrency) are unacked (or its loop asks for as many as it may
+// hold); it runs the handler for each, as many at once as its
+// concurrency allows (the rest wait in order, and a worker whose handler
+// returned takes the next), sends the reply, and only then acks the
 // request — in one step on the stream — so a server that dies
-// mid-request loses nothing: the switch gives the request to the next
-// server.
+// mid-request, or with requests waiting, loses nothing: the switch gives
+// them to the next server.
 //
 // Message ids are per switch instance: after a restart the same queue
 // and id may name a different message. Acks, releases and withdrawals are
@@ -106,6 +108,15 @@ type Handler func(ctx context.Context, req *Request) ([]byte, error)
 type ServeOptions struct {
 	// Concurrency is how many requests are handled at once; default 1.
 	Concurrency int
+	// Prefetch is how many requests the server holds at most, running
+	// and waiting for a free handler together; default (and at least)
+	// Concurrency. Above it, requests wait in the server, in order, and a
+	// handler that returns takes the next at once, without a round trip
+	// to the switch or a wake-up of another goroutine: for a handler that
+	// never blocks, Concurrency 1 with a Prefetch of the callers
+	// expected is the quickest set-up. A request waiting is given back
+	// when Serve stops, and redelivered elsewhere if the server dies.
+	Prefetch int
 	// Timeout bounds each request; 0 means none. The handler's context
 	// expires after Timeout; the failure reply then carries status
 	// StatusTimeout unless the handler returns a *RemoteError.

@@ -15,7 +15,7 @@ import (
 
 // Serve serves queue until ctx is done: it creates the queue if needed,
 // takes requests (as many at a time as opts.Concurrency has free
-// handlers), runs h for each, sends the reply to the request's reply-to
+// handlers, or opts.Prefetch lets wait for one), runs h for each, sends the reply to the request's reply-to
 // queue with its correlation id, and acks the request only once the
 // reply is sent. A request without a reply-to is handled and acked.
 //
@@ -29,6 +29,7 @@ func (c *Client) Serve(ctx context.Context, queue string, opts ServeOptions, h H
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 1
 	}
+	opts.Prefetch = max(opts.Prefetch, opts.Concurrency)
 	done := c.done
 	select {
 	case <-done:
@@ -48,7 +49,7 @@ func (c *Client) Serve(ctx context.Context, queue string, opts ServeOptions, h H
 	}()
 
 	cl := c.child()
-	cl.push = pushOptions{window: opts.Concurrency} // never more requests than handlers
+	cl.push = pushOptions{window: opts.Prefetch} // never more requests than it holds
 	defer cl.close(time.Second)
 	if err := cl.CreateQueue(ctx, queue); err != nil {
 		return serveExit(ctx, closed, err)
@@ -115,7 +116,9 @@ type serveLoop struct {
 
 	mu         sync.Mutex
 	busy       atomic.Int32      // slots in use: handlers not yet returned
-	running    map[*job]struct{} // requests not yet answered
+	running    map[*job]struct{} // requests started and not yet answered
+	waiting    jobQueue          // requests taken, waiting for a slot (Prefetch)
+	nwaiting   atomic.Int32      // len(waiting), for the reply path
 	acks       []uint64          // answered, to ack
 	ackEpoch   uint64            // the session acks belong to
 	inTransfer bool              // the loop is waiting in a transfer
@@ -152,7 +155,7 @@ func (s *serveLoop) loop(ctx context.Context) {
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		s.mu.Lock()
-		free := s.opts.Concurrency - int(s.busy.Load())
+		free := s.opts.Prefetch - int(s.busy.Load()) - s.waiting.len()
 		if free <= 0 {
 			s.mu.Unlock()
 			select {
@@ -178,18 +181,17 @@ func (s *serveLoop) loop(ctx context.Context) {
 		if err != nil && len(acks) > 0 {
 			s.addAcksLocked(acks, ackEpoch) // may not have been applied
 		}
-		s.busy.Add(int32(len(ds)))
-		jobs := make([]*job, len(ds))
+		var starts []*job
 		for i := range ds {
-			j := newJob(&ds[i], epoch)
-			s.running[j] = struct{}{}
-			jobs[i] = j
+			if j := s.admitLocked(newJob(&ds[i], epoch)); j != nil {
+				starts = append(starts, j)
+			}
 		}
 		wasOut := s.outage
 		s.outage = err != nil && ctx.Err() == nil
 		s.mu.Unlock()
-		for _, j := range jobs {
-			s.start(j)
+		for _, j := range starts {
+			s.launch(j)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -225,9 +227,9 @@ func newJob(d *Delivery, epoch uint64) *job {
 
 // deliver starts the handler of a request pushed in the session of
 // epoch, on the stream's reader goroutine: one hand-off fewer than
-// through the loop. The switch pushes no more than Concurrency unacked
-// requests, so a slot is free. A request pushed once Serve is stopping
-// is kept for stop to give back.
+// through the loop. The switch pushes no more than Prefetch unacked
+// requests, so a slot is free or the request may wait for one. A
+// request pushed once Serve is stopping is kept for stop to give back.
 func (s *serveLoop) deliver(d *Delivery, epoch uint64) {
 	j := newJob(d, epoch)
 	s.mu.Lock()
@@ -236,11 +238,49 @@ func (s *serveLoop) deliver(d *Delivery, epoch uint64) {
 		s.mu.Unlock()
 		return
 	}
+	j = s.admitLocked(j)
+	s.mu.Unlock()
+	if j != nil {
+		s.launch(j)
+	}
+}
+
+// admitLocked takes j into a free slot and returns it, to be launched;
+// with every slot in use it queues j for the next free one (see next)
+// and returns nil. s.mu held.
+func (s *serveLoop) admitLocked(j *job) *job {
+	if int(s.busy.Load()) >= s.opts.Concurrency {
+		s.waiting.push(j)
+		s.nwaiting.Add(1)
+		return nil
+	}
 	s.busy.Add(1)
 	s.running[j] = struct{}{}
 	s.handlers.Add(1) // before stop can wait for the handlers
-	s.mu.Unlock()
-	s.launch(j)
+	return j
+}
+
+// next passes the slot of a handler that returned to the request
+// waiting longest for one, and returns it; if none waits (or Serve is
+// stopping: stop gives the waiting back), it frees the slot and returns
+// nil. Under s.mu, as admitLocked: a request is never left waiting
+// while a slot is free.
+func (s *serveLoop) next() *job {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping || s.waiting.len() == 0 {
+		s.busy.Add(-1) // the loop, short of slots, waits for freed after
+		return nil
+	}
+	j := s.waiting.pop()
+	s.nwaiting.Add(-1)
+	s.running[j] = struct{}{}
+	s.handlers.Add(1)
+	select {
+	case s.freed <- struct{}{}: // room to take another
+	default:
+	}
+	return j
 }
 
 // addAcksLocked queues acks of the session of epoch; acks of an older
@@ -254,15 +294,9 @@ func (s *serveLoop) addAcksLocked(ids []uint64, epoch uint64) {
 	}
 }
 
-// start hands j to an idle worker, or to a new one. Workers live as long
-// as the Serve: a goroutine per request grew its stack anew for every
-// request (a twentieth of the CPU of a call in the profile).
-func (s *serveLoop) start(j *job) {
-	s.handlers.Add(1)
-	s.launch(j)
-}
-
-// launch is start once the handler is counted.
+// launch hands j, admitted, to an idle worker, or to a new one. Workers
+// live as long as the Serve: a goroutine per request grew its stack anew
+// for every request (a twentieth of the CPU of a call in the profile).
 func (s *serveLoop) launch(j *job) {
 	select {
 	case s.jobs <- j:
@@ -271,10 +305,18 @@ func (s *serveLoop) launch(j *job) {
 	}
 }
 
-// worker handles j, then whatever it is handed next, until Serve returns.
+// worker handles j, then the requests waiting for a slot, then whatever
+// it is handed next, until Serve returns.
 func (s *serveLoop) worker(j *job) {
 	for {
 		s.handle(j)
+		if j = s.next(); j != nil {
+			continue // the slot passes on
+		}
+		select {
+		case s.freed <- struct{}{}:
+		default:
+		}
 		select {
 		case j = <-s.jobs:
 		case <-s.quit:
@@ -296,11 +338,6 @@ func (s *serveLoop) handle(j *job) {
 	}
 	if late != nil {
 		<-late // the handler keeps its slot until it returns
-	}
-	s.busy.Add(-1) // the loop, short of slots, waits for freed after
-	select {
-	case s.freed <- struct{}{}:
-	default:
 	}
 }
 
@@ -385,7 +422,7 @@ func (s *serveLoop) replyQuiet(j *job, m *Message) bool {
 	if s.stopping {
 		return false
 	}
-	crowd := int(s.busy.Load()) - 1
+	crowd := int(s.busy.Load()) - 1 + int(s.nwaiting.Load())
 	r := replyRequest(j.req.ReplyTo, m, j.req.Queue, j.req.ID, j.epoch)
 	_, sent := s.cl.doQuiet(s.hard, &r, crowd, func(err error) {
 		if err == nil {
@@ -597,6 +634,11 @@ func (s *serveLoop) stop(cancelHard context.CancelFunc) {
 		unstarted[j.epoch] = append(unstarted[j.epoch], j.req.ID)
 	}
 	s.late = nil
+	for s.waiting.len() > 0 {
+		j := s.waiting.pop()
+		unstarted[j.epoch] = append(unstarted[j.epoch], j.req.ID)
+	}
+	s.nwaiting.Store(0)
 	s.mu.Unlock()
 	for epoch, ids := range unstarted {
 		ctx, cancel := context.WithTimeout(s.hard, 5*time.Second)
@@ -659,4 +701,30 @@ func (s *serveLoop) stop(cancelHard context.CancelFunc) {
 	case <-returned:
 	case <-t.C:
 	}
+}
+
+// jobQueue is a first-in, first-out queue of jobs.
+type jobQueue struct {
+	jobs []*job
+	head int
+}
+
+func (q *jobQueue) len() int { return len(q.jobs) - q.head }
+
+func (q *jobQueue) push(j *job) {
+	if q.head > 0 && q.head >= len(q.jobs)/2 {
+		// Half the slice is spent: move the rest to the front, so that
+		// a queue that never empties does not grow.
+		n := copy(q.jobs, q.jobs[q.head:])
+		clear(q.jobs[n:])
+		q.jobs, q.head = q.jobs[:n], 0
+	}
+	q.jobs = append(q.jobs, j)
+}
+
+func (q *jobQueue) pop() *job {
+	j := q.jobs[q.head]
+	q.jobs[q.head] = nil
+	q.head++
+	return j
 }

@@ -1,0 +1,192 @@
+package lib_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"msw/internal/testutil"
+	"msw/lib"
+)
+
+// TestServePrefetchHoldsAndRunsInOrder: with Concurrency 1 and Prefetch
+// 4 the server holds four requests (one running, three waiting), never
+// runs two at once, and handles them in the order sent.
+func TestServePrefetchHoldsAndRunsInOrder(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	release := make(chan struct{})
+	var running, most atomic.Int32
+	var mu sync.Mutex
+	var order []string
+	rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{Concurrency: 1, Prefetch: 4}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-release
+		mu.Lock()
+		order = append(order, string(req.Payload))
+		mu.Unlock()
+		running.Add(-1)
+		return nil, nil
+	})
+	c := rpcClient(t, sw.Addr)
+	ctx := context.Background()
+	var want []string
+	for i := range 6 {
+		p := fmt.Sprint(i)
+		want = append(want, p)
+		if _, err := c.Send(ctx, "work", lib.Message{Payload: []byte(p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, "four requests held by the server, two left in the queue", queueIs(sw, "work", 2, 4))
+	for range want {
+		release <- struct{}{}
+	}
+	testutil.Eventually(t, "every request acked", queueIs(sw, "work", 0, 0))
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(order, want) {
+		t.Errorf("handled in the order %q, want %q", order, want)
+	}
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d handlers ran at once, want 1", m)
+	}
+}
+
+// TestServePrefetchedGivenBackOnStop: requests waiting for a handler go
+// back to the queue when Serve stops, with the running one, and another
+// server then answers every call.
+func TestServePrefetchedGivenBackOnStop(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	started := make(chan struct{}, 1)
+	stop := rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{Concurrency: 1, Prefetch: 3}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	c := rpcClient(t, sw.Addr)
+	res := make(chan string, 3)
+	for i := range 3 {
+		go func() {
+			got, err := c.Call(context.Background(), "work", []byte(fmt.Sprint(i)))
+			res <- fmt.Sprintf("%s %v", got, err)
+		}()
+	}
+	<-started
+	testutil.Eventually(t, "three requests held by the server", queueIs(sw, "work", 0, 3))
+	if err := stop(); err != nil {
+		t.Fatalf("Serve returned %v", err)
+	}
+	testutil.Eventually(t, "the three requests given back", queueIs(sw, "work", 3, 0))
+
+	rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		return append([]byte("done "), req.Payload...), nil
+	})
+	var got []string
+	for range 3 {
+		got = append(got, <-res)
+	}
+	slices.Sort(got)
+	if want := []string{"done 0 <nil>", "done 1 <nil>", "done 2 <nil>"}; !slices.Equal(got, want) {
+		t.Fatalf("calls answered %q, want %q", got, want)
+	}
+}
+
+// TestServePrefetchedNotLostWhenServerDies: a server whose connection
+// dies while it holds requests, one running and the rest waiting, loses
+// none: the switch puts them back at once, and another server answers
+// every call.
+func TestServePrefetchedNotLostWhenServerDies(t *testing.T) {
+	sw := rpcSwitch(t, "127.0.0.1:0")
+	via, cut := cuttable(t, sw.Addr)
+	started := make(chan struct{}, 1)
+	rpcServe(t, rpcClient(t, via), "work", lib.ServeOptions{Concurrency: 1, Prefetch: 4}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	c := rpcClient(t, sw.Addr)
+	res := make(chan string, 4)
+	for i := range 4 {
+		go func() {
+			got, err := c.Call(context.Background(), "work", []byte(fmt.Sprint(i)))
+			res <- fmt.Sprintf("%s %v", got, err)
+		}()
+	}
+	<-started
+	testutil.Eventually(t, "four requests held by the server", queueIs(sw, "work", 0, 4))
+	cut()
+	testutil.Eventually(t, "the four requests back in the queue", queueIs(sw, "work", 4, 0))
+
+	rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{Concurrency: 2, Prefetch: 8}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		return append([]byte("done "), req.Payload...), nil
+	})
+	var got []string
+	for range 4 {
+		got = append(got, <-res)
+	}
+	slices.Sort(got)
+	if want := []string{"done 0 <nil>", "done 1 <nil>", "done 2 <nil>", "done 3 <nil>"}; !slices.Equal(got, want) {
+		t.Fatalf("calls answered %q, want %q", got, want)
+	}
+}
+
+// cuttable relays TCP connections to addr; cut drops every one and
+// refuses new ones, as a client's machine dying would.
+func cuttable(t *testing.T, addr string) (via string, cut func()) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	track := func(c net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if conns == nil {
+			c.Close()
+			return false
+		}
+		conns = append(conns, c)
+		return true
+	}
+	conns = []net.Conn{}
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", addr)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			if !track(in) || !track(out) {
+				in.Close()
+				out.Close()
+				continue
+			}
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+	cut = func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+		conns = nil
+	}
+	t.Cleanup(cut)
+	return ln.Addr().String(), cut
+}
