@@ -11,10 +11,10 @@ func mswCall(ctx context.Context, c *lib.Client, queue string, payload []byte) (
 	return c.Call(ctx, queue, payload)
 }
 
-// startMswServer serves queue at the given concurrency, answering each
+// startMswServer serves queue as opts say, answering each
 // payload with handle's answer, from a client of its own, until stop is
 // called.
-func startMswServer(sw *mswSwitch, transport, queue string, n int, handle func([]byte) []byte) (stop func(), err error) {
+func startMswServer(sw *mswSwitch, transport, queue string, opts lib.ServeOptions, handle func([]byte) []byte) (stop func(), err error) {
 	c := sw.client(transport)
 	if err := c.CreateQueue(context.Background(), queue); err != nil {
 		c.Close()
@@ -24,7 +24,7 @@ func startMswServer(sw *mswSwitch, transport, queue string, n int, handle func([
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.Serve(ctx, queue, lib.ServeOptions{Concurrency: n}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		c.Serve(ctx, queue, opts, func(ctx context.Context, req *lib.Request) ([]byte, error) {
 			return handle(req.Payload), nil
 		})
 	}()

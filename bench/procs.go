@@ -209,7 +209,8 @@ func runClientChildMode(spec string) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				mc.Serve(sctx, name, lib.ServeOptions{Concurrency: n}, func(_ context.Context, req *lib.Request) ([]byte, error) {
+				// The handler never blocks: as NATS's one responder.
+				mc.Serve(sctx, name, rpcSpec{callers: n}.serveOptions(), func(_ context.Context, req *lib.Request) ([]byte, error) {
 					return echo(req.Payload), nil
 				})
 			}()

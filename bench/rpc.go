@@ -89,9 +89,21 @@ var rpcSeq atomic.Int64
 // how long the handler works and what it is sent (and echoes).
 type rpcSpec struct {
 	callers    int
-	responders int // NATS queue subscribers; msw serves with concurrency callers
+	responders int // NATS queue subscribers; msw's set-up is serveOptions
 	work       time.Duration
 	payload    []byte
+}
+
+// serveOptions is how msw serves spec, as NATS's responders: a handler
+// that blocks needs as many running at once as there are callers; one
+// that never blocks runs one at a time, as NATS's single responder, with
+// a request waiting in the server for each caller (Prefetch), so that a
+// handler that returns takes the next without a wake-up or a round trip.
+func (s rpcSpec) serveOptions() lib.ServeOptions {
+	if s.work > 0 {
+		return lib.ServeOptions{Concurrency: s.callers}
+	}
+	return lib.ServeOptions{Concurrency: 1, Prefetch: s.callers}
 }
 
 // echo is the handler of both systems: work (sleeping, as a handler
@@ -113,7 +125,7 @@ func mswRPC(sw *mswSwitch, transport string, spec rpcSpec) (rpcResult, error) {
 // serving one on another (gateways of one cluster, scenario 19).
 func mswRPCBetween(caller, server *mswSwitch, transport string, spec rpcSpec) (rpcResult, error) {
 	queue := fmt.Sprintf("rpc-%d", rpcSeq.Add(1))
-	stop, err := startMswServer(server, transport, queue, spec.callers, spec.echo)
+	stop, err := startMswServer(server, transport, queue, spec.serveOptions(), spec.echo)
 	if err != nil {
 		return rpcResult{}, err
 	}
