@@ -36,6 +36,9 @@ func TestServePrefetchHoldsAndRunsInOrder(t *testing.T) {
 	})
 	c := rpcClient(t, sw.Addr)
 	ctx := context.Background()
+	if err := c.CreateQueue(ctx, "work"); err != nil { // Serve may not have made it yet
+		t.Fatal(err)
+	}
 	var want []string
 	for i := range 6 {
 		p := fmt.Sprint(i)
