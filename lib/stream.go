@@ -71,8 +71,11 @@ const flusherFrom = 1
 const maxAnswer = 1 << 30
 
 // answerAlloc is the most a stream answer's length makes the client
-// allocate before its bytes have arrived.
-const answerAlloc = 1 << 20
+// allocate before its bytes have arrived: room for a message of 4 MiB
+// and the answer's other fields, so that such an answer is read into one
+// allocation. (At 1 MiB, an answer carrying a 1 MiB payload was read
+// into 1 MiB and then copied into a larger buffer for its last bytes.)
+const answerAlloc = 4<<20 + 64<<10
 
 // streamConn is one stream: a connection bound to one session.
 type streamConn struct {

@@ -487,7 +487,16 @@ func (st *stream) writeDeliveriesLocked(id uint64, ds []wire.Delivery, n int) {
 	st.hdr = wire.AppendStreamAnswer(st.hdr[:0], id, http.StatusOK, n)
 	st.bw.Write(st.hdr)
 	for i := range ds {
-		_, st.err = st.bw.Write(wire.AppendFrame(st.bw.AvailableBuffer(), &ds[i]))
+		d := &ds[i]
+		if len(d.Payload) > st.bw.Available() {
+			// Larger than the room left: the payload goes from the
+			// message itself (a large write past the buffer), not copied
+			// into a slice allocated for the frame.
+			st.bw.Write(wire.AppendFrameHead(st.bw.AvailableBuffer(), d))
+			_, st.err = st.bw.Write(d.Payload)
+			continue
+		}
+		_, st.err = st.bw.Write(wire.AppendFrame(st.bw.AvailableBuffer(), d))
 	}
 	st.s.b.Recycle(ds) // written: the next transfer fills them
 }

@@ -34,6 +34,13 @@ var ErrFrameTooLarge = errors.New("payload too large")
 
 // AppendFrame appends the record for d to b.
 func AppendFrame(b []byte, d *Delivery) []byte {
+	return append(AppendFrameHead(b, d), d.Payload...)
+}
+
+// AppendFrameHead appends the record for d up to its payload, which
+// follows it on the wire: a writer of a large payload writes it from
+// where it is instead of copying it after the head.
+func AppendFrameHead(b []byte, d *Delivery) []byte {
 	b = binary.AppendUvarint(b, d.ID)
 	b = binary.AppendUvarint(b, uint64(d.DeliveryCount))
 	b = appendString(b, d.Queue)
@@ -47,8 +54,7 @@ func AppendFrame(b []byte, d *Delivery) []byte {
 		ns = d.EnqueuedAt.UnixNano()
 	}
 	b = binary.AppendVarint(b, ns)
-	b = binary.AppendUvarint(b, uint64(len(d.Payload)))
-	return append(b, d.Payload...)
+	return binary.AppendUvarint(b, uint64(len(d.Payload)))
 }
 
 // FrameSize is the length of d's record, as AppendFrame appends it.
