@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"msw/internal/testutil"
 	"msw/lib"
@@ -192,4 +194,57 @@ func cuttable(t *testing.T, addr string) (via string, cut func()) {
 	}
 	t.Cleanup(cut)
 	return ln.Addr().String(), cut
+}
+
+// TestServeDropsWaitingOfAGoneSession: requests waiting in the server
+// when the switch restarts belong to a session that is gone (the
+// restarted switch has them again, or their callers send them again): the
+// server does not run them, and runs what the new session brings.
+func TestServeDropsWaitingOfAGoneSession(t *testing.T) {
+	sock := "unix:" + filepath.Join(t.TempDir(), "sock")
+	sw := rpcSwitch(t, sock)
+	hold := make(chan struct{})
+	var mu sync.Mutex
+	var ran []string
+	// Room for more than it is sent: the serve loop, not short of
+	// slots, logs in to the new switch while b, c and d wait.
+	rpcServe(t, rpcClient(t, sock), "svc", lib.ServeOptions{Concurrency: 1, Prefetch: 8}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		if string(req.Payload) == "a" {
+			<-hold
+		}
+		mu.Lock()
+		ran = append(ran, string(req.Payload))
+		mu.Unlock()
+		return nil, nil
+	})
+	c := rpcClient(t, sock)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := c.CreateQueue(ctx, "svc"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"a", "b", "c", "d"} {
+		if _, err := c.Send(ctx, "svc", lib.Message{Payload: []byte(p)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, "a running and b, c, d waiting in the server", queueIs(sw, "svc", 0, 4))
+
+	sw.Stop()
+	sw2 := rpcSwitch(t, sock)
+	testutil.Eventually(t, "the server serving the new switch", func() bool {
+		qi, err := sw2.Broker.Info("svc")
+		return err == nil && qi.Subscribers == 1
+	})
+	if _, err := c.Send(ctx, "svc", lib.Message{Payload: []byte("e")}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "e pushed to the server", queueIs(sw2, "svc", 0, 1))
+	close(hold)
+	testutil.Eventually(t, "e handled and acked", queueIs(sw2, "svc", 0, 0))
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"a", "e"}; !slices.Equal(ran, want) {
+		t.Errorf("the handler ran %q, want %q", ran, want)
+	}
 }

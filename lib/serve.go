@@ -119,6 +119,7 @@ type serveLoop struct {
 	running    map[*job]struct{} // requests started and not yet answered
 	waiting    jobQueue          // requests taken, waiting for a slot (Prefetch)
 	nwaiting   atomic.Int32      // len(waiting), for the reply path
+	epoch      uint64            // the newest session a request came in
 	acks       []uint64          // answered, to ack
 	ackEpoch   uint64            // the session acks belong to
 	inTransfer bool              // the loop is waiting in a transfer
@@ -249,6 +250,7 @@ func (s *serveLoop) deliver(d *Delivery, epoch uint64) {
 // with every slot in use it queues j for the next free one (see next)
 // and returns nil. s.mu held.
 func (s *serveLoop) admitLocked(j *job) *job {
+	s.epoch = max(s.epoch, j.epoch)
 	if int(s.busy.Load()) >= s.opts.Concurrency {
 		s.waiting.push(j)
 		s.nwaiting.Add(1)
@@ -265,9 +267,19 @@ func (s *serveLoop) admitLocked(j *job) *job {
 // stopping: stop gives the waiting back), it frees the slot and returns
 // nil. Under s.mu, as admitLocked: a request is never left waiting
 // while a slot is free.
+//
+// A request taken in a session older than the newest is dropped, not
+// run: its session is gone, and with it the switch gave the request
+// back to the queue (or, restarted without its log, lost it, and the
+// caller sent it again), so another delivery of it comes or came in
+// the new session.
 func (s *serveLoop) next() *job {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for s.waiting.len() > 0 && s.waiting.peek().epoch < s.epoch {
+		s.waiting.pop()
+		s.nwaiting.Add(-1)
+	}
 	if s.stopping || s.waiting.len() == 0 {
 		s.busy.Add(-1) // the loop, short of slots, waits for freed after
 		return nil
@@ -721,6 +733,8 @@ func (q *jobQueue) push(j *job) {
 	}
 	q.jobs = append(q.jobs, j)
 }
+
+func (q *jobQueue) peek() *job { return q.jobs[q.head] }
 
 func (q *jobQueue) pop() *job {
 	j := q.jobs[q.head]
