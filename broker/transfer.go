@@ -130,32 +130,13 @@ func (b *Broker) Transfer(ctx context.Context, s *Session, max int, timeout time
 	s.lastPoll.Store(now)
 	var timer *time.Timer
 	for {
-		if s.ended.Load() {
-			return nil, ErrSessionEnded
-		}
-		if b.closed.Load() {
-			return nil, ErrClosed
-		}
-		if out := b.take(s, max, nil, now); len(out) > 0 {
-			return out, nil
-		}
-		if timeout <= 0 {
-			return nil, nil
+		out, w, err := b.takeOrRegister(s, max, now, timeout > 0, nil)
+		if len(out) > 0 || w == nil {
+			return out, err
 		}
 		if timer == nil {
 			timer = time.NewTimer(timeout)
 			defer timer.Stop()
-		}
-		w := newWaiter()
-		if out := b.take(s, max, w, now); len(out) > 0 {
-			return out, nil
-		}
-		if b.closed.Load() {
-			// Close sets closed before it wakes the waiters it finds: one
-			// registered after that pass would sleep its whole timeout.
-			w.giveUp()
-			b.forget(s, w)
-			return nil, ErrClosed
 		}
 		timedOut := false
 		select {
@@ -180,6 +161,39 @@ func (b *Broker) Transfer(ctx context.Context, s *Session, max int, timeout time
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// takeOrRegister takes up to max ready messages of s's queues, as
+// Transfer does. With none ready and wait set, it registers a waiter on
+// them and returns it: a transfer's, or, with notify set, one whose
+// wake-up calls notify (TakeOrNotify).
+func (b *Broker) takeOrRegister(s *Session, max int, now int64, wait bool, notify func(by any)) ([]wire.Delivery, *waiter, error) {
+	if s.ended.Load() {
+		return nil, nil, ErrSessionEnded
+	}
+	if b.closed.Load() {
+		return nil, nil, ErrClosed
+	}
+	if out := b.take(s, max, nil, now); len(out) > 0 || !wait {
+		return out, nil, nil
+	}
+	var w *waiter
+	if notify != nil {
+		w = &waiter{notify: notify}
+	} else {
+		w = newWaiter()
+	}
+	if out := b.take(s, max, w, now); len(out) > 0 {
+		return out, nil, nil
+	}
+	if b.closed.Load() {
+		// Close sets closed before it wakes the waiters it finds: one
+		// registered after that pass would wait for ever.
+		w.giveUp()
+		b.forget(s, w)
+		return nil, nil, ErrClosed
+	}
+	return nil, w, nil
 }
 
 // transferMax is how many messages a transfer asking for max may take:
@@ -401,29 +415,10 @@ type Notify struct{ w *waiter }
 // (any other wake-up: a send not notified that way, a release, a queue
 // made again, Close), which may wait.
 func (b *Broker) TakeOrNotify(s *Session, max int, fn func(by any)) ([]wire.Delivery, Notify, error) {
-	max = b.transferMax(max)
 	now := time.Now().UnixNano()
 	s.lastPoll.Store(now)
-	if s.ended.Load() {
-		return nil, Notify{}, ErrSessionEnded
-	}
-	if b.closed.Load() {
-		return nil, Notify{}, ErrClosed
-	}
-	if out := b.take(s, max, nil, now); len(out) > 0 {
-		return out, Notify{}, nil
-	}
-	w := &waiter{notify: fn}
-	if out := b.take(s, max, w, now); len(out) > 0 {
-		return out, Notify{}, nil
-	}
-	if b.closed.Load() {
-		// As in Transfer: Close may have passed the queues already.
-		w.giveUp()
-		b.forget(s, w)
-		return nil, Notify{}, ErrClosed
-	}
-	return nil, Notify{w}, nil
+	out, w, err := b.takeOrRegister(s, b.transferMax(max), now, true, fn)
+	return out, Notify{w}, err
 }
 
 // StopNotify cancels a registration of TakeOrNotify, if there is one. It
