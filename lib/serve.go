@@ -118,7 +118,6 @@ type serveLoop struct {
 	busy       atomic.Int32      // slots in use: handlers not yet returned
 	running    map[*job]struct{} // requests started and not yet answered
 	waiting    jobQueue          // requests taken, waiting for a slot (Prefetch)
-	nwaiting   atomic.Int32      // len(waiting), for the reply path
 	epoch      uint64            // the newest session a request came in
 	acks       []uint64          // answered, to ack
 	ackEpoch   uint64            // the session acks belong to
@@ -253,7 +252,6 @@ func (s *serveLoop) admitLocked(j *job) *job {
 	s.epoch = max(s.epoch, j.epoch)
 	if int(s.busy.Load()) >= s.opts.Concurrency {
 		s.waiting.push(j)
-		s.nwaiting.Add(1)
 		return nil
 	}
 	s.busy.Add(1)
@@ -278,14 +276,12 @@ func (s *serveLoop) next() *job {
 	defer s.mu.Unlock()
 	for s.waiting.len() > 0 && s.waiting.peek().epoch < s.epoch {
 		s.waiting.pop()
-		s.nwaiting.Add(-1)
 	}
 	if s.stopping || s.waiting.len() == 0 {
 		s.busy.Add(-1) // the loop, short of slots, waits for freed after
 		return nil
 	}
 	j := s.waiting.pop()
-	s.nwaiting.Add(-1)
 	s.running[j] = struct{}{}
 	s.handlers.Add(1)
 	select {
@@ -434,7 +430,7 @@ func (s *serveLoop) replyQuiet(j *job, m *Message) bool {
 	if s.stopping {
 		return false
 	}
-	crowd := int(s.busy.Load()) - 1 + int(s.nwaiting.Load())
+	crowd := int(s.busy.Load()) - 1 + s.waiting.count()
 	r := replyRequest(j.req.ReplyTo, m, j.req.Queue, j.req.ID, j.epoch)
 	_, sent := s.cl.doQuiet(s.hard, &r, crowd, func(err error) {
 		if err == nil {
@@ -650,7 +646,6 @@ func (s *serveLoop) stop(cancelHard context.CancelFunc) {
 		j := s.waiting.pop()
 		unstarted[j.epoch] = append(unstarted[j.epoch], j.req.ID)
 	}
-	s.nwaiting.Store(0)
 	s.mu.Unlock()
 	for epoch, ids := range unstarted {
 		ctx, cancel := context.WithTimeout(s.hard, 5*time.Second)
@@ -715,13 +710,18 @@ func (s *serveLoop) stop(cancelHard context.CancelFunc) {
 	}
 }
 
-// jobQueue is a first-in, first-out queue of jobs.
+// jobQueue is a first-in, first-out queue of jobs, used under its
+// owner's lock; count may be read without it.
 type jobQueue struct {
 	jobs []*job
 	head int
+	n    atomic.Int32 // len, for count
 }
 
 func (q *jobQueue) len() int { return len(q.jobs) - q.head }
+
+// count is len for a reader without the owner's lock: a moment's value.
+func (q *jobQueue) count() int { return int(q.n.Load()) }
 
 func (q *jobQueue) push(j *job) {
 	if q.head > 0 && q.head >= len(q.jobs)/2 {
@@ -732,6 +732,7 @@ func (q *jobQueue) push(j *job) {
 		q.jobs, q.head = q.jobs[:n], 0
 	}
 	q.jobs = append(q.jobs, j)
+	q.n.Add(1)
 }
 
 func (q *jobQueue) peek() *job { return q.jobs[q.head] }
@@ -740,5 +741,6 @@ func (q *jobQueue) pop() *job {
 	j := q.jobs[q.head]
 	q.jobs[q.head] = nil
 	q.head++
+	q.n.Add(-1)
 	return j
 }
