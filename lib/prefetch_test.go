@@ -70,19 +70,8 @@ func TestServePrefetchHoldsAndRunsInOrder(t *testing.T) {
 func TestServePrefetchedGivenBackOnStop(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
 	started := make(chan struct{}, 1)
-	stop := rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{Concurrency: 1, Prefetch: 3}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
-		started <- struct{}{}
-		<-ctx.Done()
-		return nil, ctx.Err()
-	})
-	c := rpcClient(t, sw.Addr)
-	res := make(chan string, 3)
-	for i := range 3 {
-		go func() {
-			got, err := c.Call(context.Background(), "work", []byte(fmt.Sprint(i)))
-			res <- fmt.Sprintf("%s %v", got, err)
-		}()
-	}
+	stop := rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{Concurrency: 1, Prefetch: 3}, stuck(started))
+	res := callsInBackground(rpcClient(t, sw.Addr), "work", 3)
 	<-started
 	testutil.Eventually(t, "three requests held by the server", queueIs(sw, "work", 0, 3))
 	if err := stop(); err != nil {
@@ -90,17 +79,8 @@ func TestServePrefetchedGivenBackOnStop(t *testing.T) {
 	}
 	testutil.Eventually(t, "the three requests given back", queueIs(sw, "work", 3, 0))
 
-	rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
-		return append([]byte("done "), req.Payload...), nil
-	})
-	var got []string
-	for range 3 {
-		got = append(got, <-res)
-	}
-	slices.Sort(got)
-	if want := []string{"done 0 <nil>", "done 1 <nil>", "done 2 <nil>"}; !slices.Equal(got, want) {
-		t.Fatalf("calls answered %q, want %q", got, want)
-	}
+	rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{}, answerDone)
+	wantAllDone(t, res, 3)
 }
 
 // TestServePrefetchedNotLostWhenServerDies: a server whose connection
@@ -111,33 +91,56 @@ func TestServePrefetchedNotLostWhenServerDies(t *testing.T) {
 	sw := rpcSwitch(t, "127.0.0.1:0")
 	via, cut := cuttable(t, sw.Addr)
 	started := make(chan struct{}, 1)
-	rpcServe(t, rpcClient(t, via), "work", lib.ServeOptions{Concurrency: 1, Prefetch: 4}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
-		started <- struct{}{}
-		<-ctx.Done()
-		return nil, ctx.Err()
-	})
-	c := rpcClient(t, sw.Addr)
-	res := make(chan string, 4)
-	for i := range 4 {
-		go func() {
-			got, err := c.Call(context.Background(), "work", []byte(fmt.Sprint(i)))
-			res <- fmt.Sprintf("%s %v", got, err)
-		}()
-	}
+	rpcServe(t, rpcClient(t, via), "work", lib.ServeOptions{Concurrency: 1, Prefetch: 4}, stuck(started))
+	res := callsInBackground(rpcClient(t, sw.Addr), "work", 4)
 	<-started
 	testutil.Eventually(t, "four requests held by the server", queueIs(sw, "work", 0, 4))
 	cut()
 	testutil.Eventually(t, "the four requests back in the queue", queueIs(sw, "work", 4, 0))
 
-	rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{Concurrency: 2, Prefetch: 8}, func(ctx context.Context, req *lib.Request) ([]byte, error) {
-		return append([]byte("done "), req.Payload...), nil
-	})
-	var got []string
-	for range 4 {
+	rpcServe(t, rpcClient(t, sw.Addr), "work", lib.ServeOptions{Concurrency: 2, Prefetch: 8}, answerDone)
+	wantAllDone(t, res, 4)
+}
+
+// stuck is a handler that signals started, then waits for its context
+// to end.
+func stuck(started chan<- struct{}) lib.Handler {
+	return func(ctx context.Context, req *lib.Request) ([]byte, error) {
+		started <- struct{}{}
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+}
+
+// answerDone answers "done " and the request.
+func answerDone(ctx context.Context, req *lib.Request) ([]byte, error) {
+	return append([]byte("done "), req.Payload...), nil
+}
+
+// callsInBackground makes n calls to queue at once, with payloads "0"
+// to n-1, and reports each one's reply and error.
+func callsInBackground(c *lib.Client, queue string, n int) <-chan string {
+	res := make(chan string, n)
+	for i := range n {
+		go func() {
+			got, err := c.Call(context.Background(), queue, []byte(fmt.Sprint(i)))
+			res <- fmt.Sprintf("%s %v", got, err)
+		}()
+	}
+	return res
+}
+
+// wantAllDone waits for the n calls of res and checks that answerDone
+// answered each.
+func wantAllDone(t *testing.T, res <-chan string, n int) {
+	t.Helper()
+	var got, want []string
+	for i := range n {
 		got = append(got, <-res)
+		want = append(want, fmt.Sprintf("done %d <nil>", i))
 	}
 	slices.Sort(got)
-	if want := []string{"done 0 <nil>", "done 1 <nil>", "done 2 <nil>", "done 3 <nil>"}; !slices.Equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("calls answered %q, want %q", got, want)
 	}
 }
@@ -152,17 +155,15 @@ func cuttable(t *testing.T, addr string) (via string, cut func()) {
 	}
 	var mu sync.Mutex
 	var conns []net.Conn
+	dropped := false
 	track := func(c net.Conn) bool {
 		mu.Lock()
 		defer mu.Unlock()
-		if conns == nil {
-			c.Close()
-			return false
+		if !dropped {
+			conns = append(conns, c)
 		}
-		conns = append(conns, c)
-		return true
+		return !dropped
 	}
-	conns = []net.Conn{}
 	go func() {
 		for {
 			in, err := ln.Accept()
@@ -187,10 +188,10 @@ func cuttable(t *testing.T, addr string) (via string, cut func()) {
 		ln.Close()
 		mu.Lock()
 		defer mu.Unlock()
+		dropped = true
 		for _, c := range conns {
 			c.Close()
 		}
-		conns = nil
 	}
 	t.Cleanup(cut)
 	return ln.Addr().String(), cut
