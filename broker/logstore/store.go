@@ -63,6 +63,7 @@ type Store struct {
 	curFile   uint64  // file id appends go to
 	curOff    int64   // where the next appended byte lands in it
 	end       uint64  // commit position of the last append
+	appends   uint64  // records appended, ever
 	recovered []broker.RecoveredQueue
 	free      [][]byte // written buffers, for appends to reuse
 
@@ -84,6 +85,7 @@ type Store struct {
 
 	gmu                   sync.Mutex // a leaf
 	writeRound, syncRound round      // group commit's rounds under way
+	syncFrom              uint64     // appends when the last sync round began; its leader's
 	cmu                   sync.Mutex // compacting; taken before all the others
 
 	rmu    sync.Mutex // reading payloads back; a leaf
@@ -264,6 +266,7 @@ func (s *Store) appendSizedLocked(kind byte, queue string, size int, fill func(e
 	at := loc{file: s.curFile, off: s.curOff, size: uint32(n)}
 	s.curOff += n
 	s.end += uint64(n)
+	s.appends++
 	switch {
 	case inPlace && !rotated:
 		s.chunks[k-1].data = e.b
