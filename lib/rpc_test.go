@@ -334,9 +334,14 @@ func TestServeGraceLetsRunningFinish(t *testing.T) {
 		res <- fmt.Sprintf("%s %v", got, err)
 	}()
 	<-started
+	consumeEnded := make(chan struct{})
+	defer lib.OnServeConsumeEnded(func() { close(consumeEnded) })()
 	stopped := make(chan error, 1)
 	go func() { stopped <- stop() }()
-	// Stopped servers take nothing new.
+	// Stopped servers take nothing new: sent once the switch pushes the
+	// server nothing more (sent before, it could be pushed, and run, if
+	// the running request's reply reached the switch before the stop).
+	<-consumeEnded
 	_, err := c.Send(context.Background(), "work", lib.Message{Payload: []byte("not taken")})
 	if err != nil {
 		t.Fatal(err)

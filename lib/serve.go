@@ -616,6 +616,10 @@ func (s *serveLoop) flushAcks() {
 	}
 }
 
+// testHookConsumeEnded, if set, is called when a stopping Serve has ended
+// its consume: from then on the switch pushes it nothing. Tests only.
+var testHookConsumeEnded func()
+
 // stop finishes a Serve whose loop has ended: it flushes acks, waits up
 // to Grace for running requests, gives back the rest and cancels their
 // handlers.
@@ -632,6 +636,9 @@ func (s *serveLoop) stop(cancelHard context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(s.hard, 5*time.Second)
 	s.cl.confirmQuiet(ctx, true)
 	cancel()
+	if testHookConsumeEnded != nil {
+		testHookConsumeEnded()
+	}
 	// Pushed but never started: back to the queue for other servers.
 	unstarted := map[uint64][]uint64{}
 	for i := range ds {
