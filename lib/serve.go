@@ -430,7 +430,7 @@ func (s *serveLoop) replyQuiet(j *job, m *Message) bool {
 	if s.stopping {
 		return false
 	}
-	crowd := int(s.busy.Load()) - 1 + s.waiting.count()
+	crowd := int(s.busy.Load()) - 1 + s.waiting.len()
 	r := replyRequest(j.req.ReplyTo, m, j.req.Queue, j.req.ID, j.epoch)
 	_, sent := s.cl.doQuiet(s.hard, &r, crowd, func(err error) {
 		if err == nil {
@@ -717,18 +717,15 @@ func (s *serveLoop) stop(cancelHard context.CancelFunc) {
 	}
 }
 
-// jobQueue is a first-in, first-out queue of jobs, used under its
-// owner's lock; count may be read without it.
+// jobQueue is a first-in, first-out queue of jobs, changed under its
+// owner's lock; len may be read without it (a moment's value).
 type jobQueue struct {
 	jobs []*job
 	head int
-	n    atomic.Int32 // len, for count
+	n    atomic.Int32 // jobs held: len(jobs) - head
 }
 
-func (q *jobQueue) len() int { return len(q.jobs) - q.head }
-
-// count is len for a reader without the owner's lock: a moment's value.
-func (q *jobQueue) count() int { return int(q.n.Load()) }
+func (q *jobQueue) len() int { return int(q.n.Load()) }
 
 func (q *jobQueue) push(j *job) {
 	if q.head > 0 && q.head >= len(q.jobs)/2 {
